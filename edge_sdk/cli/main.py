@@ -1,0 +1,77 @@
+"""Entry point of the `edge-sdk` console script: builds the parser from the cmd_* modules and turns
+`EdgeSdkError` into one clear message and a non-zero exit, without a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from types import ModuleType
+
+from edge_sdk import __version__
+from edge_sdk.errors import EdgeSdkError
+
+EPILOG = """examples:
+  edge-sdk run --config device_configs/examples/demo.yaml         run the daemon in the foreground
+  edge-sdk config validate app.yaml                                check a config without running it
+  edge-sdk subscribe --host 127.0.0.1 --camera cam0                watch detections arrive
+  edge-sdk bench --config device_configs/examples/demo.yaml --json engine vs pipeline throughput
+  edge-sdk doctor                                                  what this machine can do
+  edge-sdk provision --device orin --dry-run                       what provisioning would do
+
+Run `edge-sdk COMMAND --help` for each command's options and examples."""
+
+
+def _commands() -> list[ModuleType]:
+    import edge_sdk.cli as pkg
+
+    mods = []
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if info.name.startswith("cmd_"):
+            mods.append(importlib.import_module(f"edge_sdk.cli.{info.name}"))
+    return mods
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edge-sdk", description="Detection models from ONNX to a supervised service on Jetson Orin (or any CPU).",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"edge-sdk {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for mod in _commands():
+        p = sub.add_parser(mod.COMMAND, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
+                           epilog=getattr(mod, "EPILOG", None), formatter_class=argparse.RawDescriptionHelpFormatter)
+        mod.register(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    from edge_sdk.log import setup_logging
+
+    setup_logging("DEBUG" if args.verbose else None)
+    try:
+        code: int = args._run(args)
+        return code
+    except EdgeSdkError as exc:
+        print(f"edge-sdk {args.command}: error: {exc.render()}", file=sys.stderr)
+        if args.verbose:
+            logging.getLogger("edge_sdk").exception("details")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"edge-sdk {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

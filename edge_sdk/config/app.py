@@ -1,0 +1,84 @@
+"""The whole app config: device, model, sources, engine, decode, pipeline, MQTT, logging."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from edge_sdk.config.base import Section
+from edge_sdk.config.engine import EngineConfig, OnnxRuntimeEngineConfig
+from edge_sdk.config.mqtt import MqttConfig
+from edge_sdk.config.source import SourceConfig
+
+
+def _default_device_id() -> str:
+    host = socket.gethostname().split(".")[0] or "edge"
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in host)[:64]
+
+
+class ModelConfig(Section):
+    path: str = Field("models/demo/yolo-demo.onnx", description="FP32 ONNX model (relative to the config file)")
+    name: str | None = Field(None, description="model name in messages; default the file name without suffix")
+    precision: Literal["fp32", "int8"] = Field("fp32", description="int8 runs the Q/DQ model made by `edge-sdk build`")
+
+
+class DecodeConfig(Section):
+    type: str = Field("auto", description="auto, yolov8, yolov5, end2end, or a dotted path module:function")
+    conf_thres: float = Field(0.25, ge=0.0, le=1.0, description="minimum score of a detection")
+    iou_thres: float = Field(0.45, gt=0.0, le=1.0, description="IoU above which NMS suppresses a box of the same class")
+    max_det: int = Field(100, ge=1, le=10000, description="maximum detections per frame")
+    classes: list[str | int] | None = Field(None, description="keep only these classes (names or ids); null keeps all")
+
+
+class PipelineConfig(Section):
+    queue_size: int = Field(2, ge=1, le=64, description="frames buffered between stages")
+    preprocess_workers: int = Field(1, ge=1, le=16, description="threads preprocessing frames")
+
+
+class LoggingConfig(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
+    format: Literal["auto", "journal", "text", "json"] = Field(
+        "auto", description="auto: journal style under systemd (no timestamps), text with timestamps otherwise")
+
+
+class AppConfig(Section):
+    version: Literal[1] = Field(1, description="config schema version")
+    device: str = Field("cpu", description="device profile: cpu, orin-agx, orin-nx, orin-nano, or auto (detect the board)")
+    device_id: str = Field(default_factory=_default_device_id, pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                           description="this device's id in MQTT topics; default the host name")
+    state_dir: str = Field("state", description="writable state (spool, build outputs); relative to the config file")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="the detection model")
+    engine: EngineConfig = Field(default_factory=OnnxRuntimeEngineConfig, description="the inference engine, by type")
+    decode: DecodeConfig = Field(default_factory=DecodeConfig, description="output decoding and NMS")
+    sources: list[SourceConfig] = Field(..., min_length=1, max_length=16, description="cameras")
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="pipeline queues and workers")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, description="MQTT publishing")
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="logging")
+
+    # Set by the loader: the directory relative paths are resolved from. Not part of the file.
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True, description="(internal) config file directory")
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, value: list[SourceConfig]) -> list[SourceConfig]:
+        names = [s.name for s in value]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"camera names must be unique; repeated: {', '.join(dup)}")
+        return value
+
+    @model_validator(mode="after")
+    def _engine_fits_precision(self) -> AppConfig:
+        return self
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config, resolved against the config file's directory."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def model_name(self) -> str:
+        return self.model.name or Path(self.model.path).stem

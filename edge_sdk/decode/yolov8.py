@@ -1,0 +1,31 @@
+"""YOLOv8 / YOLO11 layout: one output [1, 4+nc, N] with cx, cy, w, h and per-class scores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from edge_sdk.decode.base import DecodeParams, Detections, cxcywh_to_xyxy, filter_classes
+from edge_sdk.decode.nms import nms
+
+
+def decode_yolov8_array(out: np.ndarray, params: DecodeParams) -> Detections:
+    if out.ndim != 3 or out.shape[0] != 1 or out.shape[1] < 5:
+        raise ValueError(f"yolov8 layout expects [1, 4+nc, N], got {list(out.shape)}")
+    pred = out[0]
+    cls_scores = pred[4:]
+    class_ids = np.argmax(cls_scores, axis=0)
+    scores = np.take_along_axis(cls_scores, class_ids[None, :], axis=0)[0]
+    mask = scores > params.conf_thres
+    if not np.any(mask):
+        return Detections()
+    boxes = cxcywh_to_xyxy(np.ascontiguousarray(pred[:4, mask].T, dtype=np.float32))
+    dets = Detections(boxes, scores[mask].astype(np.float32), class_ids[mask].astype(np.int64))
+    return nms(filter_classes(dets, params), params)
+
+
+def decode_yolov8(outputs: Sequence[np.ndarray] | np.ndarray, params: DecodeParams | None = None) -> Detections:
+    """Decode the first output in YOLOv8 layout; boxes are x1,y1,x2,y2 in model-input pixels."""
+    out = outputs if isinstance(outputs, np.ndarray) else outputs[0]
+    return decode_yolov8_array(out, params or DecodeParams())

@@ -1,0 +1,109 @@
+"""ONNX Runtime engine: the CPU default everywhere, and the CUDA provider where onnxruntime-gpu exists."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_sdk.engines.base import Engine, EngineInfo, TensorSpec
+from edge_sdk.engines.model_info import file_sha256
+from edge_sdk.errors import DependencyMissing, EngineError, ModelError
+
+_ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(uint8)": "uint8",
+              "tensor(int8)": "int8", "tensor(int64)": "int64", "tensor(int32)": "int32"}
+
+
+def _import_ort() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise DependencyMissing("onnxruntime", needed_for="the onnxruntime engine",
+                                jetson="pip install onnxruntime-gpu from the Jetson AI Lab index for your JetPack",
+                                elsewhere="pip install onnxruntime") from exc
+    return onnxruntime
+
+
+def _precision_of(path: Path) -> str:
+    """int8 if the graph holds QuantizeLinear nodes, else the input's float type."""
+    try:
+        import onnx
+
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # reported properly when the session is created
+        return "fp32"
+    if any(n.op_type == "QuantizeLinear" for n in model.graph.node):
+        return "int8"
+    return "fp16" if any(i.type.tensor_type.elem_type == 10 for i in model.graph.input) else "fp32"
+
+
+class OnnxRuntimeEngine(Engine):
+    """An ONNX Runtime session. `infer` returns fresh arrays owned by the caller."""
+
+    def __init__(self, model_path: str | os.PathLike[str], *, providers: list[str] | None = None,
+                 intra_op_threads: int = 0, inter_op_threads: int = 1) -> None:
+        ort = _import_ort()
+        path = Path(model_path)
+        if not path.is_file():
+            raise ModelError("model file not found", where=str(path),
+                             fix="check model.path in the config (relative paths are resolved from the config file)")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = intra_op_threads
+        opts.inter_op_num_threads = inter_op_threads
+        opts.log_severity_level = 3
+        wanted = providers or ["CPUExecutionProvider"]
+        missing = [p for p in wanted if p not in ort.get_available_providers()]
+        if missing:
+            raise EngineError(f"ONNX Runtime has no {', '.join(missing)} in this installation "
+                              f"(available: {', '.join(ort.get_available_providers())})",
+                              where="engine.providers",
+                              fix="install onnxruntime-gpu for CUDAExecutionProvider, or use the CPU provider")
+        try:
+            self._session = ort.InferenceSession(str(path), sess_options=opts, providers=wanted)
+        except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types
+            raise ModelError(f"ONNX Runtime cannot load the model: {str(exc).strip()[:400]}", where=str(path),
+                             fix="check that the file is a complete ONNX model (re-export or re-copy it)") from exc
+        inputs = tuple(TensorSpec(i.name, tuple(i.shape), _ORT_TYPES.get(i.type, i.type))
+                       for i in self._session.get_inputs())
+        outputs = tuple(TensorSpec(o.name, tuple(o.shape), _ORT_TYPES.get(o.type, o.type))
+                        for o in self._session.get_outputs())
+        _check_image_input(inputs, path)
+        self._input_name = inputs[0].name
+        self._output_names = [o.name for o in outputs]
+        device = "cuda:0" if wanted[0].startswith("CUDA") else "cpu"
+        self.info = EngineInfo(type="onnxruntime", model_path=str(path), model_sha256=file_sha256(path),
+                               precision=_precision_of(path), inputs=inputs, outputs=outputs, device=device,
+                               extra={"providers": self._session.get_providers(),
+                                      "onnxruntime": ort.__version__})
+
+    def infer(self, batch: np.ndarray) -> list[np.ndarray]:
+        if self._session is None:
+            raise EngineError("engine is closed")
+        outs = self._session.run(self._output_names, {self._input_name: batch})
+        return [np.asarray(o) for o in outs]
+
+    def close(self) -> None:
+        self._session = None
+
+
+def _check_image_input(inputs: tuple[TensorSpec, ...], path: Path) -> None:
+    if len(inputs) != 1:
+        raise ModelError(f"the model has {len(inputs)} inputs; a detector takes exactly one image tensor",
+                         where=str(path), fix="export the model with a single NCHW image input")
+    spec = inputs[0]
+    shape = spec.shape
+    if len(shape) != 4 or shape[1] != 3 or not all(isinstance(d, int) for d in shape[2:]):
+        raise ModelError(f"input {spec.name!r} has shape {list(shape)}; expected an image tensor [1,3,H,W] "
+                         "with fixed H and W", where=str(path),
+                         fix="export with a fixed input size (e.g. imgsz=640) and batch 1")
+    if spec.dtype not in ("float32", "float16"):
+        raise ModelError(f"input {spec.name!r} is {spec.dtype}; expected float32 or float16", where=str(path))
+
+
+def open_onnxruntime(model_path: str, options: Any = None) -> OnnxRuntimeEngine:
+    providers = getattr(options, "providers", None)
+    threads = getattr(options, "intra_op_threads", 0) or 0
+    return OnnxRuntimeEngine(model_path, providers=providers, intra_op_threads=threads)

@@ -1,0 +1,59 @@
+"""Logging that reads well in journald and on a terminal.
+
+Under systemd (JOURNAL_STREAM set, or format=journal) lines carry no timestamp (journald adds its own)
+and start with a syslog priority prefix like `<4>` so `journalctl -p warning` works. On a terminal
+lines carry a timestamp. `format=json` writes one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+
+_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+
+class JournalFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        prio = _PRIORITY.get(record.levelno, 6)
+        text = f"<{prio}>{record.name.removeprefix('edge_sdk.')}: {record.getMessage()}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info).replace("\n", f"\n<{prio}>")
+        return text
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        obj = {"ts": round(record.created, 3), "level": record.levelname.lower(), "logger": record.name,
+               "msg": record.getMessage()}
+        if record.exc_info:
+            obj["exc"] = self.formatException(record.exc_info)
+        return json.dumps(obj)
+
+
+def under_systemd() -> bool:
+    return bool(os.environ.get("JOURNAL_STREAM") or os.environ.get("INVOCATION_ID"))
+
+
+def setup_logging(level: str | None = None, fmt: str = "auto") -> None:
+    """Configure the root `edge_sdk` logger once; later calls adjust level and format."""
+    logger = logging.getLogger("edge_sdk")
+    logger.setLevel(level or os.environ.get("EDGE_SDK_LOG_LEVEL", "INFO"))
+    if fmt == "auto":
+        fmt = "journal" if under_systemd() else "text"
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "journal":
+        handler.setFormatter(JournalFormatter())
+    elif fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        formatter = logging.Formatter("%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+        formatter.converter = time.localtime
+        handler.setFormatter(formatter)
+    for old in list(logger.handlers):
+        logger.removeHandler(old)
+    logger.addHandler(handler)
+    logger.propagate = False

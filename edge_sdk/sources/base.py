@@ -1,0 +1,228 @@
+"""The source interface: a capture thread around a `Reader` that grabs raw frames.
+
+A `Reader` (one module per kind: file, v4l2, rtsp, csi, gst) knows how to open its device and grab one
+BGR frame. `Source` owns the reader and a capture thread, stamps each frame with an id, a monotonic and a
+wall-clock time, keeps health figures, and hands frames out through `read(timeout)`:
+- live sources keep only the newest frame (older ones are counted as dropped);
+- file sources deliver every frame (the capture thread waits for the consumer), unless configured not to.
+End of stream, timeout and error come back as `CaptureStatus` values, never as exceptions.
+"""
+
+from __future__ import annotations
+
+import abc
+import collections
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from edge_sdk.frame import CaptureStatus, Frame
+from edge_sdk.sources.uri import SourceUri
+
+log = logging.getLogger(__name__)
+
+
+class Reader(abc.ABC):
+    """Grabs raw frames from one device. Used only from the capture thread."""
+
+    live: bool = True  # live readers drop old frames; file readers deliver every frame
+
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Open the device; raise `SourceError` with a clear message if it cannot be opened."""
+
+    @abc.abstractmethod
+    def grab(self) -> tuple[CaptureStatus, np.ndarray | None, float | None]:
+        """Return (status, BGR image or None, stream timestamp in seconds or None)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the device. Safe to call twice."""
+
+    def describe(self) -> dict[str, Any]:
+        """Facts worth reporting (backend, negotiated size, fps, ...)."""
+        return {}
+
+
+@dataclass
+class SourceHealth:
+    camera: str
+    uri: str
+    state: str = "starting"  # starting, streaming, reconnecting, eos, error, closed
+    frames: int = 0
+    dropped: int = 0
+    reconnects: int = 0
+    fps: float = 0.0
+    last_error: str | None = None
+    last_frame_age_s: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """Capped exponential backoff for live sources; `None` max_attempts retries forever."""
+
+    initial_s: float = 0.5
+    max_s: float = 5.0
+    max_attempts: int | None = None
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_s, self.initial_s * (2 ** max(0, attempt - 1))))
+
+
+class Source:
+    """A started source: owns its reader and capture thread. Use as a context manager."""
+
+    def __init__(self, reader: Reader, uri: SourceUri, camera: str, *, deliver_all: bool | None = None,
+                 queue_size: int = 4, reconnect: ReconnectPolicy | None = None) -> None:
+        self.reader = reader
+        self.uri = uri
+        self.camera = camera
+        self.live = reader.live
+        self.deliver_all = (not reader.live) if deliver_all is None else deliver_all
+        self.reconnect = reconnect or ReconnectPolicy()
+        self._queue: collections.deque[Frame] = collections.deque()
+        self._queue_size = 1 if not self.deliver_all else max(1, queue_size)
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._ended: CaptureStatus | None = None
+        self._next_id = 0
+        self._fps_window: collections.deque[float] = collections.deque(maxlen=60)
+        self._last_frame_mono: float | None = None
+        self.health = SourceHealth(camera=camera, uri=uri.redacted())
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> Source:
+        """Open the reader (errors raise `SourceError`) and start the capture thread."""
+        self.reader.open()
+        self.health.state = "streaming"
+        self._thread = threading.Thread(target=self._run, name=f"capture-{self.camera}", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+        self.reader.close()
+        if self.health.state not in ("eos", "error"):
+            self.health.state = "closed"
+
+    def __enter__(self) -> Source:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- consumer side ---------------------------------------------------------------------
+    def read(self, timeout: float = 1.0) -> tuple[CaptureStatus, Frame | None]:
+        """Next frame, or a status: TIMEOUT (nothing within `timeout`), EOS, or ERROR (source gave up)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self._queue:
+                if self._ended is not None:
+                    return self._ended, None
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return CaptureStatus.TIMEOUT, None
+                self._cond.wait(remaining)
+            frame = self._queue.popleft()
+            self._cond.notify_all()
+            return CaptureStatus.OK, frame
+
+    def snapshot_health(self) -> SourceHealth:
+        with self._cond:
+            if self._last_frame_mono is not None:
+                self.health.last_frame_age_s = round(time.monotonic() - self._last_frame_mono, 3)
+            if len(self._fps_window) >= 2:
+                span = self._fps_window[-1] - self._fps_window[0]
+                self.health.fps = round((len(self._fps_window) - 1) / span, 2) if span > 0 else 0.0
+            return SourceHealth(**self.health.as_dict())
+
+    # -- capture thread --------------------------------------------------------------------
+    def _push(self, image: np.ndarray, pts: float | None) -> None:
+        now_mono, now_wall = time.monotonic(), time.time()
+        frame = Frame(self._next_id, self.camera, image, now_mono, now_wall, pts)
+        self._next_id += 1
+        with self._cond:
+            if self.deliver_all:
+                while len(self._queue) >= self._queue_size and not self._stop.is_set():
+                    self._cond.wait(0.1)
+            elif len(self._queue) >= self._queue_size:
+                self._queue.popleft()
+                self.health.dropped += 1
+            self._queue.append(frame)
+            self.health.frames += 1
+            self._fps_window.append(now_mono)
+            self._last_frame_mono = now_mono
+            self._cond.notify_all()
+
+    def _finish(self, status: CaptureStatus) -> None:
+        with self._cond:
+            self._ended = status
+            self.health.state = "eos" if status is CaptureStatus.EOS else "error"
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        try:
+            self._capture_loop()
+        except Exception as exc:  # a reader bug must end the stream visibly, not kill the thread silently
+            log.exception("camera %s: capture thread failed", self.camera)
+            self.health.last_error = f"{type(exc).__name__}: {exc}"
+            self._finish(CaptureStatus.ERROR)
+
+    def _capture_loop(self) -> None:
+        while not self._stop.is_set():
+            status, image, pts = self.reader.grab()
+            if status is CaptureStatus.OK and image is not None:
+                if self.health.state != "streaming":
+                    log.info("camera %s: streaming again", self.camera)
+                    self.health.state = "streaming"
+                self._push(image, pts)
+            elif status is CaptureStatus.EOS and not self.live:
+                self._finish(CaptureStatus.EOS)
+                return
+            elif status is CaptureStatus.TIMEOUT:
+                continue
+            elif not self._reconnect(status):
+                self._finish(CaptureStatus.ERROR if status is CaptureStatus.ERROR else status)
+                return
+
+    def _reconnect(self, status: CaptureStatus) -> bool:
+        """Reopen a live reader with capped backoff. Returns False if the source gives up."""
+        if not self.live:
+            return False
+        attempt = 0
+        self.health.state = "reconnecting"
+        self.health.last_error = self.health.last_error or f"stream ended ({status.value})"
+        log.warning("camera %s: %s; reconnecting", self.camera, self.health.last_error)
+        while not self._stop.is_set():
+            attempt += 1
+            if self.reconnect.max_attempts is not None and attempt > self.reconnect.max_attempts:
+                return False
+            self.reader.close()
+            if self._stop.wait(self.reconnect.delay(attempt)):
+                return False
+            try:
+                self.reader.open()
+            except Exception as exc:  # SourceError or a backend error: keep trying
+                self.health.last_error = str(exc).splitlines()[0]
+                log.info("camera %s: reconnect attempt %d failed: %s", self.camera, attempt, self.health.last_error)
+                continue
+            self.health.reconnects += 1
+            self.health.state = "streaming"
+            log.info("camera %s: reconnected after %d attempt(s)", self.camera, attempt)
+            return True
+        return False

@@ -1,0 +1,48 @@
+"""edge-sdk packaging.
+
+`pip install .` gets the CPU path everywhere. On a Jetson (detected by /etc/nv_tegra_release) or when
+EDGE_SDK_SYSTEM_OPENCV=1, OpenCV is NOT installed from pip, so JetPack's GStreamer-enabled OpenCV
+(python3-opencv / nvidia-opencv) is never shadowed by a pip wheel without GStreamer.
+TensorRT always comes from the system (JetPack's python3-libnvinfer); the `jetson` extra adds pycuda.
+"""
+
+import os
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+SYSTEM_OPENCV = Path("/etc/nv_tegra_release").exists() or os.environ.get("EDGE_SDK_SYSTEM_OPENCV") == "1"
+
+install_requires = [
+    "numpy>=1.24",
+    "onnx>=1.15",
+    "onnxruntime>=1.17",
+    "paho-mqtt>=2.0,<3",
+    "pydantic>=2.6,<3",
+    "pyyaml>=6.0",
+    "tqdm>=4.66",
+]
+if not SYSTEM_OPENCV:
+    install_requires.append("opencv-python>=4.8")
+
+setup(
+    name="edge-sdk",
+    version="0.1.0",
+    description="Detection models from ONNX to a supervised INT8 TensorRT service on NVIDIA Jetson Orin",
+    long_description=Path("README.md").read_text(encoding="utf-8") if Path("README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["edge_sdk", "edge_sdk.*"]),
+    package_data={"edge_sdk": ["py.typed", "schemas/*.json", "data/*", "device_configs/*.yaml"]},
+    include_package_data=True,
+    install_requires=install_requires,
+    extras_require={
+        # pycuda builds against the CUDA toolkit JetPack installs; TensorRT comes from python3-libnvinfer.
+        "jetson": ["pycuda>=2024.1"],
+        "gpu": ["pycuda>=2024.1"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "jsonschema>=4.20", "faster-coco-eval>=1.6", "pycocotools>=2.0.7"],
+        "dev": ["mypy>=1.10", "ruff>=0.5", "types-PyYAML"],
+    },
+    entry_points={"console_scripts": ["edge-sdk=edge_sdk.cli.main:main"]},
+    classifiers=["Programming Language :: Python :: 3", "Operating System :: POSIX :: Linux"],
+)
