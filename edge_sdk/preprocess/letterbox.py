@@ -31,8 +31,8 @@ class LetterboxInfo:
         out = np.asarray(boxes_xyxy, dtype=np.float32).reshape(-1, 4).copy()
         out[:, [0, 2]] = (out[:, [0, 2]] - self.pad_x) / self.scale
         out[:, [1, 3]] = (out[:, [1, 3]] - self.pad_y) / self.scale
-        np.clip(out[:, [0, 2]], 0, self.orig_w, out=out[:, [0, 2]])
-        np.clip(out[:, [1, 3]], 0, self.orig_h, out=out[:, [1, 3]])
+        out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, self.orig_w)
+        out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, self.orig_h)
         return out
 
     def to_input(self, boxes_xyxy: np.ndarray) -> np.ndarray:

@@ -1,0 +1,124 @@
+"""The daemon's main loop. One owner for every resource: an ExitStack closes the publisher, the
+sources and the engine in reverse order, whatever happens."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from edge_sdk.config.app import AppConfig
+from edge_sdk.frame import FrameResult
+from edge_sdk.pipeline.build import ModelBundle, open_model, open_publisher_for, open_sources
+from edge_sdk.pipeline.pipeline import Pipeline, PipelineParts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSummary:
+    frames: int = 0
+    detections: int = 0
+    seconds: float = 0.0
+    stopped_by: str = "end of stream"
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+class _PublisherSink:
+    """Adapts the publisher to the pipeline's sink protocol."""
+
+    def __init__(self, publisher: Any) -> None:
+        self.publisher = publisher
+
+    def publish_result(self, result: FrameResult) -> None:
+        self.publisher.publish_result(result)
+
+
+@contextlib.contextmanager
+def _signals(handler: Callable[[int], None]) -> Iterator[None]:
+    """Route SIGINT/SIGTERM to `handler` while inside; restore the previous handlers after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        handler(signum)
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_s: float = 10.0,
+                on_result: Callable[[FrameResult], None] | None = None,
+                on_tick: Callable[[Pipeline], None] | None = None) -> RunSummary:
+    """Run the daemon in the foreground until stopped; returns what it did."""
+    summary = RunSummary()
+    stop_reason: list[str] = []
+
+    def request_stop(signum: int) -> None:
+        name = signal.Signals(signum).name
+        if stop_reason:
+            log.warning("%s again: stopping without draining", name)
+            pipeline.abort()
+            return
+        log.info("%s received: draining the pipeline", name)
+        stop_reason.append(name)
+        pipeline.stop()
+
+    def count(result: FrameResult) -> None:
+        summary.detections += len(result.detections)
+        if on_result is not None:
+            on_result(result)
+
+    with contextlib.ExitStack() as stack:
+        bundle: ModelBundle = open_model(cfg)
+        stack.callback(bundle.engine.close)
+        publisher = open_publisher_for(cfg, bundle)
+        if publisher is not None:
+            stack.enter_context(publisher)
+        sources = stack.enter_context(open_sources(cfg))
+        parts = PipelineParts(bundle.engine, bundle.decoder, bundle.params, bundle.metadata, sources,
+                              sink=_PublisherSink(publisher) if publisher is not None else None, on_result=count)
+        pipeline = Pipeline(parts, queue_size=cfg.pipeline.queue_size, max_frames=max_frames)
+        t0 = time.monotonic()
+        next_stats = t0 + cfg.mqtt.stats_interval_s
+        with _signals(request_stop):
+            pipeline.start()
+            while not pipeline.wait(0.25):
+                if on_tick is not None:
+                    on_tick(pipeline)
+                if publisher is not None and time.monotonic() >= next_stats:
+                    publisher.publish_stats(pipeline.snapshot())
+                    next_stats += cfg.mqtt.stats_interval_s
+                if stop_reason and time.monotonic() - t0 > 0 and not pipeline.wait(drain_timeout_s):
+                    log.warning("pipeline did not drain within %.0f s; aborting", drain_timeout_s)
+                    pipeline.abort()
+                    break
+            pipeline.abort()
+            pipeline.join()
+        summary.seconds = time.monotonic() - t0
+        summary.frames = pipeline.results
+        summary.stats = pipeline.snapshot()
+        if publisher is not None:
+            publisher.publish_stats(summary.stats)
+        if pipeline.error is not None:
+            raise pipeline.error
+        if stop_reason:
+            summary.stopped_by = stop_reason[0]
+        elif max_frames is not None and summary.frames >= max_frames:
+            summary.stopped_by = f"max frames ({max_frames})"
+    return summary

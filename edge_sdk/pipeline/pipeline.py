@@ -1,0 +1,233 @@
+"""Threaded pipeline. One thread per stage, bounded queues between them, results published in order.
+
+    capture (one thread per Source)  ->  preprocess (one thread per source)  ->  [queue]
+    ->  infer (one thread: the engine is not shared)  ->  [queue]  ->  decode + publish (one thread)
+
+Each queue holds at most `pipeline.queue_size` items, so a slow stage applies back-pressure upstream
+(files wait; live sources keep only their newest frame and count the rest as dropped).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from edge_sdk.decode.base import DecodeParams, Decoder, Detections
+from edge_sdk.engines.base import Engine
+from edge_sdk.engines.model_info import ModelMetadata
+from edge_sdk.frame import CaptureStatus, Frame, FrameResult
+from edge_sdk.pipeline.stats import StageStats
+from edge_sdk.preprocess.letterbox import LetterboxInfo, letterbox_into
+from edge_sdk.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+_END = object()  # marks the end of one source's stream in the queues
+
+
+class ResultSink(Protocol):
+    """Where results go (the MQTT publisher, a test collector, ...). Must not block for long."""
+
+    def publish_result(self, result: FrameResult) -> None: ...
+
+
+@dataclass
+class PipelineParts:
+    engine: Engine
+    decoder: Decoder
+    decode_params: DecodeParams
+    metadata: ModelMetadata
+    sources: Sequence[Source]
+    sink: ResultSink | None = None
+    on_result: Callable[[FrameResult], None] | None = None  # extra per-result hook (tests, bench, daemon)
+
+
+@dataclass
+class _Item:
+    frame: Frame
+    tensor: np.ndarray
+    info: LetterboxInfo
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Pipeline:
+    """Runs the stages until every source has ended, `max_frames` results were produced, or `stop()`."""
+
+    def __init__(self, parts: PipelineParts, *, queue_size: int = 2, max_frames: int | None = None) -> None:
+        self.parts = parts
+        self.max_frames = max_frames
+        self.input_hw = parts.engine.info.input_hw
+        self._infer_q: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self._decode_q: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self._stop = threading.Event()  # stop capturing; stages drain what is queued
+        self._abort = threading.Event()  # stop everything now
+        self.finished = threading.Event()
+        self.first_result = threading.Event()
+        self._engine_lock = threading.Lock()
+        self.stats = {name: StageStats(name) for name in ("preprocess", "infer", "decode", "publish", "total")}
+        self.results = 0
+        self.last_result_mono: float | None = None
+        self.error: BaseException | None = None
+        self._threads: list[threading.Thread] = []
+        self.started_mono = 0.0
+
+    # -- control ---------------------------------------------------------------------------------
+    def start(self) -> Pipeline:
+        self.started_mono = time.monotonic()
+        for src in self.parts.sources:
+            self._spawn(f"preprocess-{src.camera}", self._preprocess_loop, src)
+        self._spawn("infer", self._infer_loop, len(self.parts.sources))
+        self._spawn("decode-publish", self._decode_loop)
+        return self
+
+    def stop(self) -> None:
+        """Stop taking new frames; what is already in the pipeline is still inferred and published."""
+        self._stop.set()
+
+    def abort(self) -> None:
+        self._stop.set()
+        self._abort.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the pipeline has drained. Returns False on timeout."""
+        return self.finished.wait(timeout)
+
+    def join(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def swap_engine(self, engine: Engine) -> Engine:
+        """Replace the engine between two inferences; returns the old one (the caller closes it)."""
+        if engine.info.input_hw != self.input_hw:
+            raise ValueError(f"new engine input {engine.info.input_hw} differs from {self.input_hw}")
+        with self._engine_lock:
+            old, self.parts.engine = self.parts.engine, engine
+        return old
+
+    def frames_flowing(self, max_age_s: float) -> bool:
+        """True if a result came out within `max_age_s` (used for the systemd watchdog)."""
+        last = self.last_result_mono
+        return last is not None and (time.monotonic() - last) <= max_age_s
+
+    def snapshot(self) -> dict[str, Any]:
+        """Figures for the stats topic: per-stage fps and latency, per-source health, engine info."""
+        info = self.parts.engine.info
+        return {
+            "uptime_s": round(time.monotonic() - self.started_mono, 1) if self.started_mono else 0.0,
+            "results": self.results,
+            "stages": {name: s.snapshot() for name, s in self.stats.items()},
+            "sources": [s.snapshot_health().as_dict() for s in self.parts.sources],
+            "engine": {"type": info.type, "device": info.device, "precision": info.precision,
+                       "model_sha256": info.model_sha256[:16]},
+        }
+
+    # -- stages ----------------------------------------------------------------------------------
+    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        def guarded() -> None:
+            try:
+                target(*args)
+            except BaseException as exc:  # surface stage failures to the daemon instead of hanging
+                log.exception("pipeline stage %s failed", name)
+                self.error = exc
+                self.abort()
+                self.finished.set()
+
+        t = threading.Thread(target=guarded, name=name, daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    def _put(self, q: queue.Queue[Any], item: Any) -> bool:
+        while not self._abort.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _preprocess_loop(self, src: Source) -> None:
+        h, w = self.input_hw
+        while not self._stop.is_set():
+            status, frame = src.read(timeout=0.5)
+            if status is CaptureStatus.TIMEOUT:
+                continue
+            if status is not CaptureStatus.OK or frame is None:
+                if status is CaptureStatus.ERROR:
+                    log.error("camera %s: source failed: %s", src.camera, src.health.last_error)
+                break
+            t0 = time.perf_counter()
+            tensor = np.empty((1, 3, h, w), dtype=np.float32)
+            info = letterbox_into(frame.image, tensor)
+            dt = time.perf_counter() - t0
+            self.stats["preprocess"].record(dt)
+            if not self._put(self._infer_q, _Item(frame, tensor, info, {"preprocess": dt})):
+                return
+        self._put(self._infer_q, _END)
+
+    def _infer_loop(self, n_sources: int) -> None:
+        ended = 0
+        while ended < n_sources and not self._abort.is_set():
+            try:
+                item = self._infer_q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is _END:
+                ended += 1
+                continue
+            t0 = time.perf_counter()
+            with self._engine_lock:
+                outputs = self.parts.engine.infer(item.tensor)
+            dt = time.perf_counter() - t0
+            self.stats["infer"].record(dt)
+            item.timings["infer"] = dt
+            if not self._put(self._decode_q, (item, outputs)):
+                return
+        self._put(self._decode_q, _END)
+
+    def _decode_loop(self) -> None:
+        try:
+            while not self._abort.is_set():
+                try:
+                    entry = self._decode_q.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if entry is _END:
+                    break
+                self._emit(*entry)
+                if self.max_frames is not None and self.results >= self.max_frames:
+                    self.stop()
+                    self._drain_rest()
+                    break
+        finally:
+            self.finished.set()
+
+    def _drain_rest(self) -> None:
+        """After max_frames: let upstream stages finish without publishing more."""
+        self._abort.set()
+
+    def _emit(self, item: _Item, outputs: list[np.ndarray]) -> None:
+        t0 = time.perf_counter()
+        dets: Detections = self.parts.decoder(outputs, self.parts.decode_params)
+        dets.boxes = item.info.to_original(dets.boxes)
+        dt = time.perf_counter() - t0
+        self.stats["decode"].record(dt)
+        item.timings["decode"] = dt
+        result = FrameResult(item.frame, dets, item.info, item.timings)
+        t1 = time.perf_counter()
+        if self.parts.sink is not None:
+            self.parts.sink.publish_result(result)
+        if self.parts.on_result is not None:
+            self.parts.on_result(result)
+        self.stats["publish"].record(time.perf_counter() - t1)
+        self.stats["total"].record(time.monotonic() - item.frame.t_capture_mono)
+        self.results += 1
+        self.last_result_mono = time.monotonic()
+        self.first_result.set()
