@@ -9,7 +9,7 @@ import sys
 COMMAND = "run"
 HELP = "run the detection daemon in the foreground (source -> engine -> MQTT)"
 EPILOG = """examples:
-  edge-sdk run --config device_configs/examples/demo.yaml
+  edge-sdk run --config configs/demo.yaml
   edge-sdk run --config app.yaml --max-frames 100 --json       stop after 100 frames, print a JSON summary
   edge-sdk run --config app.yaml --source file://clip.mp4      override the first camera's source
 

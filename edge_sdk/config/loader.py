@@ -144,7 +144,7 @@ def load_config(path: str | Path) -> AppConfig:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("config file not found", where=str(p),
-                          fix="pass an existing file, e.g. --config device_configs/examples/demo.yaml") from None
+                          fix="pass an existing file, e.g. --config configs/demo.yaml") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config: {exc}", where=str(p)) from None
     return load_config_text(text, str(p), p.parent)

@@ -1,0 +1,143 @@
+"""Engine-only throughput against the whole pipeline's, per-stage latency, and capture-to-broker latency.
+
+- engine-only: the same engine session on the same preprocessed input, no I/O, `iterations` times;
+- pipeline: `edge-sdk run`'s own code path on the configured source (decoding video, letterbox, infer,
+  decode, publish), every frame delivered;
+- capture-to-broker: a subscriber on the configured broker receives each detection message and compares
+  its arrival time with the frame's capture time (same machine clock).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edge_sdk.config.app import AppConfig
+from edge_sdk.pipeline.build import open_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BenchResult:
+    engine_fps: float = 0.0
+    engine_ms_p50: float = 0.0
+    engine_ms_p99: float = 0.0
+    pipeline_fps: float = 0.0
+    pipeline_frames: int = 0
+    stages: dict[str, Any] = field(default_factory=dict)
+    capture_to_broker_ms_p50: float | None = None
+    capture_to_broker_ms_p99: float | None = None
+    messages_received: int = 0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.pipeline_fps / self.engine_fps if self.engine_fps else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["pipeline_over_engine"] = round(self.ratio, 4)
+        return d
+
+
+def engine_only(cfg: AppConfig, iterations: int, warmup: int = 5) -> tuple[float, list[float], dict[str, Any]]:
+    """FPS of the bare engine on one fixed, realistic input (a letterboxed first frame of the source)."""
+    from edge_sdk.preprocess.letterbox import letterbox
+    from edge_sdk.sources.registry import open_source
+
+    bundle = open_model(cfg)
+    try:
+        src = cfg.sources[0]
+        with open_source(src.uri, src.name, base_dir=cfg.base_dir, deliver_all=True) as source:
+            _status, frame = source.read(timeout=10.0)
+        image = frame.image if frame is not None else np.full((480, 640, 3), 114, np.uint8)
+        tensor, _ = letterbox(image, bundle.engine.info.input_hw)
+        for _ in range(warmup):
+            bundle.engine.infer(tensor)
+        lat = []
+        t0 = time.perf_counter()
+        for _ in range(iterations):
+            t = time.perf_counter()
+            bundle.engine.infer(tensor)
+            lat.append(time.perf_counter() - t)
+        fps = iterations / (time.perf_counter() - t0)
+        info = {"engine": bundle.engine.info.type, "device": bundle.engine.info.device,
+                "precision": bundle.engine.info.precision, "model": str(bundle.path),
+                "input": list(bundle.engine.info.input_hw)}
+        return fps, lat, info
+    finally:
+        bundle.engine.close()
+
+
+class _LatencyProbe:
+    """Subscribes to the detection topics and records arrival minus capture time of each message."""
+
+    def __init__(self, cfg: AppConfig) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.samples: list[float] = []
+        self._ready = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"edge-sdk-bench-{time.time_ns()}")
+        topic = f"{cfg.mqtt.topic_prefix}/{cfg.device_id}/+/detections"
+
+        def on_connect(client: Any, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
+            client.subscribe(topic, qos=1)
+
+        def on_subscribe(*_args: Any) -> None:
+            self._ready.set()
+
+        def on_message(_c: Any, _u: Any, msg: Any) -> None:
+            now = time.time()
+            try:
+                payload = json.loads(msg.payload)
+            except ValueError:
+                return
+            t_cap = payload.get("capture_time") or payload.get("t_capture")
+            if isinstance(t_cap, (int, float)):
+                self.samples.append(now - float(t_cap))
+
+        self.client.on_connect = on_connect
+        self.client.on_subscribe = on_subscribe
+        self.client.on_message = on_message
+        self.client.connect(cfg.mqtt.host, cfg.mqtt.port, keepalive=30)
+        self.client.loop_start()
+        if not self._ready.wait(10):
+            raise TimeoutError("benchmark subscriber could not subscribe")
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def run_bench(cfg: AppConfig, *, iterations: int = 100, max_frames: int | None = None) -> BenchResult:
+    from edge_sdk.daemon import run_service
+
+    res = BenchResult()
+    res.engine_fps, lat, res.info = engine_only(cfg, iterations)
+    res.engine_ms_p50 = round(statistics.median(lat) * 1000, 3)
+    res.engine_ms_p99 = round(float(np.percentile(lat, 99)) * 1000, 3)
+    probe = _LatencyProbe(cfg) if cfg.mqtt.enabled else None
+    try:
+        summary = run_service(cfg, max_frames=max_frames)
+        time.sleep(0.5)  # let the last messages arrive
+    finally:
+        if probe is not None:
+            probe.close()
+    res.pipeline_fps = summary.fps
+    res.pipeline_frames = summary.frames
+    res.stages = summary.stats.get("stages", {})
+    if probe is not None and probe.samples:
+        arr = np.asarray(probe.samples) * 1000
+        res.capture_to_broker_ms_p50 = round(float(np.percentile(arr, 50)), 3)
+        res.capture_to_broker_ms_p99 = round(float(np.percentile(arr, 99)), 3)
+        res.messages_received = len(probe.samples)
+    return res

@@ -1,0 +1,66 @@
+"""`edge-sdk bench --config FILE`: engine-only against whole-pipeline throughput, stage and end-to-end latency."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+COMMAND = "bench"
+HELP = "measure engine-only vs pipeline FPS, per-stage latency, capture-to-broker latency"
+EPILOG = """examples:
+  edge-sdk bench --config configs/demo.yaml
+  edge-sdk bench --config app.yaml --json --out bench.json     also write the figures as JSON
+  edge-sdk bench --config app.yaml --no-mqtt --iterations 300  engine and pipeline only
+
+The pipeline runs over the configured source (every frame of a file); capture-to-broker latency needs the
+configured broker to be reachable (a subscriber measures arrival minus capture time)."""
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", required=True, help="the app's YAML config")
+    p.add_argument("--iterations", type=int, default=100, help="engine-only inferences (default 100)")
+    p.add_argument("--max-frames", type=int, default=None, help="pipeline frames (default: the whole source)")
+    p.add_argument("--no-mqtt", action="store_true", help="do not publish (no broker latency)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--out", default=None, help="also write the JSON to this file (atomically)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge_sdk.bench.pipeline_bench import run_bench
+    from edge_sdk.bench.table import format_table
+    from edge_sdk.config import load_config
+
+    cfg = load_config(args.config)
+    if args.no_mqtt:
+        cfg.mqtt.enabled = False
+    for src in cfg.sources:
+        src.deliver_all = True
+    res = run_bench(cfg, iterations=args.iterations, max_frames=args.max_frames)
+    data = res.as_dict()
+    if args.out:
+        out = Path(args.out)
+        fd, tmp = tempfile.mkstemp(dir=out.parent or ".", prefix=f".{out.name}.")
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    rows: list[list[object]] = [
+        ["engine only", res.engine_fps, res.engine_ms_p50, res.engine_ms_p99],
+        ["pipeline", res.pipeline_fps, None, None],
+    ]
+    for name in ("preprocess", "infer", "decode", "publish", "total"):
+        st = res.stages.get(name, {})
+        rows.append([f"  stage {name}", None, st.get("latency_ms_p50"), st.get("latency_ms_p99")])
+    rows.append(["capture->broker", None, res.capture_to_broker_ms_p50, res.capture_to_broker_ms_p99])
+    print(f"model {res.info.get('model')} on {res.info.get('engine')}/{res.info.get('device')} "
+          f"({res.info.get('precision')}), {res.pipeline_frames} pipeline frames")
+    print(format_table(["", "fps", "p50 ms", "p99 ms"], rows))
+    print(f"pipeline / engine-only = {res.ratio:.3f}")
+    return 0
