@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from edge_sdk.config.app import AppConfig
 
 COMMAND = "config"
 HELP = "validate a config file, or print the JSON Schema of all keys"
@@ -28,9 +32,28 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(AppConfig.model_json_schema(), indent=2))
         return 0
     cfg = load_config(args.file)
+    _check_files(cfg, args.file)
     if args.json:
         print(cfg.model_dump_json(indent=2))
     else:
         print(f"{args.file}: OK (device {cfg.device}, engine {cfg.engine.type}, "
               f"{len(cfg.sources)} source(s), model {cfg.model.path})")
     return 0
+
+
+def _check_files(cfg: AppConfig, source: str) -> None:
+    """Files the config names must exist: the model, and file:// sources (checked without opening them)."""
+    from edge_sdk.errors import ConfigError
+    from edge_sdk.sources.uri import parse_uri
+
+    problems = []
+    model = cfg.resolve(cfg.model.path)
+    if not model.is_file():
+        problems.append(f"model.path: {model} does not exist")
+    for i, src in enumerate(cfg.sources):
+        uri = parse_uri(src.uri)
+        if uri.scheme == "file" and not cfg.resolve(uri.target).exists():
+            problems.append(f"sources.{i}.uri: {cfg.resolve(uri.target)} does not exist")
+    if problems:
+        raise ConfigError("the config names files that do not exist:\n  " + "\n  ".join(problems), where=source,
+                          fix="correct the paths (relative paths are resolved from the config file's directory)")

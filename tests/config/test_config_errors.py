@@ -87,6 +87,13 @@ def test_cli_validate_prints_error_without_traceback(tmp_path: Path, capsys: pyt
     err = capsys.readouterr().err
     assert f"{f}:2: device_id" in err and "Traceback" not in err
     f.write_text(GOOD)
+    assert main(["config", "validate", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "model.path:" in err and "sources.0.uri:" in err and "does not exist" in err
+    (tmp_path / "models/demo").mkdir(parents=True)
+    (tmp_path / "models/demo/yolo-demo.onnx").write_bytes(b"x")
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "samples/demo.mp4").write_bytes(b"x")
     assert main(["config", "validate", str(f)]) == 0
     assert main(["config", "validate", str(tmp_path / "missing.yaml")]) == 2
     assert "config file not found" in capsys.readouterr().err
