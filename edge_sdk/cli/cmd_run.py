@@ -21,6 +21,7 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", "-c", required=True, help="the app's YAML config")
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N frames")
     p.add_argument("--source", default=None, metavar="URI", help="override the first camera's source URI")
+    p.add_argument("--broker", default=None, metavar="HOST[:PORT]", help="override mqtt.host (and mqtt.port)")
     p.add_argument("--no-mqtt", action="store_true", help="run without publishing")
     p.add_argument("--json", action="store_true", help="print the closing summary as JSON")
 
@@ -41,6 +42,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--max-frames must be at least 1")
     if args.source:
         cfg.sources[0].uri = args.source
+    if args.broker:
+        host, _, port = args.broker.rpartition(":") if ":" in args.broker else (args.broker, "", "")
+        cfg.mqtt.host = host or args.broker
+        if port:
+            if not port.isdigit():
+                raise ConfigError(f"--broker {args.broker!r}: the port must be a number", fix="e.g. --broker 127.0.0.1:1883")
+            cfg.mqtt.port = int(port)
     if args.no_mqtt:
         cfg.mqtt.enabled = False
     summary = run_service(cfg, max_frames=args.max_frames)

@@ -71,6 +71,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        from pydantic import ValidationError
+
+        if not isinstance(exc, ValidationError):
+            raise
+        # A command-line override assigned to a validated config field (e.g. --broker host:99999).
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"edge-sdk {args.command}: error: invalid option value: {problems}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
