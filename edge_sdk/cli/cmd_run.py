@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from edge_sdk.config.app import AppConfig
 
 COMMAND = "run"
 HELP = "run the detection daemon in the foreground (source -> engine -> MQTT)"
@@ -26,20 +30,12 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the closing summary as JSON")
 
 
-def run(args: argparse.Namespace) -> int:
+def _load(args: argparse.Namespace) -> AppConfig:
+    """The config file with the command line's overrides applied (also used again on SIGHUP)."""
     from edge_sdk.config import load_config
-    from edge_sdk.daemon import run_service
     from edge_sdk.errors import ConfigError
-    from edge_sdk.log import setup_logging
 
     cfg = load_config(args.config)
-    setup_logging(None if not args.verbose else "DEBUG", cfg.logging.format)
-    if not args.verbose:
-        import logging
-
-        logging.getLogger("edge_sdk").setLevel(cfg.logging.level)
-    if args.max_frames is not None and args.max_frames < 1:
-        raise ConfigError("--max-frames must be at least 1")
     if args.source:
         cfg.sources[0].uri = args.source
     if args.broker:
@@ -51,7 +47,23 @@ def run(args: argparse.Namespace) -> int:
             cfg.mqtt.port = int(port)
     if args.no_mqtt:
         cfg.mqtt.enabled = False
-    summary = run_service(cfg, max_frames=args.max_frames)
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge_sdk.daemon import run_service
+    from edge_sdk.errors import ConfigError
+    from edge_sdk.log import setup_logging
+
+    cfg = _load(args)
+    setup_logging(None if not args.verbose else "DEBUG", cfg.logging.format)
+    if not args.verbose:
+        import logging
+
+        logging.getLogger("edge_sdk").setLevel(cfg.logging.level)
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ConfigError("--max-frames must be at least 1")
+    summary = run_service(cfg, max_frames=args.max_frames, config_path=lambda: _load(args))
     if args.json:
         print(json.dumps({"frames": summary.frames, "detections": summary.detections,
                           "seconds": round(summary.seconds, 3), "fps": round(summary.fps, 2),

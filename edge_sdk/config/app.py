@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from edge_sdk.config.base import Section
+from edge_sdk.config.daemon import DaemonConfig
 from edge_sdk.config.engine import EngineConfig, OnnxRuntimeEngineConfig
 from edge_sdk.config.mqtt import MqttConfig
 from edge_sdk.config.source import SourceConfig
@@ -57,6 +58,7 @@ class AppConfig(Section):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="pipeline queues and workers")
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="MQTT publishing")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="logging")
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig, description="service behaviour under systemd")
 
     # Set by the loader: the directory relative paths are resolved from. Not part of the file.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True, description="(internal) config file directory")

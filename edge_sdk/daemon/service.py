@@ -14,6 +14,9 @@ from types import FrameType
 from typing import Any
 
 from edge_sdk.config.app import AppConfig
+from edge_sdk.daemon.notify import Notifier
+from edge_sdk.daemon.reload import ConfigSource, reload_config
+from edge_sdk.daemon.supervisor import SystemdSupervisor
 from edge_sdk.frame import FrameResult
 from edge_sdk.pipeline.build import ModelBundle, open_model, open_publisher_for, open_sources
 from edge_sdk.pipeline.pipeline import Pipeline, PipelineParts
@@ -28,6 +31,7 @@ class RunSummary:
     seconds: float = 0.0
     stopped_by: str = "end of stream"
     stats: dict[str, Any] = field(default_factory=dict)
+    reloads: list[str] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -45,8 +49,8 @@ class _PublisherSink:
 
 
 @contextlib.contextmanager
-def _signals(handler: Callable[[int], None]) -> Iterator[None]:
-    """Route SIGINT/SIGTERM to `handler` while inside; restore the previous handlers after."""
+def _signals(handler: Callable[[int], None], hup: Callable[[], None] | None = None) -> Iterator[None]:
+    """Route SIGINT/SIGTERM to `handler` (and SIGHUP to `hup`) while inside; restore the old handlers after."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -55,6 +59,8 @@ def _signals(handler: Callable[[int], None]) -> Iterator[None]:
         handler(signum)
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    if hup is not None:
+        old[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda _s, _f: hup())
     try:
         yield
     finally:
@@ -62,12 +68,21 @@ def _signals(handler: Callable[[int], None]) -> Iterator[None]:
             signal.signal(s, h)
 
 
-def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_s: float = 10.0,
+def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_s: float | None = None,
                 on_result: Callable[[FrameResult], None] | None = None,
-                on_tick: Callable[[Pipeline], None] | None = None) -> RunSummary:
-    """Run the daemon in the foreground until stopped; returns what it did."""
+                on_tick: Callable[[Pipeline], None] | None = None,
+                config_path: ConfigSource | None = None, notifier: Notifier | None = None) -> RunSummary:
+    """Run the daemon in the foreground until stopped; returns what it did.
+
+    `drain_timeout_s` defaults to `cfg.daemon.drain_timeout_s`. With `config_path` (a file, or a callable that
+    loads the config), SIGHUP reloads it (see `edge_sdk.daemon.reload`). Under systemd (`$NOTIFY_SOCKET`)
+    it sends READY/STATUS/WATCHDOG/STOPPING.
+    """
     summary = RunSummary()
     stop_reason: list[str] = []
+    reload_requests: list[int] = []
+    drain_s = cfg.daemon.drain_timeout_s if drain_timeout_s is None else drain_timeout_s
+    supervisor = SystemdSupervisor(cfg.daemon, notifier)
 
     def request_stop(signum: int) -> None:
         name = signal.Signals(signum).name
@@ -77,7 +92,25 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
             return
         log.info("%s received: draining the pipeline", name)
         stop_reason.append(name)
+        supervisor.stopping(name)
         pipeline.stop()
+
+    def request_reload() -> None:
+        reload_requests.append(1)  # handled in the run loop, not in the signal handler
+
+    def handle_reload() -> None:
+        nonlocal cfg
+        reload_requests.clear()
+        if config_path is None:
+            log.warning("SIGHUP ignored: the daemon was not started from a config file")
+            return
+        log.info("SIGHUP received: reloading the config")
+        supervisor.reloading()
+        outcome, cfg = reload_config(config_path, cfg, pipeline)
+        supervisor.cfg = cfg.daemon
+        (log.info if outcome.ok and not outcome.needs_restart else log.warning)("%s", outcome.summary())
+        summary.reloads.append(outcome.summary())
+        supervisor.reloaded(pipeline, outcome.summary())
 
     def count(result: FrameResult) -> None:
         summary.detections += len(result.detections)
@@ -96,18 +129,27 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
         pipeline = Pipeline(parts, queue_size=cfg.pipeline.queue_size, max_frames=max_frames)
         t0 = time.monotonic()
         next_stats = t0 + cfg.mqtt.stats_interval_s
-        with _signals(request_stop):
+        with _signals(request_stop, request_reload), contextlib.ExitStack() as metrics_stack:
             pipeline.start()
+            if cfg.daemon.metrics_port is not None:
+                from edge_sdk.daemon.metrics import serve_metrics
+
+                metrics_stack.enter_context(serve_metrics(pipeline, cfg))
             while not pipeline.wait(0.25):
+                if reload_requests and not stop_reason:
+                    handle_reload()
+                supervisor.tick(pipeline)
                 if on_tick is not None:
                     on_tick(pipeline)
                 if publisher is not None and time.monotonic() >= next_stats:
                     publisher.publish_stats(pipeline.snapshot())
                     next_stats += cfg.mqtt.stats_interval_s
-                if stop_reason and time.monotonic() - t0 > 0 and not pipeline.wait(drain_timeout_s):
-                    log.warning("pipeline did not drain within %.0f s; aborting", drain_timeout_s)
+                if stop_reason and time.monotonic() - t0 > 0 and not pipeline.wait(drain_s):
+                    log.warning("pipeline did not drain within %.0f s; aborting", drain_s)
                     pipeline.abort()
                     break
+            if not stop_reason:
+                supervisor.stopping("end of stream" if pipeline.error is None else "pipeline failed")
             pipeline.abort()
             pipeline.join()
         summary.seconds = time.monotonic() - t0

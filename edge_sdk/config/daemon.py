@@ -1,0 +1,26 @@
+"""`daemon:` — how the service behaves under a supervisor (systemd): drain bound, watchdog, metrics."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from edge_sdk.config.base import Section
+
+
+class DaemonConfig(Section):
+    drain_timeout_s: float = Field(10.0, gt=0, le=300,
+                                   description="on SIGTERM, frames in flight get this long to be published; "
+                                               "the unit's TimeoutStopSec is set a little above it")
+    watchdog_stall_s: float = Field(5.0, gt=0, le=600,
+                                    description="the systemd watchdog is fed only while a result came out, and "
+                                                "every camera delivered a frame, within this many seconds")
+    status_interval_s: float = Field(2.0, gt=0, le=60, description="period of STATUS= updates to systemd")
+    metrics_port: int | None = Field(None, ge=1, le=65535,
+                                     description="serve Prometheus metrics on this port; null (default) serves none")
+    metrics_host: str = Field("127.0.0.1", min_length=1, description="address the metrics endpoint listens on")
+
+    @model_validator(mode="after")
+    def _sane(self) -> DaemonConfig:
+        if self.status_interval_s > self.watchdog_stall_s * 10:
+            raise ValueError("status_interval_s is far longer than watchdog_stall_s; lower it")
+        return self

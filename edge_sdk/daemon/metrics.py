@@ -1,0 +1,88 @@
+"""Optional Prometheus metrics endpoint (off by default: `daemon.metrics_port`).
+
+Serves `GET /metrics` in the Prometheus text format with the same figures as the stats topic
+(`Pipeline.snapshot()`): results, per-stage frames/fps/latency, per-camera health. Standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from edge_sdk.config.app import AppConfig
+from edge_sdk.pipeline.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+def _label(value: Any) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def render_metrics(snap: dict[str, Any], device_id: str) -> str:
+    """The Prometheus exposition text of one stats snapshot."""
+    dev = f'device="{_label(device_id)}"'
+    lines = ["# TYPE edge_sdk_results_total counter", f"edge_sdk_results_total{{{dev}}} {snap['results']}",
+             "# TYPE edge_sdk_uptime_seconds gauge", f"edge_sdk_uptime_seconds{{{dev}}} {snap['uptime_s']}"]
+    stage_metrics = (("frames", "edge_sdk_stage_frames_total", "counter", 1.0),
+                     ("fps", "edge_sdk_stage_fps", "gauge", 1.0),
+                     ("latency_ms_p50", "edge_sdk_stage_latency_p50_seconds", "gauge", 1e-3),
+                     ("latency_ms_p99", "edge_sdk_stage_latency_p99_seconds", "gauge", 1e-3))
+    for key, name, kind, scale in stage_metrics:
+        lines.append(f"# TYPE {name} {kind}")
+        for stage, figures in snap["stages"].items():
+            if key in figures:
+                lines.append(f'{name}{{{dev},stage="{_label(stage)}"}} {round(figures[key] * scale, 9)}')
+    source_metrics = (("frames", "edge_sdk_camera_frames_total", "counter"),
+                      ("dropped", "edge_sdk_camera_dropped_total", "counter"),
+                      ("reconnects", "edge_sdk_camera_reconnects_total", "counter"),
+                      ("fps", "edge_sdk_camera_fps", "gauge"),
+                      ("last_frame_age_s", "edge_sdk_camera_last_frame_age_seconds", "gauge"))
+    for key, name, kind in source_metrics:
+        lines.append(f"# TYPE {name} {kind}")
+        for src in snap["sources"]:
+            if src.get(key) is not None:
+                lines.append(f'{name}{{{dev},camera="{_label(src["camera"])}"}} {src[key]}')
+    lines.append("# TYPE edge_sdk_camera_up gauge")
+    for src in snap["sources"]:
+        up = 1 if src.get("state") == "streaming" else 0
+        lines.append(f'edge_sdk_camera_up{{{dev},camera="{_label(src["camera"])}"}} {up}')
+    return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def serve_metrics(pipeline: Pipeline, cfg: AppConfig) -> Iterator[http.server.ThreadingHTTPServer]:
+    """Serve /metrics for `pipeline` on cfg.daemon.metrics_host:metrics_port while inside."""
+    device_id = cfg.device_id
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] != "/metrics":
+                self.send_error(404, "only /metrics is served")
+                return
+            body = render_metrics(pipeline.snapshot(), device_id).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("metrics: " + format, *args)
+
+    port = cfg.daemon.metrics_port or 0
+    server = http.server.ThreadingHTTPServer((cfg.daemon.metrics_host, port), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+    thread.start()
+    log.info("metrics on http://%s:%d/metrics", *server.server_address[:2])
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
