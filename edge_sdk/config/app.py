@@ -36,7 +36,8 @@ class DecodeConfig(Section):
 
 class PipelineConfig(Section):
     queue_size: int = Field(2, ge=1, le=64, description="frames buffered between stages")
-    preprocess_workers: int = Field(1, ge=1, le=16, description="threads preprocessing frames")
+    background_nice: int = Field(0, ge=0, le=19, description="niceness added to capture/preprocess/decode threads "
+                                 "so the engine's threads win the CPU on small machines (0 = same priority)")
 
 
 class LoggingConfig(Section):

@@ -126,7 +126,8 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
         sources = stack.enter_context(open_sources(cfg))
         parts = PipelineParts(bundle.engine, bundle.decoder, bundle.params, bundle.metadata, sources,
                               sink=_PublisherSink(publisher) if publisher is not None else None, on_result=count)
-        pipeline = Pipeline(parts, queue_size=cfg.pipeline.queue_size, max_frames=max_frames)
+        pipeline = Pipeline(parts, queue_size=cfg.pipeline.queue_size, max_frames=max_frames,
+                            background_nice=cfg.pipeline.background_nice)
         t0 = time.monotonic()
         next_stats = t0 + cfg.mqtt.stats_interval_s
         with _signals(request_stop, request_reload), contextlib.ExitStack() as metrics_stack:

@@ -10,6 +10,7 @@ Each queue holds at most `pipeline.queue_size` items, so a slow stage applies ba
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -30,6 +31,21 @@ from edge_sdk.sources.base import Source
 log = logging.getLogger(__name__)
 
 _END = object()  # marks the end of one source's stream in the queues
+
+
+def lower_priority(nice: int, native_id: int | None = None) -> None:
+    """Raise the niceness of one thread (Linux: per-thread), so the engine's threads win the CPU.
+
+    On a CPU-bound machine capture, letterbox and decode then fill the gaps the engine leaves instead of
+    preempting its worker threads (a preempted worker stalls the whole parallel operator).
+    """
+    if nice <= 0:
+        return
+    try:
+        tid = native_id if native_id is not None else threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except (OSError, AttributeError):  # not Linux, or not permitted: run at normal priority
+        log.debug("could not lower the priority of thread %s", native_id)
 
 
 class ResultSink(Protocol):
@@ -60,8 +76,10 @@ class _Item:
 class Pipeline:
     """Runs the stages until every source has ended, `max_frames` results were produced, or `stop()`."""
 
-    def __init__(self, parts: PipelineParts, *, queue_size: int = 2, max_frames: int | None = None) -> None:
+    def __init__(self, parts: PipelineParts, *, queue_size: int = 2, max_frames: int | None = None,
+                 background_nice: int = 0) -> None:
         self.parts = parts
+        self.background_nice = background_nice
         self.max_frames = max_frames
         self.input_hw = parts.engine.info.input_hw
         self._infer_q: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
@@ -81,11 +99,19 @@ class Pipeline:
     # -- control ---------------------------------------------------------------------------------
     def start(self) -> Pipeline:
         self.started_mono = time.monotonic()
+        self.lower_source_priority()
         for src in self.parts.sources:
             self._spawn(f"preprocess-{src.camera}", self._preprocess_loop, src)
         self._spawn("infer", self._infer_loop, len(self.parts.sources))
         self._spawn("decode-publish", self._decode_loop)
         return self
+
+    def lower_source_priority(self) -> None:
+        """Give capture threads the same lower priority as the other non-engine stages."""
+        for src in self.parts.sources:
+            thread = getattr(src, "_thread", None)
+            if thread is not None and thread.native_id is not None:
+                lower_priority(self.background_nice, thread.native_id)
 
     def stop(self) -> None:
         """Stop taking new frames; what is already in the pipeline is still inferred and published."""
@@ -132,6 +158,8 @@ class Pipeline:
     # -- stages ----------------------------------------------------------------------------------
     def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
         def guarded() -> None:
+            if name != "infer":
+                lower_priority(self.background_nice)
             try:
                 target(*args)
             except BaseException as exc:  # surface stage failures to the daemon instead of hanging
