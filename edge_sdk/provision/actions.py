@@ -1,0 +1,156 @@
+"""Idempotent install actions. Each compares what it wants with what is there and does nothing if they
+match; under `dry_run` it only says what it would do. Every result is a value (`StepResult`), never an
+exception, except for real failures (permissions, disk), which raise.
+
+Writes are atomic: a temp file in the target directory, fsync, chmod/chown, rename, fsync of the directory.
+"""
+
+from __future__ import annotations
+
+import grp
+import hashlib
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+Status = Literal["unchanged", "changed", "would change", "skipped", "failed", "warning", "ok"]
+
+
+@dataclass
+class StepResult:
+    name: str
+    status: Status
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Owner:
+    user: str
+    group: str
+
+    def ids(self) -> tuple[int, int] | None:
+        """(uid, gid), or None when the user or group does not exist (yet)."""
+        try:
+            return pwd.getpwnam(self.user).pw_uid, grp.getgrnam(self.group).gr_gid
+        except KeyError:
+            return None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _differences(path: Path, digest: str, mode: int, owner_ids: tuple[int, int] | None) -> list[str]:
+    if not path.exists():
+        return ["missing"]
+    diffs = []
+    st = path.stat()
+    if sha256_file(path) != digest:
+        diffs.append("content")
+    if st.st_mode & 0o7777 != mode:
+        diffs.append(f"mode {st.st_mode & 0o7777:04o} -> {mode:04o}")
+    if owner_ids is not None and (st.st_uid, st.st_gid) != owner_ids:
+        diffs.append("owner")
+    return diffs
+
+
+def _atomic_install(path: Path, write: Callable[[Any], None], mode: int, owner_ids: tuple[int, int] | None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
+            if owner_ids is not None:
+                os.fchown(f.fileno(), *owner_ids)
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dfd = os.open(path.parent, os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def _install(name: str, path: Path, digest: str, write: Callable[[Any], None], mode: int,
+             owner: Owner | None, dry_run: bool) -> StepResult:
+    owner_ids = owner.ids() if owner is not None else None
+    diffs = _differences(path, digest, mode, owner_ids)
+    own_note = "" if owner is None or owner_ids is not None else f"; owner {owner.user} skipped (no such user here)"
+    if not diffs:
+        return StepResult(name, "unchanged", f"{path} (mode {mode:04o}){own_note}")
+    if dry_run:
+        return StepResult(name, "would change", f"{path}: {', '.join(diffs)}")
+    if all(d.startswith(("mode", "owner")) for d in diffs):
+        os.chmod(path, mode)
+        if owner_ids is not None:
+            os.chown(path, *owner_ids)
+    else:
+        _atomic_install(path, write, mode, owner_ids)
+    return StepResult(name, "changed", f"{path}: {', '.join(diffs)}{own_note}")
+
+
+def install_text(name: str, path: Path, text: str, mode: int, owner: Owner | None, dry_run: bool) -> StepResult:
+    data = text.encode()
+    return _install(name, path, hashlib.sha256(data).hexdigest(), lambda f: f.write(data), mode, owner, dry_run)
+
+
+def install_copy(name: str, path: Path, source: Path, mode: int, owner: Owner | None, dry_run: bool) -> StepResult:
+    def write(f: Any) -> None:
+        with source.open("rb") as src:
+            shutil.copyfileobj(src, f, 1 << 20)
+
+    return _install(name, path, sha256_file(source), write, mode, owner, dry_run)
+
+
+def ensure_dir(name: str, path: Path, mode: int, owner: Owner | None, dry_run: bool) -> StepResult:
+    owner_ids = owner.ids() if owner is not None else None
+    diffs = []
+    if not path.is_dir():
+        diffs.append("missing")
+    else:
+        st = path.stat()
+        if st.st_mode & 0o7777 != mode:
+            diffs.append(f"mode {st.st_mode & 0o7777:04o} -> {mode:04o}")
+        if owner_ids is not None and (st.st_uid, st.st_gid) != owner_ids:
+            diffs.append("owner")
+    if not diffs:
+        return StepResult(name, "unchanged", str(path))
+    if dry_run:
+        return StepResult(name, "would change", f"{path}: {', '.join(diffs)}")
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, mode)
+    if owner_ids is not None:
+        os.chown(path, *owner_ids)
+    return StepResult(name, "changed", f"{path}: {', '.join(diffs)}")
+
+
+def run_command(name: str, argv: Sequence[str], dry_run: bool, *, timeout: float = 120) -> StepResult:
+    """Run a system command (useradd, systemctl, nvpmodel, ...); a failure is a `failed` result."""
+    shown = " ".join(argv)
+    if dry_run:
+        return StepResult(name, "would change", f"would run: {shown}")
+    if shutil.which(argv[0]) is None:
+        return StepResult(name, "failed", f"{argv[0]} is not installed; cannot run: {shown}")
+    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        why = (proc.stderr or proc.stdout).strip().splitlines()
+        return StepResult(name, "failed", f"{shown}: exit {proc.returncode}: {why[-1] if why else ''}")
+    return StepResult(name, "changed", f"ran: {shown}")

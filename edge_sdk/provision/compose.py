@@ -1,0 +1,132 @@
+"""Compose the config to install: the user's config (or a minimal one), the command line's overrides, and
+paths rewritten to the installed layout. Secrets are taken out of the file and installed as credentials."""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from edge_sdk.config.app import AppConfig
+from edge_sdk.errors import ConfigError
+from edge_sdk.provision.layout import STATE, Layout
+from edge_sdk.sources.uri import parse_uri
+
+
+@dataclass
+class Composed:
+    data: dict[str, Any]  # the config to install, runtime paths
+    files: dict[PurePosixPath, Path] = field(default_factory=dict)  # runtime path -> file to copy there
+    secrets: dict[str, str] = field(default_factory=dict)  # credential name -> secret value
+    secret_files: dict[str, Path] = field(default_factory=dict)  # credential name -> file to copy
+
+    def yaml_text(self) -> str:
+        head = "# Installed by `edge-sdk provision`; edit, then `systemctl reload edge-sdk` (model/engine/decode)\n" \
+               "# or `systemctl restart edge-sdk` (everything else). Secrets are in credentials/, not here.\n"
+        return head + yaml.safe_dump(self.data, sort_keys=False)
+
+
+def parse_broker(url: str) -> dict[str, Any]:
+    """`mqtt://[user[:password]@]host[:port]`, `mqtts://...` (TLS) or `host[:port]` -> mqtt settings."""
+    if "://" not in url:
+        url = "mqtt://" + url
+    u = urllib.parse.urlsplit(url)
+    if u.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not u.hostname:
+        raise ConfigError(f"--broker {url!r}: expected mqtt://[user[:password]@]host[:port] or mqtts://...",
+                          fix="e.g. --broker mqtt://127.0.0.1:1883")
+    tls = u.scheme in ("mqtts", "ssl")
+    try:
+        port = u.port or (8883 if tls else 1883)
+    except ValueError:
+        raise ConfigError(f"--broker {url!r}: the port must be a number 1-65535") from None
+    out: dict[str, Any] = {"host": u.hostname, "port": port}
+    if u.username:
+        out["username"] = urllib.parse.unquote(u.username)
+    if u.password:
+        out["password"] = urllib.parse.unquote(u.password)
+    if tls:
+        out["tls"] = {}
+    return out
+
+
+def _input_config(config: Path | None, source: str | None) -> tuple[AppConfig, dict[str, Any]]:
+    from edge_sdk.config import load_config
+
+    if config is not None:
+        cfg = load_config(str(config))
+    elif source is not None:
+        cfg = AppConfig.model_validate({"sources": [{"name": "cam0", "uri": source}]})
+    else:
+        raise ConfigError("provision needs a config or a camera", fix="give --config FILE, or --source URI (and --model)")
+    return cfg, cfg.model_dump(mode="json", exclude_unset=True)
+
+
+def compose(layout: Layout, *, device: str, config: Path | None, model: Path | None, source: str | None,
+            broker: str | None) -> Composed:
+    cfg, data = _input_config(config, source)
+    out = Composed(data)
+    data["device"] = device
+    data["state_dir"] = str(STATE)
+    model_src = model.resolve() if model is not None else cfg.resolve(cfg.model.path)
+    if not model_src.is_file():
+        raise ConfigError("the model file does not exist", where=str(model_src),
+                          fix="give --model path/to/model.onnx, or set model.path in the config")
+    model_dst = layout.models_dir / model_src.name
+    out.files[model_dst] = model_src
+    data.setdefault("model", {})["path"] = str(model_dst)
+    if model is not None and "name" not in data["model"]:
+        data["model"]["name"] = model_src.stem
+    if source is not None:
+        data["sources"][0]["uri"] = source
+    for entry in data["sources"]:
+        uri = parse_uri(entry["uri"])
+        if uri.scheme == "file":
+            target = cfg.resolve(uri.target) if config is not None else Path(uri.target).resolve()
+            if not target.is_file():
+                raise ConfigError("the file source does not exist (folders are not installed)", where=str(target),
+                                  fix="point the source at a video file, or at a camera (v4l2://, rtsp://, csi://)")
+            dst = layout.media_dir / target.name
+            out.files[dst] = target
+            query = entry["uri"].split("?", 1)[1] if "?" in entry["uri"] else ""
+            entry["uri"] = f"file://{dst}" + (f"?{query}" if query else "")
+    mqtt = data.setdefault("mqtt", {})
+    if broker is not None:
+        for key in ("host", "port", "username", "password", "password_env"):
+            mqtt.pop(key, None)
+        mqtt.update(parse_broker(broker))
+    password = mqtt.pop("password", None)
+    if password is None and cfg.mqtt.password and broker is None:
+        password = cfg.mqtt.password
+    if password:
+        out.secrets["mqtt-password"] = password
+    tls = mqtt.get("tls")
+    if isinstance(tls, dict):
+        for key in ("ca_file", "cert_file"):
+            if tls.get(key):
+                src = cfg.resolve(tls[key])
+                dst = layout.tls_dir / src.name
+                out.files[dst] = src
+                tls[key] = str(dst)
+        if tls.get("key_file"):
+            out.secret_files["mqtt-tls-key"] = cfg.resolve(tls["key_file"])
+            tls["key_file"] = str(layout.credentials_dir / "mqtt-tls-key")
+    try:
+        AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"the composed config is invalid: {exc.errors()[0]['msg']}",
+                          where=".".join(map(str, exc.errors()[0]["loc"])), fix="check --config and the options") from None
+    return out
+
+
+def staged_config(composed: Composed, layout: Layout) -> AppConfig:
+    """The installed config with its runtime paths mapped to where they were written (for the smoke run)."""
+    text = yaml.safe_dump(composed.data)
+    for runtime in sorted(composed.files, key=lambda p: -len(str(p))):
+        text = text.replace(str(runtime), str(layout.staged(runtime)))
+    data = yaml.safe_load(text)
+    data["state_dir"] = str(layout.staged(STATE))
+    return AppConfig.model_validate(data)

@@ -1,0 +1,151 @@
+"""The systemd unit, rendered from one template with the paths, the user and the figures of this install.
+
+`systemd/edge-sdk.service` in the repository is this template rendered with the defaults (a test keeps
+them equal). docs/systemd.md explains every directive; the comment block in the unit says the same briefly.
+
+systemd 252 (Debian 12, and JetPack 6's Ubuntu 22.04 ships 249) has no Type=notify-reload (253+), so the
+unit is Type=notify with ExecReload= sending SIGHUP; the daemon still sends RELOADING=1 + MONOTONIC_USEC,
+which notify-reload understands and older managers ignore.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+DEFAULT_EXEC = "/opt/edge-sdk/venv/bin/edge-sdk"
+DEFAULT_CONFIG = "/etc/edge-sdk/app.yaml"
+DEFAULT_CREDENTIALS_DIR = "/etc/edge-sdk/credentials"
+
+# Device nodes the service may open (DevicePolicy=closed allows none but /dev/null, zero, full, random,
+# urandom, tty, ptmx). A path that does not exist on this machine is skipped by systemd at start.
+CAMERA_DEVICES = ("char-video4linux rw",)  # /dev/video* (V4L2 USB/CSI cameras via v4l2 or Argus' V4L2 nodes)
+TEGRA_DEVICES = (  # Jetson Orin iGPU, DLA and the memory allocator (L4T r35 and r36 node names)
+    "/dev/nvmap rw", "/dev/nvhost-ctrl rw", "/dev/nvhost-ctrl-gpu rw", "/dev/nvhost-gpu rw",
+    "/dev/nvhost-as-gpu rw", "/dev/nvhost-prof-gpu rw", "/dev/nvhost-tsg-gpu rw", "/dev/nvhost-sched-gpu rw",
+    "/dev/nvhost-ctxsw-gpu rw", "/dev/nvhost-dbg-gpu rw", "/dev/nvhost-ctrl-nvdla0 rw", "/dev/nvhost-ctrl-nvdla1 rw",
+    "/dev/nvhost-nvdla0 rw", "/dev/nvhost-nvdla1 rw", "/dev/nvhost-vic rw", "/dev/nvhost-nvdec rw",
+    "/dev/nvhost-nvjpg rw", "/dev/nvhost-msenc rw", "/dev/nvsciipc rw", "char-nvgpu rw",
+)
+DGPU_DEVICES = ("char-nvidia-frontend rw", "char-nvidia-uvm rw", "char-nvidia-caps rw")  # x86 dGPU /dev/nvidia*
+RENDER_DEVICES = ("char-drm rw",)  # /dev/dri/renderD* (VA-API/V4L2 M2M decoders on some boards)
+
+
+@dataclass
+class UnitSettings:
+    exec_path: str = DEFAULT_EXEC
+    config_path: str = DEFAULT_CONFIG
+    user: str = "edge-sdk"
+    drain_timeout_s: float = 10.0
+    watchdog_sec: int = 30
+    credentials: dict[str, str] = field(default_factory=dict)  # credential name -> file
+    gpu: bool = True  # allow the NVIDIA nodes; False on the cpu profile
+    memory_deny_write_execute: bool = False  # True only where no CUDA/TensorRT runs (cpu profile)
+
+    @property
+    def timeout_stop_sec(self) -> int:
+        # The daemon drains for drain_timeout_s, then aborts; leave room for closing the engine and MQTT.
+        return int(math.ceil(self.drain_timeout_s)) + 10
+
+
+TEMPLATE = """\
+# edge-sdk detection service. Rendered by `edge-sdk provision`; see docs/systemd.md for each directive.
+#
+# Type=notify: READY=1 once the engine is loaded and the first frame is through; STATUS= shows fps;
+#   WATCHDOG=1 is sent only while frames flow, so a stuck camera or hung engine gets a restart.
+#   (systemd 252 has no Type=notify-reload; ExecReload sends SIGHUP: reload config, swap the engine,
+#   keep the MQTT session.)
+# Hardening, and why each exception:
+#   User= the edge-sdk system user, in groups video (cameras, /dev/nv*) and render (/dev/dri).
+#   DevicePolicy=closed + DeviceAllow: only cameras (video4linux) and the NVIDIA/Tegra GPU and DLA nodes.
+#   PrivateUsers=no: a user namespace maps the video/render groups to nobody and breaks device access.
+#   MemoryDenyWriteExecute: {mdwx_reason}
+#   RestrictAddressFamilies: AF_INET/AF_INET6 for MQTT, AF_UNIX for the notify socket and journal,
+#     AF_NETLINK for getifaddrs() (host name and interface lookups).
+#   ProtectSystem=strict: the only writable places are the state, logs and runtime directories.
+[Unit]
+Description=edge-sdk detection service (camera -> detector -> MQTT)
+Documentation=file:///usr/share/doc/edge-sdk/systemd.md
+After=network-online.target
+Wants=network-online.target
+StartLimitIntervalSec=300
+StartLimitBurst=5
+
+[Service]
+Type=notify
+NotifyAccess=main
+ExecStartPre={exec_path} config validate {config_path}
+ExecStart={exec_path} run --config {config_path}
+ExecReload=/bin/kill -HUP $MAINPID
+Restart=on-failure
+RestartSec=5
+WatchdogSec={watchdog_sec}
+TimeoutStartSec=300
+TimeoutStopSec={timeout_stop_sec}
+KillMode=mixed
+User={user}
+Group={user}
+SupplementaryGroups=video render
+WorkingDirectory=/var/lib/edge-sdk
+StateDirectory=edge-sdk
+StateDirectoryMode=0750
+LogsDirectory=edge-sdk
+RuntimeDirectory=edge-sdk
+ConfigurationDirectory=edge-sdk
+Environment=PYTHONUNBUFFERED=1 HOME=/var/lib/edge-sdk
+{credential_lines}StandardOutput=journal
+StandardError=journal
+SyslogIdentifier=edge-sdk
+SyslogLevelPrefix=yes
+UMask=0027
+
+NoNewPrivileges=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
+ProtectSystem=strict
+ReadWritePaths=/var/lib/edge-sdk
+ProtectHome=yes
+PrivateTmp=yes
+PrivateUsers=no
+PrivateIPC=yes
+PrivateMounts=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectProc=invisible
+RestrictNamespaces=yes
+LockPersonality=yes
+MemoryDenyWriteExecute={mdwx}
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+RemoveIPC=yes
+KeyringMode=private
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged @resources @mount @swap @reboot @raw-io @module @obsolete @cpu-emulation @debug
+SystemCallErrorNumber=EPERM
+SystemCallArchitectures=native
+DevicePolicy=closed
+{device_lines}
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def render_unit(s: UnitSettings) -> str:
+    """The unit file text for `s`."""
+    devices = list(CAMERA_DEVICES) + list(RENDER_DEVICES)
+    if s.gpu:
+        devices += list(TEGRA_DEVICES) + list(DGPU_DEVICES)
+    creds = "".join(f"LoadCredential={name}:{path}\n" for name, path in sorted(s.credentials.items()))
+    mdwx_reason = ("yes: this install runs ONNX Runtime on the CPU, no JIT." if s.memory_deny_write_execute else
+                   "no: the CUDA driver and TensorRT (NVRTC-compiled kernels) map W+X pages.")
+    return TEMPLATE.format(exec_path=s.exec_path, config_path=s.config_path, user=s.user,
+                           watchdog_sec=s.watchdog_sec, timeout_stop_sec=s.timeout_stop_sec,
+                           credential_lines=creds, mdwx="yes" if s.memory_deny_write_execute else "no",
+                           mdwx_reason=mdwx_reason,
+                           device_lines="".join(f"DeviceAllow={d}\n" for d in devices))
+
