@@ -21,7 +21,7 @@ Exit status: 0 when provisioned (or nothing to do), 1 when a step failed (the re
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    from edge_sdk.provision.steps import DEVICES
+    from edge_sdk.provision import DEVICES
 
     p.add_argument("--device", required=True, choices=DEVICES, help="device profile; `orin` detects the board")
     p.add_argument("--config", "-c", type=Path, default=None, help="the app's YAML config to install")

@@ -43,9 +43,13 @@ class _PublisherSink:
 
     def __init__(self, publisher: Any) -> None:
         self.publisher = publisher
+        self.engine_info: Any = None  # set after a SIGHUP engine swap, so messages name the new model
 
     def publish_result(self, result: FrameResult) -> None:
-        self.publisher.publish_result(result)
+        if self.engine_info is None:
+            self.publisher.publish_result(result)
+        else:
+            self.publisher.publish_result(result, engine_info=self.engine_info)
 
 
 @contextlib.contextmanager
@@ -108,6 +112,8 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
         supervisor.reloading()
         outcome, cfg = reload_config(config_path, cfg, pipeline)
         supervisor.cfg = cfg.daemon
+        if sink is not None and {"model", "engine"} & set(outcome.applied):
+            sink.engine_info = pipeline.parts.engine.info
         (log.info if outcome.ok and not outcome.needs_restart else log.warning)("%s", outcome.summary())
         summary.reloads.append(outcome.summary())
         supervisor.reloaded(pipeline, outcome.summary())
@@ -124,8 +130,9 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
         if publisher is not None:
             stack.enter_context(publisher)
         sources = stack.enter_context(open_sources(cfg))
+        sink = _PublisherSink(publisher) if publisher is not None else None
         parts = PipelineParts(bundle.engine, bundle.decoder, bundle.params, bundle.metadata, sources,
-                              sink=_PublisherSink(publisher) if publisher is not None else None, on_result=count)
+                              sink=sink, on_result=count)
         pipeline = Pipeline(parts, queue_size=cfg.pipeline.queue_size, max_frames=max_frames,
                             background_nice=cfg.pipeline.background_nice)
         t0 = time.monotonic()

@@ -211,8 +211,13 @@ def _smoke_run(layout: Layout, composed: Composed, staged: Any, opts: ProvisionO
         staged = staged.model_copy(deep=True)
         staged.mqtt.enabled = False
         note = "; MQTT publishing NOT exercised: edge_sdk.publish.open_publisher is not in this build"
+    import tempfile
+
     try:
-        summary = run_service(staged, max_frames=opts.validate_frames)
+        # A throw-away state dir: the smoke run's spooled messages must not be replayed by the real service.
+        with tempfile.TemporaryDirectory(prefix="edge-sdk-smoke-") as tmp:
+            staged = staged.model_copy(update={"state_dir": tmp})
+            summary = run_service(staged, max_frames=opts.validate_frames)
     except (EdgeSdkError, ImportError) as exc:
         return StepResult(name, "failed", f"the installed config does not run: {exc}")
     if summary.frames < opts.validate_frames:

@@ -16,12 +16,12 @@ from typing import Any
 
 from edge_sdk.config.app import AppConfig
 from edge_sdk.errors import EdgeSdkError
+from edge_sdk.provision import DEVICES, ORIN_PROFILES
 from edge_sdk.provision.actions import Status, StepResult
 
 log = logging.getLogger(__name__)
 
-ORIN_PROFILES = ("orin-agx", "orin-nx", "orin-nano")
-DEVICES = ORIN_PROFILES + ("orin", "cpu")
+__all__ = ["DEVICES", "ORIN_PROFILES"]
 
 
 def optional(module: str, attr: str) -> Callable[..., Any] | None:
