@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from edge_sdk.config.base import Section
+from edge_sdk.config.build import BuildConfig
+from edge_sdk.config.calibration import CalibrationConfig
 from edge_sdk.config.daemon import DaemonConfig
 from edge_sdk.config.engine import EngineConfig, OnnxRuntimeEngineConfig
 from edge_sdk.config.mqtt import MqttConfig
@@ -60,6 +62,8 @@ class AppConfig(Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="MQTT publishing")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="logging")
     daemon: DaemonConfig = Field(default_factory=DaemonConfig, description="service behaviour under systemd")
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig, description="calibration frames (INT8)")
+    build: BuildConfig = Field(default_factory=BuildConfig, description="the INT8 step of `edge-sdk build`")
 
     # Set by the loader: the directory relative paths are resolved from. Not part of the file.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True, description="(internal) config file directory")
