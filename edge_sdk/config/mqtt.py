@@ -1,4 +1,9 @@
-"""`mqtt:` — where detections are published, how, and with which credentials."""
+"""`mqtt:` — where detections are published, how, and with which credentials.
+
+Secrets never need to be in the file: the password comes from `$CREDENTIALS_DIRECTORY/mqtt-password`
+(systemd `LoadCredential=`), then `password_env`, then `password`; the TLS key from the credential
+`mqtt-tls-key`, then `tls.key_file`.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,11 @@ from edge_sdk.config.base import Section
 
 
 class TlsConfig(Section):
-    ca_file: str | None = Field(None, description="CA certificate (PEM) that signed the broker's certificate")
+    ca_file: str | None = Field(None, description="CA certificate (PEM) that signed the broker's certificate; "
+                                                   "absent: the system's trusted CAs")
     cert_file: str | None = Field(None, description="client certificate (PEM) for mutual TLS")
-    key_file: str | None = Field(None, description="client private key (PEM); may come from credentials instead")
-    check_hostname: bool = Field(True, description="verify that the broker's certificate names the host")
+    key_file: str | None = Field(None, description="client private key (PEM); the credential 'mqtt-tls-key' wins over it")
+    check_hostname: bool = Field(True, description="verify that the broker's certificate names the host we connect to")
 
     @model_validator(mode="after")
     def _cert_needs_key(self) -> TlsConfig:
@@ -23,10 +29,14 @@ class TlsConfig(Section):
 
 
 class SpoolConfig(Section):
-    enabled: bool = Field(True, description="keep unacknowledged messages on disk while the broker is away")
-    path: str = Field("spool/mqtt.sqlite", description="spool database (SQLite, WAL); relative to the state directory")
-    max_mb: int = Field(256, ge=1, le=1_000_000, description="size bound; the oldest messages are dropped beyond it")
-    max_age_s: int = Field(7 * 24 * 3600, ge=1, description="age bound in seconds; older messages are dropped")
+    enabled: bool = Field(True, description="keep unacknowledged messages on disk (SQLite, WAL) so they survive "
+                                            "broker outages and daemon restarts; false keeps them in memory only")
+    path: str = Field("spool/mqtt.sqlite", min_length=1,
+                      description="spool database; relative to the state directory")
+    max_mb: float = Field(256.0, gt=0, le=1_000_000,
+                          description="bound on the stored messages in MiB; beyond it the oldest are dropped (and counted)")
+    max_age_s: float = Field(7 * 24 * 3600, gt=0, le=366 * 24 * 3600,
+                             description="messages older than this many seconds are dropped (and counted)")
 
 
 class MqttConfig(Section):
@@ -35,14 +45,26 @@ class MqttConfig(Section):
     port: int = Field(1883, ge=1, le=65535, description="broker port (1883 plain, 8883 TLS)")
     protocol: Literal["3.1.1", "5"] = Field("5", description="MQTT protocol version")
     transport: Literal["tcp", "websockets"] = Field("tcp", description="transport")
-    client_id: str | None = Field(None, description="client id; default edge-sdk-<device_id>")
-    topic_prefix: str = Field("edge", min_length=1, description="topics are <prefix>/<device_id>/...")
-    qos: Literal[0, 1, 2] = Field(1, description="QoS of detection messages")
+    client_id: str | None = Field(None, min_length=1, max_length=128,
+                                  description="client id (the broker keeps our session under it); default edge-sdk-<device_id>")
+    topic_prefix: str = Field("edge", min_length=1, pattern=r"^[^#+]+$",
+                              description="topics are <prefix>/<device_id>/...; no MQTT wildcards")
+    qos: Literal[0, 1, 2] = Field(1, description="QoS of detection messages (1: at least once; 2: exactly once per "
+                                                 "connection, at least once across reconnects)")
     keepalive_s: int = Field(30, ge=5, le=3600, description="keepalive interval in seconds")
-    session_expiry_s: int = Field(3600, ge=0, description="MQTT 5 session expiry; the broker keeps our session this long")
-    username: str | None = Field(None, description="user name")
+    session_expiry_s: int = Field(3600, ge=0, le=4294967295,
+                                  description="MQTT 5 session expiry; the broker keeps our session this long after a disconnect")
+    max_inflight: int = Field(64, ge=1, le=65535,
+                              description="messages sent but not yet acknowledged, at most (MQTT 5: also capped by the "
+                                          "broker's receive maximum)")
+    connect_timeout_s: float = Field(5.0, gt=0, le=120, description="TCP/TLS connect and CONNACK timeout")
+    drain_timeout_s: float = Field(5.0, ge=0, le=600,
+                                   description="on shutdown, how long to keep sending spooled messages before going "
+                                               "offline (what is left stays in the spool for the next start)")
+    username: str | None = Field(None, min_length=1, description="user name")
     password: str | None = Field(None, description="password; prefer password_env or the credential 'mqtt-password'")
-    password_env: str | None = Field(None, description="environment variable holding the password")
+    password_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                     description="environment variable holding the password")
     tls: TlsConfig | None = Field(None, description="TLS settings; absent means plain TCP")
     stats_interval_s: float = Field(10.0, gt=0, le=3600, description="period of the stats topic")
     spool: SpoolConfig = Field(default_factory=SpoolConfig, description="disk spool for unacknowledged messages")

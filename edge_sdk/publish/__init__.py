@@ -1,0 +1,52 @@
+"""Publishing detections over MQTT, and subscribing to them.
+
+For the daemon (one call, one owner):
+
+    with open_publisher(cfg, engine_info=engine.info, metadata=metadata) as pub:
+        pub.publish_result(result)           # every FrameResult, also when it has no detections
+        pub.publish_stats(pipeline_figures)  # periodically (cfg.mqtt.stats_interval_s)
+    # leaving the block: sends what is spooled (up to mqtt.drain_timeout_s), publishes `offline`
+
+- `open_publisher(cfg, *, engine_info=None, metadata=None) -> Publisher` opens the spool, starts the
+  sender and tries the broker once. Raises `PublishError` when the broker refuses us for a reason
+  retrying cannot fix (unknown CA, expired certificate, hostname mismatch, refused client certificate,
+  refused credentials); an unreachable broker is logged and retried forever, messages spooled meanwhile.
+- `Publisher.publish_result(result, engine_info=None)` returns in tens of microseconds: the message is
+  encoded and written to the spool (SQLite WAL) on the caller's thread; the sender thread sends it.
+  `engine_info` defaults to the one given to `open_publisher`; class labels come from `metadata`.
+- `Publisher.publish_stats(figures)` publishes `figures` (any JSON-able dict) on the stats topic, with
+  the publisher's own figures under `mqtt` (connection, spool: queued, dropped, replayed).
+- `Publisher.close()` (or leaving the `with`): drain, `offline`, disconnect. Safe to call twice.
+
+Topics (`<prefix>` is mqtt.topic_prefix): `<prefix>/<device_id>/<camera>/detections` (QoS mqtt.qos),
+`<prefix>/<device_id>/status` (retained `online`/`offline`, `offline` is the Last Will),
+`<prefix>/<device_id>/stats` (retained). Message formats: message.py and edge_sdk/schemas/.
+
+For consumers: `DetectionSubscriber` (subscriber.py) delivers parsed messages filtered by device,
+camera and class, and counts gaps and duplicates per camera by sequence number.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from edge_sdk.publish.base import Publisher
+from edge_sdk.publish.settings import BrokerSettings, PublisherSettings, TlsSettings
+
+if TYPE_CHECKING:
+    from edge_sdk.config.app import AppConfig
+    from edge_sdk.engines.base import EngineInfo
+    from edge_sdk.engines.model_info import ModelMetadata
+    from edge_sdk.publish.mqtt import MqttPublisher
+
+__all__ = ["BrokerSettings", "Publisher", "PublisherSettings", "TlsSettings", "open_publisher"]
+
+
+def open_publisher(cfg: AppConfig, *, engine_info: EngineInfo | None = None,
+                   metadata: ModelMetadata | None = None) -> MqttPublisher:
+    """The publisher configured by `cfg.mqtt`, started. Use it as a context manager."""
+    from edge_sdk.publish.mqtt import MqttPublisher
+
+    settings = PublisherSettings.from_config(cfg)
+    label = metadata.label if metadata is not None else str
+    return MqttPublisher(settings, engine_info=engine_info, label=label).start()

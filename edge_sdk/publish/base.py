@@ -1,0 +1,40 @@
+"""The publisher interface: where `FrameResult`s go. One implementation per module (`mqtt.py`)."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from edge_sdk.engines.base import EngineInfo
+from edge_sdk.frame import FrameResult
+
+
+class Publisher(abc.ABC):
+    """Publishes one message per frame, periodic stats, and the device's availability.
+
+    A context manager: `close` (on exit) publishes `offline` and releases the connection and the spool.
+    `publish_result` never blocks on the network: it returns once the message is handed over (for the
+    MQTT publisher: written to the spool), whatever the broker's state.
+    """
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @abc.abstractmethod
+    def publish_result(self, result: FrameResult, engine_info: EngineInfo | None = None) -> None:
+        """Publish the detections of one frame (also when there are none). `engine_info` defaults to the
+        one given when the publisher was opened."""
+
+    @abc.abstractmethod
+    def publish_stats(self, figures: Mapping[str, Any]) -> None:
+        """Publish the pipeline's figures on the stats topic, with the publisher's own added."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Flush what can be flushed, say `offline`, release everything. Safe to call twice."""

@@ -1,0 +1,157 @@
+"""What goes on the wire: topics and the JSON messages (schemas in edge_sdk/schemas/).
+
+Detection message (one per frame, also when nothing was detected), `schema_version` 1:
+
+    {"schema_version": 1, "type": "detections", "message_id": "9f1c...", "device_id": "demo",
+     "camera": "cam0", "frame_id": 41, "seq": 42,
+     "capture_time": 1764000000.123456,   # wall clock (time.time()) when the frame was captured
+     "publish_time": 1764000000.160021,   # wall clock when the result was handed to the publisher
+     "latency_ms": 36.6,                  # capture -> publish on the monotonic clock (immune to clock steps)
+     "model": {"name": "yolo-demo", "sha256": "...", "precision": "fp32", "engine": "onnxruntime"},
+     "image": {"width": 640, "height": 480},
+     "detections": [{"class_id": 0, "label": "person", "score": 0.91,
+                     "box": [x1, y1, x2, y2],          # pixels of the original frame
+                     "box_norm": [x1, y1, x2, y2]}]}   # the same, divided by width/height (0..1)
+
+`seq` is per camera, starts at 1 and only increases (it survives restarts through the spool), so a
+consumer sees gaps (seq jumps) and duplicates (seq or message_id seen before). A message replayed from
+the spool is byte-for-byte the one first written: same message_id, same publish_time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edge_sdk.frame import FrameResult
+
+SCHEMA_VERSION = 1
+STATUS_ONLINE = b"online"
+STATUS_OFFLINE = b"offline"
+
+
+def detections_topic(prefix: str, device_id: str, camera: str) -> str:
+    return f"{prefix}/{device_id}/{camera}/detections"
+
+
+def status_topic(prefix: str, device_id: str) -> str:
+    return f"{prefix}/{device_id}/status"
+
+
+def stats_topic(prefix: str, device_id: str) -> str:
+    return f"{prefix}/{device_id}/stats"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """The model as detection messages name it."""
+
+    name: str
+    sha256: str
+    precision: str
+    engine: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "sha256": self.sha256, "precision": self.precision, "engine": self.engine}
+
+
+def detections_message(result: FrameResult, *, device_id: str, seq: int, model: ModelRef,
+                       label: Callable[[int], str], publish_wall: float | None = None,
+                       publish_mono: float | None = None, message_id: str | None = None) -> dict[str, Any]:
+    """The detection message of one frame (a dict ready for `encode`)."""
+    frame = result.frame
+    now_wall = time.time() if publish_wall is None else publish_wall
+    now_mono = time.monotonic() if publish_mono is None else publish_mono
+    width, height = frame.width, frame.height
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "type": "detections",
+        "message_id": message_id or uuid.uuid4().hex,
+        "device_id": device_id,
+        "camera": frame.camera,
+        "frame_id": int(frame.frame_id),
+        "seq": int(seq),
+        "capture_time": round(float(frame.t_capture_wall), 6),
+        "publish_time": round(now_wall, 6),
+        "latency_ms": round(max(0.0, now_mono - float(frame.t_capture_mono)) * 1000.0, 3),
+        "model": model.as_dict(),
+        "image": {"width": width, "height": height},
+        "detections": _detections(result, width, height, label),
+    }
+
+
+def _detections(result: FrameResult, width: int, height: int, label: Callable[[int], str]) -> list[dict[str, Any]]:
+    dets = result.detections
+    if len(dets) == 0:
+        return []
+    boxes = np.asarray(dets.boxes, dtype=np.float64).reshape(-1, 4)
+    scores = np.asarray(dets.scores, dtype=np.float64).reshape(-1)
+    class_ids = np.asarray(dets.class_ids).reshape(-1).astype(np.int64)
+    finite = np.isfinite(boxes).all(axis=1) & np.isfinite(scores)
+    boxes, scores, class_ids = boxes[finite], scores[finite], class_ids[finite]
+    size = np.array([width, height, width, height], dtype=np.float64)
+    pix = np.clip(boxes, 0.0, size)
+    norm = pix / np.maximum(size, 1.0)
+    pix_l = np.round(pix, 2).tolist()
+    norm_l = np.round(norm, 6).tolist()
+    score_l = np.round(np.clip(scores, 0.0, 1.0), 5).tolist()
+    return [{"class_id": int(c), "label": label(int(c)), "score": s, "box": b, "box_norm": n}
+            for c, s, b, n in zip(class_ids.tolist(), score_l, pix_l, norm_l)]
+
+
+def stats_message(device_id: str, figures: Mapping[str, Any], publisher: Mapping[str, Any],
+                  now_wall: float | None = None) -> dict[str, Any]:
+    """The stats message: the pipeline's figures as given, plus the publisher's own (spool, connection)."""
+    msg: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "type": "stats", "device_id": device_id,
+                           "time": round(time.time() if now_wall is None else now_wall, 3)}
+    for key, value in figures.items():
+        if key not in msg and key != "mqtt":
+            msg[key] = value
+    msg["mqtt"] = dict(publisher)
+    return msg
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    return str(obj)
+
+
+def _finite(obj: Any) -> Any:
+    """NaN/inf are not JSON: replace them with null (stats figures may hold them before a first sample)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def encode(msg: Mapping[str, Any]) -> bytes:
+    """Compact JSON, UTF-8; never NaN (detections are filtered; other figures become null)."""
+    try:
+        return json.dumps(msg, separators=(",", ":"), allow_nan=False, default=_default).encode()
+    except ValueError:
+        return json.dumps(_finite(json.loads(json.dumps(msg, default=_default))), separators=(",", ":"),
+                          allow_nan=False).encode()
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    """A JSON Schema shipped with the package: "detection", "stats" or "status"."""
+    from importlib import resources
+
+    text = (resources.files("edge_sdk") / "schemas" / f"{name}.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema

@@ -1,0 +1,282 @@
+"""The disk spool: every outgoing message is written here first and deleted once the broker acknowledged it.
+
+SQLite in WAL mode with `synchronous=NORMAL`: an append is a write into the WAL without fsync, so it is
+cheap on the pipeline's thread and survives a crash of the process (SIGKILL, OOM); a power cut can lose
+the last moments but never corrupts the file (every commit is atomic). Checkpoints (the fsyncs) are run
+by the network thread through a second connection, never by `append`.
+
+Bounds: the stored messages (payload + topic bytes) never exceed `max_bytes`, and none is older than
+`max_age_s`; beyond either the OLDEST are dropped and counted (`dropped`, and `dropped_total` which
+survives restarts). Per-camera sequence numbers live in the same file and are written in the same
+transaction as the message, so they only ever increase, across restarts too.
+
+Thread safety: one connection guarded by a lock; `append` may be called from any thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_sdk.errors import PublishError
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created REAL NOT NULL,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL,
+    size INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sequences (camera TEXT PRIMARY KEY, last INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+_ROW_OVERHEAD = 48  # bytes counted per message besides payload and topic (ids, times, flags)
+_CHUNK = 500  # ids per DELETE statement (older SQLite allows 999 parameters)
+
+
+@dataclass(frozen=True)
+class SpoolRow:
+    id: int
+    created: float
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+@dataclass(frozen=True)
+class SpoolStats:
+    queued: int  # messages waiting for an acknowledgement
+    queued_bytes: int
+    dropped: int  # dropped by the size/age bounds since this process opened the spool
+    dropped_total: int  # ... over the life of the spool file
+    oldest_age_s: float | None
+    path: str  # ":memory:" when the spool is not on disk
+
+    def as_dict(self) -> dict[str, object]:
+        return {"queued": self.queued, "queued_bytes": self.queued_bytes, "dropped": self.dropped,
+                "dropped_total": self.dropped_total,
+                "oldest_age_s": None if self.oldest_age_s is None else round(self.oldest_age_s, 3)}
+
+
+class Spool:
+    """Messages not yet acknowledged, in order. Open with `Spool.open`; `close` when done."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None, *, max_bytes: int, max_age_s: float) -> None:
+        self._conn = conn
+        self.path = path
+        self.max_bytes = max_bytes
+        self.max_age_s = max_age_s
+        self._lock = threading.Lock()
+        self._ckpt: sqlite3.Connection | None = None
+        self._closed = False
+        self.dropped = 0
+        self._next_age_check = 0.0
+        count, total = conn.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages").fetchone()
+        self._count, self._bytes = int(count), int(total)
+        row = conn.execute("SELECT value FROM counters WHERE name='dropped_total'").fetchone()
+        self._dropped_total = int(row[0]) if row else 0
+
+    @classmethod
+    def open(cls, path: Path | None, *, max_bytes: int, max_age_s: float) -> Spool:
+        """Open (or create) the spool at `path`; `None` keeps it in memory (lost on exit)."""
+        if max_bytes < 1 or max_age_s <= 0:
+            raise ValueError("max_bytes must be >= 1 and max_age_s > 0")
+        where = str(path) if path is not None else ":memory:"
+        try:
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(where, check_same_thread=False, isolation_level=None, timeout=10.0)
+            if path is not None:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise sqlite3.DatabaseError(f"journal_mode WAL refused (got {mode})")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run on the network thread
+                conn.execute("PRAGMA journal_size_limit=8388608")
+            conn.executescript(_SCHEMA)
+            spool = cls(conn, path, max_bytes=max_bytes, max_age_s=max_age_s)
+        except (sqlite3.Error, OSError) as exc:
+            raise PublishError(f"cannot open the MQTT spool: {exc}", where=where,
+                               fix="check that the state directory is writable; if the file is corrupt, move it "
+                                   "away (its unsent messages are then lost)") from exc
+        if spool._count:
+            log.info("spool %s holds %d unsent message(s) from before; they are sent first", where, spool._count)
+        return spool
+
+    # -- writing (any thread) ----------------------------------------------------------------------
+    def append(self, topic: str, payload: bytes, qos: int, *, retain: bool = False,
+               camera: str | None = None, seq: int | None = None) -> int:
+        """Store one message (and the camera's last sequence number, atomically); returns its id."""
+        size = len(payload) + len(topic) + _ROW_OVERHEAD
+        now = time.time()
+        with self._lock:
+            self._check_open()
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                cur = c.execute("INSERT INTO messages (created, topic, payload, qos, retain, size) VALUES (?,?,?,?,?,?)",
+                                (now, topic, payload, qos, int(retain), size))
+                if camera is not None and seq is not None:
+                    c.execute("INSERT INTO sequences (camera, last) VALUES (?, ?) "
+                              "ON CONFLICT(camera) DO UPDATE SET last=excluded.last", (camera, seq))
+                self._count += 1
+                self._bytes += size
+                dropped = self._enforce_bounds(now)
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                self._recount()
+                raise
+            msg_id = int(cur.lastrowid or 0)
+        if dropped:
+            log.warning("spool full (%d bytes, %d messages): dropped the %d oldest", self.max_bytes, self._count, dropped)
+        return msg_id
+
+    def _enforce_bounds(self, now: float) -> int:
+        """Drop the oldest beyond the size bound, and the expired; inside the caller's transaction."""
+        dropped = 0
+        c = self._conn
+        if now >= self._next_age_check:
+            self._next_age_check = now + 0.5
+            rows = c.execute("DELETE FROM messages WHERE created < ? RETURNING size", (now - self.max_age_s,)).fetchall()
+            dropped += self._forget(rows)
+        while self._bytes > self.max_bytes and self._count > 1:
+            excess = self._bytes - self.max_bytes
+            rows = c.execute("SELECT id, size FROM messages ORDER BY id LIMIT ?", (min(_CHUNK, self._count - 1),)).fetchall()
+            ids, freed = [], 0
+            for msg_id, size in rows:
+                ids.append(msg_id)
+                freed += size
+                if freed >= excess:
+                    break
+            deleted = self._delete(ids)
+            dropped += self._forget(deleted)
+            if not deleted:
+                break
+        if dropped:
+            self.dropped += dropped
+            self._dropped_total += dropped
+            c.execute("INSERT INTO counters (name, value) VALUES ('dropped_total', ?) "
+                      "ON CONFLICT(name) DO UPDATE SET value=excluded.value", (self._dropped_total,))
+        return dropped
+
+    def _forget(self, rows: list[tuple[int]]) -> int:
+        self._count -= len(rows)
+        self._bytes -= sum(r[0] for r in rows)
+        return len(rows)
+
+    def _delete(self, ids: list[int]) -> list[tuple[int]]:
+        out: list[tuple[int]] = []
+        for i in range(0, len(ids), _CHUNK):
+            part = ids[i:i + _CHUNK]
+            marks = ",".join("?" * len(part))
+            out += self._conn.execute(f"DELETE FROM messages WHERE id IN ({marks}) RETURNING size", part).fetchall()
+        return out
+
+    def _recount(self) -> None:
+        count, total = self._conn.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages").fetchone()
+        self._count, self._bytes = int(count), int(total)
+
+    # -- reading and acknowledging (the network thread) --------------------------------------------
+    def peek(self, after_id: int, limit: int) -> list[SpoolRow]:
+        """Up to `limit` messages with id > `after_id`, oldest first."""
+        with self._lock:
+            self._check_open()
+            rows = self._conn.execute("SELECT id, created, topic, payload, qos, retain FROM messages WHERE id > ? "
+                                      "ORDER BY id LIMIT ?", (after_id, limit)).fetchall()
+        return [SpoolRow(int(r[0]), float(r[1]), str(r[2]), bytes(r[3]), int(r[4]), bool(r[5])) for r in rows]
+
+    def ack(self, ids: list[int]) -> int:
+        """Delete acknowledged messages; ids already dropped are ignored. Returns how many were deleted."""
+        if not ids:
+            return 0
+        with self._lock:
+            self._check_open()
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                deleted = self._delete(ids)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            return self._forget(deleted)
+
+    def expire(self) -> int:
+        """Apply the age bound now (the network thread calls this while idle)."""
+        with self._lock:
+            self._check_open()
+            self._next_age_check = 0.0
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                dropped = self._enforce_bounds(time.time())
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        if dropped:
+            log.warning("spool: dropped %d message(s) older than %.0f s", dropped, self.max_age_s)
+        return dropped
+
+    def max_id(self) -> int:
+        with self._lock:
+            self._check_open()
+            return int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0])
+
+    def last_sequences(self) -> dict[str, int]:
+        """The last sequence number given to each camera (continue at +1)."""
+        with self._lock:
+            self._check_open()
+            return {str(cam): int(last) for cam, last in self._conn.execute("SELECT camera, last FROM sequences")}
+
+    def stats(self) -> SpoolStats:
+        with self._lock:
+            oldest = None
+            if not self._closed and self._count:
+                row = self._conn.execute("SELECT created FROM messages ORDER BY id LIMIT 1").fetchone()
+                oldest = max(0.0, time.time() - float(row[0])) if row else None
+            return SpoolStats(self._count, self._bytes, self.dropped, self._dropped_total, oldest,
+                              str(self.path) if self.path is not None else ":memory:")
+
+    def __len__(self) -> int:
+        return self._count
+
+    # -- housekeeping ------------------------------------------------------------------------------
+    def checkpoint(self) -> None:
+        """Move the WAL into the database file (fsyncs); from the network thread, without blocking `append`."""
+        if self.path is None or self._closed:
+            return
+        if self._ckpt is None:
+            self._ckpt = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=10.0)
+        try:
+            self._ckpt.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error as exc:
+            log.warning("spool checkpoint failed: %s", exc)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._ckpt is not None:
+                self._ckpt.close()
+                self._ckpt = None
+            try:
+                if self.path is not None:
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                log.warning("spool final checkpoint failed: %s", exc)
+            self._conn.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the spool is closed")

@@ -1,0 +1,264 @@
+"""Subscribing to detections: the SDK side for consumers (`edge-sdk subscribe`, apps/).
+
+    broker = BrokerSettings(host="127.0.0.1", port=1883)
+    with DetectionSubscriber(broker, cameras=["cam0"], classes=["person"]) as sub:
+        while (msg := sub.get(timeout=5.0)) is not None:
+            print(msg.camera, msg.seq, [(d.label, d.score) for d in msg.detections])
+    print(sub.tracker.summary_lines())
+
+- Filters: `devices`, `cameras` (topic filters; None = all) and `classes` (names or ids: a message is
+  delivered only if one of its detections matches, and carries only the matching ones).
+- Every message is tracked per (device, camera) by sequence number (gaps, duplicates, late arrivals),
+  also those a class filter hides; duplicates are not delivered unless `drop_duplicates=False`.
+- `persistent=True` with a fixed `client_id` and QoS 1 keeps a session on the broker: messages
+  published while this subscriber is away are delivered when it comes back (within the session expiry).
+- The first connection is checked: an unreachable broker, TLS trust or refused credentials raise
+  `PublishError`. After that, paho reconnects by itself (and we subscribe again on every connect).
+
+A message is acknowledged to the broker once it is parsed and queued here; a consumer that must not
+lose one across its own crash should process it before taking the next (and use a persistent session).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, replace
+from types import TracebackType
+from typing import Any
+
+from edge_sdk.publish.connection import (
+    ConnectFailure,
+    connect_args,
+    explain_connack,
+    explain_exception,
+    explain_tls_text,
+    make_client,
+)
+from edge_sdk.publish.message import SCHEMA_VERSION
+from edge_sdk.publish.settings import BrokerSettings
+from edge_sdk.publish.tracking import SequenceTracker, Verdict
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Detection:
+    class_id: int
+    label: str
+    score: float
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the original frame
+    box_norm: tuple[float, float, float, float]  # the same in 0..1
+
+
+@dataclass(frozen=True)
+class DetectionMessage:
+    topic: str
+    device_id: str
+    camera: str
+    frame_id: int
+    seq: int
+    message_id: str
+    capture_time: float
+    publish_time: float
+    width: int
+    height: int
+    model: dict[str, Any]
+    detections: tuple[Detection, ...]
+    raw: dict[str, Any]
+    received_time: float
+    verdict: Verdict = Verdict.NEW
+
+    @classmethod
+    def parse(cls, topic: str, payload: bytes, received_time: float | None = None) -> DetectionMessage:
+        """Parse a detection message; ValueError if it is not one (bad JSON, missing fields)."""
+        import json
+
+        try:
+            raw = json.loads(payload)
+            if not isinstance(raw, dict) or raw.get("type") != "detections":
+                raise ValueError("not a detection message")
+            if int(raw["schema_version"]) > SCHEMA_VERSION:
+                raise ValueError(f"schema_version {raw['schema_version']} is newer than this SDK's {SCHEMA_VERSION}")
+            dets = tuple(Detection(int(d["class_id"]), str(d["label"]), float(d["score"]),
+                                   _box(d["box"]), _box(d["box_norm"])) for d in raw["detections"])
+            return cls(topic=topic, device_id=str(raw["device_id"]), camera=str(raw["camera"]),
+                       frame_id=int(raw["frame_id"]), seq=int(raw["seq"]), message_id=str(raw["message_id"]),
+                       capture_time=float(raw["capture_time"]), publish_time=float(raw["publish_time"]),
+                       width=int(raw["image"]["width"]), height=int(raw["image"]["height"]),
+                       model=dict(raw["model"]), detections=dets, raw=raw,
+                       received_time=time.time() if received_time is None else received_time)
+        except (KeyError, TypeError, IndexError) as exc:
+            raise ValueError(f"malformed detection message: {type(exc).__name__}: {exc}") from exc
+
+    def only(self, classes: ClassFilter) -> DetectionMessage:
+        """This message with only the detections of `classes` (in `detections` and in `raw`)."""
+        keep = [classes.match(d) for d in self.detections]
+        raw = dict(self.raw)
+        raw["detections"] = [r for r, k in zip(self.raw["detections"], keep) if k]
+        return replace(self, detections=tuple(d for d, k in zip(self.detections, keep) if k), raw=raw)
+
+
+def _box(v: Any) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(x) for x in v)
+    return (x1, y1, x2, y2)
+
+
+class ClassFilter:
+    """Classes by label or id; `"2"` matches class id 2 as well as a label "2"."""
+
+    def __init__(self, classes: Collection[str | int]) -> None:
+        self.labels = {str(c) for c in classes}
+        self.ids = {int(c) for c in classes if isinstance(c, int) or str(c).isdigit()}
+
+    def match(self, d: Detection) -> bool:
+        return d.class_id in self.ids or d.label in self.labels
+
+
+def topic_filters(prefix: str, devices: Collection[str] | None, cameras: Collection[str] | None) -> list[str]:
+    return [f"{prefix}/{d}/{c}/detections" for d in (sorted(devices) if devices else ["+"])
+            for c in (sorted(cameras) if cameras else ["+"])]
+
+
+class DetectionSubscriber:
+    """Receives detection messages from a broker; a context manager (see the module docstring)."""
+
+    def __init__(self, broker: BrokerSettings, *, topic_prefix: str = "edge", devices: Collection[str] | None = None,
+                 cameras: Collection[str] | None = None, classes: Collection[str | int] | None = None,
+                 client_id: str | None = None, qos: int = 1, persistent: bool = False,
+                 drop_duplicates: bool = True, max_reconnect_delay_s: int = 5) -> None:
+        if qos not in (0, 1, 2):
+            raise ValueError("qos must be 0, 1 or 2")
+        if persistent and not client_id:
+            raise ValueError("a persistent session needs a fixed client_id")
+        self.broker = broker
+        self.topics = topic_filters(topic_prefix, devices, cameras)
+        self.classes = ClassFilter(classes) if classes else None
+        self.client_id = client_id or f"edge-sdk-sub-{uuid.uuid4().hex[:12]}"
+        self.qos = qos
+        self.persistent = persistent
+        self.drop_duplicates = drop_duplicates
+        self.tracker = SequenceTracker()
+        self.invalid = 0
+        self.connects = 0
+        self._queue: queue.Queue[DetectionMessage] = queue.Queue()
+        self._client = make_client(broker, self.client_id, persistent=persistent, reconnect=True)
+        self._client.reconnect_delay_set(1, max(1, max_reconnect_delay_s))
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_log = self._on_log
+        self._ready = threading.Event()
+        self._failure: ConnectFailure | None = None
+        self._last_log_error = ""
+        self._connected = False
+        self._started = False
+
+    # -- life cycle ----------------------------------------------------------------------------------
+    def __enter__(self) -> DetectionSubscriber:
+        return self.open()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def open(self, timeout: float | None = None) -> DetectionSubscriber:
+        """Connect and subscribe; PublishError if the broker cannot be reached or refuses us."""
+        wait = timeout if timeout is not None else self.broker.connect_timeout_s + 5.0
+        try:
+            self._client.connect(**connect_args(self.broker, persistent=self.persistent))
+        except Exception as exc:
+            raise explain_exception(exc, self.broker).error(self.broker) from exc
+        self._client.loop_start()
+        self._started = True
+        if not self._ready.wait(wait) or self._failure is not None:
+            failure = self._failure or ConnectFailure("no answer", f"no CONNACK/SUBACK within {wait:g} s", True)
+            self.close()
+            raise failure.error(self.broker)
+        return self
+
+    def close(self) -> None:
+        if self._started:
+            self._started = False
+            self._client.disconnect()
+            self._client.loop_stop()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    # -- receiving -----------------------------------------------------------------------------------
+    def get(self, timeout: float | None = None) -> DetectionMessage | None:
+        """The next message, or None after `timeout` seconds (None: wait forever)."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def __iter__(self) -> Iterator[DetectionMessage]:
+        while True:
+            msg = self.get()
+            if msg is not None:
+                yield msg
+
+    # -- paho callbacks (paho's thread) --------------------------------------------------------------
+    def _on_connect(self, client: Any, _u: Any, flags: Any, reason: Any, _props: Any) -> None:
+        if reason.is_failure:
+            self._failure = explain_connack(reason, self.broker)
+            if not self._ready.is_set():
+                self._ready.set()
+            else:
+                log.error("broker %s refused the reconnect: %s", self.broker.url, self._failure.detail)
+            return
+        self._connected = True
+        self.connects += 1
+        if self.connects > 1:
+            log.info("reconnected to %s (session %s)", self.broker.url,
+                     "resumed" if flags.session_present else "new")
+        client.subscribe([(t, self.qos) for t in self.topics])
+
+    def _on_subscribe(self, _c: Any, _u: Any, _mid: int, reasons: list[Any], _props: Any) -> None:
+        refused = [str(r) for r in reasons if r.is_failure]
+        if refused and not self._ready.is_set():
+            self._failure = ConnectFailure("subscription refused", f"{', '.join(refused)} for {self.topics}", True,
+                                           "check the broker's ACL for this user")
+        self._ready.set()
+
+    def _on_disconnect(self, _c: Any, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        was, self._connected = self._connected, False
+        if not self._ready.is_set() and self._failure is None:
+            text = self._last_log_error or f"the broker closed the connection ({reason})"
+            self._failure = explain_tls_text(text) or ConnectFailure("connection closed", text, True)
+            self._ready.set()
+        elif was and self._started:
+            log.warning("connection to %s lost (%s); reconnecting", self.broker.url, self._last_log_error or reason)
+
+    def _on_log(self, _c: Any, _u: Any, level: int, buf: str) -> None:
+        from paho.mqtt.enums import LogLevel
+
+        if level == LogLevel.MQTT_LOG_ERR:
+            self._last_log_error = buf
+
+    def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
+        try:
+            m = DetectionMessage.parse(msg.topic, msg.payload)
+        except ValueError as exc:
+            self.invalid += 1
+            if self.invalid <= 5:
+                log.warning("ignoring a message on %s: %s", msg.topic, exc)
+            return
+        verdict = self.tracker.observe(m.device_id, m.camera, m.seq, m.message_id)
+        if verdict is Verdict.DUPLICATE and self.drop_duplicates:
+            return
+        if verdict is not Verdict.NEW:
+            m = replace(m, verdict=verdict)
+        if self.classes is not None:
+            m = m.only(self.classes)
+            if not m.detections:
+                return
+        self._queue.put(m)
