@@ -59,7 +59,8 @@ class Notifier:
         """Send `KEY=value` lines, e.g. `send(READY=1, STATUS="running")`. True if the datagram went out."""
         if self.socket_path is None:
             return False
-        payload = "\n".join(f"{k}={v}" for k, v in fields.items()).encode()
+        # One field per line: a newline inside a value (a multi-line error) would end the field early.
+        payload = "\n".join(f"{k}={' '.join(str(v).split())}" for k, v in fields.items()).encode()
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
