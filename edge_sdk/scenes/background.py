@@ -41,8 +41,7 @@ def fractal_noise(rng: np.random.Generator, width: int, height: int, base: int =
 def textured_fill(rng: np.random.Generator, width: int, height: int, color: Color, strength: float) -> np.ndarray:
     """A HxWx3 uint8 area of `color` modulated by fractal noise of relative `strength`."""
     n = fractal_noise(rng, width, height, base=int(rng.integers(3, 12)), octaves=int(rng.integers(3, 6)))
-    grain = rng.standard_normal((height, width), dtype=np.float32) * (0.2 * strength)
-    mod = 1.0 + strength * n + grain
+    mod = 1.0 + strength * n
     img = np.asarray(color, np.float32)[None, None, :] * mod[:, :, None]
     return np.clip(img, 0, 255).astype(np.uint8)
 

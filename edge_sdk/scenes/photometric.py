@@ -119,9 +119,10 @@ def apply_look(
         out = cv2.filter2D(out, -1, _motion_kernel(look.motion_len, look.motion_angle))
     luma = rng.standard_normal((h, w), dtype=np.float32) * np.float32(look.noise_sigma)
     out += luma[:, :, None]
-    chroma = rng.standard_normal((h // 2, w // 2, 3), dtype=np.float32) * np.float32(look.noise_sigma * 0.5)
-    out += cv2.resize(chroma, (w, h), interpolation=cv2.INTER_NEAREST)
-    result: np.ndarray = np.clip(out, 0, 255).astype(np.uint8)
+    chroma = rng.standard_normal((h // 4, w // 4, 3), dtype=np.float32) * np.float32(look.noise_sigma * 0.5)
+    out += cv2.resize(chroma, (w, h), interpolation=cv2.INTER_LINEAR)
+    np.clip(out, 0, 255, out=out)
+    result: np.ndarray = out.astype(np.uint8)
     if look.jpeg_quality is not None:
         ok, buf = cv2.imencode(".jpg", result, [cv2.IMWRITE_JPEG_QUALITY, look.jpeg_quality])
         if not ok:

@@ -3,7 +3,9 @@
 Each sample is one `edge_sdk.scenes.generate_still(seed)` frame, letterboxed with
 `edge_sdk.preprocess.letterbox.letterbox_image` (the same code the SDK runs at inference), returned
 as uint8 RGB CHW to keep worker-to-GPU traffic small; the GPU divides by 255 (as the SDK does).
-Objects marked ignore (too hidden or cut) are not targets.
+With `reuse` > 1 consecutive samples share a scene; odd ones are mirrored left-right (a worker
+builds whole batches, so the cached scene is reused, not regenerated). Objects marked ignore (too
+hidden or cut) are not targets.
 """
 
 from __future__ import annotations
@@ -20,21 +22,24 @@ MAX_TRAIN_SEED = 1_000_000
 
 
 class SceneDataset(Dataset):
-    """Samples `index` -> still of seed `first_seed + index`, letterboxed to `imgsz` x `imgsz`."""
+    """Item i is sample j = first_sample + i: the still of seed `seed_base + j // reuse`."""
 
-    def __init__(self, first_seed: int, length: int, imgsz: int = 640, frame: tuple[int, int] = (640, 480)) -> None:
-        if first_seed + length > MAX_TRAIN_SEED:
+    def __init__(self, seed_base: int, first_sample: int, length: int, reuse: int = 1, imgsz: int = 640,
+                 frame: tuple[int, int] = (640, 480)) -> None:
+        if seed_base + (first_sample + length) // reuse > MAX_TRAIN_SEED:
             raise ValueError(f"training seeds must stay below {MAX_TRAIN_SEED} (held-out seeds start there)")
-        self.first_seed, self.length, self.imgsz, self.frame = first_seed, length, imgsz, frame
+        self.seed_base, self.first_sample, self.length, self.reuse = seed_base, first_sample, length, reuse
+        self.imgsz, self.frame = imgsz, frame
+        self._cache: tuple[int, np.ndarray, torch.Tensor] | None = None
 
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        seed = self.first_seed + index
+    def _scene(self, seed: int) -> tuple[np.ndarray, torch.Tensor]:
+        if self._cache is not None and self._cache[0] == seed:
+            return self._cache[1], self._cache[2]
         bgr, anns = generate_still(seed, *self.frame)
         padded, info = letterbox_image(bgr, (self.imgsz, self.imgsz))
-        chw = np.ascontiguousarray(padded[:, :, ::-1].transpose(2, 0, 1))
         rows = []
         for a in anns:
             if a.ignore:
@@ -43,6 +48,17 @@ class SceneDataset(Dataset):
             x1, y1 = x * info.scale + info.pad_x, y * info.scale + info.pad_y
             rows.append((a.class_id, x1, y1, x1 + w * info.scale, y1 + h * info.scale))
         target = torch.tensor(rows, dtype=torch.float32).view(-1, 5)
+        self._cache = (seed, padded, target)
+        return padded, target
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        j = self.first_sample + index
+        padded, target = self._scene(self.seed_base + j // self.reuse)
+        if j % self.reuse == 1:
+            padded = padded[:, ::-1]
+            target = target.clone()
+            target[:, 1], target[:, 3] = self.imgsz - target[:, 3], self.imgsz - target[:, 1]
+        chw = np.ascontiguousarray(padded[:, :, ::-1].transpose(2, 0, 1))
         return torch.from_numpy(chw), target
 
 

@@ -2,8 +2,9 @@
 
     PYTHONPATH=.:tools/train python tools/train/train.py --out .train/run --iters 6000 --time-limit 540
 
-Each iteration i trains on the stills of seeds [i*batch, (i+1)*batch): every image is new, and a
-rerun with the same arguments sees the same data. A run stops after --iters or --time-limit seconds,
+Sample j of the run (iteration j // batch) is the still of seed `seed_base + j // reuse`, mirrored
+left-right when `j % reuse` is odd: with reuse 2 each generated scene is seen twice in one batch,
+once mirrored. Every scene is new, and a rerun with the same arguments sees the same data. A run stops after --iters or --time-limit seconds,
 whichever comes first, and leaves a checkpoint (split into parts of at most 15 MiB so it can travel
 through size-limited channels); running the same command again resumes from it.
 """
@@ -101,19 +102,18 @@ def optimizer_for(model: nn.Module, lr: float, wd: float) -> torch.optim.Optimiz
 
 def compact_optimizer_state(opt: torch.optim.Optimizer) -> dict:
     """Optimizer state with moment tensors in bfloat16 (half the size; precise enough to resume)."""
-    sd = opt.state_dict()
-    for st in sd["state"].values():
-        for k in ("exp_avg", "exp_avg_sq"):
-            if k in st:
-                st[k] = st[k].to(torch.bfloat16)
+    sd = opt.state_dict()  # its per-parameter dicts are the live ones: build new dicts, never mutate
+    sd["state"] = {
+        pid: {k: (v.to(torch.bfloat16) if k in ("exp_avg", "exp_avg_sq") else v) for k, v in st.items()}
+        for pid, st in sd["state"].items()
+    }
     return sd
 
 
 def restore_optimizer_state(opt: torch.optim.Optimizer, sd: dict) -> None:
-    for st in sd["state"].values():
-        for k in ("exp_avg", "exp_avg_sq"):
-            if k in st:
-                st[k] = st[k].float()
+    sd["state"] = {
+        pid: {k: (v.float() if k in ("exp_avg", "exp_avg_sq") else v) for k, v in st.items()} for pid, st in sd["state"].items()
+    }
     opt.load_state_dict(sd)
 
 
@@ -129,6 +129,7 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=540.0, help="seconds of training in this call")
     ap.add_argument("--save-every", type=float, default=150.0, help="seconds between checkpoints")
     ap.add_argument("--seed-base", type=int, default=0)
+    ap.add_argument("--reuse", type=int, default=2, help="samples per generated scene (the 2nd is mirrored)")
     ap.add_argument("--compile", action="store_true")
     args = ap.parse_args()
     start_time = time.time()
@@ -162,9 +163,10 @@ def main() -> None:
         say(f"already at iteration {start_it} >= --iters {args.iters}; nothing to do")
         return
     say(f"device {dev} {torch.cuda.get_device_name() if dev.type == 'cuda' else ''}; batch {args.batch}; workers {args.workers}; "
-        f"iters {start_it}..{args.iters}; seeds {args.seed_base + start_it * args.batch}..")
+        f"iters {start_it}..{args.iters}; seeds {args.seed_base + start_it * args.batch // args.reuse}.."
+        f"{args.seed_base + args.iters * args.batch // args.reuse - 1}, each used {args.reuse}x")
 
-    ds = SceneDataset(args.seed_base + start_it * args.batch, (args.iters - start_it) * args.batch)
+    ds = SceneDataset(args.seed_base, start_it * args.batch, (args.iters - start_it) * args.batch, reuse=args.reuse)
     loader = DataLoader(ds, batch_size=args.batch, shuffle=False, num_workers=args.workers, collate_fn=collate,
                         pin_memory=dev.type == "cuda", drop_last=True, worker_init_fn=worker_init, persistent_workers=False, prefetch_factor=4 if args.workers else None)
     criterion = DetectionLoss(len(CLASS_NAMES))
