@@ -31,6 +31,9 @@ class TensorRtEngineConfig(Section):
     optimization_level: int = Field(3, ge=0, le=5, description="builder optimization level (TensorRT >= 8.6)")
     engine_dir: str = Field("build/engines", description="where engines and their manifests are cached")
     slots: int = Field(2, ge=1, le=8, description="in-flight frames in the CUDA-stream runner (2 = double buffering)")
+    calibration_cache: str | None = Field(
+        None, description="TensorRT calibration cache from the INT8 step (relative to the model's folder); "
+                          "needed for DLA INT8 on TensorRT 8.6/10.x")
 
 
 EngineConfig = Annotated[OnnxRuntimeEngineConfig | TensorRtEngineConfig, Field(discriminator="type")]

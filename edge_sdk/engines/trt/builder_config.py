@@ -1,0 +1,89 @@
+"""The IBuilderConfig of each API path: precision flags, memory limit, optimization level, DLA, calibrator.
+
+What each path sets (tests/trt/test_builder_contract.py checks exactly this against a recording stand-in):
+
+| | 8.6 | 10.x | 11.x |
+|---|---|---|---|
+| int8 | INT8 + FP16 flags | INT8 + FP16 flags | none (types from the FP16-converted Q/DQ ONNX) |
+| fp16 | FP16 flag | FP16 flag | none (types from the FP16-converted ONNX) |
+| DLA | device DLA, core, GPU_FALLBACK | same | same (TensorRT >= 11.4.1) |
+| DLA + int8 | + cache-only calibrator | + cache-only calibrator | - |
+| always | WORKSPACE limit, optimization level, timing cache, DETAILED profiling | + progress monitor | + progress monitor |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from edge_sdk.engines.trt.calibrator import CacheOnlyCalibrator
+from edge_sdk.engines.trt.dla import LayerPlacement, configure_dla, layers_off_dla, refuse_without_fallback
+from edge_sdk.engines.trt.progress import ProgressLog, make_progress_monitor
+from edge_sdk.engines.trt.version import Features
+from edge_sdk.errors import BuildError
+
+if TYPE_CHECKING:
+    import tensorrt as trt
+
+Precision = Literal["fp32", "fp16", "int8"]
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """Builder settings that go into the engine manifest (a change rebuilds the engine)."""
+
+    precision: Precision
+    dla_core: int | None = None
+    gpu_fallback: bool = True
+    workspace_mb: int = 1024
+    optimization_level: int = 3
+
+    def as_dict(self) -> dict[str, object]:
+        return {"precision": self.precision, "dla_core": self.dla_core, "gpu_fallback": self.gpu_fallback,
+                "workspace_mb": self.workspace_mb, "optimization_level": self.optimization_level}
+
+
+@dataclass
+class ConfiguredBuild:
+    """What was set on the config, and the objects that must stay alive until the build returns."""
+
+    builder_flags: list[str] = field(default_factory=list)
+    fallback_layers: list[LayerPlacement] = field(default_factory=list)
+    calibrator: CacheOnlyCalibrator | None = None
+    progress: ProgressLog | None = None
+    monitor: trt.IProgressMonitor | None = None
+
+
+def configure(config: trt.IBuilderConfig, network: trt.INetworkDefinition, settings: BuildSettings,
+              features: Features, calib_cache: bytes | None) -> ConfiguredBuild:
+    import tensorrt as trt
+
+    done = ConfiguredBuild()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, settings.workspace_mb << 20)
+    config.builder_optimization_level = settings.optimization_level
+    config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
+    if features.precision_flags and settings.precision in ("fp16", "int8"):
+        if settings.precision == "int8":
+            config.set_flag(trt.BuilderFlag.INT8)
+            done.builder_flags.append("INT8")
+        config.set_flag(trt.BuilderFlag.FP16)  # INT8 layers' neighbours run FP16, not FP32
+        done.builder_flags.append("FP16")
+    if settings.dla_core is not None:
+        configure_dla(config, settings.dla_core, settings.gpu_fallback)
+        if settings.gpu_fallback:
+            done.builder_flags.append("GPU_FALLBACK")
+        done.fallback_layers = layers_off_dla(network, config)
+        refuse_without_fallback(done.fallback_layers, settings.gpu_fallback, network.num_layers)
+        if settings.precision == "int8" and features.dla_calibrator:
+            if calib_cache is None:
+                raise BuildError(f"DLA INT8 on TensorRT {features.path} needs the calibration cache of the INT8 step",
+                                 where="calib_cache",
+                                 fix="pass the .cache file the INT8 step wrote next to the Q/DQ model, "
+                                     "or build for the GPU (engine.dla_core: null)")
+            done.calibrator = CacheOnlyCalibrator(calib_cache)
+            config.int8_calibrator = done.calibrator.calibrator
+    if features.progress_monitor:
+        done.progress = ProgressLog()
+        done.monitor = make_progress_monitor(done.progress)
+        config.progress_monitor = done.monitor
+    return done
