@@ -6,6 +6,10 @@ wall-clock time, keeps health figures, and hands frames out through `read(timeou
 - live sources keep only the newest frame (older ones are counted as dropped);
 - file sources deliver every frame (the capture thread waits for the consumer), unless configured not to.
 End of stream, timeout and error come back as `CaptureStatus` values, never as exceptions.
+
+A live source that fails (error, end of stream, or no frame for `stall_timeout_s`) is reopened with capped
+exponential backoff (`ReconnectPolicy`, 0.5 s doubling up to 5 s by default); each successful reopen counts
+in `health.reconnects`. `is_flowing(max_age_s)` is what a watchdog asks.
 """
 
 from __future__ import annotations
@@ -26,11 +30,19 @@ from edge_sdk.sources.uri import SourceUri
 
 log = logging.getLogger(__name__)
 
+FPS_WINDOW_S = 5.0  # fps is measured over the frames of the last few seconds, so a stall shows as 0
+
 
 class Reader(abc.ABC):
-    """Grabs raw frames from one device. Used only from the capture thread."""
+    """Grabs raw frames from one device. Used only from the capture thread.
 
-    live: bool = True  # live readers drop old frames; file readers deliver every frame
+    `grab` should return within about a second (TIMEOUT when nothing came), so that stop requests and stalls
+    are noticed; a reader that fails sets `error` to a one-line reason before returning ERROR.
+    """
+
+    live: bool = True  # live readers drop old frames and reconnect; file readers deliver every frame
+    error: str | None = None  # why the last grab or open failed, for health.last_error
+    timeout_s: float = 5.0  # the longest a single open or grab may block
 
     @abc.abstractmethod
     def open(self) -> None:
@@ -53,13 +65,15 @@ class Reader(abc.ABC):
 class SourceHealth:
     camera: str
     uri: str
-    state: str = "starting"  # starting, streaming, reconnecting, eos, error, closed
+    state: str = "starting"  # starting, streaming, stalled, reconnecting, eos, error, closed
     frames: int = 0
     dropped: int = 0
     reconnects: int = 0
     fps: float = 0.0
     last_error: str | None = None
     last_frame_age_s: float | None = None
+    stalled: bool = False  # live, open, and no frame for longer than the stall timeout
+    backend: str = ""  # how frames are read: opencv-file, opencv-ffmpeg, gst-gi, gst-launch, ...
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,21 +95,23 @@ class Source:
     """A started source: owns its reader and capture thread. Use as a context manager."""
 
     def __init__(self, reader: Reader, uri: SourceUri, camera: str, *, deliver_all: bool | None = None,
-                 queue_size: int = 4, reconnect: ReconnectPolicy | None = None) -> None:
+                 queue_size: int = 4, reconnect: ReconnectPolicy | None = None, stall_timeout_s: float = 5.0) -> None:
         self.reader = reader
         self.uri = uri
         self.camera = camera
         self.live = reader.live
         self.deliver_all = (not reader.live) if deliver_all is None else deliver_all
         self.reconnect = reconnect or ReconnectPolicy()
+        self.stall_timeout_s = stall_timeout_s
         self._queue: collections.deque[Frame] = collections.deque()
         self._queue_size = 1 if not self.deliver_all else max(1, queue_size)
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._ended: CaptureStatus | None = None
         self._next_id = 0
-        self._fps_window: collections.deque[float] = collections.deque(maxlen=60)
+        self._frame_times: collections.deque[float] = collections.deque(maxlen=240)
         self._last_frame_mono: float | None = None
+        self._opened_mono: float | None = None
         self.health = SourceHealth(camera=camera, uri=uri.redacted())
         self._thread: threading.Thread | None = None
 
@@ -103,19 +119,25 @@ class Source:
     def start(self) -> Source:
         """Open the reader (errors raise `SourceError`) and start the capture thread."""
         self.reader.open()
+        self._opened_mono = time.monotonic()
         self.health.state = "streaming"
+        self.health.backend = str(self.reader.describe().get("backend", ""))
         self._thread = threading.Thread(target=self._run, name=f"capture-{self.camera}", daemon=True)
         self._thread.start()
         return self
 
     def close(self) -> None:
+        """Stop the capture thread (which releases the reader) and wait for it."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None
-        self.reader.close()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=self.reader.timeout_s + 5.0)
+            if thread.is_alive():  # releasing a reader under a running grab could crash OpenCV: leave it
+                log.error("camera %s: capture thread did not stop within %.0f s", self.camera, self.reader.timeout_s + 5)
+        else:
+            self.reader.close()
         if self.health.state not in ("eos", "error"):
             self.health.state = "closed"
 
@@ -143,13 +165,30 @@ class Source:
             return CaptureStatus.OK, frame
 
     def snapshot_health(self) -> SourceHealth:
+        """A copy of the health figures, with fps, frame age and the stalled flag computed now."""
+        now = time.monotonic()
         with self._cond:
-            if self._last_frame_mono is not None:
-                self.health.last_frame_age_s = round(time.monotonic() - self._last_frame_mono, 3)
-            if len(self._fps_window) >= 2:
-                span = self._fps_window[-1] - self._fps_window[0]
-                self.health.fps = round((len(self._fps_window) - 1) / span, 2) if span > 0 else 0.0
-            return SourceHealth(**self.health.as_dict())
+            h = self.health
+            h.last_frame_age_s = round(now - self._last_frame_mono, 3) if self._last_frame_mono is not None else None
+            recent = [t for t in self._frame_times if now - t <= FPS_WINDOW_S]
+            span = recent[-1] - recent[0] if len(recent) >= 2 else 0.0
+            h.fps = round((len(recent) - 1) / span, 2) if span > 0 else 0.0
+            since = self._last_frame_mono if self._last_frame_mono is not None else self._opened_mono
+            h.stalled = (self.live and h.state in ("streaming", "stalled", "reconnecting") and since is not None
+                         and now - since > self.stall_timeout_s)
+            if h.state == "streaming" and h.stalled:
+                h.state = "stalled"
+            elif h.state == "stalled" and not h.stalled:
+                h.state = "streaming"
+            return SourceHealth(**h.as_dict())
+
+    def is_flowing(self, max_age_s: float | None = None) -> bool:
+        """Whether a frame arrived within `max_age_s` (default: the stall timeout) and the source is still open."""
+        limit = self.stall_timeout_s if max_age_s is None else max_age_s
+        with self._cond:
+            last = self._last_frame_mono
+            ended = self._ended is not None or self.health.state == "closed"
+        return not ended and last is not None and time.monotonic() - last <= limit
 
     # -- capture thread --------------------------------------------------------------------
     def _push(self, image: np.ndarray, pts: float | None) -> None:
@@ -165,8 +204,11 @@ class Source:
                 self.health.dropped += 1
             self._queue.append(frame)
             self.health.frames += 1
-            self._fps_window.append(now_mono)
+            self._frame_times.append(now_mono)
             self._last_frame_mono = now_mono
+            if self.health.state != "streaming":
+                log.info("camera %s: streaming again", self.camera)
+                self.health.state = "streaming"
             self._cond.notify_all()
 
     def _finish(self, status: CaptureStatus) -> None:
@@ -182,35 +224,45 @@ class Source:
             log.exception("camera %s: capture thread failed", self.camera)
             self.health.last_error = f"{type(exc).__name__}: {exc}"
             self._finish(CaptureStatus.ERROR)
+        finally:
+            self.reader.close()  # the capture thread owns the reader while it runs
 
     def _capture_loop(self) -> None:
+        progress = time.monotonic()  # last frame, or (re)open
         while not self._stop.is_set():
             status, image, pts = self.reader.grab()
             if status is CaptureStatus.OK and image is not None:
-                if self.health.state != "streaming":
-                    log.info("camera %s: streaming again", self.camera)
-                    self.health.state = "streaming"
                 self._push(image, pts)
-            elif status is CaptureStatus.EOS and not self.live:
+                progress = time.monotonic()
+                continue
+            if status is CaptureStatus.EOS and not self.live:
                 self._finish(CaptureStatus.EOS)
                 return
-            elif status is CaptureStatus.TIMEOUT:
-                continue
-            elif not self._reconnect(status):
-                self._finish(CaptureStatus.ERROR if status is CaptureStatus.ERROR else status)
+            if status is CaptureStatus.TIMEOUT:
+                waited = time.monotonic() - progress
+                if not self.live or waited <= self.stall_timeout_s:
+                    continue
+                reason = f"no frame for {waited:.1f} s (stalled)"
+            else:
+                reason = self.reader.error or f"stream ended ({status.value})"
+            if not self._reconnect(reason):
+                if not self._stop.is_set():
+                    self._finish(CaptureStatus.ERROR)
                 return
+            progress = time.monotonic()
 
-    def _reconnect(self, status: CaptureStatus) -> bool:
-        """Reopen a live reader with capped backoff. Returns False if the source gives up."""
+    def _reconnect(self, reason: str) -> bool:
+        """Reopen a live reader with capped backoff. Returns False if the source gives up or is stopped."""
+        self.health.last_error = reason
         if not self.live:
             return False
         attempt = 0
         self.health.state = "reconnecting"
-        self.health.last_error = self.health.last_error or f"stream ended ({status.value})"
-        log.warning("camera %s: %s; reconnecting", self.camera, self.health.last_error)
+        log.warning("camera %s: %s; reconnecting", self.camera, reason)
         while not self._stop.is_set():
             attempt += 1
             if self.reconnect.max_attempts is not None and attempt > self.reconnect.max_attempts:
+                log.error("camera %s: giving up after %d reconnect attempts", self.camera, attempt - 1)
                 return False
             self.reader.close()
             if self._stop.wait(self.reconnect.delay(attempt)):
@@ -221,8 +273,9 @@ class Source:
                 self.health.last_error = str(exc).splitlines()[0]
                 log.info("camera %s: reconnect attempt %d failed: %s", self.camera, attempt, self.health.last_error)
                 continue
-            self.health.reconnects += 1
-            self.health.state = "streaming"
+            with self._cond:
+                self.health.reconnects += 1
+                self._opened_mono = time.monotonic()
             log.info("camera %s: reconnected after %d attempt(s)", self.camera, attempt)
             return True
         return False

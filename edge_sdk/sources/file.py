@@ -1,11 +1,13 @@
 """Video files and folders of images (`file://`), with optional looping and real-time pacing.
 
 Query parameters: `loop=1` restarts at the end; `realtime=1` paces frames at the file's fps (or `fps=N`),
-so a file behaves like a camera in demos and tests.
+so a file behaves like a camera in demos and tests. Without `loop` the stream ends (EOS) after the last
+frame. An image in a folder that cannot be decoded is skipped and logged, not taken for the end.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -16,51 +18,60 @@ import numpy as np
 from edge_sdk.errors import SourceError
 from edge_sdk.frame import CaptureStatus
 from edge_sdk.sources.base import Reader
+from edge_sdk.sources.options import parse_options
 from edge_sdk.sources.uri import SourceUri
 
+log = logging.getLogger(__name__)
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-
-
-def _flag(params: dict[str, str], key: str) -> bool:
-    return params.get(key, "0").lower() in ("1", "true", "yes", "on")
 
 
 class FileReader(Reader):
     live = False
 
-    def __init__(self, uri: SourceUri, base_dir: Path | None = None) -> None:
+    def __init__(self, uri: SourceUri, base_dir: Path | None = None, options: dict[str, Any] | None = None) -> None:
+        opts = options if options is not None else parse_options(uri)
         path = Path(uri.target)
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
         self.path = path
-        self.loop = _flag(uri.params, "loop")
-        self.realtime = _flag(uri.params, "realtime")
-        self.fps_override = float(uri.params["fps"]) if "fps" in uri.params else None
+        self.loop: bool = opts["loop"]
+        self.realtime: bool = opts["realtime"]
+        self.fps_override: float | None = opts["fps"]
         self._cap: cv2.VideoCapture | None = None
         self._images: list[Path] = []
         self._index = 0
         self._fps = 0.0
+        self._size = (0, 0)
         self._t0: float | None = None
         self._emitted = 0
+        self.skipped = 0  # folder images that could not be decoded
 
     def open(self) -> None:
+        self.close()
         if not self.path.exists():
             raise SourceError("file not found", where=str(self.path), fix="check the source URI")
         if self.path.is_dir():
             self._images = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             if not self._images:
-                raise SourceError("folder holds no JPEG/PNG/BMP images", where=str(self.path))
+                raise SourceError("folder holds no JPEG/PNG/BMP images", where=str(self.path),
+                                  fix="point the source at a video file or a folder of .jpg/.png/.bmp images")
             self._fps = self.fps_override or 30.0
         else:
-            cap = cv2.VideoCapture(str(self.path))
-            if not cap.isOpened():
-                raise SourceError("OpenCV cannot open this video", where=str(self.path),
-                                  fix="check the file is a complete video OpenCV can decode (e.g. H.264 .mp4)")
-            self._cap = cap
-            self._fps = self.fps_override or float(cap.get(cv2.CAP_PROP_FPS) or 30.0)
+            self._cap = self._open_video()
+            self._fps = self.fps_override or float(self._cap.get(cv2.CAP_PROP_FPS) or 30.0)
         self._index = 0
         self._t0 = None
         self._emitted = 0
+
+    def _open_video(self) -> cv2.VideoCapture:
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError("OpenCV cannot open this video", where=str(self.path),
+                              fix="check the file is a complete video OpenCV can decode (e.g. H.264 .mp4)")
+        self._size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        return cap
 
     def _pace(self) -> None:
         if not self.realtime or self._fps <= 0:
@@ -72,26 +83,36 @@ class FileReader(Reader):
         if due > now:
             time.sleep(due - now)
 
-    def _next_image(self) -> np.ndarray | None:
-        if self._cap is not None:
+    def _next_video_frame(self) -> np.ndarray | None:
+        if self._cap is None:
+            return None
+        ok, frame = self._cap.read()
+        if not ok and self.loop:
+            self._cap.release()  # reopening is reliable where seeking to frame 0 is not (some containers)
+            self._cap = self._open_video()
             ok, frame = self._cap.read()
-            if not ok and self.loop:
-                self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-                ok, frame = self._cap.read()
-            return frame if ok else None
-        if self._index >= len(self._images):
-            if not self.loop:
-                return None
-            self._index = 0
-        path = self._images[self._index]
-        self._index += 1
-        image: np.ndarray | None = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        return image
+        return frame if ok else None
+
+    def _next_folder_image(self) -> np.ndarray | None:
+        for _ in range(len(self._images) + 1):
+            if self._index >= len(self._images):
+                if not self.loop:
+                    return None
+                self._index = 0
+            path = self._images[self._index]
+            self._index += 1
+            image: np.ndarray | None = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is not None:
+                return image
+            self.skipped += 1
+            log.warning("%s: cannot decode this image; skipped", path)
+        return None
 
     def grab(self) -> tuple[CaptureStatus, np.ndarray | None, float | None]:
         self._pace()
-        img = self._next_image()
+        img = self._next_video_frame() if self._cap is not None else self._next_folder_image()
         if img is None:
+            self.error = "end of file"
             return CaptureStatus.EOS, None, None
         pts = self._emitted / self._fps if self._fps else None
         self._emitted += 1
@@ -103,5 +124,6 @@ class FileReader(Reader):
             self._cap = None
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": "opencv-file", "path": str(self.path), "fps": self._fps, "loop": self.loop,
-                "realtime": self.realtime}
+        kind = "opencv-file" if self._cap is not None or not self._images else "opencv-images"
+        return {"backend": kind, "path": str(self.path), "fps": self._fps, "loop": self.loop,
+                "realtime": self.realtime, "width": self._size[0], "height": self._size[1]}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from pathlib import Path
 
-from edge_sdk.sources.base import ReconnectPolicy, Source
-from edge_sdk.sources.uri import parse_uri
+from edge_sdk.sources.base import Reader, ReconnectPolicy, Source
+from edge_sdk.sources.options import OPTIONS, parse_options
+from edge_sdk.sources.uri import SourceUri, parse_uri
 
-# scheme -> "module:ReaderClass"; each class takes (uri, base_dir)
+# scheme -> "module:ReaderClass"; each class takes (uri, base_dir, options)
 READERS: dict[str, str] = {
     "file": "edge_sdk.sources.file:FileReader",
     "v4l2": "edge_sdk.sources.v4l2:V4l2Reader",
@@ -19,11 +21,28 @@ READERS: dict[str, str] = {
 }
 
 
-def open_source(uri: str, camera: str = "cam0", *, base_dir: Path | None = None, deliver_all: bool | None = None,
-                queue_size: int = 4, reconnect: ReconnectPolicy | None = None) -> Source:
-    """Build (not start) a `Source` for `uri`. Start it with `with source:` or `source.start()`."""
-    parsed = parse_uri(uri)
+def make_reader(parsed: SourceUri, base_dir: Path | None = None, defaults: Mapping[str, str] | None = None) -> Reader:
+    """The reader for `parsed`, its options checked (`ConfigError` for a bad one) but nothing opened yet."""
+    options = parse_options(parsed, defaults)
     module_name, _, cls_name = READERS[parsed.scheme].partition(":")
     reader_cls = getattr(importlib.import_module(module_name), cls_name)
-    reader = reader_cls(parsed, base_dir)
-    return Source(reader, parsed, camera, deliver_all=deliver_all, queue_size=queue_size, reconnect=reconnect)
+    reader: Reader = reader_cls(parsed, base_dir, options)
+    return reader
+
+
+def open_source(uri: str, camera: str = "cam0", *, base_dir: Path | None = None, deliver_all: bool | None = None,
+                queue_size: int = 4, reconnect: ReconnectPolicy | None = None, stall_timeout_s: float = 5.0,
+                defaults: Mapping[str, str] | None = None) -> Source:
+    """Build (not start) a `Source` for `uri`. Start it with `with source:` or `source.start()`.
+
+    `stall_timeout_s`: a live source without a frame this long is flagged stalled and reopened (it is also the
+    readers' open/read timeout unless the URI sets `timeout=`). `defaults`: option values used where the URI
+    gives none, e.g. a device profile's CSI size, rate and flip.
+    """
+    parsed = parse_uri(uri)
+    merged = dict(defaults or {})
+    if "timeout" in OPTIONS[parsed.scheme]:
+        merged.setdefault("timeout", str(stall_timeout_s))
+    reader = make_reader(parsed, base_dir, merged)
+    return Source(reader, parsed, camera, deliver_all=deliver_all, queue_size=queue_size, reconnect=reconnect,
+                  stall_timeout_s=stall_timeout_s)

@@ -1,0 +1,61 @@
+"""The OpenCV GStreamer path: `cv2.VideoCapture("HEAD ! videoconvert ! BGR ! appsink", cv2.CAP_GSTREAMER)`.
+
+Needs an OpenCV built with GStreamer (JetPack's; pip wheels have none: `gst_support.probe()` says which).
+OpenCV cannot tell end of stream from a read timeout: both are ERROR here, and a live source reopens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from edge_sdk.errors import SourceError
+from edge_sdk.frame import CaptureStatus
+from edge_sdk.sources.base import Reader
+from edge_sdk.sources.gst_pipeline import appsink_tail
+from edge_sdk.sources.gst_support import choose_backend
+
+
+class GstOpenCvReader(Reader):
+    """Reads BGR frames of the pipeline `head` through OpenCV's GStreamer backend."""
+
+    def __init__(self, head: str, timeout_s: float = 5.0, label: str = "") -> None:
+        self.head = head
+        self.timeout_s = timeout_s
+        self.label = label or head
+        self._cap: Any = None
+        self._size = (0, 0)
+
+    def open(self) -> None:
+        choose_backend("opencv")
+        import cv2
+
+        self.close()
+        ms = int(self.timeout_s * 1000)
+        cap = cv2.VideoCapture(f"{self.head} ! {appsink_tail()}", cv2.CAP_GSTREAMER,
+                               [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError("OpenCV's GStreamer backend cannot start the pipeline", where=self.label,
+                              fix="run it with gst-launch-1.0 -v ... ! fakesink to see GStreamer's error")
+        self._cap = cap
+        self._size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+
+    def grab(self) -> tuple[CaptureStatus, np.ndarray | None, float | None]:
+        if self._cap is None:
+            self.error = "not open"
+            return CaptureStatus.ERROR, None, None
+        ok, image = self._cap.read()
+        if not ok or image is None:
+            self.error = f"no frame from the pipeline (end of stream, or nothing within {self.timeout_s:g} s)"
+            return CaptureStatus.ERROR, None, None
+        return CaptureStatus.OK, image, None
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "gst-opencv", "width": self._size[0], "height": self._size[1]}
