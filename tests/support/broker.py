@@ -47,6 +47,9 @@ class MosquittoBroker:
     def write_conf(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         lines = [
+            # As root, mosquitto drops to user 'mosquitto', which cannot write persistence into pytest's
+            # 0700 tmp dirs: persistence (sessions, queued messages) would silently be off. Stay root.
+            *(["user root"] if os.geteuid() == 0 else []),
             f"listener {self.port} 127.0.0.1",
             "allow_anonymous true",
             "persistence true",
