@@ -46,13 +46,15 @@ class MqttPublisher(Publisher):
         self._sender = SpoolSender(settings, self._spool, self._stats_payload)
 
     # -- life cycle ----------------------------------------------------------------------------------
-    def start(self) -> MqttPublisher:
+    def start(self, *, wait: bool = True) -> MqttPublisher:
         """Start the sender and wait (up to the connect timeout) for the first connection attempt.
 
         Raises PublishError when the broker refuses us for a reason retrying cannot fix (TLS trust,
         hostname, client certificate, credentials). An unreachable broker is not an error: messages
-        are spooled and the sender keeps retrying."""
+        are spooled and the sender keeps retrying. `wait=False` returns at once (no startup check)."""
         self._sender.start()
+        if not wait:
+            return self
         b = self.settings.broker
         self._sender.first_outcome.wait(b.connect_timeout_s + 1.0)
         failure = self._sender.first_failure
@@ -119,6 +121,16 @@ class MqttPublisher(Publisher):
     @property
     def connected(self) -> bool:
         return self._sender.connected
+
+    @property
+    def first_attempt_done(self) -> bool:
+        """Whether the first connection attempt has ended (connected or failed)."""
+        return self._sender.first_outcome.is_set()
+
+    @property
+    def queued(self) -> int:
+        """Messages in the spool, not yet acknowledged."""
+        return len(self._spool)
 
     def stats(self) -> dict[str, Any]:
         """The publisher's own figures, as the stats topic carries them under `mqtt`."""

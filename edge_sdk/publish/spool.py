@@ -81,6 +81,8 @@ class Spool:
         self._closed = False
         self.dropped = 0
         self._next_age_check = 0.0
+        self._next_drop_log = 0.0
+        self._unlogged_drops = 0
         count, total = conn.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages").fetchone()
         self._count, self._bytes = int(count), int(total)
         row = conn.execute("SELECT value FROM counters WHERE name='dropped_total'").fetchone()
@@ -139,8 +141,18 @@ class Spool:
                 raise
             msg_id = int(cur.lastrowid or 0)
         if dropped:
-            log.warning("spool full (%d bytes, %d messages): dropped the %d oldest", self.max_bytes, self._count, dropped)
+            self._log_drops(f"spool full ({self.max_bytes} bytes)", dropped)
         return msg_id
+
+    def _log_drops(self, why: str, n: int) -> None:
+        """Warn at the first drop, then at most every 10 s with the count since the last warning."""
+        self._unlogged_drops += n
+        now = time.monotonic()
+        if now >= self._next_drop_log:
+            self._next_drop_log = now + 10.0
+            log.warning("%s: dropped the %d oldest message(s) (%d since start, %d held)", why, self._unlogged_drops,
+                        self.dropped, self._count)
+            self._unlogged_drops = 0
 
     def _enforce_bounds(self, now: float) -> int:
         """Drop the oldest beyond the size bound, and the expired; inside the caller's transaction."""
@@ -224,7 +236,7 @@ class Spool:
                 self._conn.execute("ROLLBACK")
                 raise
         if dropped:
-            log.warning("spool: dropped %d message(s) older than %.0f s", dropped, self.max_age_s)
+            self._log_drops(f"spool: messages older than {self.max_age_s:g} s", dropped)
         return dropped
 
     def max_id(self) -> int:

@@ -236,7 +236,8 @@ class DetectionSubscriber:
             self._failure = explain_tls_text(text) or ConnectFailure("connection closed", text, True)
             self._ready.set()
         elif was and self._started:
-            log.warning("connection to %s lost (%s); reconnecting", self.broker.url, self._last_log_error or reason)
+            why = self._last_log_error or ("the broker closed the connection" if reason.is_failure else str(reason))
+            log.warning("connection to %s lost (%s); reconnecting", self.broker.url, why)
 
     def _on_log(self, _c: Any, _u: Any, level: int, buf: str) -> None:
         from paho.mqtt.enums import LogLevel

@@ -82,7 +82,8 @@ class SequenceTracker:
             s.first_seq = s.last_seq = 1
             s.missing.clear()
             s.missing_overflow = 0
-            return self._new(s, message_id)
+            self._new(s, message_id)
+            return Verdict.RESTART
         s.duplicates += 1
         return Verdict.DUPLICATE
 
