@@ -4,6 +4,7 @@ daemon (`python -m edge_sdk.cli.main run`) as a subprocess on a camera stream th
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -17,6 +18,18 @@ DAEMON = """daemon:
   watchdog_stall_s: 1.0
   status_interval_s: 0.5
 """
+
+
+def _wait_ready(ns: NotifySocket, proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ns.with_key("READY"):
+            return ns.with_key("READY")[0]
+        if proc.poll() is not None:
+            raise AssertionError(f"the daemon exited ({proc.returncode}) before READY: {proc.communicate()[1]}")
+        time.sleep(0.05)
+    proc.terminate()
+    raise AssertionError(f"no READY within {timeout} s: {proc.communicate(timeout=30)[1]}")
 
 
 def test_notifier_path_and_abstract_sockets(tmp_path: Path) -> None:
@@ -50,7 +63,7 @@ def test_ready_watchdog_only_while_frames_flow_then_stopping(tmp_path: Path, cam
     with NotifySocket(tmp_path / "notify.sock") as ns:
         proc = start_daemon(cfg, {"NOTIFY_SOCKET": ns.env_value, "WATCHDOG_USEC": "1000000"})
         try:
-            ready = ns.wait_for("READY", 60)
+            ready = _wait_ready(ns, proc)
             assert ready["MAINPID"] == str(proc.pid)
             assert "running" in ready["STATUS"] and "fps" in ready["STATUS"]
             keys = [next(iter(m)) for _, m in ns.messages]
