@@ -149,10 +149,29 @@ def explain_tls_text(text: str) -> ConnectFailure | None:
         if alert in upper:
             return ConnectFailure("client certificate refused", f"{meaning} ({alert.lower()})", True,
                                   "set mqtt.tls.cert_file/key_file to a certificate signed by a CA the broker trusts")
-    if "WRONG_VERSION_NUMBER" in upper or ("UNEXPECTED_EOF" in upper and "SSL" in upper):
-        return ConnectFailure("TLS error", "the port does not speak TLS, or closed the handshake", True,
+    if "WRONG_VERSION_NUMBER" in upper:
+        return ConnectFailure("TLS error", "the port does not speak TLS", True,
                               "check mqtt.port (TLS is usually 8883) and that the broker's listener has TLS on")
     return None
+
+
+def explain_closed(text: str, broker: BrokerSettings) -> ConnectFailure:
+    """The broker closed the connection before its CONNACK; `text` is paho's last error, if any."""
+    known = explain_tls_text(text)
+    if known is not None:
+        return known
+    detail = text or "the broker closed the connection before answering CONNECT"
+    if broker.tls is not None and ("EOF" in text.upper() or "RESET" in text.upper()):
+        # The alert was lost in the race with the close; what a TLS broker does to a refused client cert.
+        if not broker.tls.cert_file:
+            return ConnectFailure("client certificate refused", f"the broker requires a client certificate ({detail})",
+                                  True, "set mqtt.tls.cert_file and key_file (mutual TLS)")
+        return ConnectFailure("client certificate refused", f"the broker closed the TLS connection ({detail})", True,
+                              "check that the broker trusts the CA of mqtt.tls.cert_file")
+    if broker.tls is None and "RESET" in text.upper():
+        return ConnectFailure("connection closed", detail, False,
+                              "if the broker's port expects TLS, configure mqtt.tls (and check mqtt.port)")
+    return ConnectFailure("connection closed", detail, False)
 
 
 def explain_connack(reason: Any, broker: BrokerSettings) -> ConnectFailure:

@@ -31,9 +31,9 @@ from edge_sdk.publish.backoff import backoff_delay
 from edge_sdk.publish.connection import (
     ConnectFailure,
     connect_args,
+    explain_closed,
     explain_connack,
     explain_exception,
-    explain_tls_text,
     make_client,
 )
 from edge_sdk.publish.message import STATUS_OFFLINE, STATUS_ONLINE, stats_topic, status_topic
@@ -281,8 +281,7 @@ class SpoolSender:
             if self.connected:
                 self._lost()
             elif self._connecting_since is not None:  # closed before CONNACK: often a TLS alert
-                text = self._last_log_error or "the broker closed the connection during the handshake"
-                self._failed(explain_tls_text(text) or ConnectFailure("connection closed", text, False))
+                self._failed(explain_closed(self._last_log_error, self.s.broker))
 
     def _online(self, session_present: bool, receive_max: int | None) -> None:
         now = time.monotonic()

@@ -34,9 +34,9 @@ from typing import Any
 from edge_sdk.publish.connection import (
     ConnectFailure,
     connect_args,
+    explain_closed,
     explain_connack,
     explain_exception,
-    explain_tls_text,
     make_client,
 )
 from edge_sdk.publish.message import SCHEMA_VERSION
@@ -232,8 +232,8 @@ class DetectionSubscriber:
     def _on_disconnect(self, _c: Any, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
         was, self._connected = self._connected, False
         if not self._ready.is_set() and self._failure is None:
-            text = self._last_log_error or f"the broker closed the connection ({reason})"
-            self._failure = explain_tls_text(text) or ConnectFailure("connection closed", text, True)
+            failure = explain_closed(self._last_log_error, self.broker)
+            self._failure = replace(failure, fatal=True)  # to a person at a terminal, say it now
             self._ready.set()
         elif was and self._started:
             why = self._last_log_error or ("the broker closed the connection" if reason.is_failure else str(reason))
