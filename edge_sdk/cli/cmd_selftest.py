@@ -1,0 +1,63 @@
+"""`edge-sdk selftest`: build and run the demo model on this device and compare with ONNX Runtime."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+COMMAND = "selftest"
+HELP = "check this device end to end: demo model on ONNX Runtime, then TensorRT build/run/compare where it exists"
+EPILOG = """examples:
+  edge-sdk selftest                                   the bundled demo model and sample video
+  edge-sdk selftest --json --out selftest.json        the full report (versions, build logs, figures) as JSON
+  edge-sdk selftest --qdq build/yolo-demo.qdq.onnx --calib-cache build/yolo-demo.cache   also INT8
+  edge-sdk selftest --model my.onnx --video clip.mp4 --no-dla
+
+Steps: device, demo model, sample frames, ONNX Runtime FP32 (reference); with TensorRT: FP16 engine build,
+run and compare (tolerances printed), engine-cache reuse, DLA core 0 (where the board has DLA), INT8 (with
+--qdq). Without TensorRT its steps are SKIP (FAIL on a Jetson). Exit status 0 when nothing FAILs."""
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    from edge_sdk.device.steps import default_paths
+
+    model, video = default_paths(Path("."))
+    p.add_argument("--model", type=Path, default=model, help=f"FP32 ONNX detector (default {model})")
+    p.add_argument("--video", type=Path, default=video, help=f"sample video (default {video})")
+    p.add_argument("--frames", type=int, default=8, help="frames to compare (default 8)")
+    p.add_argument("--device", default="auto", help="device profile (default auto)")
+    p.add_argument("--qdq", type=Path, default=None, help="the INT8 step's Q/DQ model: also build and check INT8")
+    p.add_argument("--calib-cache", type=Path, default=None, help="the INT8 step's calibration cache (DLA INT8)")
+    p.add_argument("--no-dla", action="store_true", help="skip the DLA steps")
+    p.add_argument("--work-dir", type=Path, default=Path("build/selftest"), help="engines and timing caches go here")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--out", type=Path, default=None, help="also write the JSON report here (atomically)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge_sdk.device.selftest import SelftestInput, run_selftest
+    from edge_sdk.errors import ConfigError
+
+    if not 1 <= args.frames <= 300:
+        raise ConfigError("--frames must be between 1 and 300")
+    inp = SelftestInput(model=args.model, video=args.video, work_dir=args.work_dir, frames=args.frames,
+                        device=args.device, qdq_model=args.qdq, calib_cache=args.calib_cache, dla=not args.no_dla)
+    steps = run_selftest(inp)
+    failed = any(s.result == "FAIL" for s in steps)
+    report = {"ok": not failed, "steps": [s.as_dict() for s in steps]}
+    if args.out:
+        from edge_sdk.engines.trt.atomic import write_json_atomic
+
+        write_json_atomic(args.out, report)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+        return 1 if failed else 0
+    width = max(len(s.name) for s in steps)
+    for s in steps:
+        print(f"{s.result:<4}  {s.name:<{width}}  {s.seconds:6.2f} s  {s.detail}")
+    counts = {r: sum(s.result == r for s in steps) for r in ("PASS", "FAIL", "SKIP")}
+    print(f"{counts['PASS']} PASS, {counts['FAIL']} FAIL, {counts['SKIP']} SKIP"
+          + (f"; report: {args.out}" if args.out else ""), file=sys.stderr)
+    return 1 if failed else 0

@@ -1,0 +1,243 @@
+"""`edge-sdk doctor`: what this machine can do, each check OK / WARN / FAIL with the fix.
+
+On a Jetson a missing TensorRT, CUDA or pycuda is a FAIL (the device path cannot run); on any other machine
+it is a WARN (the CPU path still works). Checks never raise: a check that cannot tell says so.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from edge_sdk.device import probes
+from edge_sdk.device.jetson import JETPACK_TENSORRT, BoardInfo, detect_board
+from edge_sdk.device.profiles import DeviceProfile, resolve_profile
+from edge_sdk.errors import EdgeSdkError
+
+Status = Literal["OK", "WARN", "FAIL"]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str | None = None
+    data: dict[str, object] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class DoctorInput:
+    """What doctor looks at. Tests point `root` at a copy of a Jetson's files."""
+
+    root: Path = Path("/")
+    device: str = "auto"  # the config's `device:` (a profile name or auto)
+    broker: tuple[str, int] | None = None
+    broker_tls: bool = False
+    disk_path: Path = Path(".")
+    profiles_dir: Path | None = None
+    board: BoardInfo | None = None
+    tensorrt_version: Callable[[], str | None] | None = None  # default: the installed TensorRT's
+
+
+def _severity(jetson: bool) -> Status:
+    return "FAIL" if jetson else "WARN"
+
+
+def check_board(board: BoardInfo) -> Check:
+    if board.l4t_error:
+        return Check("board", "WARN", f"{board.model or 'unknown board'}: {board.l4t_error}",
+                     "reflash or repair /etc/nv_tegra_release (JetPack writes it)")
+    if not board.is_jetson:
+        return Check("board", "OK", f"{board.model or 'no device-tree model'} ({board.arch}): not a Jetson; "
+                     "the CPU path (ONNX Runtime) applies",
+                     data={"model": board.model, "arch": board.arch})
+    return Check("board", "OK", board.model or "Jetson (no device-tree model)", data={"model": board.model})
+
+
+def check_l4t(board: BoardInfo) -> Check:
+    if not board.is_jetson:
+        return Check("L4T/JetPack", "OK", "n/a (not a Jetson)")
+    if board.l4t is None:
+        return Check("L4T/JetPack", "WARN", "no readable /etc/nv_tegra_release", "install JetPack (SDK Manager or apt)")
+    data: dict[str, object] = {"l4t": board.l4t.text, "jetpack": board.jetpack, "raw": board.l4t.raw}
+    if board.jetpack is None:
+        return Check("L4T/JetPack", "WARN", f"L4T {board.l4t.text}: unknown JetPack", "edge-sdk supports JetPack 6 and 7",
+                     data)
+    if board.l4t.major < 36:
+        return Check("L4T/JetPack", "FAIL", f"L4T {board.l4t.text} = JetPack {board.jetpack}: too old",
+                     "upgrade to JetPack 6 (TensorRT 8.6/10.3) or later", data)
+    status: Status = "OK" if board.l4t.jetpack_exact else "WARN"
+    fix = None if board.l4t.jetpack_exact else "newer than edge-sdk's table; report the JetPack version if things fail"
+    return Check("L4T/JetPack", status, f"L4T {board.l4t.text} = JetPack {board.jetpack}", fix, data)
+
+
+def check_profile(inp: DoctorInput, board: BoardInfo) -> tuple[Check, DeviceProfile | None]:
+    try:
+        detected = resolve_profile("auto", root=inp.root, directory=inp.profiles_dir, board=board)
+        chosen = detected if inp.device == "auto" else resolve_profile(inp.device, directory=inp.profiles_dir)
+    except EdgeSdkError as exc:
+        return Check("device profile", "FAIL", exc.message, exc.fix), None
+    data: dict[str, object] = {"profile": chosen.name, "detected": detected.name, "dla_cores": chosen.dla_cores,
+                               "memory_budget_mb": chosen.memory_budget_mb, "default_engine": chosen.default_engine}
+    detail = (f"{chosen.name}: {chosen.description} (DLA cores {chosen.dla_cores}, memory budget "
+              f"{chosen.memory_budget_mb} MiB, default {chosen.default_engine}/{chosen.default_precision})")
+    if chosen.name != detected.name:
+        return Check("device profile", "WARN", f"config says {chosen.name} but this board is {detected.name}",
+                     f"set device: {detected.name} (or auto) in the config", data), chosen
+    return Check("device profile", "OK", detail, data=data), chosen
+
+
+def check_tensorrt(inp: DoctorInput, board: BoardInfo) -> Check:
+    from edge_sdk.engines.trt.version import INSTALL_ELSEWHERE, INSTALL_JETSON, parse_version, require_tensorrt
+    from edge_sdk.errors import DependencyMissing
+
+    why = "not installed"
+    if inp.tensorrt_version is not None:
+        text = inp.tensorrt_version()
+    else:
+        try:
+            text = require_tensorrt().text
+        except DependencyMissing as exc:
+            text, why = None, exc.message.split(";")[0]
+    if text is None:
+        fix = INSTALL_JETSON if board.is_jetson else INSTALL_ELSEWHERE
+        return Check("TensorRT", _severity(board.is_jetson), f"{why} (engine type tensorrt unavailable)", fix)
+    version = parse_version(text)
+    try:
+        path = version.path
+    except EdgeSdkError as exc:
+        return Check("TensorRT", "FAIL", exc.message, exc.fix, {"version": text})
+    data: dict[str, object] = {"version": text, "api_path": path}
+    expected = JETPACK_TENSORRT.get(board.jetpack or "")
+    if expected and f"{version.major}.{version.minor}" != expected:
+        return Check("TensorRT", "WARN", f"{text} but JetPack {board.jetpack} ships {expected}",
+                     "use JetPack's python3-libnvinfer (a pip TensorRT for another JetPack will not load)", data)
+    return Check("TensorRT", "OK", f"{text} (API path {path})", data=data)
+
+
+def check_cuda(inp: DoctorInput, board: BoardInfo) -> Check:
+    version = probes.cuda_version(inp.root)
+    lib = probes.cudart_library()
+    if version is None and lib is None:
+        return Check("CUDA", _severity(board.is_jetson), "no CUDA toolkit (/usr/local/cuda) or libcudart found",
+                     "on a Jetson: sudo apt install nvidia-jetpack (or cuda-toolkit-12-6); elsewhere: the NVIDIA driver "
+                     "and CUDA toolkit, or stay on the CPU path")
+    return Check("CUDA", "OK", f"toolkit {version or 'unknown version'}" + (f", {lib}" if lib else ""),
+                 data={"version": version, "cudart": lib})
+
+
+def check_pycuda(board: BoardInfo) -> Check:
+    p = probes.probe_pycuda()
+    if not p.available:
+        return Check("pycuda", _severity(board.is_jetson), p.detail,
+                     "pip install '.[jetson]' with CUDA on PATH (export PATH=/usr/local/cuda/bin:$PATH)")
+    return Check("pycuda", "OK", p.detail, data={"device": p.device, "compute_capability": p.compute_capability})
+
+
+def check_dla(profile: DeviceProfile | None) -> Check:
+    if profile is None:
+        return Check("DLA", "WARN", "unknown: no device profile")
+    from_trt = probes.dla_cores_from_tensorrt()
+    data: dict[str, object] = {"profile": profile.dla_cores, "tensorrt": from_trt}
+    if from_trt is not None and from_trt != profile.dla_cores:
+        return Check("DLA", "WARN", f"TensorRT reports {from_trt} DLA cores, profile {profile.name} says "
+                     f"{profile.dla_cores}", "TensorRT's count governs builds (Orin NX 8 GB has 1)", data)
+    if profile.dla_cores == 0:
+        return Check("DLA", "OK", f"none on {profile.name} (engines run on the GPU)", data=data)
+    source = "TensorRT" if from_trt is not None else "profile"
+    return Check("DLA", "OK", f"{profile.dla_cores} cores ({source}); set engine.dla_core: 0 or 1 to use one", data=data)
+
+
+def check_video(board: BoardInfo) -> Check:
+    try:
+        from edge_sdk.sources.gst_support import probe
+    except ImportError as exc:
+        return Check("OpenCV/GStreamer", "WARN", f"cannot probe: {exc}")
+    info = probe(jetson=board.is_jetson)
+    cv = info.get("opencv", {})
+    detail = (f"OpenCV {cv.get('version', 'missing')} (GStreamer {'yes' if cv.get('gstreamer') else 'no'}); "
+              f"GStreamer path: {info.get('backend') or 'none'}")
+    warnings = [str(w) for w in info.get("warnings", [])]
+    if warnings:
+        return Check("OpenCV/GStreamer", "WARN", detail + "; " + warnings[0], "; ".join(warnings),
+                     {"probe": {k: info[k] for k in ("backend", "rtsp_backend")}})
+    return Check("OpenCV/GStreamer", "OK", detail, data={"backend": info.get("backend")})
+
+
+def check_cameras(root: Path) -> Check:
+    from edge_sdk.sources.discover import list_cameras
+
+    cams = list_cameras(root / "sys/class/video4linux")
+    nodes = sorted(glob.glob(str(root / "dev/video*")))
+    if not cams and not nodes:
+        return Check("cameras", "WARN", "no /dev/video* devices",
+                     "connect a USB or CSI camera (or use file:// and rtsp:// sources)")
+    names = [f"{c['device']} {c['name']} -> {c['uri']}" for c in cams] or [n.removeprefix(str(root).rstrip("/")) for n in nodes]
+    return Check("cameras", "OK", f"{len(names)} found: " + "; ".join(names), data={"cameras": cams, "nodes": nodes})
+
+
+def check_broker(inp: DoctorInput) -> Check:
+    if inp.broker is None:
+        return Check("MQTT broker", "WARN", "not checked", "pass --config FILE or --broker HOST:PORT")
+    host, port = inp.broker
+    p = probes.probe_broker(host, port, tls=inp.broker_tls)
+    data: dict[str, object] = {"host": host, "port": port}
+    if not p.reachable:
+        return Check("MQTT broker", "FAIL", p.detail, "start the broker (sudo systemctl start mosquitto) or correct "
+                     "mqtt.host/mqtt.port; check firewalls", data)
+    if inp.broker_tls or p.accepted:
+        return Check("MQTT broker", "OK", f"{host}:{port}: {p.detail}", data=data)
+    return Check("MQTT broker", "WARN", f"{host}:{port}: {p.detail}", "set mqtt.username and a password credential "
+                 "if the broker needs them (doctor connects anonymously)", data)
+
+
+def check_disk(path: Path) -> Check:
+    where, free = probes.disk_free_mb(path)
+    data: dict[str, object] = {"path": str(where), "free_mb": free}
+    if free < 1024:
+        return Check("disk", "FAIL", f"{free} MiB free at {where}", "free space: engines, spool and logs need >= 1 GiB", data)
+    if free < 5 * 1024:
+        return Check("disk", "WARN", f"{free} MiB free at {where}", "keep >= 5 GiB free for engine builds and the spool",
+                     data)
+    return Check("disk", "OK", f"{free / 1024:.1f} GiB free at {where}", data=data)
+
+
+def check_power(board: BoardInfo, profile: DeviceProfile | None) -> Check:
+    if not board.is_jetson or profile is None or profile.power.nvpmodel_mode is None:
+        return Check("power mode", "OK", "n/a (not a Jetson)" if not board.is_jetson else "no hint in the profile")
+    number, name = probes.nvpmodel_mode()
+    hint = profile.power
+    fix = hint.note or f"sudo nvpmodel -m {hint.nvpmodel_mode}" + (" && sudo jetson_clocks" if hint.jetson_clocks else "")
+    if number is None:
+        return Check("power mode", "WARN", "nvpmodel not found: cannot read the power mode", fix)
+    if number != hint.nvpmodel_mode:
+        return Check("power mode", "WARN", f"mode {number} ({name}); full speed is mode {hint.nvpmodel_mode} "
+                     f"({hint.nvpmodel_name})", fix, {"mode": number, "name": name})
+    return Check("power mode", "OK", f"mode {number} ({name})", data={"mode": number, "name": name})
+
+
+def check_memory(root: Path, profile: DeviceProfile | None) -> Check:
+    total = probes.mem_total_mb(root)
+    if total is None:
+        return Check("memory", "WARN", "cannot read /proc/meminfo")
+    budget = profile.memory_budget_mb if profile else 0
+    if budget and budget > total // 2:
+        return Check("memory", "WARN", f"{total} MiB total; the profile's budget of {budget} MiB is over half of it",
+                     "use the profile that matches the module (device: auto)", {"total_mb": total})
+    return Check("memory", "OK", f"{total} MiB total" + (f"; profile budget {budget} MiB" if budget else ""),
+                 data={"total_mb": total, "budget_mb": budget})
+
+
+def run_doctor(inp: DoctorInput) -> list[Check]:
+    board = inp.board or detect_board(inp.root)
+    profile_check, profile = check_profile(inp, board)
+    return [check_board(board), check_l4t(board), profile_check, check_tensorrt(inp, board), check_cuda(inp, board),
+            check_pycuda(board), check_dla(profile), check_video(board), check_cameras(inp.root), check_broker(inp),
+            check_disk(inp.disk_path), check_power(board, profile), check_memory(inp.root, profile)]
