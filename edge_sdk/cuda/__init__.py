@@ -1,0 +1,12 @@
+"""The CUDA-stream runner: frames flow through N slots on CUDA streams so that uploads, the GPU letterbox
+and output copies hide behind inference. pycuda and the engines' GPU libraries are imported only when a
+runner opens, so this package imports everywhere.
+
+- `runner.CudaRunner`, `runner.RunnerOptions`: the runner (a context manager owning streams and buffers).
+- `api.StreamEngine`: the protocol a GPU engine implements (enqueue on a given stream with given pointers);
+  `ort_cuda.OrtCudaStreamEngine` implements it for ONNX Runtime's CUDA provider, TensorRT's runtime in
+  edge_sdk/engines/trt/ for TensorRT.
+- `select`: from a config to a runner (is the engine on a GPU, memory mode by device profile, slots).
+- `stage.run_frames`: the runner as a pipeline stage.
+- `spin.SpinEngine`: a kernel of set duration, to measure the runner at controlled copy/compute ratios.
+"""

@@ -1,0 +1,151 @@
+"""ONNX Runtime's CUDA provider as a `StreamEngine`: one session per slot, on the slot's stream.
+
+The CUDA provider takes its compute stream as the provider option `user_compute_stream` (the address of
+a `cudaStream_t`, as a decimal string; ONNX Runtime 1.31 parses it in CUDAExecutionProviderInfo), and the
+stream is fixed for the life of a session: so each slot gets its own session. Each session's IOBinding
+binds the slot's device input and output buffers (no copies by ONNX Runtime), and every run passes the
+run option `disable_synchronize_execution_providers=1`, so `run_with_iobinding` returns once the
+inference is enqueued instead of synchronizing the stream: the runner's events do that.
+
+ONNX Runtime quietly uses the CPU when its CUDA provider cannot load (missing CUDA or cuDNN libraries);
+this engine checks that every session really got the CUDA provider and the stream it was given, and fails
+otherwise, so the GPU path never silently becomes a CPU one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edge_sdk.cuda.api import SlotBinding, static_shape
+from edge_sdk.engines.base import Engine, EngineInfo
+from edge_sdk.errors import DependencyMissing, EngineError, ModelError
+
+log = logging.getLogger(__name__)
+CUDA_EP = "CUDAExecutionProvider"
+
+
+def _import_ort_gpu() -> Any:
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise DependencyMissing("onnxruntime-gpu", needed_for="the onnxruntime engine on CUDA",
+                                jetson="pip install onnxruntime-gpu from the Jetson AI Lab index for your JetPack",
+                                elsewhere="pip install onnxruntime-gpu (built for your CUDA major version)") from exc
+    if CUDA_EP not in ort.get_available_providers():
+        raise EngineError(f"this ONNX Runtime ({ort.__version__}) has no {CUDA_EP} "
+                          f"(available: {', '.join(ort.get_available_providers())})", where="engine.providers",
+                          fix="install onnxruntime-gpu instead of onnxruntime, or use CPUExecutionProvider")
+    return ort
+
+
+@dataclass
+class _OrtSlot:
+    session: Any
+    binding: Any
+    stream_handle: int
+    input_ptr: int
+    output_ptrs: tuple[int, ...]
+
+
+class OrtCudaStreamEngine:
+    """An ONNX model on ONNX Runtime's CUDA provider, driven by `CudaRunner`.
+
+    Open it with `open(path)` (reads the model's I/O with a CPU session) or `from_engine(engine)` (takes
+    the I/O of an already opened `OnnxRuntimeEngine`). Sessions exist only between `prepare_slots` and
+    `release_slots`, which the runner calls.
+    """
+
+    def __init__(self, info: EngineInfo, *, device_id: int = 0) -> None:
+        self._ort = _import_ort_gpu()
+        self.device_id = device_id
+        self.info = dataclasses.replace(info, device=f"cuda:{device_id}",
+                                        extra={**info.extra, "providers": [CUDA_EP], "runner": "cuda-streams",
+                                               "onnxruntime": self._ort.__version__})
+        self._slots: dict[int, _OrtSlot] = {}
+        self._run_options: Any = None
+
+    @classmethod
+    def open(cls, model_path: str, *, device_id: int = 0) -> OrtCudaStreamEngine:
+        from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+
+        with OnnxRuntimeEngine(model_path, providers=["CPUExecutionProvider"]) as probe:
+            return cls(probe.info, device_id=device_id)
+
+    @classmethod
+    def from_engine(cls, engine: Engine) -> OrtCudaStreamEngine:
+        device = engine.info.device
+        device_id = int(device.split(":", 1)[1]) if device.startswith("cuda:") else 0
+        return cls(engine.info, device_id=device_id)
+
+    def prepare_slots(self, slots: Sequence[SlotBinding]) -> None:
+        ort = self._ort
+        run_options = ort.RunOptions()
+        run_options.add_run_config_entry("disable_synchronize_execution_providers", "1")
+        self._run_options = run_options
+        try:
+            for b in slots:
+                self._slots[b.index] = self._open_slot(b)
+        except BaseException:
+            self.release_slots()
+            raise
+
+    def _open_slot(self, b: SlotBinding) -> _OrtSlot:
+        ort = self._ort
+        path = self.info.model_path
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        cuda_options = {"device_id": str(self.device_id), "user_compute_stream": str(b.stream_handle)}
+        try:
+            session = ort.InferenceSession(path, sess_options=opts, providers=[(CUDA_EP, cuda_options)])
+        except Exception as exc:  # ORT's own Fail/InvalidGraph/... types
+            raise ModelError(f"ONNX Runtime (CUDA) cannot load the model: {str(exc).strip()[:400]}", where=path,
+                             fix="check the model file, and that onnxruntime-gpu matches the installed CUDA") from exc
+        got = session.get_providers()
+        if not got or got[0] != CUDA_EP:
+            raise EngineError(f"ONNX Runtime did not start its CUDA provider (session providers: {got})", where=path,
+                              fix="check that the CUDA and cuDNN libraries onnxruntime-gpu needs are installed")
+        bound_stream = session.get_provider_options().get(CUDA_EP, {}).get("user_compute_stream")
+        if bound_stream != str(b.stream_handle):
+            raise EngineError(f"ONNX Runtime {ort.__version__} did not take the slot's CUDA stream "
+                              f"(user_compute_stream is {bound_stream!r})", where=path,
+                              fix="use onnxruntime-gpu 1.16 or newer")
+        binding = session.io_binding()
+        self._bind(binding, b.input_ptr, b.output_ptrs)
+        return _OrtSlot(session, binding, b.stream_handle, b.input_ptr, tuple(b.output_ptrs))
+
+    def _bind(self, binding: Any, input_ptr: int, output_ptrs: Sequence[int]) -> None:
+        spec, model = self.info.inputs[0], self.info.model_path
+        binding.bind_input(spec.name, "cuda", self.device_id, np.dtype(spec.dtype).type,
+                           list(static_shape(spec.shape, spec.name, model)), input_ptr)
+        if len(output_ptrs) != len(self.info.outputs):
+            raise EngineError(f"{len(output_ptrs)} output buffers for {len(self.info.outputs)} outputs")
+        for out, ptr in zip(self.info.outputs, output_ptrs):
+            binding.bind_output(out.name, "cuda", self.device_id, np.dtype(out.dtype).type,
+                                list(static_shape(out.shape, out.name, model)), ptr)
+
+    def enqueue(self, slot_index: int, stream_handle: int, input_ptr: int, output_ptrs: tuple[int, ...], /) -> None:
+        slot = self._slots.get(slot_index)
+        if slot is None:
+            raise EngineError(f"slot {slot_index} was not prepared", where=self.info.model_path)
+        if stream_handle != slot.stream_handle:
+            raise EngineError(f"slot {slot_index} was prepared for another CUDA stream; an ONNX Runtime session keeps "
+                              "the stream it was created with", where=self.info.model_path)
+        if input_ptr != slot.input_ptr or tuple(output_ptrs) != slot.output_ptrs:
+            self._bind(slot.binding, input_ptr, output_ptrs)
+            slot.input_ptr, slot.output_ptrs = input_ptr, tuple(output_ptrs)
+        try:
+            slot.session.run_with_iobinding(slot.binding, self._run_options)
+        except Exception as exc:
+            raise EngineError(f"ONNX Runtime (CUDA) inference failed: {str(exc).strip()[:400]}",
+                              where=f"{self.info.model_path} (slot {slot_index})") from exc
+
+    def release_slots(self) -> None:
+        self._slots.clear()
+        self._run_options = None
