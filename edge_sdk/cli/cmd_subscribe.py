@@ -77,8 +77,7 @@ def run(args: argparse.Namespace) -> int:
     shown = 0
     try:
         with sub:
-            if not args.json:
-                print(f"edge-sdk subscribe: listening on {broker.url} to {', '.join(sub.topics)}", file=sys.stderr)
+            print(f"edge-sdk subscribe: listening on {broker.url} to {', '.join(sub.topics)}", file=sys.stderr, flush=True)
             deadline = time.monotonic() + args.timeout if args.timeout else None
             while not stop and (args.count is None or shown < args.count):
                 wait = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())

@@ -1,0 +1,1 @@
+"""Example applications built on the edge-sdk SDK (run them as scripts: `python apps/<name>.py --help`)."""
