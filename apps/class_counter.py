@@ -16,9 +16,10 @@ For every camera it sums detections per class over windows of `--window` seconds
 A window closes when a message of a later window arrives for that camera, when the wall clock is
 `--grace` seconds past its end, or at exit (then `partial` is true). `missing` counts sequence numbers
 that never arrived inside the window (detections lost upstream); `late` counts messages that arrived,
-since the camera's previous counts message, for a window already published (they are not counted). Duplicates (QoS 1 redeliveries) are dropped by the
-subscriber, so counts are exact. With `--client-id` the subscription is a persistent session: counts
-continue across a restart of this app without losing the messages sent meanwhile.
+since the camera's previous counts message, for a window already published (they are not counted).
+Duplicates (QoS 1 redeliveries) are dropped by the subscriber, so counts are exact. With `--client-id`
+the subscription is a persistent session: counts continue across a restart of this app without losing
+the messages sent meanwhile.
 """
 
 from __future__ import annotations
