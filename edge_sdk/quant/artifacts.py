@@ -1,0 +1,176 @@
+"""The build directory: artifacts, their manifest, reuse, and finding the INT8 model at run time.
+
+The manifest is keyed by the sha256 of the FP32 model, the sha256 of the calibration set (the content of
+its calibration and held-out frames), the settings and the library versions. A build writes everything
+into a staging folder first; `publish` then removes the old manifest, moves each file into place
+(atomic renames) and writes the new manifest last. A crash in between leaves no manifest, so nothing is
+reused or run from a half-published folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edge_sdk.errors import BuildError
+from edge_sdk.quant.atomic import fsync_dir, move_atomic, write_json_atomic
+
+if TYPE_CHECKING:
+    from edge_sdk.config.app import AppConfig
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+SCHEMA = 1
+TRT_QDQ = "model.int8.trt.qdq.onnx"
+ORT_QDQ = "model.int8.ort.qdq.onnx"
+RANGES = "ranges.json"
+REPORT_JSON = "report.json"
+REPORT_TXT = "report.txt"
+FAILED_JSON = "report.failed.json"
+FAILED_TXT = "report.failed.txt"
+BUILD_HINT = "run `edge-sdk build --config FILE` (it calibrates, quantizes and checks accuracy)"
+
+
+def build_dir(cfg: AppConfig) -> Path:
+    if cfg.build.dir:
+        return cfg.resolve(cfg.build.dir)
+    return cfg.resolve(cfg.state_dir) / "build" / cfg.model_name
+
+
+def library_versions() -> dict[str, str]:
+    import cv2
+    import numpy
+    import onnx
+    import onnxruntime
+
+    from edge_sdk import __version__
+
+    return {"edge_sdk": __version__, "onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__,
+            "numpy": numpy.__version__, "opencv": cv2.__version__}
+
+
+def settings_of(cfg: AppConfig) -> dict[str, Any]:
+    """Every setting that changes the artifacts (and nothing that does not, like build.dir or threads)."""
+    b = cfg.build.model_dump(exclude={"dir", "threads", "speed_runs"})
+    c = cfg.calibration.model_dump(include={"holdout_fraction", "min_holdout_frames", "max_calibration_frames",
+                                            "max_holdout_frames"})
+    d = cfg.decode
+    return {"build": b, "calibration": c, "gate_reference": {"conf_thres": d.conf_thres, "iou_thres": d.iou_thres,
+                                                             "max_det": d.max_det, "decode": d.type}}
+
+
+def make_key(model_sha: str, calibration_sha: str, settings: dict[str, Any], versions: dict[str, str]) -> str:
+    blob = json.dumps({"model": model_sha, "calibration": calibration_sha, "settings": settings, "versions": versions},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def file_entry(path: Path) -> dict[str, Any]:
+    from edge_sdk.engines.model_info import file_sha256
+
+    return {"name": path.name, "sha256": file_sha256(path), "size": path.stat().st_size}
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    path = folder / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("schema") == SCHEMA else None
+
+
+def verify_files(folder: Path, manifest: dict[str, Any]) -> list[str]:
+    """Problems with the files the manifest lists (missing, or content changed)."""
+    from edge_sdk.engines.model_info import file_sha256
+
+    problems = []
+    for role, entry in manifest.get("files", {}).items():
+        path = folder / entry["name"]
+        if not path.is_file():
+            problems.append(f"{role} file {entry['name']} is missing")
+        elif path.stat().st_size != entry["size"] or file_sha256(path) != entry["sha256"]:
+            problems.append(f"{role} file {entry['name']} changed since the build")
+    return problems
+
+
+@dataclass
+class Staging:
+    """A private folder next to the build directory; `publish` moves its files in, `discard` removes it."""
+
+    path: Path
+    target: Path
+
+    @classmethod
+    def create(cls, target: Path) -> Staging:
+        import tempfile
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return cls(Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent)), target)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def publish(self, roles: dict[str, str], manifest: dict[str, Any]) -> dict[str, Any]:
+        """Move the staged files (role -> file name) into the build directory; write the manifest last."""
+        for name in roles.values():
+            if not (self.path / name).is_file():
+                raise BuildError(f"internal: staged artifact {name} is missing", where=str(self.path))
+        files = {role: file_entry(self.path / name) for role, name in roles.items()}
+        self.target.mkdir(parents=True, exist_ok=True)
+        (self.target / MANIFEST).unlink(missing_ok=True)
+        fsync_dir(self.target)
+        for name in roles.values():
+            move_atomic(self.path / name, self.target / name)
+        manifest = {**manifest, "files": files}
+        write_json_atomic(self.target / MANIFEST, manifest)
+        self.discard()
+        return manifest
+
+
+def remove_stale_failure(folder: Path) -> None:
+    for name in (FAILED_JSON, FAILED_TXT):
+        (folder / name).unlink(missing_ok=True)
+
+
+def resolve_int8_model(cfg: AppConfig, form: str | None = None) -> Path:
+    """The INT8 Q/DQ model `edge-sdk build` made for this config, checked to be current.
+
+    form: "ort" (the CPU-accelerated form), "trt" (the TensorRT form) or None: TensorRT engines get the
+    TensorRT form, ONNX Runtime gets `build.cpu_form`. Raises BuildError when there is no build, or when
+    the FP32 model, the settings or the calibration frames changed since it was made.
+    """
+    from edge_sdk.calibration.dataset import calibration_fingerprint, frames_folder
+    from edge_sdk.engines.model_info import file_sha256
+
+    folder = build_dir(cfg)
+    manifest = read_manifest(folder)
+    if manifest is None:
+        raise BuildError("there is no INT8 build for this config (model.precision is int8)", where=str(folder),
+                         fix=BUILD_HINT)
+    if form is None:
+        form = "trt" if cfg.engine.type == "tensorrt" else cfg.build.cpu_form
+    stale = []
+    fp32 = cfg.resolve(cfg.model.path)
+    if fp32.is_file() and file_sha256(fp32) != manifest.get("model", {}).get("sha256"):
+        stale.append("the FP32 model changed")
+    if manifest.get("settings") != json.loads(json.dumps(settings_of(cfg))):
+        stale.append("the build/calibration settings changed")
+    frames = frames_folder(cfg)
+    recorded = manifest.get("calibration", {}).get("fingerprint")
+    if frames.is_dir() and recorded and calibration_fingerprint(cfg) != recorded:
+        stale.append(f"the calibration frames in {frames} changed")
+    stale += verify_files(folder, manifest)
+    if stale:
+        raise BuildError(f"the INT8 build is stale: {'; '.join(stale)}", where=str(folder), fix=BUILD_HINT)
+    role = "trt_qdq" if form == "trt" else "ort_qdq"
+    entry = manifest.get("files", {}).get(role)
+    if entry is None:
+        raise BuildError(f"the INT8 build has no {form} model", where=str(folder), fix=BUILD_HINT)
+    return folder / str(entry["name"])

@@ -1,0 +1,292 @@
+"""The INT8 step of `edge-sdk build`: frames -> ranges -> Q/DQ models + TensorRT cache -> gate -> artifacts.
+
+    outcome = build_int8(cfg)              # reuses an up-to-date build; force=True rebuilds
+    outcome.model("ort"), outcome.report   # GateFailed (a BuildError) carries the report when refused
+
+Every input is checked before anything is written (frames, model on ONNX Runtime, config patterns), all
+outputs are staged in a private folder and published together (artifacts.py), so bad input or a refused
+gate leaves no partial artifacts. A refused gate writes report.failed.json/.txt into the build directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from edge_sdk.calibration.dataset import FrameSplit, calibration_fingerprint, even_spread, frames_folder, load_split
+from edge_sdk.errors import BuildError, ConfigError, ModelError
+from edge_sdk.quant import artifacts as art
+from edge_sdk.quant import report as rep
+from edge_sdk.quant.atomic import write_json_atomic, write_text_atomic
+
+if TYPE_CHECKING:
+    from edge_sdk.config.app import AppConfig
+    from edge_sdk.quant.gate import GateSettings
+    from edge_sdk.quant.repair import RepairJob
+
+log = logging.getLogger(__name__)
+
+
+class GateFailed(BuildError):
+    """The accuracy gate refused the INT8 model; `report` is the full build report."""
+
+    def __init__(self, message: str, report: dict[str, Any], *, where: str | None = None, fix: str | None = None) -> None:
+        self.report = report
+        super().__init__(message, where=where, fix=fix)
+
+
+@dataclass
+class BuildOutcome:
+    folder: Path
+    report: dict[str, Any]
+    manifest: dict[str, Any]
+    reused: bool
+
+    @property
+    def changed(self) -> bool:
+        return not self.reused
+
+    @property
+    def summary(self) -> str:
+        verb = "reused (inputs unchanged)" if self.reused else "built"
+        return f"INT8 {verb}: {self.report['decision']} ({self.report.get('decision_detail', '')}) in {self.folder}"
+
+    def model(self, form: str) -> Path:
+        return self.folder / str(self.manifest["files"][f"{form}_qdq"]["name"])
+
+
+@dataclass
+class _Prepared:
+    fp32: Path
+    split: FrameSplit
+    key: str
+    model_sha: str
+    settings: dict[str, Any]
+    versions: dict[str, str]
+    gate: GateSettings
+    input_name: str
+    config_float: set[str]
+
+
+def build_int8(cfg: AppConfig, *, force: bool = False, progress: bool = True) -> BuildOutcome:
+    """Build (or reuse) the INT8 artifacts of `cfg`. Raises CalibrationError/ModelError/ConfigError on bad input,
+    GateFailed when the accuracy gate refuses the result."""
+    t0 = time.monotonic()
+    folder = art.build_dir(cfg)
+    prep = _prepare(cfg)
+    if not force:
+        reused = _reusable(folder, prep.key)
+        if reused is not None:
+            return reused
+    staging = art.Staging.create(folder)
+    try:
+        return _build(cfg, prep, staging, t0, progress)
+    finally:
+        staging.discard()
+
+
+def _prepare(cfg: AppConfig) -> _Prepared:
+    from edge_sdk.engines.model_info import file_sha256
+
+    fp32 = cfg.resolve(cfg.model.path)
+    if not fp32.is_file():
+        raise ModelError("model file not found", where=str(fp32), fix="set model.path to the FP32 ONNX model")
+    split = load_split(cfg)
+    gate, input_name = _check_model(cfg, fp32, split)
+    config_float = _config_float(cfg, fp32)
+    model_sha, settings, versions = file_sha256(fp32), art.settings_of(cfg), art.library_versions()
+    key = art.make_key(model_sha, split.digest(), settings, versions)
+    return _Prepared(fp32, split, key, model_sha, settings, versions, gate, input_name, config_float)
+
+
+def _check_model(cfg: AppConfig, fp32: Path, split: FrameSplit) -> tuple[GateSettings, str]:
+    """Load the FP32 model in ONNX Runtime and run one frame: a model that fails there stops the build here."""
+    from edge_sdk.decode.base import DecodeParams
+    from edge_sdk.decode.registry import detect_layout, get_decoder
+    from edge_sdk.engines.model_info import read_metadata
+    from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+    from edge_sdk.quant.gate import GateSettings
+    from edge_sdk.quant.stats import preprocess_file
+
+    meta = read_metadata(fp32)
+    with OnnxRuntimeEngine(fp32, intra_op_threads=cfg.build.threads) as engine:
+        size = engine.info.input_hw
+        try:
+            out = engine.infer(preprocess_file(split.holdout[0], size))
+        except Exception as exc:  # onnxruntime raises its own Fail/RuntimeException types
+            raise ModelError(f"the model fails on ONNX Runtime: {str(exc).strip()[:300]}", where=str(fp32),
+                             fix="check the export (opset, shapes) with `edge-sdk run` in fp32 first") from exc
+        name = cfg.decode.type if cfg.decode.type != "auto" else detect_layout(engine.info.outputs[0].shape, meta.num_classes)
+        input_name = engine.info.inputs[0].name
+    num_classes = meta.num_classes or (int(out[0].shape[1]) - 4 if name == "yolov8" else 1000)
+    ref = DecodeParams(conf_thres=cfg.decode.conf_thres, iou_thres=cfg.decode.iou_thres, max_det=cfg.decode.max_det)
+    return GateSettings(get_decoder(name), ref, size, num_classes, cfg.build.threads), input_name
+
+
+def _config_float(cfg: AppConfig, fp32: Path) -> set[str]:
+    import onnx
+
+    from edge_sdk.quant.placement import match_nodes
+
+    if not cfg.build.exclude_nodes:
+        return set()
+    names = [n.name for n in onnx.load(str(fp32), load_external_data=False).graph.node]
+    matched, unmatched = match_nodes(cfg.build.exclude_nodes, names)
+    if unmatched:
+        raise ConfigError(f"no node of the model matches {', '.join(map(repr, unmatched))}", where="build.exclude_nodes",
+                          fix="use node names as Netron shows them, or fnmatch patterns like '/detect/cv2.0/*'")
+    return matched
+
+
+def _reusable(folder: Path, key: str) -> BuildOutcome | None:
+    manifest = art.read_manifest(folder)
+    if manifest is None or manifest.get("key") != key:
+        return None
+    problems = art.verify_files(folder, manifest)
+    if problems:
+        log.info("rebuilding: %s", "; ".join(problems))
+        return None
+    report = json.loads((folder / art.REPORT_JSON).read_text(encoding="utf-8"))
+    report["reused"] = True
+    log.info("INT8 build in %s is up to date (same model, calibration set, settings and library versions): reused", folder)
+    return BuildOutcome(folder, report, manifest, reused=True)
+
+
+def _build(cfg: AppConfig, prep: _Prepared, staging: art.Staging, t0: float, progress: bool) -> BuildOutcome:
+    import onnx
+
+    from edge_sdk.quant.gate import make_reference
+    from edge_sdk.quant.placement import name_nodes, plan_graph
+    from edge_sdk.quant.stats import StatsSettings, collect_ranges
+    from edge_sdk.quant.trt_cache import write_cache
+
+    b = cfg.build
+    model = onnx.load(str(prep.fp32))
+    model_path = prep.fp32
+    if name_nodes(model):  # ORT's quantizer and our exclusions address nodes by name
+        model_path = staging.path / "fp32.named.onnx"
+        onnx.save(model, str(model_path))
+    plan = plan_graph(model, b.op_types, keep_decode_float=b.keep_decode_float)
+    stats = StatsSettings(b.method, b.percentile, b.histogram_bins)
+    ranges = collect_ranges(model_path, prep.split.calibration, prep.input_name, prep.gate.size, stats, progress=progress)
+    ranges.save(staging.path / art.RANGES)
+    roles = {"ranges": art.RANGES}
+    for version in b.trt_versions:
+        roles[f"trt_cache_{version}"] = write_cache(ranges, version, staging.path).name
+    log.info("running FP32 on %d held-out frames for the reference", len(prep.split.holdout))
+    reference = make_reference(prep.fp32, prep.split.holdout, prep.gate)
+    job = _repair_job(cfg, prep, model, model_path, ranges, plan, reference, staging.path, progress)
+    if reference.objects == 0:
+        final = job.attempt([])
+    else:
+        final = job.run()
+    decision, detail = _decide(job, final, reference.objects, b.max_map_drop, b.accept_over_budget)
+    speed = _speed(prep, final, b.speed_runs)
+    report = _report(cfg, prep, job, final, decision, detail, speed, plan, reference.objects, stats, t0)
+    if decision == rep.FAIL:
+        _write_failed(staging.target, report)
+        raise GateFailed(f"the INT8 model was refused by the accuracy gate: {detail}", report, where=str(staging.target),
+                         fix="capture more varied calibration frames, try another build.method, raise build.max_float_layers, "
+                             "or set build.accept_over_budget: true to ship it anyway (see report.failed.txt)")
+    for form, path in final.paths.items():
+        name = art.TRT_QDQ if form == "trt" else art.ORT_QDQ
+        path.rename(staging.path / name)
+        roles[f"{form}_qdq"] = name
+    report["artifacts"] = dict(roles)
+    write_json_atomic(staging.path / art.REPORT_JSON, report)
+    write_text_atomic(staging.path / art.REPORT_TXT, rep.render(report) + "\n")
+    roles.update(report_json=art.REPORT_JSON, report_txt=art.REPORT_TXT)
+    manifest = {"schema": art.SCHEMA, "key": prep.key, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "model": {"path": str(prep.fp32), "sha256": prep.model_sha},
+                "calibration": {"sha256": prep.split.digest(), "fingerprint": calibration_fingerprint(cfg),
+                                "folder": str(frames_folder(cfg)), "calibration_frames": len(prep.split.calibration),
+                                "holdout_frames": len(prep.split.holdout)},
+                "settings": prep.settings, "versions": prep.versions, "decision": decision}
+    art.remove_stale_failure(staging.target)
+    manifest = staging.publish(roles, manifest)
+    log.info("INT8 build published in %s: %s", staging.target, decision)
+    return BuildOutcome(staging.target, report, manifest, reused=False)
+
+
+def _repair_job(cfg: AppConfig, prep: _Prepared, model: Any, model_path: Path, ranges: Any, plan: Any,
+                reference: Any, work: Path, progress: bool) -> RepairJob:
+    from edge_sdk.quant.repair import RepairJob
+    from edge_sdk.quant.stats import preprocess_file
+
+    b = cfg.build
+
+    def sens_inputs() -> list[np.ndarray]:
+        return [preprocess_file(f, prep.gate.size) for f in even_spread(prep.split.calibration, b.sensitivity_frames)]
+
+    forms = ("trt", "ort") if b.cpu_form == "ort" else ("trt",)
+    return RepairJob(model_path, model, ranges, plan, b.op_types, prep.config_float, forms, b.cpu_int8_silu,
+                     b.max_map_drop, reference, prep.gate, work, sens_inputs, b.repair, b.max_float_layers, progress)
+
+
+def _decide(job: RepairJob, final: Any, objects: int, budget: float, accept: bool) -> tuple[str, str]:
+    drops = ", ".join(f"{'TensorRT' if f == 'trt' else 'CPU'} form {d if d is not None else '-'}" for f, d in final.drops.items())
+    if objects == 0:
+        detail = ("the FP32 model finds no objects in the held-out frames, so INT8 cannot be checked against it "
+                  "(use frames that show what the model detects)")
+        return (rep.ACCEPTED, detail + "; accepted by config") if accept else (rep.FAIL, detail)
+    if final.passed:
+        if final.index == 0:
+            return rep.PASS, f"mAP50-95 drop {drops} points, within {budget}"
+        return rep.PASS_REPAIRED, (f"mAP50-95 drop {drops} points with {len(final.float_layers)} layers in float "
+                                   f"(attempt {final.index}), within {budget}")
+    tried = (f"repair tried up to {len(job.attempts[-1].float_layers)} layers in float" if len(job.attempts) > 1
+             else "no repair attempted (build.repair off or build.max_float_layers 0)")
+    detail = f"mAP50-95 drop {drops} points exceeds the budget of {budget}; {tried}"
+    return (rep.ACCEPTED, detail + "; shipped because build.accept_over_budget is true") if accept else (rep.FAIL, detail)
+
+
+def _speed(prep: _Prepared, final: Any, runs: int) -> dict[str, Any]:
+    from edge_sdk.quant.gate import interleaved_latency
+    from edge_sdk.quant.stats import preprocess_file
+
+    x = preprocess_file(prep.split.holdout[0], prep.gate.size)
+    paths = {"fp32": prep.fp32, **{f"int8_{f}": p for f, p in final.paths.items()}}
+    lat = interleaved_latency(paths, x, runs, prep.gate.threads)
+    speed: dict[str, Any] = {f"{k}_ms": v for k, v in lat.items()}
+    for form in final.paths:
+        speed[f"speedup_{form}"] = round(lat["fp32"] / lat[f"int8_{form}"], 2) if lat[f"int8_{form}"] else None
+    speed["note"] = (f"latency: ONNX Runtime CPU, median of {runs} interleaved runs, batch 1; the TensorRT form runs here as "
+                     "float convs on dequantized tensors (its speed is TensorRT's, measured when the engine is built)")
+    return speed
+
+
+def _report(cfg: AppConfig, prep: _Prepared, job: RepairJob, final: Any, decision: str, detail: str,
+            speed: dict[str, Any], plan: Any, objects: int, stats: Any, t0: float) -> dict[str, Any]:
+    split = prep.split
+    sizes: dict[str, int] = {}
+    for f in split.calibration + split.holdout:
+        sizes[f"{f.width}x{f.height}"] = sizes.get(f"{f.width}x{f.height}", 0) + 1
+    tail_compute = sorted(n for n in plan.decode_tail if plan.node_types.get(n) in cfg.build.op_types)
+    return {
+        "schema": 1, "decision": decision, "decision_detail": detail, "reused": False,
+        "model": {"path": str(prep.fp32), "sha256": prep.model_sha},
+        "method": stats.as_dict(),
+        "frames": {"calibration": len(split.calibration), "holdout": len(split.holdout), "holdout_from": split.holdout_from,
+                   "skipped": len(split.skipped), "skipped_examples": [f"{s.path.name}: {s.reason}" for s in split.skipped[:5]],
+                   "duplicates": split.duplicates, "sizes": sizes, "calibration_set_sha256": split.digest()},
+        "budget": {"max_map50_95_drop": cfg.build.max_map_drop, "accept_over_budget": cfg.build.accept_over_budget},
+        "reference": {"objects": objects, "conf_thres": cfg.decode.conf_thres, "iou_thres": cfg.decode.iou_thres},
+        "fp32": job.reference.fp32.as_dict(),
+        "int8": {form: {**s.as_dict(), "drop": final.drops[form]} for form, s in final.scores.items()},
+        "layers_in_float": {"repair": final.float_layers, "config": sorted(prep.config_float), "decode_tail": tail_compute},
+        "attempts": [a.as_dict() for a in job.attempts],
+        "sensitivity": [{"layer": s.layer, "sqnr_db": s.sqnr_db} for s in job.sensitivity],
+        "speed": speed, "versions": prep.versions, "seconds": round(time.monotonic() - t0, 1),
+    }
+
+
+def _write_failed(folder: Path, report: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(folder / art.FAILED_JSON, report)
+    write_text_atomic(folder / art.FAILED_TXT, rep.render(report) + "\n")

@@ -1,0 +1,126 @@
+"""The two Q/DQ forms, made with onnxruntime.quantization.quantize_static from one set of ranges.
+
+- "trt": what TensorRT's explicit quantization consumes. Symmetric INT8 activations (zero point 0,
+  scale amax/127), per-channel symmetric INT8 weights as Q/DQ pairs on the float weights (TensorRT
+  8.6 and 10.x fold them), float bias, Q/DQ only on the inputs of the compute nodes (Conv, MatMul, Gemm);
+  outputs are not quantized, so Conv+SiLU, the residual Add and the head stay as TensorRT fuses them. A
+  separate Q/DQ pair per consumer (DedicatedQDQPair) keeps float consumers of a tensor (the C2f Concat,
+  the residual Add) reading float. On ONNX Runtime's CPU this form runs as float convs fed by
+  dequantized tensors: correct, and slower than FP32.
+- "ort": what ONNX Runtime's CPU integer kernels accelerate (QLinearConv, QLinearSigmoid, QLinearMul,
+  QLinearConcat, QLinearAdd on AVX-512 VNNI / AVX2). Asymmetric UINT8 activations, per-channel symmetric
+  INT8 weights, INT32 bias, Conv outputs quantized (QLinearConv needs an output scale), optionally the
+  SiLU and the C2f joins in INT8. The decode tail stays float, and the Q/DQ on the logits that leave the
+  final convs are removed, in both forms.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge_sdk.errors import BuildError
+from edge_sdk.quant.placement import GraphPlan, float_for_other_consumers, strip_qdq_on
+from edge_sdk.quant.stats import ORT_METHOD_NAMES, TensorRanges
+
+log = logging.getLogger(__name__)
+
+#: Ops the "ort" form also runs in INT8 when cpu_int8_silu is on (SiLU = Sigmoid * x, C2f joins, SPPF, FPN).
+ORT_EXTRA_OPS = ("Sigmoid", "Mul", "Add", "Concat", "MaxPool", "Resize", "Split")
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    name: str  # "trt", "ort", "naive"
+    op_types: tuple[str, ...]
+    exclude: frozenset[str]
+    strip_outputs_of: frozenset[str]  # compute nodes whose output Q/DQ are removed (logits)
+
+    def describe(self) -> dict[str, Any]:
+        return {"form": self.name, "op_types": list(self.op_types), "nodes_in_float": sorted(self.exclude)}
+
+
+def trt_spec(plan: GraphPlan, op_types: list[str], float_nodes: set[str]) -> FormSpec:
+    return FormSpec("trt", tuple(op_types), frozenset(float_nodes) | plan.decode_tail, frozenset())
+
+
+def ort_spec(plan: GraphPlan, op_types: list[str], float_nodes: set[str], *, int8_silu: bool) -> FormSpec:
+    ops = tuple(op_types) + (ORT_EXTRA_OPS if int8_silu else ())
+    return FormSpec("ort", ops, frozenset(float_nodes) | plan.decode_tail, plan.final_compute)
+
+
+@contextlib.contextmanager
+def _quiet_ort_logging() -> Iterator[None]:
+    """quantize_static logs its 'consider pre-processing' advice on the root logger; keep it out of reports."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def _quantize_args(spec: FormSpec) -> dict[str, Any]:
+    from onnxruntime.quantization import QuantFormat, QuantType
+
+    if spec.name == "trt":
+        return dict(quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QInt8,
+                    weight_type=QuantType.QInt8, op_types_to_quantize=list(spec.op_types),
+                    extra_options={"ActivationSymmetric": True, "WeightSymmetric": True,
+                                   "OpTypesToExcludeOutputQuantization": list(spec.op_types),
+                                   "DedicatedQDQPair": True, "AddQDQPairToWeight": True, "QuantizeBias": False,
+                                   "QDQKeepRemovableActivations": True})
+    if spec.name == "ort":
+        return dict(quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8, op_types_to_quantize=list(spec.op_types),
+                    extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
+    if spec.name == "naive":
+        # quantize_static's defaults: every op it knows, per-tensor weights (Ultralytics-style full INT8).
+        return dict(quant_format=QuantFormat.QDQ)
+    raise ValueError(f"unknown form {spec.name!r}")
+
+
+def quantize_form(model_path: Path, ranges: TensorRanges, spec: FormSpec, out_path: Path) -> Path:
+    """Write the Q/DQ model of `spec` to `out_path` (not atomic: callers write into a staging folder)."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, quantize_static
+
+    with tempfile.TemporaryDirectory(prefix="edge-sdk-quant-") as tmp:
+        cache = ranges.write_ort_cache(Path(tmp) / "ranges.json")
+        raw = Path(tmp) / "qdq.onnx"
+        try:
+            with _quiet_ort_logging():
+                quantize_static(str(model_path), str(raw), None,
+                                calibrate_method=CalibrationMethod[ORT_METHOD_NAMES[ranges.method]],
+                                calibration_cache_path=str(cache), nodes_to_exclude=sorted(spec.exclude),
+                                **_quantize_args(spec))
+        except Exception as exc:  # onnxruntime.quantization raises ValueError, RuntimeError, KeyError, ...
+            raise BuildError(f"onnxruntime.quantization failed ({spec.name} form): {type(exc).__name__}: {exc}",
+                             where=str(model_path)) from exc
+        model = onnx.load(str(raw))
+        if spec.name == "trt":
+            float_for_other_consumers(model, list(spec.op_types))
+        if spec.strip_outputs_of:
+            tensors = {o for n in model.graph.node if n.name in spec.strip_outputs_of for o in n.output}
+            strip_qdq_on(model, tensors)
+        _copy_metadata(model_path, model)
+        onnx.save(model, str(out_path))
+    return out_path
+
+
+def _copy_metadata(src: Path, model: Any) -> None:
+    """Keep the FP32 model's metadata_props (class names, imgsz, stride) in the Q/DQ model."""
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
+    have = {p.key for p in model.metadata_props}
+    for k, v in props.items():
+        if k not in have:
+            p = model.metadata_props.add()
+            p.key, p.value = k, v

@@ -1,0 +1,156 @@
+"""The accuracy gate: INT8 against FP32 on held-out frames, with no labels.
+
+The FP32 model's detections (at the config's run-time thresholds) are the reference objects. Each model
+(FP32 itself, and every INT8 candidate) is decoded at a low threshold (0.001, as for mAP) and scored
+against them with COCO mAP50 and mAP50-95. FP32 scores about 100 against itself; the drop of a candidate
+is FP32's score minus the candidate's, in points. The SQNR of every model output is reported as well.
+Models run through the same ONNX Runtime engine as `edge-sdk run`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_sdk.calibration.dataset import FrameFile
+from edge_sdk.decode.base import DecodeParams, Decoder, Detections
+from edge_sdk.quant.metrics import MapResult, SqnrMeter, coco_images, coco_map, detections_to_annotations, detections_to_results
+from edge_sdk.quant.stats import preprocess_file
+
+#: Threshold candidates are decoded at for mAP (as COCO evaluation does).
+EVAL_CONF = 0.001
+EVAL_MAX_DET = 300
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    decoder: Decoder
+    reference: DecodeParams  # run-time thresholds: what counts as an object
+    size: tuple[int, int]  # model input (height, width)
+    num_classes: int
+    threads: int = 0
+
+    @property
+    def candidate(self) -> DecodeParams:
+        return DecodeParams(conf_thres=EVAL_CONF, iou_thres=self.reference.iou_thres, max_det=EVAL_MAX_DET)
+
+
+@dataclass
+class ModelScore:
+    map50_95: float | None
+    map50: float | None
+    sqnr_db: dict[str, float | None]
+    latency_ms: float  # median per-frame inference time during the evaluation
+    detections: int  # detections at the run-time threshold, all frames
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Reference:
+    frames: list[FrameFile]
+    outputs: list[list[np.ndarray]]
+    output_names: list[str]
+    gt: dict[str, Any]
+    objects: int
+    fp32: ModelScore
+
+
+def _open(path: Path, threads: int) -> Any:
+    from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+
+    return OnnxRuntimeEngine(path, intra_op_threads=threads)
+
+
+def _timed(engine: Any, x: np.ndarray) -> tuple[list[np.ndarray], float]:
+    t0 = time.perf_counter()
+    out = engine.infer(x)
+    return out, (time.perf_counter() - t0) * 1000.0
+
+
+def make_reference(fp32_path: Path, frames: Sequence[FrameFile], settings: GateSettings) -> Reference:
+    """Run the FP32 model on the held-out frames once; its detections become the reference objects."""
+    outputs: list[list[np.ndarray]] = []
+    ref_dets: list[Detections] = []
+    low_dets: list[Detections] = []
+    times: list[float] = []
+    with _open(fp32_path, settings.threads) as engine:
+        names = [o.name for o in engine.info.outputs]
+        for f in frames:
+            out, ms = _timed(engine, preprocess_file(f, settings.size))
+            times.append(ms)
+            outputs.append(out)
+            ref_dets.append(settings.decoder(out, settings.reference))
+            low_dets.append(settings.decoder(out, settings.candidate))
+    h, w = settings.size
+    gt = {"images": coco_images(len(frames), w, h), "annotations": detections_to_annotations(ref_dets),
+          "categories": [{"id": c + 1, "name": str(c)} for c in range(settings.num_classes)]}
+    score = coco_map(gt, detections_to_results(low_dets))
+    fp32 = ModelScore(score.map50_95, score.map50, {n: None for n in names}, statistics.median(times),
+                      sum(len(d) for d in ref_dets))
+    return Reference(list(frames), outputs, names, gt, len(gt["annotations"]), fp32)
+
+
+def score_candidate(path: Path, ref: Reference, settings: GateSettings) -> ModelScore:
+    """mAP of a candidate against the reference objects, SQNR per output, median latency."""
+    meter = SqnrMeter()
+    dets: list[Detections] = []
+    at_runtime = 0
+    times: list[float] = []
+    with _open(path, settings.threads) as engine:
+        for f, ref_out in zip(ref.frames, ref.outputs):
+            out, ms = _timed(engine, preprocess_file(f, settings.size))
+            times.append(ms)
+            for name, r, o in zip(ref.output_names, ref_out, out):
+                meter.add(name, r, o)
+            dets.append(settings.decoder(out, settings.candidate))
+            at_runtime += len(settings.decoder(out, settings.reference))
+    score: MapResult = coco_map(ref.gt, detections_to_results(dets))
+    return ModelScore(score.map50_95, score.map50, meter.db(), statistics.median(times), at_runtime)
+
+
+def drop_points(fp32: ModelScore, cand: ModelScore) -> float | None:
+    """mAP50-95 points the candidate loses against FP32's own score; None when there is no reference object."""
+    if fp32.map50_95 is None or cand.map50_95 is None:
+        return None
+    return round(fp32.map50_95 - cand.map50_95, 3)
+
+
+def output_sqnr(path: Path, frames: Sequence[np.ndarray], ref_outputs: Sequence[list[np.ndarray]], threads: int) -> float:
+    """SQNR (dB) of a model's outputs against reference outputs, all outputs and frames pooled."""
+    signal = noise = 0.0
+    with _open(path, threads) as engine:
+        for x, ref in zip(frames, ref_outputs):
+            for r, o in zip(ref, engine.infer(x)):
+                r64 = r.astype(np.float64)
+                signal += float(np.sum(r64 * r64))
+                noise += float(np.sum((r64 - o) ** 2))
+    if noise <= 0.0:
+        return 1000.0
+    if signal <= 0.0:
+        return -300.0
+    return float(10.0 * np.log10(signal / noise))
+
+
+def interleaved_latency(paths: dict[str, Path], x: np.ndarray, runs: int, threads: int) -> dict[str, float]:
+    """Median latency (ms) of each model, runs interleaved so background load hits all alike."""
+    engines = {k: _open(p, threads) for k, p in paths.items()}
+    try:
+        for e in engines.values():
+            for _ in range(3):
+                e.infer(x)
+        times: dict[str, list[float]] = {k: [] for k in engines}
+        for _ in range(runs):
+            for k, e in engines.items():
+                times[k].append(_timed(e, x)[1])
+        return {k: round(statistics.median(v), 2) for k, v in times.items()}
+    finally:
+        for e in engines.values():
+            e.close()

@@ -1,0 +1,116 @@
+"""Accuracy figures: COCO mAP through a kept library (faster-coco-eval, else pycocotools) and SQNR.
+
+No hand-written mAP: detections and references are turned into COCO dicts and scored by COCOeval.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edge_sdk.decode.base import Detections
+from edge_sdk.errors import DependencyMissing
+
+
+#: SQNR reported for an output that is all noise (keeps the JSON free of -Infinity).
+SQNR_FLOOR_DB = -300.0
+
+
+@dataclass(frozen=True)
+class MapResult:
+    map50_95: float | None  # 0..100; None when the reference holds no objects
+    map50: float | None
+
+
+def coco_images(count: int, width: int, height: int) -> list[dict[str, Any]]:
+    return [{"id": i + 1, "width": width, "height": height, "file_name": f"{i + 1}"} for i in range(count)]
+
+
+def detections_to_annotations(per_image: list[Detections]) -> list[dict[str, Any]]:
+    """Reference objects (COCO ground-truth annotations) from per-image detections."""
+    anns = []
+    for img, dets in enumerate(per_image, start=1):
+        for box, cls in zip(dets.boxes, dets.class_ids):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            w, h = max(0.0, x2 - x1), max(0.0, y2 - y1)
+            anns.append({"id": len(anns) + 1, "image_id": img, "category_id": int(cls) + 1,
+                         "bbox": [x1, y1, w, h], "area": w * h, "iscrowd": 0})
+    return anns
+
+
+def detections_to_results(per_image: list[Detections]) -> list[dict[str, Any]]:
+    """Scored detections in COCO result format."""
+    res = []
+    for img, dets in enumerate(per_image, start=1):
+        for box, score, cls in zip(dets.boxes, dets.scores, dets.class_ids):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            res.append({"image_id": img, "category_id": int(cls) + 1, "bbox": [x1, y1, x2 - x1, y2 - y1],
+                        "score": float(score)})
+    return res
+
+
+def coco_map(gt: dict[str, Any], results: list[dict[str, Any]]) -> MapResult:
+    """mAP50-95 and mAP50 (0..100) of `results` against the COCO ground truth dict `gt`."""
+    if not [a for a in gt["annotations"] if not a.get("ignore") and not a.get("iscrowd")]:
+        return MapResult(None, None)
+    if not results:
+        return MapResult(0.0, 0.0)
+    try:
+        from faster_coco_eval import COCO, COCOeval_faster
+
+        coco_gt = COCO(gt)
+        coco_dt = coco_gt.loadRes(results)
+        ev = COCOeval_faster(coco_gt, coco_dt, "bbox", print_function=lambda *a, **k: None)
+    except ImportError:
+        try:
+            from pycocotools.coco import COCO as PyCOCO
+            from pycocotools.cocoeval import COCOeval
+        except ImportError as exc:
+            raise DependencyMissing("faster-coco-eval", needed_for="the INT8 accuracy gate (COCO mAP)",
+                                    jetson="pip install faster-coco-eval", elsewhere="pip install faster-coco-eval") from exc
+        with contextlib.redirect_stdout(io.StringIO()):
+            coco_gt = PyCOCO()
+            coco_gt.dataset = gt
+            coco_gt.createIndex()
+            coco_dt = coco_gt.loadRes(results)
+        ev = COCOeval(coco_gt, coco_dt, "bbox")
+    with contextlib.redirect_stdout(io.StringIO()):
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    stats = ev.stats
+    return MapResult(_pct(stats[0]), _pct(stats[1]))
+
+
+def _pct(v: float) -> float | None:
+    return None if v is None or v < 0 else round(100.0 * float(v), 3)
+
+
+@dataclass
+class SqnrMeter:
+    """Signal-to-quantization-noise per output: 10 log10(sum ref^2 / sum (ref - test)^2), over all frames."""
+
+    signal: dict[str, float] = field(default_factory=dict)
+    noise: dict[str, float] = field(default_factory=dict)
+
+    def add(self, name: str, ref: np.ndarray, test: np.ndarray) -> None:
+        r = ref.astype(np.float64)
+        self.signal[name] = self.signal.get(name, 0.0) + float(np.sum(r * r))
+        self.noise[name] = self.noise.get(name, 0.0) + float(np.sum((r - test.astype(np.float64)) ** 2))
+
+    def db(self) -> dict[str, float | None]:
+        return {k: sqnr_db(self.signal[k], self.noise[k]) for k in self.signal}
+
+
+def sqnr_db(signal: float, noise: float) -> float | None:
+    """SQNR in dB; None stands for infinite (no noise at all)."""
+    if noise <= 0.0:
+        return None
+    if signal <= 0.0:
+        return SQNR_FLOOR_DB
+    return max(SQNR_FLOOR_DB, round(10.0 * math.log10(signal / noise), 2))
