@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edge_sdk.decode.base import Detections
-from edge_sdk.preprocess.letterbox import LetterboxInfo
+if TYPE_CHECKING:  # keep `import edge_sdk.frame` free of OpenCV, so config checks and --help stay light
+    from edge_sdk.decode.base import Detections
+    from edge_sdk.preprocess.letterbox import LetterboxInfo
 
 
 class CaptureStatus(enum.Enum):
