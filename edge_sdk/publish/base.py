@@ -5,10 +5,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from edge_sdk.engines.base import EngineInfo
 from edge_sdk.frame import FrameResult
+
+_P = TypeVar("_P", bound="Publisher")
 
 
 class Publisher(abc.ABC):
@@ -19,7 +21,7 @@ class Publisher(abc.ABC):
     MQTT publisher: written to the spool), whatever the broker's state.
     """
 
-    def __enter__(self) -> Publisher:
+    def __enter__(self: _P) -> _P:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -160,8 +160,7 @@ class Spool:
         c = self._conn
         if now >= self._next_age_check:
             self._next_age_check = now + 0.5
-            rows = c.execute("DELETE FROM messages WHERE created < ? RETURNING size", (now - self.max_age_s,)).fetchall()
-            dropped += self._forget(rows)
+            dropped += self._drop_expired(now - self.max_age_s)
         while self._bytes > self.max_bytes and self._count > 1:
             excess = self._bytes - self.max_bytes
             rows = c.execute("SELECT id, size FROM messages ORDER BY id LIMIT ?", (min(_CHUNK, self._count - 1),)).fetchall()
@@ -181,6 +180,18 @@ class Spool:
             c.execute("INSERT INTO counters (name, value) VALUES ('dropped_total', ?) "
                       "ON CONFLICT(name) DO UPDATE SET value=excluded.value", (self._dropped_total,))
         return dropped
+
+    def _drop_expired(self, cutoff: float) -> int:
+        """Delete messages created before `cutoff`, oldest first (ids follow creation, so this reads only
+        the expired rows and one more, never the whole table)."""
+        dropped = 0
+        while True:
+            rows = self._conn.execute("SELECT id, created FROM messages ORDER BY id LIMIT ?", (_CHUNK,)).fetchall()
+            ids = [msg_id for msg_id, created in rows if created < cutoff]
+            if ids:
+                dropped += self._forget(self._delete(ids))
+            if len(ids) < _CHUNK:
+                return dropped
 
     def _forget(self, rows: list[tuple[int]]) -> int:
         self._count -= len(rows)
