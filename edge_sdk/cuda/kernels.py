@@ -88,7 +88,7 @@ def compile_module() -> Any:
     from edge_sdk.cuda.check import cuda_call
 
     with cuda_call("kernel compilation (nvcc)", where="edge_sdk/cuda/kernels.py"):
-        return SourceModule(LETTERBOX_SOURCE, no_extern_c=True, options=["-O3"])
+        return SourceModule(LETTERBOX_SOURCE, no_extern_c=True)
 
 
 def grid_2d(width: int, height: int) -> tuple[int, int]:

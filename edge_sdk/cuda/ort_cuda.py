@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,9 +61,10 @@ class OrtCudaStreamEngine:
     `release_slots`, which the runner calls.
     """
 
-    def __init__(self, info: EngineInfo, *, device_id: int = 0) -> None:
+    def __init__(self, info: EngineInfo, *, device_id: int = 0, provider_options: Mapping[str, str] | None = None) -> None:
         self._ort = _import_ort_gpu()
         self.device_id = device_id
+        self.provider_options = dict(provider_options or {})  # more CUDA provider options, e.g. {"use_tf32": "0"}
         self.info = dataclasses.replace(info, device=f"cuda:{device_id}",
                                         extra={**info.extra, "providers": [CUDA_EP], "runner": "cuda-streams",
                                                "onnxruntime": self._ort.__version__})
@@ -71,11 +72,12 @@ class OrtCudaStreamEngine:
         self._run_options: Any = None
 
     @classmethod
-    def open(cls, model_path: str, *, device_id: int = 0) -> OrtCudaStreamEngine:
+    def open(cls, model_path: str, *, device_id: int = 0,
+             provider_options: Mapping[str, str] | None = None) -> OrtCudaStreamEngine:
         from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
 
         with OnnxRuntimeEngine(model_path, providers=["CPUExecutionProvider"]) as probe:
-            return cls(probe.info, device_id=device_id)
+            return cls(probe.info, device_id=device_id, provider_options=provider_options)
 
     @classmethod
     def from_engine(cls, engine: Engine) -> OrtCudaStreamEngine:
@@ -101,7 +103,8 @@ class OrtCudaStreamEngine:
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
-        cuda_options = {"device_id": str(self.device_id), "user_compute_stream": str(b.stream_handle)}
+        cuda_options = {**self.provider_options, "device_id": str(self.device_id),
+                        "user_compute_stream": str(b.stream_handle)}
         try:
             session = ort.InferenceSession(path, sess_options=opts, providers=[(CUDA_EP, cuda_options)])
         except Exception as exc:  # ORT's own Fail/InvalidGraph/... types

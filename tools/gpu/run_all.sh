@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# On the GPU machine, from the repository root, after `source .device/setup.sh`: the CUDA runner's tests and
+# its benchmark in one go. Logs and JSON land in $OUT (default ./out); the benchmark's table is printed last.
+#   MODEL=models/demo/yolo-demo.onnx VIDEO=samples/demo.mp4 bash tools/gpu/run_all.sh
+# If the onnxruntime-gpu wheel's parts were copied to /root/ort (../shared/device/prepare-ort-gpu.sh), it is
+# joined and installed into /tmp/ortgpu first and put ahead of the machine's CPU-only onnxruntime.
+set -uo pipefail
+export PYTHONUNBUFFERED=1 PATH=/usr/local/cuda/bin:$PATH
+OUT=${OUT:-out}
+mkdir -p "$OUT"
+if ls /root/ort/part* >/dev/null 2>&1 && [ ! -d /tmp/ortgpu/onnxruntime ]; then
+  cat /root/ort/part* > /root/onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl &&
+    python3 -m pip install -q --no-index --no-deps --target /tmp/ortgpu /root/onnxruntime_gpu-*.whl
+fi
+[ -d /tmp/ortgpu/onnxruntime ] && export PYTHONPATH=/tmp/ortgpu:$PYTHONPATH
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw,utilization.gpu \
+  --format=csv > "$OUT/gpu.txt" 2>&1
+python3 - <<'PY' 2>&1 | tee -a "$OUT/gpu.txt"
+import onnxruntime as ort
+print("onnxruntime", ort.__version__, ort.__file__, ort.get_available_providers())
+PY
+python3 -m pytest -q tests/cuda -rs -p no:cacheprovider 2>&1 | tee "$OUT/pytest_cuda.log"
+args=()
+[ -n "${MODEL:-}" ] && [ -n "${VIDEO:-}" ] && args=(--model "$MODEL" --video "$VIDEO")
+python3 tools/bench_runner.py --out "$OUT" "${args[@]}" 2>&1 | tee "$OUT/bench.log"
