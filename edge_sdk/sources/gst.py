@@ -28,12 +28,13 @@ _READERS = {"opencv": "edge_sdk.sources.gst_opencv:GstOpenCvReader", "gi": "edge
             "launch": "edge_sdk.sources.gst_launch:GstLaunchReader"}
 
 
-def gst_reader(head: str, backend: str = "auto", timeout_s: float = 5.0, label: str = "") -> Reader:
+def gst_reader(head: str, backend: str = "auto", timeout_s: float = 5.0, label: str = "",
+               shown_head: str | None = None) -> Reader:
     """A reader of the pipeline `head` (raw video, no sink) through the chosen GStreamer path."""
     name = choose_backend(backend)
     module_name, _, cls_name = _READERS[name].partition(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
-    reader: Reader = cls(head, timeout_s, label)
+    reader: Reader = cls(head, timeout_s, label, shown_head)
     return reader
 
 
@@ -51,7 +52,7 @@ class GstPipelineReader(Reader):
 
     def open(self) -> None:
         if self._inner is None:
-            self._inner = gst_reader(self.head, self.backend, self.timeout_s, self.label)
+            self._inner = gst_reader(self.head, self.backend, self.timeout_s, self.label, self.shown_head)
             log.info("%s: GStreamer pipeline read by %s: %s", self.label, self._inner.describe()["backend"],
                      self.shown_head)
         self._inner.open()

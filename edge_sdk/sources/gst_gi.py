@@ -23,10 +23,11 @@ POLL_S = 0.5
 class GstGiReader(Reader):
     """Reads BGR frames of the pipeline `head` through an appsink, with PyGObject."""
 
-    def __init__(self, head: str, timeout_s: float = 5.0, label: str = "") -> None:
+    def __init__(self, head: str, timeout_s: float = 5.0, label: str = "", shown_head: str | None = None) -> None:
         self.head = head
         self.timeout_s = timeout_s
         self.label = label or head
+        self.shown_head = shown_head or head  # for messages: without credentials
         self._pipeline: Any = None
         self._sink: Any = None
         self._bus: Any = None
@@ -43,7 +44,8 @@ class GstGiReader(Reader):
             self._pipeline = Gst.parse_launch(f"{self.head} ! {appsink_tail()}")
         except GLib.Error as exc:
             raise SourceError(f"GStreamer cannot build the pipeline: {exc.message}", where=self.label,
-                              fix="check element names and properties with gst-inspect-1.0") from None
+                              fix=f"check the pipeline with: gst-launch-1.0 -v {self.shown_head} ! fakesink "
+                                  "(gst-inspect-1.0 lists the elements)") from None
         self._sink = self._pipeline.get_by_name(SINK_NAME)
         self._bus = self._pipeline.get_bus()
         self._pipeline.set_state(Gst.State.PLAYING)
@@ -55,7 +57,7 @@ class GstGiReader(Reader):
                 self.close()
                 why = problem[1] if problem else f"no video within {self.timeout_s:g} s"
                 raise SourceError(f"GStreamer pipeline failed: {why}", where=self.label,
-                                  fix="check the pipeline with: gst-launch-1.0 -v " + self.head + " ! fakesink")
+                                  fix="check the pipeline with: gst-launch-1.0 -v " + self.shown_head + " ! fakesink")
 
     def _bus_problem(self) -> tuple[CaptureStatus, str] | None:
         from gi.repository import Gst

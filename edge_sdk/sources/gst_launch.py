@@ -39,10 +39,11 @@ POLL_S = 0.5
 class GstLaunchReader(Reader):
     """Reads BGR frames of the pipeline `head` through a gst-launch-1.0 child process."""
 
-    def __init__(self, head: str, timeout_s: float = 5.0, label: str = "") -> None:
+    def __init__(self, head: str, timeout_s: float = 5.0, label: str = "", shown_head: str | None = None) -> None:
         self.head = head
         self.timeout_s = timeout_s
         self.label = label or head
+        self.shown_head = shown_head or head  # for messages: without credentials
         self._proc: subprocess.Popen[bytes] | None = None
         self._fd: int | None = None
         self._caps: str | None = None
@@ -87,7 +88,7 @@ class GstLaunchReader(Reader):
                 why = self._error_text() or ("gst-launch-1.0 exited" if exited else f"no video within {self.timeout_s:g} s")
                 self.close()
                 raise SourceError(f"GStreamer pipeline failed: {why}", where=self.label,
-                                  fix="check the pipeline with: gst-launch-1.0 -v " + self.head + " ! fakesink")
+                                  fix="check the pipeline with: gst-launch-1.0 -v " + self.shown_head + " ! fakesink")
         width, height = self._size
         self._buf = None
         self._have = 0

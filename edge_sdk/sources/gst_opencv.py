@@ -20,10 +20,11 @@ from edge_sdk.sources.gst_support import choose_backend
 class GstOpenCvReader(Reader):
     """Reads BGR frames of the pipeline `head` through OpenCV's GStreamer backend."""
 
-    def __init__(self, head: str, timeout_s: float = 5.0, label: str = "") -> None:
+    def __init__(self, head: str, timeout_s: float = 5.0, label: str = "", shown_head: str | None = None) -> None:
         self.head = head
         self.timeout_s = timeout_s
         self.label = label or head
+        self.shown_head = shown_head or head  # for messages: without credentials
         self._cap: Any = None
         self._size = (0, 0)
 
