@@ -68,8 +68,10 @@ class MqttConfig(Section):
     tls: TlsConfig | None = Field(None, description="TLS settings; absent means plain TCP")
     stats_interval_s: float = Field(10.0, gt=0, le=3600, description="period of the stats topic")
     spool: SpoolConfig = Field(default_factory=SpoolConfig, description="disk spool for unacknowledged messages")
-    reconnect_min_s: float = Field(0.5, gt=0, le=60, description="first reconnect delay")
-    reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="reconnect delay cap (exponential backoff with jitter)")
+    reconnect_min_s: float = Field(0.5, gt=0, le=60,
+                                   description="first reconnect delay; each failed attempt doubles it (jitter: a random "
+                                               "draw between half the delay and the delay)")
+    reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="reconnect delay cap; reconnects go on forever")
 
     @model_validator(mode="after")
     def _password_needs_user(self) -> MqttConfig:

@@ -165,17 +165,34 @@ class SpoolSender:
 
     # -- the thread ---------------------------------------------------------------------------------
     def _run(self) -> None:
+        errors = 0
         try:
-            while not self._step():
-                pass
-        except Exception as exc:  # never die silently: the spool keeps everything for the next start
-            log.exception("MQTT sender stopped after an unexpected error; messages stay in the spool")
-            self.last_error = f"sender failed: {exc}"
+            while True:
+                try:
+                    if self._step():
+                        return
+                except Exception as exc:  # a bug or a spool I/O error: log, reset the connection, go on
+                    errors += 1
+                    self.last_error = f"sender error: {exc}"
+                    if errors == 1 or errors % 100 == 0:
+                        log.exception("MQTT sender error (%d so far); reconnecting, messages stay in the spool", errors)
+                    if self._stop.is_set():
+                        return
+                    self.connected = False
+                    self._connecting_since = None
+                    self._drop_socket()
+                    self._inflight.clear()
+                    self._acked.clear()  # not deleted: they are sent again (duplicates, not losses)
+                    self._attempts += 1
+                    self._schedule_retry()
         finally:
             self.connected = False
             self._drop_socket()  # no DISCONNECT: the broker publishes the Last Will, as it should
             self.first_outcome.set()
-            self._flush_acks()
+            try:
+                self._flush_acks()
+            except Exception as exc:
+                log.warning("could not record the last acknowledgements (%s); those messages are sent again", exc)
 
     def _step(self) -> bool:
         """One turn of the loop; True when the thread should end."""

@@ -224,6 +224,10 @@ class DetectionSubscriber:
 
     def _on_subscribe(self, _c: Any, _u: Any, _mid: int, reasons: list[Any], _props: Any) -> None:
         refused = [str(r) for r in reasons if r.is_failure]
+        granted = [int(r.value) for r in reasons if not r.is_failure]
+        if granted and min(granted) < self.qos and not self._ready.is_set():
+            log.warning("the broker granted QoS %d, not the QoS %d asked for: delivery is weaker than requested",
+                        min(granted), self.qos)
         if refused and not self._ready.is_set():
             self._failure = ConnectFailure("subscription refused", f"{', '.join(refused)} for {self.topics}", True,
                                            "check the broker's ACL for this user")
