@@ -40,7 +40,11 @@ setup(
         # pycuda builds against the CUDA toolkit JetPack installs; TensorRT comes from python3-libnvinfer.
         "jetson": ["pycuda>=2024.1"],
         "gpu": ["pycuda>=2024.1"],
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "jsonschema>=4.20", "faster-coco-eval>=1.6", "pycocotools>=2.0.7"],
+        # PyGObject for the GStreamer appsink read path in a virtual environment (JetPack's system Python has
+        # python3-gi); <3.50 because 3.50+ needs GLib 2.80's girepository-2.0 (Debian 12, Ubuntu 22.04 lack it).
+        "gst": ["PyGObject>=3.42,<3.50"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "jsonschema>=4.20", "faster-coco-eval>=1.6", "pycocotools>=2.0.7",
+                 "PyGObject>=3.42,<3.50"],
         "dev": ["mypy>=1.10", "ruff>=0.5", "types-PyYAML"],
     },
     entry_points={"console_scripts": ["edge-sdk=edge_sdk.cli.main:main"]},

@@ -86,7 +86,8 @@ def open_model(cfg: AppConfig) -> ModelBundle:
 
 def make_sources(cfg: AppConfig) -> list[Source]:
     return [open_source(s.uri, s.name, base_dir=cfg.base_dir, deliver_all=s.deliver_all, queue_size=s.queue_size,
-                        reconnect=ReconnectPolicy(s.reconnect_initial_s, s.reconnect_max_s))
+                        reconnect=ReconnectPolicy(s.reconnect_initial_s, s.reconnect_max_s),
+                        stall_timeout_s=s.stall_timeout_s)
             for s in cfg.sources]
 
 
