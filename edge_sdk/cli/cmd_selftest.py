@@ -34,6 +34,7 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--work-dir", type=Path, default=Path("build/selftest"), help="engines and timing caches go here")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--out", type=Path, default=None, help="also write the JSON report here (atomically)")
+    p.add_argument("--root", type=Path, default=Path("/"), help=argparse.SUPPRESS)  # tests: a copy of a Jetson's files
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.frames <= 300:
         raise ConfigError("--frames must be between 1 and 300")
     inp = SelftestInput(model=args.model, video=args.video, work_dir=args.work_dir, frames=args.frames,
-                        device=args.device, qdq_model=args.qdq, calib_cache=args.calib_cache, dla=not args.no_dla)
+                        device=args.device, qdq_model=args.qdq, calib_cache=args.calib_cache, dla=not args.no_dla,
+                        root=args.root)
     steps = run_selftest(inp)
     failed = any(s.result == "FAIL" for s in steps)
     report = {"ok": not failed, "steps": [s.as_dict() for s in steps]}

@@ -72,10 +72,14 @@ def read_manifest(path: Path) -> dict[str, object]:
 
 
 def key_changes(old: dict[str, object], new: dict[str, object]) -> list[str]:
+    """What differs between two manifest keys, e.g. "tensorrt_version '8.6.2.3' -> '10.3.0.30'"."""
     changes = []
     for name in KEY_FIELDS:
-        if old.get(name) != new.get(name):
-            changes.append(f"{name} {old.get(name)!r} -> {new.get(name)!r}")
+        a, b = old.get(name), new.get(name)
+        if isinstance(a, dict) and isinstance(b, dict):
+            changes += [f"{name}.{k} {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif a != b:
+            changes.append(f"{name} {a!r} -> {b!r}")
     return changes
 
 

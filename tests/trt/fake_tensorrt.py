@@ -1,0 +1,600 @@
+"""fake_tensorrt: a recording STAND-IN for the `tensorrt` module, one per TensorRT version. Not TensorRT.
+
+Why: TensorRT cannot be installed in this workplace. This stand-in lets tests check edge-sdk's own logic on
+each API path (which flags, memory limits, DLA settings, calibrator and timing cache the builder sets; how
+the cache rebuilds and refuses; how the runtime binds tensors) and that edge-sdk only uses names the real
+TensorRT of that path has. It builds nothing real, runs nothing on a GPU, and proves nothing about
+TensorRT's behaviour, engines, accuracy or speed.
+
+How it stays honest: its surface is the committed API dump of the real bindings of that version
+(tests/data/trt_api/, made by tools/trt_api/dump_trt_api.py). Every public name is gated: a class, member or
+enum value that the version's dump lacks raises AttributeError (and is recorded in `Recorder.missing`), as
+the real module would. tests/trt/test_fake_surface.py checks that every name the fake implements exists in
+the dumps, with the same parameter names. Every access and call is recorded for the contract tests.
+
+    fake, rec = make_fake_tensorrt("10", FakeState(num_dla_cores=2))
+    monkeypatch.setitem(sys.modules, "tensorrt", fake)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+API_DIR = Path(__file__).resolve().parents[1] / "data" / "trt_api"
+DUMP_FOR_PATH = {"8.6": "8.6.1", "10": "10.3.0", "11": "11.4.0.106"}
+VERSION_TEXT = {"8.6": "8.6.1.6", "10": "10.3.0.30", "11": "11.4.0.106"}
+SEVERITY = {"INTERNAL_ERROR": 0, "ERROR": 1, "WARNING": 2, "INFO": 3, "VERBOSE": 4}
+_ONNX_DTYPE = {1: "FLOAT", 10: "HALF", 7: "INT64", 6: "INT32", 3: "INT8", 2: "UINT8", 9: "BOOL"}
+_LAYER_TYPE = {"Conv": "CONVOLUTION", "ConvTranspose": "DECONVOLUTION", "Relu": "ACTIVATION", "Sigmoid": "ACTIVATION",
+               "LeakyRelu": "ACTIVATION", "Tanh": "ACTIVATION", "Add": "ELEMENTWISE", "Mul": "ELEMENTWISE",
+               "Sub": "ELEMENTWISE", "Div": "ELEMENTWISE", "MaxPool": "POOLING", "AveragePool": "POOLING",
+               "Concat": "CONCATENATION", "Reshape": "SHUFFLE", "Transpose": "SHUFFLE", "Resize": "RESIZE",
+               "QuantizeLinear": "QUANTIZE", "DequantizeLinear": "DEQUANTIZE", "ReduceSum": "REDUCE",
+               "Softmax": "SOFTMAX", "Slice": "SLICE", "MatMul": "MATRIX_MULTIPLY", "Cast": "CAST"}
+
+
+@functools.cache
+def load_api(dump_version: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((API_DIR / f"tensorrt-{dump_version}.json").read_text(encoding="utf-8"))
+    return data
+
+
+def class_members(api: dict[str, Any], name: str) -> dict[str, Any]:
+    """Members of a dumped class including those of its dumped bases (the dump lists each class's own)."""
+    cls = api["classes"].get(name)
+    if cls is None:
+        return {}
+    members = dict(cls["members"])
+    for base in cls["bases"]:
+        for k, v in api["classes"].get(base, {}).get("members", {}).items():
+            members.setdefault(k, v)
+    return members
+
+
+@dataclass
+class Call:
+    target: str  # "IBuilderConfig.set_flag", or "IBuilderConfig.DLA_core=" for a property set
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    receiver: Any = None  # the fake object called (tells execution contexts apart)
+
+
+@dataclass
+class Recorder:
+    calls: list[Call] = field(default_factory=list)
+    accessed: set[str] = field(default_factory=set)  # "BuilderFlag.INT8", "IBuilderConfig.set_flag", "Builder"
+    missing: set[str] = field(default_factory=set)  # names asked for that this version does not have
+
+    def of(self, target: str) -> list[Call]:
+        return [c for c in self.calls if c.target == target]
+
+    def args_of(self, target: str) -> list[tuple[Any, ...]]:
+        return [c.args for c in self.of(target)]
+
+
+@dataclass
+class FakeState:
+    """How the stand-in behaves (what a real TensorRT would decide)."""
+
+    num_dla_cores: int = 0
+    unsupported_ops: frozenset[str] = frozenset()  # the parser rejects these ONNX op types
+    dla_unsupported_ops: frozenset[str] = frozenset()  # can_run_on_DLA is False for layers made from these
+    build_fails: bool = False
+    calibrator_short: bool = False  # the build asks the calibrator for data (the cache lacks scales)
+    on_execute: Callable[[dict[str, int], int], None] | None = None  # (addresses by tensor name, stream)
+    built_engines: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --- enums -------------------------------------------------------------------------------------------------
+
+class _EnumMeta(type):
+    _values: list[str]
+    _rec: Recorder
+    _cache: dict[str, Any]
+
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in cls._values:
+            cls._rec.missing.add(f"{cls.__name__}.{name}")
+            raise AttributeError(f"type object '{cls.__name__}' has no attribute '{name}'")
+        cls._rec.accessed.add(f"{cls.__name__}.{name}")
+        if name not in cls._cache:
+            member = object.__new__(cls)
+            member.name, member.value = name, cls._values.index(name)
+            cls._cache[name] = member
+        return cls._cache[name]
+
+
+class _EnumValue:
+    name: str
+    value: int
+
+    def __int__(self) -> int:
+        return self.value
+
+    def __index__(self) -> int:
+        return self.value
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.name == self.name  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.name))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}.{self.name}: {self.value}>"
+
+
+def _make_enum(name: str, values: list[str], rec: Recorder) -> type:
+    return _EnumMeta(name, (_EnumValue,), {"_values": list(values), "_rec": rec, "_cache": {}})
+
+
+# --- gated base --------------------------------------------------------------------------------------------
+
+class _Gated:
+    """Public attributes must be in this version's dump; every access and call is recorded."""
+
+    _api_name: ClassVar[str]
+    _members: ClassVar[dict[str, Any]]
+    _rec: ClassVar[Recorder]
+    _state: ClassVar[FakeState]
+    _cls: ClassVar[dict[str, Any]]  # this version's fake classes and enums by name
+    _version: ClassVar[str]
+
+    def __getattribute__(self, name: str) -> Any:
+        if name.startswith("_"):
+            return object.__getattribute__(self, name)
+        cls = type(self)
+        target = f"{cls._api_name}.{name}"
+        if name not in cls._members:
+            cls._rec.missing.add(target)
+            raise AttributeError(f"TensorRT {cls._version} has no {target}")
+        cls._rec.accessed.add(target)
+        value = object.__getattribute__(self, name)
+        if callable(value) and isinstance(cls._members[name], list):
+            rec = cls._rec
+
+            def recorded(*args: Any, **kwargs: Any) -> Any:
+                rec.calls.append(Call(target, args, kwargs, self))
+                return value(*args, **kwargs)
+
+            return recorded
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+            return
+        cls = type(self)
+        target = f"{cls._api_name}.{name}"
+        if cls._members.get(name) not in ("property", "attribute"):
+            cls._rec.missing.add(target + "=")
+            raise AttributeError(f"TensorRT {cls._version} has no settable {target}")
+        cls._rec.calls.append(Call(target + "=", (value,), {}, self))
+        object.__setattr__(self, name, value)
+
+    def _get(self, name: str, default: Any = None) -> Any:
+        return object.__getattribute__(self, "__dict__").get(name, default)
+
+
+# --- the classes edge-sdk uses -----------------------------------------------------------------------------
+
+class ILogger(_Gated):
+    _api_name = "ILogger"
+
+    def __init__(self) -> None:
+        pass
+
+    def log(self, severity: Any, msg: str) -> None:
+        pass
+
+
+class Dims(_Gated):
+    _api_name = "Dims"
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self._shape = tuple(shape)
+
+    def __len__(self) -> int:
+        return len(self._shape)
+
+    def __getitem__(self, arg0: int) -> int:
+        return self._shape[arg0]
+
+
+class ITensor(_Gated):
+    _api_name = "ITensor"
+
+    def __init__(self, name: str, shape: tuple[int, ...], dtype: str) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "dtype", getattr(self._cls["DataType"], dtype))
+
+
+class ILayer(_Gated):
+    _api_name = "ILayer"
+
+    def __init__(self, name: str, op: str) -> None:
+        self._op = op
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "type", getattr(self._cls["LayerType"], _LAYER_TYPE.get(op, "IDENTITY")))
+
+
+class INetworkDefinition(_Gated):
+    _api_name = "INetworkDefinition"
+
+    def __init__(self, flags: int) -> None:
+        self._flags = flags
+        self._layers: list[Any] = []
+        self._inputs: list[Any] = []
+        self._outputs: list[Any] = []
+
+    @property
+    def num_layers(self) -> int:
+        return len(self._layers)
+
+    @property
+    def num_inputs(self) -> int:
+        return len(self._inputs)
+
+    @property
+    def num_outputs(self) -> int:
+        return len(self._outputs)
+
+    def get_layer(self, index: int) -> Any:
+        return self._layers[index]
+
+    def get_input(self, index: int) -> Any:
+        return self._inputs[index]
+
+    def get_output(self, index: int) -> Any:
+        return self._outputs[index]
+
+
+class ParserError(_Gated):
+    _api_name = "ParserError"
+
+    def __init__(self, desc: str, node: int, node_name: str, op: str) -> None:
+        self._desc, self._node, self._node_name, self._op = desc, node, node_name, op
+
+    def desc(self) -> str:
+        return self._desc
+
+    def node(self) -> int:
+        return self._node
+
+    def node_name(self) -> str:
+        return self._node_name
+
+    def node_operator(self) -> str:
+        return self._op
+
+    def code(self) -> Any:
+        return self._cls["ErrorCode"].UNSUPPORTED_NODE
+
+
+class OnnxParser(_Gated):
+    _api_name = "OnnxParser"
+
+    def __init__(self, network: Any, logger: Any) -> None:
+        self._network, self._logger, self._errors = network, logger, []
+
+    @property
+    def num_errors(self) -> int:
+        return len(self._errors)
+
+    def get_error(self, index: int) -> Any:
+        return self._errors[index]
+
+    def clear_errors(self) -> None:
+        self._errors = []
+
+    def parse_from_file(self, model: str) -> bool:
+        import onnx
+
+        graph = onnx.load(model).graph
+        inits = {t.name for t in graph.initializer}
+        net = self._network
+        for i, node in enumerate(graph.node):
+            name = node.name or f"{node.op_type}_{i}"
+            if node.op_type in self._state.unsupported_ops:
+                self._errors.append(self._cls["ParserError"](
+                    f"No importer registered for op: {node.op_type}", i, node.name, node.op_type))
+                continue
+            net._layers.append(self._cls["ILayer"](name, node.op_type))
+        for vi in graph.input:
+            if vi.name not in inits:
+                net._inputs.append(_tensor(self._cls, vi))
+        for vi in graph.output:
+            net._outputs.append(_tensor(self._cls, vi))
+        return not self._errors
+
+
+def _tensor(classes: dict[str, Any], vi: Any) -> Any:
+    t = vi.type.tensor_type
+    shape = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim)
+    return classes["ITensor"](vi.name, shape, _ONNX_DTYPE.get(t.elem_type, "FLOAT"))
+
+
+class IHostMemory(_Gated):
+    _api_name = "IHostMemory"
+
+    def __init__(self, data: bytes) -> None:
+        self._data = bytes(data)
+
+    def __bytes__(self) -> bytes:
+        return self._data
+
+    @property
+    def nbytes(self) -> int:
+        return len(self._data)
+
+
+class ITimingCache(_Gated):
+    _api_name = "ITimingCache"
+
+    def __init__(self, entries: list[str], valid: bool = True) -> None:
+        self._entries, self._valid = entries, valid
+
+    def serialize(self) -> Any:
+        head = f"FAKE-TIMING-CACHE|{self._version}|"
+        return self._cls["IHostMemory"]((head + "\n".join(self._entries)).encode())
+
+    def reset(self) -> bool:
+        self._entries = []
+        return True
+
+
+class IBuilderConfig(_Gated):
+    _api_name = "IBuilderConfig"
+
+    def __init__(self) -> None:
+        self._flags: set[str] = set()
+        self._pools: dict[str, int] = {}
+        self._timing: Any = None
+
+    def set_flag(self, flag: Any) -> None:
+        self._flags.add(flag.name)
+
+    def get_flag(self, flag: Any) -> bool:
+        return flag.name in self._flags
+
+    def clear_flag(self, flag: Any) -> None:
+        self._flags.discard(flag.name)
+
+    def set_memory_pool_limit(self, pool: Any, pool_size: int) -> None:
+        self._pools[pool.name] = pool_size
+
+    def get_memory_pool_limit(self, pool: Any) -> int:
+        return self._pools.get(pool.name, 0)
+
+    def create_timing_cache(self, serialized_timing_cache: bytes) -> Any:
+        data = bytes(serialized_timing_cache)
+        head = f"FAKE-TIMING-CACHE|{self._version}|".encode()
+        if not data:
+            return self._cls["ITimingCache"]([])
+        if not data.startswith(head):
+            return self._cls["ITimingCache"]([], valid=False)
+        body = data[len(head):].decode()
+        return self._cls["ITimingCache"](body.split("\n") if body else [])
+
+    def set_timing_cache(self, cache: Any, ignore_mismatch: bool) -> bool:
+        if not cache._valid:
+            return False
+        self._timing = cache
+        return True
+
+    def get_timing_cache(self) -> Any:
+        return self._timing
+
+    def can_run_on_DLA(self, layer: Any) -> bool:
+        return layer._op not in self._state.dla_unsupported_ops
+
+
+class Builder(_Gated):
+    _api_name = "Builder"
+
+    def __init__(self, logger: Any) -> None:
+        self._logger = logger
+
+    @property
+    def num_DLA_cores(self) -> int:
+        return self._state.num_dla_cores
+
+    def create_network(self, flags: int = 0) -> Any:
+        return self._cls["INetworkDefinition"](flags)
+
+    def create_builder_config(self) -> Any:
+        return self._cls["IBuilderConfig"]()
+
+    def build_serialized_network(self, network: Any, config: Any) -> Any:
+        state, sev = self._state, self._cls["ILogger"].Severity
+        monitor = config._get("progress_monitor")
+        if monitor is not None:
+            monitor.phase_start("Building engine", None, 2)
+            for step in range(2):
+                monitor.step_complete("Building engine", step)
+            monitor.phase_finish("Building engine")
+        calibrator = config._get("int8_calibrator")
+        if calibrator is not None:
+            calibrator.read_calibration_cache()
+            if state.calibrator_short:
+                calibrator.get_batch([t.name for t in network._inputs])
+        if state.build_fails:
+            self._logger.log(sev.ERROR, "fake build failure: out of workspace memory")
+            return None
+        if config._timing is not None:
+            config._timing._entries.extend(f"{layer.name}" for layer in network._layers)
+        flag_names = [n for n in self._cls["NetworkDefinitionCreationFlag"]._values
+                      if network._flags >> self._cls["NetworkDefinitionCreationFlag"]._values.index(n) & 1]
+        engine = {"fake_tensorrt_engine": self._version, "network_flags": flag_names,
+                  "builder_flags": sorted(config._flags), "dla_core": config._get("DLA_core"),
+                  "io": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype.name, "input": True}
+                         for t in network._inputs]
+                  + [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype.name, "input": False}
+                     for t in network._outputs]}
+        state.built_engines.append(engine)
+        return self._cls["IHostMemory"](json.dumps(engine).encode())
+
+
+class IProgressMonitor(_Gated):
+    _api_name = "IProgressMonitor"
+
+    def __init__(self) -> None:
+        pass
+
+
+class IInt8EntropyCalibrator2(_Gated):
+    _api_name = "IInt8EntropyCalibrator2"
+
+    def __init__(self) -> None:
+        pass
+
+
+class IExecutionContext(_Gated):
+    _api_name = "IExecutionContext"
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+        self._addresses: dict[str, int] = {}
+
+    def set_tensor_address(self, name: str, memory: int) -> bool:
+        if name not in [t["name"] for t in self._engine._io]:
+            return False
+        self._addresses[name] = memory
+        return True
+
+    def execute_async_v3(self, stream_handle: int) -> bool:
+        return self._run(dict(self._addresses), stream_handle)
+
+    def execute_async_v2(self, bindings: list[int], stream_handle: int, input_consumed: Any = None) -> bool:
+        io = self._engine._io
+        if len(bindings) != len(io):
+            return False
+        return self._run({t["name"]: ptr for t, ptr in zip(io, bindings)}, stream_handle)
+
+    def _run(self, addresses: dict[str, int], stream: int) -> bool:
+        if set(addresses) != {t["name"] for t in self._engine._io} or not all(addresses.values()):
+            return False
+        if self._state.on_execute is not None:
+            self._state.on_execute(addresses, stream)
+        return True
+
+
+class ICudaEngine(_Gated):
+    _api_name = "ICudaEngine"
+
+    def __init__(self, desc: dict[str, Any]) -> None:
+        self._io: list[dict[str, Any]] = desc["io"]
+
+    @property
+    def num_io_tensors(self) -> int:
+        return len(self._io)
+
+    def get_tensor_name(self, index: int) -> str:
+        return str(self._io[index]["name"])
+
+    def _by_name(self, name: str) -> dict[str, Any]:
+        return next(t for t in self._io if t["name"] == name)
+
+    def get_tensor_mode(self, name: str) -> Any:
+        mode = self._cls["TensorIOMode"]
+        return mode.INPUT if self._by_name(name)["input"] else mode.OUTPUT
+
+    def get_tensor_shape(self, name: str) -> Any:
+        return self._cls["Dims"](tuple(self._by_name(name)["shape"]))
+
+    def get_tensor_dtype(self, name: str) -> Any:
+        return getattr(self._cls["DataType"], self._by_name(name)["dtype"])
+
+    @property
+    def num_bindings(self) -> int:
+        return len(self._io)
+
+    def get_binding_name(self, index: int) -> str:
+        return str(self._io[index]["name"])
+
+    def binding_is_input(self, index: int) -> bool:
+        return bool(self._io[index]["input"])
+
+    def get_binding_shape(self, index: int) -> Any:
+        return self._cls["Dims"](tuple(self._io[index]["shape"]))
+
+    def get_binding_dtype(self, index: int) -> Any:
+        return getattr(self._cls["DataType"], self._io[index]["dtype"])
+
+    def create_execution_context(self) -> Any:
+        return self._cls["IExecutionContext"](self)
+
+
+class Runtime(_Gated):
+    _api_name = "Runtime"
+
+    def __init__(self, logger: Any) -> None:
+        self._logger = logger
+
+    def deserialize_cuda_engine(self, serialized_engine: bytes) -> Any:
+        sev = self._cls["ILogger"].Severity
+        try:
+            desc = json.loads(bytes(serialized_engine))
+        except ValueError:
+            self._logger.log(sev.ERROR, "fake deserialize: not an engine")
+            return None
+        if desc.get("fake_tensorrt_engine") != self._version:
+            self._logger.log(sev.ERROR, f"fake deserialize: engine of {desc.get('fake_tensorrt_engine')}")
+            return None
+        return self._cls["ICudaEngine"](desc)
+
+
+IMPLEMENTED: tuple[type[_Gated], ...] = (
+    ILogger, Dims, ITensor, ILayer, INetworkDefinition, ParserError, OnnxParser, IHostMemory, ITimingCache,
+    IBuilderConfig, Builder, IProgressMonitor, IInt8EntropyCalibrator2, IExecutionContext, ICudaEngine, Runtime)
+
+
+class _FakeModule(types.ModuleType):
+    """Module attributes are gated like members: names the version lacks raise AttributeError."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name.startswith("_"):
+            return super().__getattribute__(name)
+        d = super().__getattribute__("__dict__")
+        api, rec = d["_api"], d["_recorder"]
+        if name not in api["classes"] and name not in api["enums"] and name not in api["functions"]:
+            rec.missing.add(name)
+            raise AttributeError(f"module 'tensorrt' (fake_tensorrt {d['__version__']}) has no attribute '{name}'")
+        rec.accessed.add(name)
+        if name not in d:
+            raise AttributeError(f"fake_tensorrt does not implement tensorrt.{name} (TensorRT has it)")
+        return d[name]
+
+
+def make_fake_tensorrt(path: str, state: FakeState | None = None,
+                       version_text: str | None = None) -> tuple[types.ModuleType, Recorder]:
+    """A fresh stand-in `tensorrt` module for API path "8.6", "10" or "11" (its surface: that path's dump), and its
+    recorder. `version_text` overrides the reported version (e.g. "11.4.1" for DLA on 11.x)."""
+    version = version_text or VERSION_TEXT[path]
+    api = load_api(DUMP_FOR_PATH[path])
+    rec, state = Recorder(), state or FakeState()
+    module = _FakeModule("tensorrt", f"fake_tensorrt stand-in for TensorRT {version} (not TensorRT)")
+    classes: dict[str, Any] = {}
+    for enum_name, values in api["enums"].items():
+        classes[enum_name] = _make_enum(enum_name, values, rec)
+    for impl in IMPLEMENTED:
+        if impl._api_name not in api["classes"]:
+            continue
+        classes[impl._api_name] = type(impl.__name__, (impl,), {
+            "_members": class_members(api, impl._api_name), "_rec": rec, "_state": state, "_cls": classes,
+            "_version": version, "__module__": "tensorrt"})
+    # ILogger.Severity is nested (not in the dump's enums); values as TensorRT's: INTERNAL_ERROR 0 .. VERBOSE 4.
+    # edge-sdk only receives severities, so they are not recorded.
+    classes["ILogger"].Severity = _make_enum("Severity", list(SEVERITY), Recorder())
+    module.__dict__.update(classes)
+    module.__dict__.update({"__version__": version, "_api": api, "_recorder": rec, "_state": state})
+    return module, rec

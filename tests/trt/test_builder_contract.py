@@ -1,0 +1,229 @@
+"""Contract tests of edge-sdk's BUILDER LOGIC on each TensorRT API path, against the `fake_tensorrt` stand-in.
+
+These test edge-sdk's logic, not TensorRT: that on 8.6, 10.x and 11.x the builder sets exactly the intended
+network and builder flags, memory limit, optimization level, DLA settings, calibrator and timing cache, and
+refuses what it must. The stand-in's surface is the real API dump of each version, so a name the version
+lacks fails these tests; nothing here shows that TensorRT builds a good engine (tests/trt/test_real_tensorrt.py
+does that where TensorRT exists).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import onnx
+import pytest
+
+from edge_sdk.config.engine import TensorRtEngineConfig
+from edge_sdk.device.profiles import load_profile
+from edge_sdk.engines.trt.builder import build_engine
+from edge_sdk.errors import BuildError, CalibrationError, DeviceError
+from tests.trt.conftest import InstallTrt
+from tests.trt.fake_tensorrt import FakeState, Recorder
+from tests.trt.models import calibration_cache, tiny_detector
+
+PATHS = ("8.6", "10", "11")
+AGX = load_profile("orin-agx")
+
+
+def set_props(rec: Recorder, cls: str) -> dict[str, Any]:
+    """Property assignments recorded on `cls`, name -> last value."""
+    return {c.target.split(".", 1)[1][:-1]: c.args[0] for c in rec.calls
+            if c.target.startswith(cls + ".") and c.target.endswith("=")}
+
+
+def flag_names(rec: Recorder) -> list[str]:
+    return sorted(c.args[0].name for c in rec.of("IBuilderConfig.set_flag"))
+
+
+def network_flag_names(rec: Recorder, trt: Any) -> list[str]:
+    mask = rec.of("Builder.create_network")[0].args[0]
+    values = trt.NetworkDefinitionCreationFlag._values
+    return [n for i, n in enumerate(values) if mask >> i & 1]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_edge_sdk_logic_int8_gpu_build_sets_exactly_the_intended_config(path: str, install_fake_trt: InstallTrt,
+                                                                         qdq_detector: Path, tmp_path: Path) -> None:
+    """edge-sdk logic, not TensorRT: an INT8 GPU build on each path."""
+    trt, rec = install_fake_trt(path)
+    cfg = TensorRtEngineConfig(workspace_mb=512, optimization_level=4)
+    art = build_engine(qdq_detector, None, AGX, cfg, tmp_path / "engines")
+    assert art.precision == "int8" and not art.reused
+    expected_flags = {"8.6": ["FP16", "INT8"], "10": ["FP16", "INT8"], "11": []}[path]
+    assert flag_names(rec) == expected_flags
+    assert network_flag_names(rec, trt) == {"8.6": ["EXPLICIT_BATCH"], "10": [], "11": ["STRONGLY_TYPED"]}[path]
+    pools = rec.args_of("IBuilderConfig.set_memory_pool_limit")
+    assert [(p.name, size) for p, size in pools] == [("WORKSPACE", 512 << 20)]
+    props = set_props(rec, "IBuilderConfig")
+    assert props["builder_optimization_level"] == 4
+    assert props["profiling_verbosity"].name == "DETAILED"
+    assert "DLA_core" not in props and "default_device_type" not in props and "int8_calibrator" not in props
+    assert ("progress_monitor" in props) == (path != "8.6")
+    assert len(rec.of("IBuilderConfig.create_timing_cache")) == 1 and len(rec.of("IBuilderConfig.set_timing_cache")) == 1
+    assert rec.of("IBuilderConfig.set_timing_cache")[0].args[1] is False  # never ignore a mismatched cache
+    assert not rec.missing
+    manifest = json.loads(art.manifest_path.read_text())
+    assert sorted(manifest["build"]["builder_flags"]) == expected_flags and manifest["build"]["api_path"] == path
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_edge_sdk_logic_fp16_build_flags_and_11x_onnx_conversion(path: str, install_fake_trt: InstallTrt,
+                                                                 detector: Path, tmp_path: Path) -> None:
+    """edge-sdk logic, not TensorRT: FP16 is a flag on 8.6/10.x and FP16 tensor types in the ONNX on 11.x."""
+    _, rec = install_fake_trt(path)
+    art = build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "engines")
+    assert art.precision == "fp16"
+    assert flag_names(rec) == ([] if path == "11" else ["FP16"])
+    parsed = Path(rec.args_of("OnnxParser.parse_from_file")[0][0])
+    if path == "11":
+        assert parsed.name == "tiny.fp16.onnx"
+        model = onnx.load(str(parsed))
+        assert [i.type.tensor_type.elem_type for i in model.graph.input] == [onnx.TensorProto.FLOAT]
+        assert [o.type.tensor_type.elem_type for o in model.graph.output] == [onnx.TensorProto.FLOAT]
+        assert {t.name: t.data_type for t in model.graph.initializer}["W"] == onnx.TensorProto.FLOAT16
+    else:
+        assert parsed == detector
+
+
+@pytest.mark.parametrize("path", ("8.6", "10"))
+def test_edge_sdk_logic_dla_int8_uses_cache_only_calibrator(path: str, install_fake_trt: InstallTrt,
+                                                            qdq_detector: Path, tmp_path: Path) -> None:
+    """edge-sdk logic, not TensorRT: DLA INT8 on 8.6/10.x sets DLA, GPU fallback and a calibrator reading the cache."""
+    state = FakeState(num_dla_cores=2, dla_unsupported_ops=frozenset({"Sigmoid"}))
+    _, rec = install_fake_trt(path, state)
+    cache = calibration_cache(tmp_path / "tiny.cache")
+    art = build_engine(qdq_detector, cache, AGX, TensorRtEngineConfig(dla_core=1), tmp_path / "engines")
+    props = set_props(rec, "IBuilderConfig")
+    assert props["default_device_type"].name == "DLA" and props["DLA_core"] == 1
+    assert flag_names(rec) == ["FP16", "GPU_FALLBACK", "INT8"]
+    calibrator = props["int8_calibrator"]
+    assert bytes(calibrator.read_calibration_cache()) == cache.read_bytes()
+    assert [c.target for c in rec.calls].count("IInt8EntropyCalibrator2.read_calibration_cache") >= 1
+    assert art.fallback_layers == ("/model.0/act/Sigmoid (ACTIVATION)",)
+    assert art.engine_path.name == "tiny.qdq.int8.dla1.engine"
+    manifest = json.loads(art.manifest_path.read_text())
+    assert manifest["key"]["dla_core"] == 1 and manifest["build"]["fallback_layers"] == list(art.fallback_layers)
+    assert manifest["key"]["calibration_cache_sha256"] is not None
+    assert not rec.missing
+
+
+@pytest.mark.parametrize("path", ("8.6", "10"))
+def test_edge_sdk_logic_dla_int8_without_calibration_cache_is_refused(path: str, install_fake_trt: InstallTrt,
+                                                                      qdq_detector: Path, tmp_path: Path) -> None:
+    _, rec = install_fake_trt(path, FakeState(num_dla_cores=2))
+    with pytest.raises(BuildError, match="calibration cache"):
+        build_engine(qdq_detector, None, AGX, TensorRtEngineConfig(dla_core=0), tmp_path / "engines")
+    assert not rec.of("Builder.build_serialized_network")
+
+
+def test_edge_sdk_logic_dla_on_11x_has_no_calibrator_and_needs_11_4_1(install_fake_trt: InstallTrt,
+                                                                      qdq_detector: Path, tmp_path: Path) -> None:
+    """edge-sdk logic, not TensorRT: 11.x DLA takes types from the ONNX; 11.0-11.4.0 have no DLA on Jetson."""
+    _, rec = install_fake_trt("11", FakeState(num_dla_cores=2), version_text="11.4.0.106")
+    with pytest.raises(DeviceError, match=r"11\.4\.1"):
+        build_engine(qdq_detector, None, AGX, TensorRtEngineConfig(dla_core=0), tmp_path / "a")
+    _, rec = install_fake_trt("11", FakeState(num_dla_cores=2), version_text="11.4.1.2")
+    build_engine(qdq_detector, None, AGX, TensorRtEngineConfig(dla_core=0), tmp_path / "b")
+    props = set_props(rec, "IBuilderConfig")
+    assert props["default_device_type"].name == "DLA" and props["DLA_core"] == 0
+    assert "int8_calibrator" not in props and flag_names(rec) == ["GPU_FALLBACK"]
+    assert not rec.missing
+
+
+def test_edge_sdk_logic_dla_requests_the_board_cannot_serve_are_errors(install_fake_trt: InstallTrt,
+                                                                       qdq_detector: Path, tmp_path: Path) -> None:
+    _, rec = install_fake_trt("10", FakeState(num_dla_cores=2))
+    cache = calibration_cache(tmp_path / "c.cache")
+    with pytest.raises(DeviceError, match="no DLA core"):  # Orin Nano: refused before TensorRT is touched
+        build_engine(qdq_detector, cache, load_profile("orin-nano"), TensorRtEngineConfig(dla_core=0), tmp_path / "e")
+    assert not rec.calls
+    with pytest.raises(DeviceError, match="fp32"):
+        build_engine(tiny_detector(tmp_path / "f.onnx"), None, AGX, TensorRtEngineConfig(dla_core=0), tmp_path / "e",
+                     precision="fp32")
+    _, rec = install_fake_trt("10", FakeState(num_dla_cores=1))  # an Orin NX 8 GB: TensorRT reports one core
+    with pytest.raises(DeviceError, match="TensorRT reports 1"):
+        build_engine(qdq_detector, cache, AGX, TensorRtEngineConfig(dla_core=1), tmp_path / "e")
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_edge_sdk_logic_no_gpu_fallback_refuses_layers_dla_cannot_run(path: str, install_fake_trt: InstallTrt,
+                                                                      detector: Path, tmp_path: Path) -> None:
+    _, rec = install_fake_trt(path, FakeState(num_dla_cores=2, dla_unsupported_ops=frozenset({"Reshape", "Mul"})),
+                              version_text="11.4.1" if path == "11" else None)
+    with pytest.raises(BuildError, match=r"2 of [46] layers cannot run on DLA.*/model.1/Reshape \(SHUFFLE\)"):
+        build_engine(detector, None, AGX, TensorRtEngineConfig(dla_core=0, gpu_fallback=False), tmp_path / "e")
+    assert "GPU_FALLBACK" not in flag_names(rec) and not rec.of("Builder.build_serialized_network")
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_edge_sdk_logic_parser_errors_name_the_nodes(path: str, install_fake_trt: InstallTrt, detector: Path,
+                                                     tmp_path: Path) -> None:
+    """8.6 reports nodes by index only: edge-sdk maps it to the ONNX node's name; 10/11 give names."""
+    install_fake_trt(path, FakeState(unsupported_ops=frozenset({"Sigmoid"})))
+    with pytest.raises(BuildError) as err:
+        build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e")
+    index = 2 if path == "11" else 1  # on 11.x the FP16-converted ONNX starts with an input Cast
+    assert f"node {index} '/model.0/act/Sigmoid' (Sigmoid): No importer registered for op: Sigmoid" in str(err.value)
+
+
+def test_edge_sdk_logic_failed_build_reports_tensorrt_errors(install_fake_trt: InstallTrt, detector: Path,
+                                                             tmp_path: Path) -> None:
+    install_fake_trt("10", FakeState(build_fails=True))
+    with pytest.raises(BuildError, match="out of workspace memory"):
+        build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e")
+    assert not list((tmp_path / "e").glob("*.engine"))
+
+
+def test_edge_sdk_logic_calibration_cache_missing_scales_refuses_build(install_fake_trt: InstallTrt,
+                                                                       qdq_detector: Path, tmp_path: Path) -> None:
+    install_fake_trt("10", FakeState(num_dla_cores=2, calibrator_short=True))
+    with pytest.raises(BuildError, match="lacks scales"):
+        build_engine(qdq_detector, calibration_cache(tmp_path / "c.cache"), AGX, TensorRtEngineConfig(dla_core=0),
+                     tmp_path / "e")
+    assert not list((tmp_path / "e").glob("*.engine"))
+
+
+def test_edge_sdk_logic_bad_requests_are_refused_before_building(install_fake_trt: InstallTrt, detector: Path,
+                                                                 tmp_path: Path) -> None:
+    _, rec = install_fake_trt("10")
+    with pytest.raises(BuildError, match="no Q/DQ nodes"):
+        build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e", precision="int8")
+    with pytest.raises(DeviceError, match="memory budget"):
+        build_engine(detector, None, load_profile("orin-nano"), TensorRtEngineConfig(workspace_mb=4096), tmp_path / "e")
+    bad = tmp_path / "bad.cache"
+    bad.write_text("TRT-100300-EntropyCalibration2\nimages: zz\n")
+    with pytest.raises(CalibrationError, match=r"bad.cache:2"):
+        build_engine(detector, bad, AGX, TensorRtEngineConfig(), tmp_path / "e")
+    assert not rec.of("Builder.build_serialized_network")
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_edge_sdk_logic_timing_cache_is_per_version_and_device_and_reused(path: str, install_fake_trt: InstallTrt,
+                                                                          detector: Path, tmp_path: Path) -> None:
+    _, rec = install_fake_trt(path)
+    out = tmp_path / "engines"
+    first = build_engine(detector, None, AGX, TensorRtEngineConfig(), out)
+    timing = Path(first.manifest["build"]["timing_cache"])
+    short = {"8.6": "8.6.1", "10": "10.3.0", "11": "11.4.0"}[path]
+    assert timing == out / "timing-cache" / f"trt-{short}_orin-agx-sm87.cache"
+    assert first.manifest["build"]["timing_cache_loaded_bytes"] == 0
+    saved = timing.read_bytes()
+    assert saved.startswith(b"FAKE-TIMING-CACHE|") and b"/model.0/conv/Conv" in saved
+    second = build_engine(detector, None, AGX, TensorRtEngineConfig(), out, force=True)
+    assert second.manifest["build"]["timing_cache_loaded_bytes"] == len(saved)
+    assert bytes(rec.of("IBuilderConfig.create_timing_cache")[-1].args[0]) == saved
+
+
+def test_edge_sdk_logic_timing_cache_tensorrt_rejects_is_replaced(install_fake_trt: InstallTrt, detector: Path,
+                                                                  tmp_path: Path) -> None:
+    out = tmp_path / "engines"
+    stale = out / "timing-cache" / "trt-10.3.0_orin-agx-sm87.cache"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"a cache TensorRT does not accept")
+    _, rec = install_fake_trt("10")
+    build_engine(detector, None, AGX, TensorRtEngineConfig(), out)
+    assert [c.args[0]._valid for c in rec.of("IBuilderConfig.set_timing_cache")] == [False, True]
+    assert stale.read_bytes().startswith(b"FAKE-TIMING-CACHE|10.3.0.30|")
