@@ -35,16 +35,19 @@ setup(
     packages=find_packages(include=["edge_sdk", "edge_sdk.*"]),
     package_data={"edge_sdk": ["py.typed", "schemas/*.json", "data/*", "device_configs/*.yaml"]},
     include_package_data=True,
+    # Device profiles live at the top of the source tree; installed copies go to <prefix>/share/edge-sdk/.
+    data_files=[("share/edge-sdk/device_configs", sorted(str(p) for p in Path("device_configs").glob("*.yaml")))],
     install_requires=install_requires,
     extras_require={
         # pycuda builds against the CUDA toolkit JetPack installs; TensorRT comes from python3-libnvinfer.
-        "jetson": ["pycuda>=2024.1"],
+        # onnxconverter-common: FP16 conversion of the ONNX for TensorRT 11's strongly typed networks.
+        "jetson": ["pycuda>=2024.1", "onnxconverter-common>=1.14"],
         "gpu": ["pycuda>=2024.1"],
         # PyGObject for the GStreamer appsink read path in a virtual environment (JetPack's system Python has
         # python3-gi); <3.50 because 3.50+ needs GLib 2.80's girepository-2.0 (Debian 12, Ubuntu 22.04 lack it).
         "gst": ["PyGObject>=3.42,<3.50"],
         "test": ["pytest>=8", "pytest-timeout>=2.3", "jsonschema>=4.20", "faster-coco-eval>=1.6", "pycocotools>=2.0.7",
-                 "PyGObject>=3.42,<3.50"],
+                 "PyGObject>=3.42,<3.50", "onnxconverter-common>=1.14"],
         "dev": ["mypy>=1.10", "ruff>=0.5", "types-PyYAML"],
     },
     entry_points={"console_scripts": ["edge-sdk=edge_sdk.cli.main:main"]},

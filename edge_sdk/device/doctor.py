@@ -18,6 +18,8 @@ from edge_sdk.device.profiles import DeviceProfile, resolve_profile
 from edge_sdk.errors import EdgeSdkError
 
 Status = Literal["OK", "WARN", "FAIL"]
+# Checks whose FAIL blocks the device path (provisioning stops on them); the broker has its own check there.
+REQUIRED = frozenset({"L4T/JetPack", "device profile", "TensorRT", "CUDA", "pycuda", "disk"})
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,14 @@ class Check:
     detail: str
     fix: str | None = None
     data: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "FAIL"
+
+    @property
+    def required(self) -> bool:
+        return self.name in REQUIRED
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -241,3 +251,8 @@ def run_doctor(inp: DoctorInput) -> list[Check]:
     return [check_board(board), check_l4t(board), profile_check, check_tensorrt(inp, board), check_cuda(inp, board),
             check_pycuda(board), check_dla(profile), check_video(board), check_cameras(inp.root), check_broker(inp),
             check_disk(inp.disk_path), check_power(board, profile), check_memory(inp.root, profile)]
+
+
+def run_checks(profile: str = "auto") -> list[Check]:
+    """The doctor's checks of this machine against device profile `profile` (for provisioning)."""
+    return run_doctor(DoctorInput(device=profile))

@@ -165,5 +165,8 @@ def step_reuse(inp: SelftestInput, st: SelftestState) -> Out:
     return art.reason, {"engine": str(art.engine_path)}
 
 
-def default_paths(root: Path) -> tuple[Path, Path]:
-    return root / "models" / "demo" / "yolo-demo.onnx", root / "samples" / "demo.mp4"
+def default_paths(cwd: Path) -> tuple[Path, Path]:
+    """The bundled demo model and sample video: in the source tree edge-sdk runs from, else under `cwd`."""
+    tree = Path(__file__).resolve().parents[2]
+    base = tree if (tree / "models" / "demo").is_dir() else cwd
+    return base / "models" / "demo" / "yolo-demo.onnx", base / "samples" / "demo.mp4"

@@ -115,3 +115,13 @@ def test_cli_reads_broker_and_device_from_a_config(tmp_path: Path, broker: Mosqu
     checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
     assert checks["MQTT broker"]["data"] == {"host": "127.0.0.1", "port": broker.port}
     assert checks["device profile"]["data"]["profile"] == "cpu"
+
+
+def test_run_checks_for_provisioning_marks_required_failures(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from edge_sdk.device import doctor
+
+    real = doctor.run_doctor
+    monkeypatch.setattr(doctor, "run_doctor", lambda inp: real(DoctorInput(root=jetson(tmp_path), device=inp.device)))
+    checks = by_name(doctor.run_checks("orin-agx"))
+    assert checks["TensorRT"].required and not checks["TensorRT"].ok
+    assert not checks["MQTT broker"].required and checks["MQTT broker"].ok
