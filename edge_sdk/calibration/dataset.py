@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CAPTURE_HINT = "capture frames with `edge-sdk calibrate capture --config FILE`, or set calibration.dir to a folder of JPEG/PNG images"
+CAPTURE_HINT = ("capture frames with `edge-sdk calibrate capture --config FILE`, "
+                "or set calibration.dir to a folder of JPEG/PNG images")
 
 
 @dataclass(frozen=True)

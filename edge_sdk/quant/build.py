@@ -28,7 +28,7 @@ from edge_sdk.quant.atomic import write_json_atomic, write_text_atomic
 if TYPE_CHECKING:
     from edge_sdk.config.app import AppConfig
     from edge_sdk.quant.gate import GateSettings
-    from edge_sdk.quant.repair import RepairJob
+    from edge_sdk.quant.repair import FormResult, RepairJob
 
 log = logging.getLogger(__name__)
 
@@ -182,21 +182,19 @@ def _build(cfg: AppConfig, prep: _Prepared, staging: art.Staging, t0: float, pro
     log.info("running FP32 on %d held-out frames for the reference", len(prep.split.holdout))
     reference = make_reference(prep.fp32, prep.split.holdout, prep.gate)
     job = _repair_job(cfg, prep, model, model_path, ranges, plan, reference, staging.path, progress)
-    if reference.objects == 0:
-        final = job.attempt([])
-    else:
-        final = job.run()
-    decision, detail = _decide(job, final, reference.objects, b.max_map_drop, b.accept_over_budget)
-    speed = _speed(prep, final, b.speed_runs)
-    report = _report(cfg, prep, job, final, decision, detail, speed, plan, reference.objects, stats, t0)
+    results = job.run()  # with no reference objects: one attempt per form for the report; the gate cannot pass
+    finals = {form: r.final for form, r in results.items()}
+    decision, detail = _decide(results, reference.objects, b.max_map_drop, b.accept_over_budget)
+    speed = _speed(prep, {form: a.path for form, a in finals.items()}, b.speed_runs)
+    report = _report(cfg, prep, job, results, decision, detail, speed, plan, stats, t0)
     if decision == rep.FAIL:
         _write_failed(staging.target, report)
         raise GateFailed(f"the INT8 model was refused by the accuracy gate: {detail}", report, where=str(staging.target),
                          fix="capture more varied calibration frames, try another build.method, raise build.max_float_layers, "
                              "or set build.accept_over_budget: true to ship it anyway (see report.failed.txt)")
-    for form, path in final.paths.items():
+    for form, final in finals.items():
         name = art.TRT_QDQ if form == "trt" else art.ORT_QDQ
-        path.rename(staging.path / name)
+        final.path.rename(staging.path / name)
         roles[f"{form}_qdq"] = name
     report["artifacts"] = dict(roles)
     write_json_atomic(staging.path / art.REPORT_JSON, report)
@@ -229,45 +227,58 @@ def _repair_job(cfg: AppConfig, prep: _Prepared, model: Any, model_path: Path, r
                      b.max_map_drop, reference, prep.gate, work, sens_inputs, b.repair, b.max_float_layers, progress)
 
 
-def _decide(job: RepairJob, final: Any, objects: int, budget: float, accept: bool) -> tuple[str, str]:
-    drops = ", ".join(f"{'TensorRT' if f == 'trt' else 'CPU'} form {d if d is not None else '-'}" for f, d in final.drops.items())
+def _decide(results: dict[str, FormResult], objects: int, budget: float, accept: bool) -> tuple[str, str]:
+    finals = {form: r.final for form, r in results.items()}
+    drops = ", ".join(f"{rep.FORM_LABELS[f]} {a.drop if a.drop is not None else '-'}" for f, a in finals.items())
     if objects == 0:
         detail = ("the FP32 model finds no objects in the held-out frames, so INT8 cannot be checked against it "
                   "(use frames that show what the model detects)")
         return (rep.ACCEPTED, detail + "; accepted by config") if accept else (rep.FAIL, detail)
-    if final.passed:
-        if final.index == 0:
+    if all(a.passed for a in finals.values()):
+        repaired = {f: a for f, a in finals.items() if a.float_layers}
+        if not repaired:
             return rep.PASS, f"mAP50-95 drop {drops} points, within {budget}"
-        return rep.PASS_REPAIRED, (f"mAP50-95 drop {drops} points with {len(final.float_layers)} layers in float "
-                                   f"(attempt {final.index}), within {budget}")
-    tried = (f"repair tried up to {len(job.attempts[-1].float_layers)} layers in float" if len(job.attempts) > 1
-             else "no repair attempted (build.repair off or build.max_float_layers 0)")
-    detail = f"mAP50-95 drop {drops} points exceeds the budget of {budget}; {tried}"
+        kept = ", ".join(f"{rep.FORM_LABELS[f]} {len(a.float_layers)}" for f, a in repaired.items())
+        return rep.PASS_REPAIRED, f"mAP50-95 drop {drops} points, within {budget}, with layers kept in float ({kept})"
+    tried = []
+    for form, r in results.items():
+        if not r.final.passed:
+            most = max(len(a.float_layers) for a in r.attempts)
+            tried.append(f"{rep.FORM_LABELS[form]}: repair tried up to {most} layers in float" if len(r.attempts) > 1
+                         else f"{rep.FORM_LABELS[form]}: no repair attempted (build.repair off or build.max_float_layers 0)")
+    detail = f"mAP50-95 drop {drops} points exceeds the budget of {budget}; {'; '.join(tried)}"
     return (rep.ACCEPTED, detail + "; shipped because build.accept_over_budget is true") if accept else (rep.FAIL, detail)
 
 
-def _speed(prep: _Prepared, final: Any, runs: int) -> dict[str, Any]:
+def _speed(prep: _Prepared, int8_paths: dict[str, Path], runs: int) -> dict[str, Any]:
     from edge_sdk.quant.gate import interleaved_latency
     from edge_sdk.quant.stats import preprocess_file
 
     x = preprocess_file(prep.split.holdout[0], prep.gate.size)
-    paths = {"fp32": prep.fp32, **{f"int8_{f}": p for f, p in final.paths.items()}}
+    paths = {"fp32": prep.fp32, **{f"int8_{f}": p for f, p in int8_paths.items()}}
     lat = interleaved_latency(paths, x, runs, prep.gate.threads)
     speed: dict[str, Any] = {f"{k}_ms": v for k, v in lat.items()}
-    for form in final.paths:
+    for form in int8_paths:
         speed[f"speedup_{form}"] = round(lat["fp32"] / lat[f"int8_{form}"], 2) if lat[f"int8_{form}"] else None
     speed["note"] = (f"latency: ONNX Runtime CPU, median of {runs} interleaved runs, batch 1; the TensorRT form runs here as "
                      "float convs on dequantized tensors (its speed is TensorRT's, measured when the engine is built)")
     return speed
 
 
-def _report(cfg: AppConfig, prep: _Prepared, job: RepairJob, final: Any, decision: str, detail: str,
-            speed: dict[str, Any], plan: Any, objects: int, stats: Any, t0: float) -> dict[str, Any]:
+def _report(cfg: AppConfig, prep: _Prepared, job: RepairJob, results: dict[str, FormResult], decision: str, detail: str,
+            speed: dict[str, Any], plan: Any, stats: Any, t0: float) -> dict[str, Any]:
     split = prep.split
     sizes: dict[str, int] = {}
     for f in split.calibration + split.holdout:
         sizes[f"{f.width}x{f.height}"] = sizes.get(f"{f.width}x{f.height}", 0) + 1
     tail_compute = sorted(n for n in plan.decode_tail if plan.node_types.get(n) in cfg.build.op_types)
+    int8: dict[str, Any] = {}
+    for form, r in results.items():
+        final = r.final
+        int8[form] = {**final.score.as_dict(), "drop": final.drop, "passed": final.passed,
+                      "layers_in_float": final.float_layers, "int8_layers": r.int8_layers,
+                      "eligible_layers": r.eligible_layers, "attempts": [a.as_dict() for a in r.attempts],
+                      "sensitivity": [{"layer": x.layer, "sqnr_db": x.sqnr_db} for x in r.sensitivity[:10]]}
     return {
         "schema": 1, "decision": decision, "decision_detail": detail, "reused": False,
         "model": {"path": str(prep.fp32), "sha256": prep.model_sha},
@@ -276,12 +287,11 @@ def _report(cfg: AppConfig, prep: _Prepared, job: RepairJob, final: Any, decisio
                    "skipped": len(split.skipped), "skipped_examples": [f"{s.path.name}: {s.reason}" for s in split.skipped[:5]],
                    "duplicates": split.duplicates, "sizes": sizes, "calibration_set_sha256": split.digest()},
         "budget": {"max_map50_95_drop": cfg.build.max_map_drop, "accept_over_budget": cfg.build.accept_over_budget},
-        "reference": {"objects": objects, "conf_thres": cfg.decode.conf_thres, "iou_thres": cfg.decode.iou_thres},
+        "reference": {"objects": job.reference.objects, "conf_thres": cfg.decode.conf_thres,
+                      "iou_thres": cfg.decode.iou_thres},
         "fp32": job.reference.fp32.as_dict(),
-        "int8": {form: {**s.as_dict(), "drop": final.drops[form]} for form, s in final.scores.items()},
-        "layers_in_float": {"repair": final.float_layers, "config": sorted(prep.config_float), "decode_tail": tail_compute},
-        "attempts": [a.as_dict() for a in job.attempts],
-        "sensitivity": [{"layer": s.layer, "sqnr_db": s.sqnr_db} for s in job.sensitivity],
+        "int8": int8,
+        "layers_in_float": {"config": sorted(prep.config_float), "decode_tail": tail_compute},
         "speed": speed, "versions": prep.versions, "seconds": round(time.monotonic() - t0, 1),
     }
 

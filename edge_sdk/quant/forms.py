@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_sdk.errors import BuildError
-from edge_sdk.quant.placement import GraphPlan, float_for_other_consumers, strip_qdq_on
+from edge_sdk.quant.placement import GraphPlan, float_for_other_consumers, float_inputs_of, strip_qdq_on
 from edge_sdk.quant.stats import ORT_METHOD_NAMES, TensorRanges
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class FormSpec:
     op_types: tuple[str, ...]
     exclude: frozenset[str]
     strip_outputs_of: frozenset[str]  # compute nodes whose output Q/DQ are removed (logits)
+    float_inputs: frozenset[str] = frozenset()  # nodes kept in float that must read float activations
 
     def describe(self) -> dict[str, Any]:
         return {"form": self.name, "op_types": list(self.op_types), "nodes_in_float": sorted(self.exclude)}
@@ -49,9 +50,12 @@ def trt_spec(plan: GraphPlan, op_types: list[str], float_nodes: set[str]) -> For
     return FormSpec("trt", tuple(op_types), frozenset(float_nodes) | plan.decode_tail, frozenset())
 
 
-def ort_spec(plan: GraphPlan, op_types: list[str], float_nodes: set[str], *, int8_silu: bool) -> FormSpec:
-    ops = tuple(op_types) + (ORT_EXTRA_OPS if int8_silu else ())
-    return FormSpec("ort", ops, frozenset(float_nodes) | plan.decode_tail, plan.final_compute)
+def ort_spec(plan: GraphPlan, op_types: list[str], float_nodes: set[str], *, int8_silu: bool,
+             extra_ops: tuple[str, ...] | None = None) -> FormSpec:
+    """extra_ops overrides the ops quantized besides `op_types` (sensitivity runs use just the SiLU)."""
+    extra = extra_ops if extra_ops is not None else (ORT_EXTRA_OPS if int8_silu else ())
+    ops = tuple(op_types) + tuple(extra)
+    return FormSpec("ort", ops, frozenset(float_nodes) | plan.decode_tail, plan.final_compute, frozenset(float_nodes))
 
 
 @contextlib.contextmanager
@@ -109,6 +113,8 @@ def quantize_form(model_path: Path, ranges: TensorRanges, spec: FormSpec, out_pa
         if spec.strip_outputs_of:
             tensors = {o for n in model.graph.node if n.name in spec.strip_outputs_of for o in n.output}
             strip_qdq_on(model, tensors)
+        if spec.float_inputs:
+            float_inputs_of(model, set(spec.float_inputs))
         _copy_metadata(model_path, model)
         onnx.save(model, str(out_path))
     return out_path

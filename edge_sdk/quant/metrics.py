@@ -16,7 +16,6 @@ import numpy as np
 from edge_sdk.decode.base import Detections
 from edge_sdk.errors import DependencyMissing
 
-
 #: SQNR reported for an output that is all noise (keeps the JSON free of -Infinity).
 SQNR_FLOOR_DB = -300.0
 
@@ -33,7 +32,7 @@ def coco_images(count: int, width: int, height: int) -> list[dict[str, Any]]:
 
 def detections_to_annotations(per_image: list[Detections]) -> list[dict[str, Any]]:
     """Reference objects (COCO ground-truth annotations) from per-image detections."""
-    anns = []
+    anns: list[dict[str, Any]] = []
     for img, dets in enumerate(per_image, start=1):
         for box, cls in zip(dets.boxes, dets.class_ids):
             x1, y1, x2, y2 = (float(v) for v in box)
@@ -45,7 +44,7 @@ def detections_to_annotations(per_image: list[Detections]) -> list[dict[str, Any
 
 def detections_to_results(per_image: list[Detections]) -> list[dict[str, Any]]:
     """Scored detections in COCO result format."""
-    res = []
+    res: list[dict[str, Any]] = []
     for img, dets in enumerate(per_image, start=1):
         for box, score, cls in zip(dets.boxes, dets.scores, dets.class_ids):
             x1, y1, x2, y2 = (float(v) for v in box)

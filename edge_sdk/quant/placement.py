@@ -143,15 +143,24 @@ def float_for_other_consumers(model: Any, compute_op_types: list[str]) -> int:
 
     onnxruntime.quantization's DedicatedQDQPair gives *every* consumer of a quantized tensor its own pair,
     float consumers too (the C2f Concat, the residual Add). TensorRT does not need those: here they read
-    float again, and pairs nothing reads any more are removed. Returns how many consumers were rewired.
+    float again, and pairs nothing reads any more are removed. Returns how many inputs were rewired.
     """
+    ops = set(compute_op_types)
+    return _rewire_to_float(model, lambda node: node.op_type not in ops)
+
+
+def float_inputs_of(model: Any, node_names: set[str]) -> int:
+    """Make the named nodes read float activations (a layer kept in float must not see quantized inputs)."""
+    return _rewire_to_float(model, lambda node: node.name in node_names)
+
+
+def _rewire_to_float(model: Any, wanted: Any) -> int:
     graph = model.graph
     producers = _producers(graph)
     inits = {i.name for i in graph.initializer}
-    ops = set(compute_op_types)
     rewired = 0
     for node in graph.node:
-        if node.op_type in ops or node.op_type in ("QuantizeLinear", "DequantizeLinear"):
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear") or not wanted(node):
             continue
         for i, name in enumerate(node.input):
             dq = producers.get(name)
@@ -232,11 +241,11 @@ def summarize_qdq(model: Any, compute_op_types: list[str]) -> QdqSummary:
         if node.op_type == "DequantizeLinear" and not is_weight_dq(node):
             for c in consumers.get(node.output[0], []):
                 dq_consumers[c.op_type] += 1
-        if node.op_type == "QuantizeLinear" and node.input[0] not in inits and node.input[0] not in const_values:
-            if len(node.input) > 2 and node.input[2] in inits:
-                zp = numpy_helper.to_array(inits[node.input[2]])
-                zp_zero = zp_zero and bool((zp == 0).all())
-                act_types.add(TensorProto.DataType.Name(inits[node.input[2]].data_type).lower())
+        is_act_q = node.op_type == "QuantizeLinear" and node.input[0] not in inits and node.input[0] not in const_values
+        if is_act_q and len(node.input) > 2 and node.input[2] in inits:
+            zp = numpy_helper.to_array(inits[node.input[2]])
+            zp_zero = zp_zero and bool((zp == 0).all())
+            act_types.add(TensorProto.DataType.Name(inits[node.input[2]].data_type).lower())
     return QdqSummary(tuple(quantized), tuple(float_compute),
                       sum(n.op_type == "QuantizeLinear" for n in graph.node),
                       sum(n.op_type == "DequantizeLinear" for n in graph.node),

@@ -1,8 +1,10 @@
 """Quantize, gate, and when over budget repair: keep the most sensitive layers in float and try again.
 
-Attempt 0 quantizes every eligible layer. If a form loses more than the budget, the layers are ranked by
-sensitivity (sensitivity.py, on calibration frames) and the worst 1, 2, 4, ... are kept in float (in both
-forms; in the CPU form together with their SiLU) until the budget holds or `max_float_layers` is reached.
+Each form (the TensorRT form, and the CPU form when it is built) is its own artifact, so each is gated and
+repaired on its own: attempt 0 quantizes every eligible layer; if the form loses more than the budget, its
+layers are ranked by sensitivity in that form (sensitivity.py, on calibration frames) and the worst 1, 2,
+4, ... are kept in float until the budget holds or `max_float_layers` is reached. At least one layer always
+stays INT8: an "INT8" model with none would be the FP32 model under another name.
 """
 
 from __future__ import annotations
@@ -18,34 +20,48 @@ import numpy as np
 from edge_sdk.quant.forms import FormSpec, ort_spec, quantize_form, trt_spec
 from edge_sdk.quant.gate import GateSettings, ModelScore, Reference, drop_points, score_candidate
 from edge_sdk.quant.placement import GraphPlan, with_activations
+from edge_sdk.quant.report import FORM_LABELS
 from edge_sdk.quant.sensitivity import LayerSensitivity, rank_layers
 from edge_sdk.quant.stats import TensorRanges
 
 log = logging.getLogger(__name__)
 
 
+
 @dataclass
 class Attempt:
     index: int
+    form: str
     float_layers: list[str]  # chosen by repair (config and decode-tail exclusions come on top)
-    paths: dict[str, Path]  # form -> staged Q/DQ model
-    scores: dict[str, ModelScore]
-    drops: dict[str, float | None]
+    path: Path
+    score: ModelScore
+    drop: float | None
     passed: bool
 
-    @property
-    def worst_drop(self) -> float:
-        values = [d for d in self.drops.values() if d is not None]
-        return max(values) if len(values) == len(self.drops) else float("inf")
-
     def as_dict(self) -> dict[str, Any]:
-        return {"float_layers": self.float_layers, "passed": self.passed,
-                **{f"{form}_drop": d for form, d in self.drops.items()}}
+        return {"float_layers": self.float_layers, "drop": self.drop, "passed": self.passed,
+                "map50_95": self.score.map50_95, "map50": self.score.map50}
+
+
+@dataclass
+class FormResult:
+    form: str
+    attempts: list[Attempt] = field(default_factory=list)
+    sensitivity: list[LayerSensitivity] = field(default_factory=list)
+    int8_layers: int = 0  # compute layers quantized in the final attempt
+    eligible_layers: int = 0
+
+    @property
+    def final(self) -> Attempt:
+        passed = [a for a in self.attempts if a.passed]
+        if passed:
+            return passed[0]
+        return min(self.attempts, key=lambda a: a.drop if a.drop is not None else float("inf"))
 
 
 @dataclass
 class RepairJob:
-    """Everything one quantize-and-gate search needs."""
+    """Everything the quantize-gate-repair search of every form needs."""
 
     model_path: Path
     model: Any  # onnx.ModelProto of model_path
@@ -63,49 +79,51 @@ class RepairJob:
     repair: bool = True
     max_float_layers: int = 8
     progress: bool = True
-    attempts: list[Attempt] = field(default_factory=list)
-    sensitivity: list[LayerSensitivity] = field(default_factory=list)
+    _inputs: list[np.ndarray] | None = None
 
-    def spec(self, form: str, float_layers: set[str]) -> FormSpec:
+    def spec(self, form: str, float_layers: set[str], *, sensitivity: bool = False) -> FormSpec:
         floats = self.config_float | float_layers
         if form == "trt":
             return trt_spec(self.plan, self.op_types, floats)
-        return ort_spec(self.plan, self.op_types, with_activations(self.model, floats), int8_silu=self.int8_silu)
+        extra = ("Sigmoid", "Mul") if sensitivity else None
+        return ort_spec(self.plan, self.op_types, with_activations(self.model, floats), int8_silu=self.int8_silu,
+                        extra_ops=extra)
 
-    def attempt(self, float_layers: list[str]) -> Attempt:
-        index = len(self.attempts)
-        paths, scores, drops = {}, {}, {}
-        for form in self.forms:
-            path = quantize_form(self.model_path, self.ranges, self.spec(form, set(float_layers)),
-                                 self.work_dir / f"attempt{index}.{form}.onnx")
-            paths[form] = path
-            scores[form] = score_candidate(path, self.reference, self.gate)
-            drops[form] = drop_points(self.reference.fp32, scores[form])
-        passed = all(d is not None and d <= self.budget for d in drops.values())
-        att = Attempt(index, list(float_layers), paths, scores, drops, passed)
-        log.info("attempt %d (%d layers in float): mAP50-95 drop %s -> %s", index, len(float_layers),
-                 ", ".join(f"{f} {d if d is not None else '-'}" for f, d in drops.items()),
+    def attempt(self, result: FormResult, float_layers: list[str]) -> Attempt:
+        index = len(result.attempts)
+        path = quantize_form(self.model_path, self.ranges, self.spec(result.form, set(float_layers)),
+                             self.work_dir / f"attempt{index}.{result.form}.onnx")
+        score = score_candidate(path, self.reference, self.gate)
+        drop = drop_points(self.reference.fp32, score)
+        passed = drop is not None and drop <= self.budget
+        att = Attempt(index, result.form, list(float_layers), path, score, drop, passed)
+        log.info("%s attempt %d (%d layers in float): mAP50-95 drop %s, %s", FORM_LABELS[result.form], index,
+                 len(float_layers), drop if drop is not None else "-",
                  "within budget" if passed else f"over the budget of {self.budget}")
-        self.attempts.append(att)
+        result.attempts.append(att)
         return att
 
-    def run(self) -> Attempt:
-        """Attempt 0, then repair steps while over budget. Returns the passing attempt or the best one."""
-        att = self.attempt([])
-        if att.passed or not self.repair or self.max_float_layers == 0:
-            return att
+    def run_form(self, form: str) -> FormResult:
         candidates = self.plan.quantizable(frozenset(self.config_float))
-        log.info("over budget: ranking %d layers by quantization sensitivity", len(candidates))
-        self.sensitivity = rank_layers(self.model_path, self.ranges, self.plan, self.op_types, candidates,
-                                       self.sensitivity_inputs(), threads=self.gate.threads, progress=self.progress)
-        ranked = [s.layer for s in self.sensitivity]
-        count = 1
-        while True:
-            count = min(count, self.max_float_layers, len(ranked))
-            att = self.attempt(ranked[:count])
-            if att.passed or count >= min(self.max_float_layers, len(ranked)):
-                break
-            count *= 2
-        if att.passed:
-            return att
-        return min(self.attempts, key=lambda a: a.worst_drop)
+        result = FormResult(form, eligible_layers=len(candidates))
+        att = self.attempt(result, [])
+        limit = min(self.max_float_layers, len(candidates) - 1)
+        if not att.passed and self.repair and limit >= 1 and self.reference.objects > 0:
+            log.info("%s over budget: ranking %d layers by quantization sensitivity", FORM_LABELS[form], len(candidates))
+            if self._inputs is None:
+                self._inputs = self.sensitivity_inputs()
+            result.sensitivity = rank_layers(
+                self.model_path, self.ranges, lambda others: self.spec(form, others, sensitivity=True), candidates,
+                self._inputs, threads=self.gate.threads, progress=self.progress, label=FORM_LABELS[form])
+            ranked = [s.layer for s in result.sensitivity]
+            count = 1
+            while True:
+                att = self.attempt(result, ranked[:count])
+                if att.passed or count == limit:
+                    break
+                count = min(count * 2, limit)
+        result.int8_layers = len(candidates) - len(result.final.float_layers)
+        return result
+
+    def run(self) -> dict[str, FormResult]:
+        return {form: self.run_form(form) for form in self.forms}

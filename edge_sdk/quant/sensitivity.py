@@ -1,23 +1,22 @@
-"""Which layers INT8 hurts most: the output SQNR with only that layer quantized (TensorRT form).
+"""Which layers INT8 hurts most: the output SQNR with only that layer quantized, in a given form.
 
-Each compute node is quantized alone (every other one float) and the model's outputs are compared with
-FP32 on a few calibration frames (never held-out ones). A low SQNR means the layer alone adds much noise;
-repair keeps the worst in float. Cost: one quantization and one short run per layer.
+Each candidate layer is quantized alone (every other one float) and the model's outputs are compared with
+FP32 on a few calibration frames (never held-out ones, which stay the gate's). A low SQNR means the layer
+alone adds much noise; repair keeps the worst in float. Cost: one quantization and one short run per layer.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from edge_sdk.calibration.progress import Progress
-from edge_sdk.quant.forms import quantize_form, trt_spec
+from edge_sdk.quant.forms import FormSpec, quantize_form
 from edge_sdk.quant.gate import output_sqnr
-from edge_sdk.quant.placement import GraphPlan
 from edge_sdk.quant.stats import TensorRanges
 
 
@@ -34,16 +33,19 @@ def reference_outputs(model_path: Path, inputs: Sequence[np.ndarray], threads: i
         return [engine.infer(x) for x in inputs]
 
 
-def rank_layers(model_path: Path, ranges: TensorRanges, plan: GraphPlan, op_types: list[str], candidates: list[str],
-                inputs: Sequence[np.ndarray], *, threads: int = 0, progress: bool = True) -> list[LayerSensitivity]:
-    """Sensitivity of each candidate layer, most sensitive first."""
+def rank_layers(model_path: Path, ranges: TensorRanges, spec_with_float: Callable[[set[str]], FormSpec],
+                candidates: list[str], inputs: Sequence[np.ndarray], *, threads: int = 0, progress: bool = True,
+                label: str = "") -> list[LayerSensitivity]:
+    """Sensitivity of each candidate, most sensitive first. `spec_with_float(others)` gives the form's spec
+    with `others` kept in float."""
     ref = reference_outputs(model_path, inputs, threads)
     result: list[LayerSensitivity] = []
+    desc = f"layer sensitivity{' (' + label + ')' if label else ''}"
     with tempfile.TemporaryDirectory(prefix="edge-sdk-sens-") as tmp, \
-            Progress(len(candidates), "layer sensitivity", unit="layer", enabled=progress) as bar:
+            Progress(len(candidates), desc, unit="layer", enabled=progress) as bar:
         for i, layer in enumerate(candidates):
-            others = set(candidates) - {layer}
-            path = quantize_form(model_path, ranges, trt_spec(plan, op_types, others), Path(tmp) / f"l{i}.onnx")
+            spec = spec_with_float(set(candidates) - {layer})
+            path = quantize_form(model_path, ranges, spec, Path(tmp) / f"l{i}.onnx")
             result.append(LayerSensitivity(layer, round(output_sqnr(path, inputs, ref, threads), 2)))
             path.unlink()
             bar.update(1)

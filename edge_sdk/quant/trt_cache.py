@@ -55,3 +55,20 @@ def write_cache(ranges: TensorRanges, version: str, folder: Path) -> Path:
     path = folder / cache_file_name(version)
     path.write_text(cache_text(ranges, version), encoding="utf-8")
     return path
+
+
+def ensure_cache(build_folder: Path, version: str) -> Path:
+    """The cache for the installed TensorRT `version` in a published build folder, written atomically from
+    its ranges.json when build.trt_versions did not list that version."""
+    from edge_sdk.errors import BuildError
+    from edge_sdk.quant.atomic import write_text_atomic
+
+    path = build_folder / cache_file_name(version)
+    if path.is_file():
+        return path
+    ranges_path = build_folder / "ranges.json"
+    if not ranges_path.is_file():
+        raise BuildError("the INT8 build has no ranges.json to write a calibration cache from", where=str(build_folder),
+                         fix="run `edge-sdk build --config FILE --force`")
+    write_text_atomic(path, cache_text(TensorRanges.load(ranges_path), version))
+    return path

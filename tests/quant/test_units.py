@@ -1,0 +1,114 @@
+"""Units of the INT8 step: TensorRT cache text, the vectorised entropy search, Q/DQ placement helpers, metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import struct
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnxruntime.quantization.calibrate import HistogramCollector
+
+from edge_sdk.decode.base import Detections
+from edge_sdk.engines.trt.calibrator import lib_version_number, read_calibration_cache
+from edge_sdk.engines.trt.version import parse_version
+from edge_sdk.quant.entropy import QuietHistogramCollector
+from edge_sdk.quant.forms import ort_spec, quantize_form, trt_spec
+from edge_sdk.quant.metrics import coco_images, coco_map, detections_to_annotations, detections_to_results, sqnr_db
+from edge_sdk.quant.placement import match_nodes, plan_graph, summarize_qdq
+from edge_sdk.quant.stats import TensorRanges
+from edge_sdk.quant.trt_cache import cache_text, version_number, write_cache
+from tests.quant.tiny_detector import tiny_detector
+
+OPS = ["Conv", "MatMul", "Gemm"]
+
+
+@pytest.mark.parametrize("version", ["8.6.1", "8.6.2", "10.3.0", "10.13.0"])
+def test_trt_cache_header_and_scales_match_tensorrts_numbering(tmp_path: Path, version: str) -> None:
+    assert version_number(version) == lib_version_number(parse_version(version))
+    ranges = TensorRanges("minmax", {"images": (0.0, 1.0), "/m/Conv_output_0": (-3.5, 12.7), "zero": (0.0, 0.0)})
+    text = cache_text(ranges, version)
+    lines = text.splitlines()
+    assert lines[0] == f"TRT-{version_number(version)}-EntropyCalibration2"
+    assert "images: " + struct.pack(">f", 1.0 / 127).hex() in lines
+    _, scales = read_calibration_cache(write_cache(ranges, version, tmp_path))
+    assert scales["/m/Conv_output_0"] == pytest.approx(12.7 / 127, rel=1e-6)
+    assert scales["zero"] > 0  # TensorRT refuses zero scales
+
+
+def test_vectorised_entropy_search_matches_onnxruntime() -> None:
+    rng = np.random.default_rng(1)
+    batches = [{"a": (rng.standard_normal(30000) * 2).astype(np.float32),
+                "b": np.maximum(rng.standard_cauchy(8000), -0.3).astype(np.float32)} for _ in range(2)]
+    ours = QuietHistogramCollector("entropy", False, 1024, 128, 99.99, "same")
+    ort = HistogramCollector("entropy", False, 1024, 128, 99.99, "same")
+    with contextlib.redirect_stdout(io.StringIO()):
+        for b in batches:
+            ours.collect(b)
+            ort.collect(b)
+        expected = ort.compute_collection_result()
+    got = ours.compute_collection_result()
+    for name in expected:
+        assert got[name][0] == expected[name][0] and got[name][1] == expected[name][1]
+    assert got["b"][1] < batches[0]["b"].max()  # entropy clipped the long tail
+
+
+def test_plan_finds_the_decode_tail_and_final_convs(tmp_path: Path) -> None:
+    model = onnx.load(str(tiny_detector(tmp_path / "t.onnx")))
+    plan = plan_graph(model, OPS)
+    assert plan.compute == ("/c0/Conv", "/c1/Conv", "/head/Conv")
+    assert plan.final_compute == {"/head/Conv"}
+    assert {"/tail/Reshape", "/tail/Split", "/tail/box/Mul", "/tail/Concat"} <= plan.decode_tail
+    assert "/c1/Mul" not in plan.decode_tail
+    matched, unmatched = match_nodes(["/c*/Conv", "/zzz"], [n.name for n in model.graph.node])
+    assert matched == {"/c0/Conv", "/c1/Conv"} and unmatched == ["/zzz"]
+
+
+def test_forms_place_qdq_as_documented(tmp_path: Path) -> None:
+    path = tiny_detector(tmp_path / "t.onnx")
+    model = onnx.load(str(path))
+    plan = plan_graph(model, OPS)
+    rng = np.random.default_rng(0)
+    names = {t for n in model.graph.node for t in list(n.input) + list(n.output)} - {i.name for i in model.graph.initializer}
+    ranges = TensorRanges("minmax", {n: (float(-rng.uniform(0, 2)), float(rng.uniform(0.5, 5))) for n in names})
+    trt = onnx.load(str(quantize_form(path, ranges, trt_spec(plan, OPS, set()), tmp_path / "trt.onnx")))
+    s = summarize_qdq(trt, OPS)
+    assert s.quantized == ("/c0/Conv", "/c1/Conv", "/head/Conv")
+    assert s.activation_dq_consumers == {"Conv": 3}  # only compute inputs; the SiLU and the tail read float
+    assert s.activation_zero_points_zero and s.activation_types == ("int8",) and s.weights_per_channel
+    scale = {i.name: onnx.numpy_helper.to_array(i) for i in trt.graph.initializer}
+    q_in = next(n for n in trt.graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "c1_act")
+    assert float(scale[q_in.input[1]]) == pytest.approx(max(abs(x) for x in ranges.ranges["c1_act"]) / 127, rel=1e-6)
+    # Biases stay float (TensorRT fuses them); weights keep a float Q -> DQ pair that TensorRT folds.
+    conv = next(n for n in trt.graph.node if n.name == "/c0/Conv")
+    assert conv.input[2] in scale and scale[conv.input[2]].dtype == np.float32
+
+    ort = onnx.load(str(quantize_form(path, ranges, ort_spec(plan, OPS, set(), int8_silu=True), tmp_path / "ort.onnx")))
+    s2 = summarize_qdq(ort, OPS)
+    assert s2.activation_types == ("uint8",) and s2.quantized == s.quantized
+    producers = {o: n for n in ort.graph.node for o in n.output}
+    reshape = next(n for n in ort.graph.node if n.name == "/tail/Reshape")
+    assert producers[reshape.input[0]].name == "/head/Conv"  # the logits leave the head conv in float
+    floated = onnx.load(str(quantize_form(path, ranges, ort_spec(plan, OPS, {"/c1/Conv", "/c1/Sigmoid", "/c1/Mul"},
+                                                                  int8_silu=True), tmp_path / "f.onnx")))
+    fprod = {o: n for n in floated.graph.node for o in n.output}
+    c1 = next(n for n in floated.graph.node if n.name == "/c1/Conv")
+    assert fprod[c1.input[0]].op_type == "Mul"  # a layer kept in float reads the float SiLU output, not a DQ
+
+
+def test_coco_map_of_identical_and_shifted_detections() -> None:
+    boxes = np.array([[10, 10, 50, 60], [100, 100, 180, 150]], np.float32)
+    ref = [Detections(boxes, np.array([0.9, 0.8], np.float32), np.array([0, 1]))]
+    gt = {"images": coco_images(1, 640, 640), "annotations": detections_to_annotations(ref),
+          "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]}
+    assert coco_map(gt, detections_to_results(ref)).map50_95 == pytest.approx(100.0)
+    shifted = [Detections(boxes + 4, ref[0].scores, ref[0].class_ids)]
+    res = coco_map(gt, detections_to_results(shifted))
+    assert res.map50 == pytest.approx(100.0) and res.map50_95 is not None and res.map50_95 < 90
+    assert coco_map(gt, []).map50_95 == 0.0
+    empty = {**gt, "annotations": []}
+    assert coco_map(empty, detections_to_results(ref)).map50_95 is None
+    assert sqnr_db(100.0, 1.0) == 20.0 and sqnr_db(1.0, 0.0) is None
