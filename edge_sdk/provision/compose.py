@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from edge_sdk.config.app import AppConfig
 from edge_sdk.errors import ConfigError
-from edge_sdk.provision.layout import STATE, Layout
+from edge_sdk.provision.layout import ETC, STATE, Layout
 from edge_sdk.sources.uri import parse_uri
 
 
@@ -93,6 +93,12 @@ def compose(layout: Layout, *, device: str, config: Path | None, model: Path | N
             out.files[dst] = target
             query = entry["uri"].split("?", 1)[1] if "?" in entry["uri"] else ""
             entry["uri"] = f"file://{dst}" + (f"?{query}" if query else "")
+    cal = data.setdefault("calibration", {})
+    for key in ("dir", "holdout_dir"):
+        if cal.get(key):
+            cal[key] = str(cfg.resolve(cal[key]))  # the user's frames stay where they are
+    if not cal.get("dir"):
+        cal["root"] = str(STATE / "calibration")  # frames captured by provision live with the state
     mqtt = data.setdefault("mqtt", {})
     if broker is not None:
         for key in ("host", "port", "username", "password", "password_env"):
@@ -123,10 +129,11 @@ def compose(layout: Layout, *, device: str, config: Path | None, model: Path | N
 
 
 def staged_config(composed: Composed, layout: Layout) -> AppConfig:
-    """The installed config with its runtime paths mapped to where they were written (for the smoke run)."""
+    """The installed config with its runtime paths mapped to where they are written (for the build steps and
+    the smoke run)."""
     text = yaml.safe_dump(composed.data)
-    for runtime in sorted(composed.files, key=lambda p: -len(str(p))):
-        text = text.replace(str(runtime), str(layout.staged(runtime)))
-    data = yaml.safe_load(text)
-    data["state_dir"] = str(layout.staged(STATE))
-    return AppConfig.model_validate(data)
+    if layout.prefix is not None:
+        for runtime in (STATE, ETC):
+            text = text.replace(f"{runtime}/", f"{layout.staged(runtime)}/").replace(f": {runtime}\n",
+                                                                                  f": {layout.staged(runtime)}\n")
+    return AppConfig.model_validate(yaml.safe_load(text))

@@ -1,9 +1,9 @@
 """`run_provision(opts)`: the whole provisioning run, in order, each step idempotent.
 
     device profile -> doctor (stop with fixes if a required check fails) -> compose the config
-    -> broker check -> calibration / INT8 / engine build -> service user -> directories and files
-    -> smoke run on the installed artifacts (cached by content hash) -> systemd daemon-reload/enable/start
-    -> Orin tuning (off by default)
+    -> broker check -> service user -> directories and files -> calibration capture / INT8 / engine build
+    (a failure stops here: nothing is enabled) -> smoke run on the installed artifacts (cached by content
+    hash) -> systemd daemon-reload/enable/start -> Orin tuning (off by default)
 
 Under `--prefix` everything is written below that directory (paths inside the files stay the runtime
 ones), and the service user and systemctl steps are skipped and reported so.
@@ -50,6 +50,7 @@ class ProvisionOptions:
     precision: str | None = None  # default: int8 on Orin profiles, fp32 on cpu
     validate_frames: int = 30
     exec_path: str | None = None  # the edge-sdk executable the unit runs; default the one running now
+    board_root: Path = Path("/")  # where board detection looks (tests point it at a stand-in tree)
 
 
 @dataclass
@@ -110,7 +111,7 @@ def run_provision(opts: ProvisionOptions) -> ProvisionReport:
     t0 = time.monotonic()
     if opts.device not in steps.DEVICES:
         raise EdgeSdkError(f"unknown device {opts.device!r}", fix=f"use one of: {', '.join(steps.DEVICES)}")
-    profile, device_step = steps.resolve_device(opts.device)
+    profile, device_step = steps.resolve_device(opts.device, opts.board_root)
     report = ProvisionReport(profile, str(opts.prefix) if opts.prefix else None, opts.dry_run)
     report.add(device_step)
     if opts.prefix is None and os.geteuid() != 0 and not opts.dry_run:
@@ -125,12 +126,8 @@ def run_provision(opts: ProvisionOptions) -> ProvisionReport:
     composed = compose(layout, device=profile, config=opts.config, model=opts.model, source=opts.source,
                        broker=opts.broker)
     staged = staged_config(composed, layout)
-    precision = opts.precision or ("fp32" if profile == "cpu" else "int8")
+    precision = opts.precision or steps.default_precision(profile)
     report.add(steps.check_broker(staged, composed.secrets.get("mqtt-password")))
-    report.add(*steps.build_steps(staged, profile, precision, opts.dry_run))
-    if report.failed:
-        report.seconds = time.monotonic() - t0
-        return report
     report.add(_service_user(opts))
     unit_text = render_unit(UnitSettings(
         exec_path=_exec_path(opts), config_path=str(layout.config), user=SERVICE_USER,
@@ -140,6 +137,13 @@ def run_provision(opts: ProvisionOptions) -> ProvisionReport:
         gpu=profile != "cpu", memory_deny_write_execute=profile == "cpu"))
     files = _install_files(layout, composed, unit_text, opts.dry_run)
     report.add(*files)
+    report.add(*steps.build_steps(staged, profile, precision, opts.dry_run))
+    if report.failed:
+        report.add(StepResult("smoke run", "skipped", "an earlier step failed"),
+                   *[StepResult(n, "skipped", "an earlier step failed: not enabling a broken install")
+                     for n in ("systemctl daemon-reload", "systemctl enable", "systemctl start")])
+        report.seconds = time.monotonic() - t0
+        return report
     report.add(_smoke_run(layout, composed, staged, opts))
     report.add(*_systemd(opts, unit_changed=any(r.name == "unit" and r.status == "changed" for r in files),
                          restart=any(r.status == "changed" for r in files)))

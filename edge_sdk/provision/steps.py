@@ -12,10 +12,11 @@ import importlib
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from edge_sdk.config.app import AppConfig
-from edge_sdk.errors import EdgeSdkError
+from edge_sdk.errors import DeviceError, EdgeSdkError
 from edge_sdk.provision import DEVICES, ORIN_PROFILES
 from edge_sdk.provision.actions import Status, StepResult
 
@@ -34,19 +35,25 @@ def optional(module: str, attr: str) -> Callable[..., Any] | None:
     return fn if callable(fn) else None
 
 
-def resolve_device(device: str) -> tuple[str, StepResult]:
-    """`orin` -> the Orin profile matching the detected board; others are taken as given."""
+def resolve_device(device: str, root: Path = Path("/")) -> tuple[str, StepResult]:
+    """`orin` -> the Orin profile matching the board detected under `root`; others are taken as given."""
     if device != "orin":
         return device, StepResult("device", "ok", f"profile {device} (as given)")
-    detect = optional("edge_sdk.device", "detect_board")
-    if detect is None:
-        raise EdgeSdkError("--device orin needs board detection, which this build lacks (edge_sdk.device)",
-                           fix="name the board: --device orin-agx, orin-nx or orin-nano")
-    board = detect()
-    profile = getattr(board, "profile", None) or str(board)
-    if profile not in ORIN_PROFILES:
-        raise EdgeSdkError(f"this board ({board}) is not an Orin", fix="use --device cpu, or run on a Jetson Orin")
-    return profile, StepResult("device", "ok", f"detected {board}: profile {profile}")
+    from edge_sdk.device.jetson import detect_board
+    from edge_sdk.device.profiles import match_profile
+
+    board = detect_board(root)
+    profile = match_profile(board.model)
+    if profile is None or profile.name not in ORIN_PROFILES:
+        raise DeviceError(f"--device orin: this board is not a Jetson Orin edge-sdk knows ({board.describe()})",
+                          fix="name the profile (--device orin-agx, orin-nx, orin-nano, or cpu)")
+    return profile.name, StepResult("device", "ok", f"detected {board.describe()}: profile {profile.name}")
+
+
+def default_precision(profile: str) -> str:
+    from edge_sdk.device.profiles import load_profile
+
+    return load_profile(profile).default_precision
 
 
 def doctor(profile: str) -> tuple[StepResult, list[str]]:
@@ -105,21 +112,52 @@ def check_broker(cfg: AppConfig, password: str | None, timeout_s: float = 5.0) -
 def build_steps(cfg: AppConfig, profile: str, precision: str, dry_run: bool) -> list[StepResult]:
     """Calibration capture, INT8 build (with its accuracy gate) and the TensorRT engine for this device."""
     results = []
-    if precision == "fp32":
-        why = f"precision fp32 ({'the cpu profile default' if profile == 'cpu' else 'as asked'}); --precision int8 builds INT8"
+    if precision != "int8":
+        why = f"precision {precision} (the {profile} profile's default or as asked); --precision int8 builds INT8"
         results += [StepResult("calibration", "skipped", why), StepResult("int8 build", "skipped", why)]
     else:
-        capture = optional("edge_sdk.calibration", "ensure_calibration_set")
+        results.append(calibration_step(cfg, dry_run))
         build = optional("edge_sdk.quant", "build_int8")
-        results.append(_call("calibration", capture, dry_run, cfg, "edge_sdk.calibration.ensure_calibration_set"))
-        results.append(_call("int8 build", build, dry_run, cfg, "edge_sdk.quant.build_int8", required=True))
+        if results[-1].status == "failed":
+            results.append(StepResult("int8 build", "failed", "needs the calibration frames (see above)"))
+        else:
+            results.append(_call("int8 build", build, dry_run, cfg, "edge_sdk.quant.build_int8", required=True))
     if profile == "cpu":
         results.append(StepResult("engine build", "skipped", "not applicable: the cpu profile runs ONNX Runtime"))
+    elif precision == "int8" and results[-1].status == "failed":
+        results.append(StepResult("engine build", "failed", "needs the INT8 model (see above); no FP32 fallback"))
     else:
-        engine = optional("edge_sdk.engines.trt.build", "build_engine")
-        results.append(_call("engine build", engine, dry_run, cfg, "edge_sdk.engines.trt.build.build_engine",
-                             required=True))
+        results.append(StepResult("engine build", "failed",
+                                  "provision does not drive the TensorRT engine build in this version: "
+                                  "build it with `edge-sdk build`, then run provision again"))
     return results
+
+
+def calibration_step(cfg: AppConfig, dry_run: bool) -> StepResult:
+    """Capture calibration frames from the configured camera until the set is big enough (no-op if it is)."""
+    capture = optional("edge_sdk.calibration.capture", "capture")
+    if capture is None:
+        return StepResult("calibration", "failed", "edge_sdk.calibration.capture is not in this build")
+    from edge_sdk.calibration import frames_folder
+
+    folder = frames_folder(cfg)
+    have = len([p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")]) if folder.is_dir() else 0
+    enough, want = cfg.calibration.min_frames, cfg.calibration.capture.frames
+    if have >= enough:
+        return StepResult("calibration", "unchanged", f"{have} frames in {folder} (the build needs {enough})")
+    if dry_run:
+        return StepResult("calibration", "would change", f"would capture up to {want} frames into {folder}")
+    # A looping file would never end when its unique frames are fewer than the target: capture it once.
+    once = cfg.model_copy(deep=True)
+    for src in once.sources:
+        src.uri = src.uri.replace("loop=1", "loop=0")
+    try:
+        summary = capture(once, progress=False)
+    except EdgeSdkError as exc:
+        return StepResult("calibration", "failed", str(exc))
+    status: Status = "changed" if summary.total >= enough else "failed"
+    return StepResult("calibration", status, f"{summary.total} frames in {folder} (target {want}, the build needs "
+                                             f"{enough}; stopped by {summary.stopped_by})")
 
 
 def _call(name: str, fn: Callable[..., Any] | None, dry_run: bool, cfg: AppConfig, qualname: str,
@@ -142,15 +180,13 @@ def tuning(profile: str, enabled: bool, dry_run: bool) -> list[StepResult]:
         return [StepResult("tuning", "skipped", "not applicable on the cpu profile")]
     if not enabled:
         return [StepResult("tuning", "skipped", "off by default (nvpmodel mode and jetson_clocks); --tune applies them")]
-    load = optional("edge_sdk.device.profiles", "load_profile")
-    if load is None:
-        return [StepResult("tuning", "failed", "--tune needs the device profiles (edge_sdk.device.profiles), absent here")]
+    from edge_sdk.device.profiles import load_profile
     from edge_sdk.provision.actions import run_command
 
-    prof = load(profile)
-    mode = getattr(prof, "nvpmodel_mode", None)
+    power = load_profile(profile).power
     results = []
-    if mode is not None:
-        results.append(run_command("tuning: nvpmodel", ["nvpmodel", "-m", str(mode)], dry_run))
-    results.append(run_command("tuning: jetson_clocks", ["jetson_clocks"], dry_run))
-    return results
+    if power.nvpmodel_mode is not None:
+        results.append(run_command("tuning: nvpmodel", ["nvpmodel", "-m", str(power.nvpmodel_mode)], dry_run))
+    if power.jetson_clocks:
+        results.append(run_command("tuning: jetson_clocks", ["jetson_clocks"], dry_run))
+    return results or [StepResult("tuning", "skipped", f"the {profile} profile has no power settings")]

@@ -1,0 +1,57 @@
+"""`--device orin` picks the Orin profile of the detected board; INT8 never downgrades silently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge_sdk.errors import DeviceError
+from edge_sdk.provision.steps import resolve_device
+from tests.provision.test_provision import _steps, provision
+
+
+def _fake_jetson_root(tmp_path: Path, model: str) -> Path:
+    """A stand-in for a Jetson's /proc/device-tree and /etc/nv_tegra_release (no Jetson here)."""
+    root = tmp_path / "fake-jetson-root"
+    (root / "proc/device-tree").mkdir(parents=True)
+    (root / "proc/device-tree/model").write_bytes(model.encode() + b"\0")
+    (root / "etc").mkdir()
+    (root / "etc/nv_tegra_release").write_text("# R36 (release), REVISION: 4.3, GCID: 1, BOARD: generic, EABI: aarch64\n")
+    return root
+
+
+@pytest.mark.parametrize(("model", "profile"), [
+    ("NVIDIA Jetson Orin NX Engineering Reference Developer Kit", "orin-nx"),
+    ("NVIDIA Jetson AGX Orin Developer Kit", "orin-agx"),
+    ("NVIDIA Jetson Orin Nano Developer Kit", "orin-nano"),
+])
+def test_orin_picks_the_detected_board(tmp_path: Path, model: str, profile: str) -> None:
+    got, step = resolve_device("orin", _fake_jetson_root(tmp_path, model))
+    assert got == profile, step
+    assert step.status == "ok" and profile in step.detail
+
+
+def test_orin_on_a_machine_that_is_not_an_orin_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DeviceError, match="not a Jetson Orin") as err:
+        resolve_device("orin", tmp_path)  # an empty root: no device tree, no L4T
+    assert "--device" in (err.value.fix or "")
+    assert resolve_device("cpu", tmp_path)[0] == "cpu"
+
+
+def test_int8_that_cannot_be_built_fails_loudly_and_enables_nothing(tmp_path: Path) -> None:
+    from tests.pipeline.conftest import write_video
+    from tests.provision.test_provision import _model
+
+    write_video(tmp_path / "clip.avi", 10)  # far too few frames for a calibration set
+    cfg = tmp_path / "app.yaml"
+    cfg.write_text(f"device: cpu\ndevice_id: p8\nmodel:\n  path: {_model(tmp_path)}\n"
+                   "sources:\n  - name: cam0\n    uri: file://clip.avi\nmqtt:\n  enabled: false\n")
+    rc, report, _err = provision("--config", str(cfg), "--prefix", str(tmp_path / "root"), "--precision", "int8")
+    assert rc == 1 and not report["ok"]
+    steps = _steps(report)
+    assert steps["calibration"]["status"] == "failed" and "needs 32" in steps["calibration"]["detail"]
+    assert steps["int8 build"]["status"] == "failed"
+    assert steps["smoke run"]["status"] == "skipped"
+    assert steps["systemctl start"]["status"] == "skipped"
+    assert report["verdict"].startswith("FAILED")
