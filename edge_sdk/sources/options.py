@@ -2,8 +2,8 @@
 
 `file://clip.mp4?loop=1&realtime=1`, `v4l2:///dev/video0?width=1280&height=720&fps=30&fourcc=MJPG`,
 `csi://0?width=1920&height=1080&fps=30&flip=2`, `rtsp://host/stream?transport=udp&latency=100&timeout=3`.
-A misspelt option is an error with a "did you mean" hint, except on rtsp://, whose unknown query keys belong
-to the camera's own URL (e.g. `?channel=1&subtype=0`) and are passed through to it.
+A misspelt option is an error with a "did you mean" hint. On rtsp:// other query keys belong to the camera's
+own URL (e.g. `?channel=1&subtype=0`) and are passed through to it, unless they look like a misspelt option.
 This module imports nothing heavy (no OpenCV, no GStreamer): config validation uses it.
 """
 
@@ -112,9 +112,9 @@ def parse_options(uri: SourceUri, defaults: Mapping[str, str] | None = None) -> 
     for name, text in given.items():
         opt = spec.get(name)
         if opt is None:
-            if uri.scheme in PASS_THROUGH:
-                continue
-            close = difflib.get_close_matches(name, list(spec), n=1)
+            close = difflib.get_close_matches(name, list(spec), n=1, cutoff=0.8 if uri.scheme in PASS_THROUGH else 0.6)
+            if uri.scheme in PASS_THROUGH and not close:
+                continue  # the camera's own query key
             hint = f"did you mean {close[0]!r}? " if close else ""
             known = ", ".join(spec) or "none"
             raise ConfigError(f"unknown option {name!r} for {uri.scheme}://", where=uri.redacted(),

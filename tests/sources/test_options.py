@@ -30,6 +30,7 @@ def test_profile_defaults_sit_under_the_uri() -> None:
     ("csi://0?width=wide", "width='wide' is not an integer", "capture width"),
     ("rtsp://cam/live?transport=http", "transport='http' is not one of tcp, udp", "TCP"),
     ("v4l2://0?fourcc=MJPEG", "fourcc='MJPEG' is not four characters", "pixel format"),
+    ("rtsp://cam/live?transprot=udp", "unknown option 'transprot'", "did you mean 'transport'"),
     ("file://a.mp4?loop=maybe", "loop='maybe' is not a boolean", "restart"),
 ])
 def test_bad_options_say_what_where_and_how(uri: str, message: str, fix: str) -> None:
