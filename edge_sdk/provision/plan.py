@@ -116,7 +116,7 @@ def run_provision(opts: ProvisionOptions) -> ProvisionReport:
     report.add(device_step)
     if opts.prefix is None and os.geteuid() != 0 and not opts.dry_run:
         raise EdgeSdkError("installing into / needs root", fix="run with sudo, or use --prefix DIR / --dry-run")
-    doctor_result, fixes = steps.doctor(profile)
+    doctor_result, fixes = steps.doctor(profile, opts.board_root, Layout(opts.prefix).staged(STATE))
     report.add(doctor_result)
     if fixes:
         report.fixes = fixes

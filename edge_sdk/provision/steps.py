@@ -56,17 +56,22 @@ def default_precision(profile: str) -> str:
     return load_profile(profile).default_precision
 
 
-def doctor(profile: str) -> tuple[StepResult, list[str]]:
+def doctor(profile: str, root: Path, disk_path: Path) -> tuple[StepResult, list[str]]:
     """Run the doctor's checks for `profile`; returns the result and the fixes of failed required checks."""
-    run_checks = optional("edge_sdk.device.doctor", "run_checks")
-    if run_checks is None:
+    try:
+        from edge_sdk.device.doctor import DoctorInput, run_doctor
+    except ImportError:
         return StepResult("doctor", "skipped", "edge_sdk.device.doctor is not in this build: no machine checks ran"), []
-    checks = run_checks(profile)
-    failed = [c for c in checks if getattr(c, "required", False) and not getattr(c, "ok", True)]
-    fixes = [f"{getattr(c, 'name', c)}: {getattr(c, 'fix', '') or getattr(c, 'detail', '')}" for c in failed]
+    while not disk_path.exists():
+        disk_path = disk_path.parent
+    checks = run_doctor(DoctorInput(root=root, device=profile, broker=None, disk_path=disk_path))
+    failed = [c for c in checks if c.required and not c.ok]
+    warned = [c.name for c in checks if c.status == "WARN"]
     if failed:
-        return StepResult("doctor", "failed", f"{len(failed)} required check(s) failed"), fixes
-    return StepResult("doctor", "ok", f"{len(checks)} checks passed"), []
+        fixes = [f"{c.name}: {c.detail}" + (f" (fix: {c.fix})" if c.fix else "") for c in failed]
+        return StepResult("doctor", "failed", f"required check(s) failed: {', '.join(c.name for c in failed)}"), fixes
+    note = f"; warnings: {', '.join(warned)}" if warned else ""
+    return StepResult("doctor", "ok", f"{len(checks)} checks, none of the required failed{note}"), []
 
 
 def check_broker(cfg: AppConfig, password: str | None, timeout_s: float = 5.0) -> StepResult:
@@ -134,30 +139,25 @@ def build_steps(cfg: AppConfig, profile: str, precision: str, dry_run: bool) -> 
 
 
 def calibration_step(cfg: AppConfig, dry_run: bool) -> StepResult:
-    """Capture calibration frames from the configured camera until the set is big enough (no-op if it is)."""
-    capture = optional("edge_sdk.calibration.capture", "capture")
-    if capture is None:
-        return StepResult("calibration", "failed", "edge_sdk.calibration.capture is not in this build")
+    """Capture calibration frames from the configured camera when the set is below calibration.min_frames."""
+    ensure = optional("edge_sdk.calibration", "ensure_calibration_set")
+    if ensure is None:
+        return StepResult("calibration", "failed", "edge_sdk.calibration.ensure_calibration_set is not in this build")
     from edge_sdk.calibration import frames_folder
 
     folder = frames_folder(cfg)
-    have = len([p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")]) if folder.is_dir() else 0
-    enough, want = cfg.calibration.min_frames, cfg.calibration.capture.frames
-    if have >= enough:
-        return StepResult("calibration", "unchanged", f"{have} frames in {folder} (the build needs {enough})")
     if dry_run:
-        return StepResult("calibration", "would change", f"would capture up to {want} frames into {folder}")
+        return StepResult("calibration", "would change",
+                          f"would capture frames into {folder} if it holds fewer than {cfg.calibration.min_frames}")
     # A looping file would never end when its unique frames are fewer than the target: capture it once.
     once = cfg.model_copy(deep=True)
     for src in once.sources:
         src.uri = src.uri.replace("loop=1", "loop=0")
     try:
-        summary = capture(once, progress=False)
+        out = ensure(once, progress=False)
     except EdgeSdkError as exc:
         return StepResult("calibration", "failed", str(exc))
-    status: Status = "changed" if summary.total >= enough else "failed"
-    return StepResult("calibration", status, f"{summary.total} frames in {folder} (target {want}, the build needs "
-                                             f"{enough}; stopped by {summary.stopped_by})")
+    return StepResult("calibration", "changed" if out.changed else "unchanged", out.summary)
 
 
 def _call(name: str, fn: Callable[..., Any] | None, dry_run: bool, cfg: AppConfig, qualname: str,

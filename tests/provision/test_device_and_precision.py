@@ -50,7 +50,7 @@ def test_int8_that_cannot_be_built_fails_loudly_and_enables_nothing(tmp_path: Pa
     rc, report, _err = provision("--config", str(cfg), "--prefix", str(tmp_path / "root"), "--precision", "int8")
     assert rc == 1 and not report["ok"]
     steps = _steps(report)
-    assert steps["calibration"]["status"] == "failed" and "needs 32" in steps["calibration"]["detail"]
+    assert steps["calibration"]["status"] == "failed" and "at least 32 are needed" in steps["calibration"]["detail"]
     assert steps["int8 build"]["status"] == "failed"
     assert steps["smoke run"]["status"] == "skipped"
     assert steps["systemctl start"]["status"] == "skipped"
