@@ -137,3 +137,17 @@ def test_edge_sdk_logic_engine_that_tensorrt_cannot_deserialize_is_an_error(inst
     with pytest.raises(EngineError, match="cannot deserialize the engine: fake deserialize: not an engine"):
         TensorRtEngine(art.engine_path)
     assert fake_cuda.memory.context_depth == 0 and all(c.detached for c in fake_cuda.contexts)
+
+
+def test_edge_sdk_logic_missing_pycuda_is_reported_before_any_build(install_fake_trt: InstallTrt, detector: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from edge_sdk.errors import DependencyMissing
+
+    _, rec = install_fake_trt("10")
+    monkeypatch.setitem(sys.modules, "pycuda", None)
+    monkeypatch.setitem(sys.modules, "pycuda.driver", None)
+    with pytest.raises(DependencyMissing, match="pycuda") as err:
+        open_engine("tensorrt", str(detector), TensorRtEngineConfig())
+    assert "[jetson]" in (err.value.fix or "") and not rec.calls

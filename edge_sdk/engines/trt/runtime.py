@@ -28,7 +28,7 @@ import numpy as np
 
 from edge_sdk.engines.base import Engine, EngineInfo, TensorSpec
 from edge_sdk.engines.trt import cache, compat
-from edge_sdk.engines.trt.cuda_mem import CudaContext, StreamBuffers
+from edge_sdk.engines.trt.cuda_mem import CudaContext, StreamBuffers, require_pycuda
 from edge_sdk.engines.trt.iospec import IoTensor, describe_io
 from edge_sdk.engines.trt.trtlog import TrtLog
 from edge_sdk.engines.trt.version import Features, require_tensorrt
@@ -197,6 +197,7 @@ def open_tensorrt(model_path: str, options: object = None) -> TensorRtEngine:
     from edge_sdk.config.engine import TensorRtEngineConfig
 
     require_tensorrt()  # before anything else: one clear DependencyMissing where TensorRT is absent
+    require_pycuda()  # and before a build that can take minutes, the same for pycuda
     cfg = options if isinstance(options, TensorRtEngineConfig) else TensorRtEngineConfig()
     path = Path(model_path)
     from edge_sdk.device.profiles import resolve_profile
