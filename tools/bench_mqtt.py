@@ -24,6 +24,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -160,6 +161,7 @@ def bench_latency(broker: Broker, work: Path, seconds: float, fps: float, inflig
     sent: dict[tuple[str, int], float] = {}
     lat: list[float] = []
     calls: list[float] = []
+    cpu: list[float] = []
     with DetectionSubscriber(BrokerSettings(port=broker.port), devices=["bench"], qos=1) as sub, \
             open_publisher(broker.port, work / "lat.sqlite", inflight) as pub:
         stop = threading.Event()
@@ -180,9 +182,10 @@ def bench_latency(broker: Broker, work: Path, seconds: float, fps: float, inflig
             for cam in ("cam0", "cam1"):
                 r = result(cam, i)
                 sent[(cam, i)] = time.time()
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.thread_time()
                 pub.publish_result(r)
                 calls.append(time.perf_counter() - t)
+                cpu.append(time.thread_time() - c)
             next_t += 1 / fps
             time.sleep(max(0.0, next_t - time.monotonic()))
         pub.flush(30)
@@ -193,7 +196,36 @@ def bench_latency(broker: Broker, work: Path, seconds: float, fps: float, inflig
             "latency_ms_p50": pct(lat, 50) * 1e3, "latency_ms_p99": pct(lat, 99) * 1e3,
             "latency_ms_max": max(lat) * 1e3 if lat else float("nan"),
             "call_us_p50": pct(calls, 50) * 1e6, "call_us_p99": pct(calls, 99) * 1e6,
-            "call_us_max": max(calls) * 1e6, "call_share_of_frame_p99": pct(calls, 99) * fps}
+            "call_us_max": max(calls) * 1e6, "call_share_of_frame_p99": pct(calls, 99) * fps,
+            "call_cpu_us_p50": pct(cpu, 50) * 1e6, "call_cpu_us_p99": pct(cpu, 99) * 1e6}
+
+
+def bench_slowdown(broker: Broker, work: Path, seconds: float, inflight: int) -> dict[str, Any]:
+    """A CPU-bound stand-in for a pipeline stage (a single-threaded numpy sort, ~10 ms per frame), run
+    without and with publishing each frame's result live: the ratio of its frame rates is what
+    publishing costs the pipeline, GIL, sender thread and broker included. Alternated and repeated;
+    medians reported. (A multi-threaded BLAS stand-in would measure CPU oversubscription instead.)"""
+    rng = np.random.default_rng(0)
+    data = rng.random(500_000)  # sorting it takes ~10 ms on one core here (numpy sorts single-threaded)
+
+    def stage(pub: MqttPublisher | None) -> float:
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            np.sort(data)
+            if pub is not None:
+                pub.publish_result(result("cam0", n))
+            n += 1
+        return n / (time.perf_counter() - t0)
+
+    base, live = [], []
+    with open_publisher(broker.port, work / "slow.sqlite", inflight) as pub:
+        for _ in range(3):
+            base.append(stage(None))
+            live.append(stage(pub))
+        pub.flush(60)
+    b, lv = statistics.median(base), statistics.median(live)
+    return {"fps_without_publishing": b, "fps_with_publishing": lv, "ratio": lv / b, "runs_s": seconds,
+            "fps_runs_without": base, "fps_runs_with": live}
 
 
 def main() -> int:
@@ -201,6 +233,7 @@ def main() -> int:
     p.add_argument("--messages", type=int, default=10000, help="messages for throughput and replay (default 10000)")
     p.add_argument("--latency-s", type=float, default=10.0, help="duration of the paced latency run (default 10)")
     p.add_argument("--fps", type=float, default=30.0, help="frames per second per camera in the latency run")
+    p.add_argument("--slowdown-s", type=float, default=4.0, help="length of each pipeline stand-in run (default 4)")
     p.add_argument("--max-inflight", type=int, default=64, help="publisher window (mqtt.max_inflight)")
     p.add_argument("--json-out", type=Path, default=Path("bench_mqtt.json"), help="where to write the JSON")
     args = p.parse_args()
@@ -212,9 +245,10 @@ def main() -> int:
             tp = bench_throughput(broker, work, args.messages, args.max_inflight)
             rp = bench_replay(broker, work, args.messages, args.max_inflight)
             lt = bench_latency(broker, work, args.latency_s, args.fps, args.max_inflight)
+            sd = bench_slowdown(broker, work, args.slowdown_s, args.max_inflight)
         finally:
             broker.stop()
-    out = {"throughput_qos1": tp, "replay": rp, "latency": lt,
+    out = {"throughput_qos1": tp, "replay": rp, "latency": lt, "pipeline_slowdown": sd,
            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "load_1min": os.getloadavg()[0]},
            "message": {"detections_per_message": 5, "qos": 1}}
     rows = [
@@ -228,6 +262,10 @@ def main() -> int:
         ["latency p99 (call -> subscriber)", f"{lt['latency_ms_p99']:.2f} ms", f"max {lt['latency_ms_max']:.2f} ms"],
         ["publish_result p50 / p99 (live)", f"{lt['call_us_p50']:.0f} / {lt['call_us_p99']:.0f} us",
          f"max {lt['call_us_max']:.0f} us; p99 = {100 * lt['call_share_of_frame_p99']:.2f}% of a frame"],
+        ["  of which CPU on the caller p50 / p99", f"{lt['call_cpu_us_p50']:.0f} / {lt['call_cpu_us_p99']:.0f} us",
+         "the rest is waiting: GIL, other threads, other processes"],
+        ["pipeline stand-in with / without", f"{sd['ratio']:.3f}",
+         f"{sd['fps_with_publishing']:.0f} / {sd['fps_without_publishing']:.0f} frames/s, publishing every frame"],
         ["publish_result p50 / p99 (burst)", f"{tp['call_us_p50']:.0f} / {tp['call_us_p99']:.0f} us",
          f"max {tp['call_us_max']:.0f} us"],
         ["publish_result p50 / p99 (offline)", f"{rp['call_us_p50_offline']:.0f} / {rp['call_us_p99_offline']:.0f} us",

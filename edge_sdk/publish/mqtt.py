@@ -102,7 +102,7 @@ class MqttPublisher(Publisher):
                     log.error("cannot spool the detection message of %s seq %d (%s); it is lost (%d so far)",
                               camera, seq, exc, self.spool_errors)
                 return
-        self._sender.wake()
+        self._sender.message_added()
 
     def publish_stats(self, figures: Mapping[str, Any]) -> None:
         if not self._closed:

@@ -93,6 +93,7 @@ class SpoolSender:
         # shared with other threads (read-only there)
         self._stats_lock = threading.Lock()
         self._stats_figures: Any = None
+        self._wake_pending = False
         self.first_outcome = threading.Event()
         self.first_failure: ConnectFailure | None = None
         self.connected = False
@@ -107,10 +108,19 @@ class SpoolSender:
         self._thread.start()
 
     def wake(self) -> None:
+        """Make the thread look at the spool (and the stop flag) now. Coalesced: one byte until it woke."""
+        if self._wake_pending:
+            return
+        self._wake_pending = True
         try:
             self._wake_w.send(b"\0")
         except OSError:  # buffer full (already awake) or closed
             pass
+
+    def message_added(self) -> None:
+        """A message was appended to the spool: wake the thread only if it can send it now."""
+        if self.connected:
+            self.wake()
 
     def post_stats(self, figures: Any) -> None:
         """Publish a stats message when connected; only the newest waits while offline."""
@@ -196,6 +206,7 @@ class SpoolSender:
 
     def _step(self) -> bool:
         """One turn of the loop; True when the thread should end."""
+        self._wake_pending = False  # before looking at the spool: an append from now on wakes us again
         now = time.monotonic()
         stopping = self._stop.is_set()
         if self._client.socket() is None:
@@ -238,6 +249,7 @@ class SpoolSender:
             self._drain_wake()
 
     def _drain_wake(self) -> None:
+        self._wake_pending = False  # before reading: a wake() from now on sends a new byte
         try:
             while self._wake_r.recv(4096):
                 pass
