@@ -23,6 +23,7 @@ from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
 from edge_sdk.frame import Frame
 from edge_sdk.preprocess import letterbox
 from tests.cuda.detections import Tolerance, compare
+from tests.cuda.models import moving_frames, write_video, yolo_like_model
 
 pytestmark = pytest.mark.gpu
 PARAMS = DecodeParams()
@@ -50,27 +51,37 @@ def detections(outputs: list[np.ndarray], info: Any) -> Detections:
     return dets
 
 
+_REFERENCES: dict[tuple[Path, Path], list[Detections]] = {}
+
+
+def cpu_reference(model: Path, video: Path) -> list[Detections]:
+    """Detections of ONNX Runtime on the CPU, with the CPU letterbox (computed once per model and video)."""
+    if (model, video) not in _REFERENCES:
+        with OnnxRuntimeEngine(model) as cpu:
+            out = []
+            for f in video_frames(video):
+                tensor, info = letterbox(f.image, cpu.info.input_hw)
+                out.append(detections(cpu.infer(tensor), info))
+        assert len(out) > 50 and sum(len(d) for d in out) > 0
+        _REFERENCES[(model, video)] = out
+    return _REFERENCES[(model, video)]
+
+
 @pytest.fixture(scope="module")
-def cpu_reference(demo_model: Path, sample_video: Path) -> list[Detections]:
-    with OnnxRuntimeEngine(demo_model) as cpu:
-        out = []
-        for f in video_frames(sample_video):
-            tensor, info = letterbox(f.image, cpu.info.input_hw)
-            out.append(detections(cpu.infer(tensor), info))
-    assert len(out) > 50 and sum(len(d) for d in out) > 0
-    return out
+def standin_detector(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A stand-in YOLO-layout model (not trained) and a generated video: they run before the demo model exists."""
+    d = tmp_path_factory.mktemp("standin")
+    return yolo_like_model(d / "standin-yolo.onnx"), write_video(d / "standin.mp4", moving_frames(80))
 
 
-@pytest.mark.parametrize("slots", [1, 2, 3])
-def test_demo_model_on_cuda_streams_matches_the_cpu(ort_cuda: Any, cuda_backend: Any, demo_model: Path,
-                                                    sample_video: Path, cpu_reference: list[Detections],
-                                                    slots: int) -> None:
-    engine = OrtCudaStreamEngine.open(str(demo_model), provider_options=STRICT)
-    with CudaRunner(engine, RunnerOptions(slots=slots), backend=cuda_backend) as runner:
-        results = list(run_frames(runner, video_frames(sample_video)))
-    assert [r.seq for r in results] == list(range(len(cpu_reference)))
+def check_runner_against_cpu(model: Path, video: Path, slots: int, backend: Any) -> None:
+    reference = cpu_reference(model, video)
+    engine = OrtCudaStreamEngine.open(str(model), provider_options=STRICT)
+    with CudaRunner(engine, RunnerOptions(slots=slots), backend=backend) as runner:
+        results = list(run_frames(runner, video_frames(video)))
+    assert [r.seq for r in results] == list(range(len(reference)))
     problems = []
-    for r, ref in zip(results, cpu_reference):
+    for r, ref in zip(results, reference):
         assert r.frame is not None and r.frame.frame_id == r.seq and r.frame.extra == {"i": r.seq}
         assert r.frame.camera == "demo" and r.frame.t_capture_mono == float(r.seq)
         got, _ = compare(ref, detections(r.outputs, r.letterbox), PARAMS.conf_thres, Tolerance())
@@ -78,12 +89,25 @@ def test_demo_model_on_cuda_streams_matches_the_cpu(ort_cuda: Any, cuda_backend:
     assert problems == []
 
 
+@pytest.mark.parametrize("slots", [1, 2, 3])
+def test_demo_model_on_cuda_streams_matches_the_cpu(ort_cuda: Any, cuda_backend: Any, demo_model: Path,
+                                                    sample_video: Path, slots: int) -> None:
+    check_runner_against_cpu(demo_model, sample_video, slots, cuda_backend)
+
+
+@pytest.mark.parametrize("slots", [1, 3])
+def test_standin_detector_on_cuda_streams_matches_the_cpu(ort_cuda: Any, cuda_backend: Any,
+                                                          standin_detector: tuple[Path, Path], slots: int) -> None:
+    check_runner_against_cpu(*standin_detector, slots, cuda_backend)
+
+
 def test_enqueue_runs_on_the_slot_stream_and_returns_before_it_is_done(ort_cuda: Any, cuda_backend: Any,
-                                                                         demo_model: Path) -> None:
+                                                                         standin_detector: tuple[Path, Path]) -> None:
     be = cuda_backend
-    engine = OrtCudaStreamEngine.open(str(demo_model), provider_options=STRICT)
+    model = standin_detector[0]
+    engine = OrtCudaStreamEngine.open(str(model), provider_options=STRICT)
     x = np.random.default_rng().random((1, 3, 640, 640), dtype=np.float32)
-    with OnnxRuntimeEngine(demo_model) as cpu:
+    with OnnxRuntimeEngine(model) as cpu:
         expected = cpu.infer(x)
     out_shape = tuple(int(d) for d in engine.info.outputs[0].shape)  # type: ignore[arg-type]
     with be.activate():

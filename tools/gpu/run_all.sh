@@ -13,6 +13,9 @@ if ls /root/ort/part* >/dev/null 2>&1 && [ ! -d /tmp/ortgpu/onnxruntime ]; then
     python3 -m pip install -q --no-index --no-deps --target /tmp/ortgpu /root/onnxruntime_gpu-*.whl
 fi
 [ -d /tmp/ortgpu/onnxruntime ] && export PYTHONPATH=/tmp/ortgpu:$PYTHONPATH
+# CUDA, cuBLAS and cuDNN for onnxruntime-gpu: the toolkit's, and those of pip's nvidia-* packages (torch's)
+nvlibs=$(python3 -c 'import glob,os,site; print(":".join(d for p in site.getsitepackages() for d in glob.glob(os.path.join(p,"nvidia","*","lib"))))')
+export LD_LIBRARY_PATH=${nvlibs}:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw,utilization.gpu \
   --format=csv > "$OUT/gpu.txt" 2>&1
 python3 - <<'PY' 2>&1 | tee -a "$OUT/gpu.txt"
@@ -21,5 +24,8 @@ print("onnxruntime", ort.__version__, ort.__file__, ort.get_available_providers(
 PY
 python3 -m pytest -q tests/cuda -rs -p no:cacheprovider 2>&1 | tee "$OUT/pytest_cuda.log"
 args=()
+if [ -z "${MODEL:-}" ] && [ "${STANDIN:-0}" = 1 ]; then  # no demo model yet: a stand-in detector and video
+  python3 -m tests.cuda.models /tmp/standin && MODEL=/tmp/standin/standin-yolo.onnx VIDEO=/tmp/standin/standin.mp4
+fi
 [ -n "${MODEL:-}" ] && [ -n "${VIDEO:-}" ] && args=(--model "$MODEL" --video "$VIDEO")
 python3 tools/bench_runner.py --out "$OUT" "${args[@]}" 2>&1 | tee "$OUT/bench.log"
