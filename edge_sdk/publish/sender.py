@@ -82,7 +82,7 @@ class SpoolSender:
         self._replay_until = 0
         self._next_housekeeping = 0.0
         self._next_checkpoint = 0.0
-        self._dirty = False
+        self._checkpointed_at = -1  # spool.writes at the last checkpoint
         self._last_failure_logged: str | None = None
         # shutdown
         self._stop = threading.Event()
@@ -408,7 +408,6 @@ class SpoolSender:
         if self._acked:
             ids, self._acked = self._acked, []
             self.spool.ack(ids)
-            self._dirty = True
 
     def _housekeeping(self, now: float) -> None:
         if now < self._next_housekeeping:
@@ -416,8 +415,9 @@ class SpoolSender:
         self._next_housekeeping = now + _HOUSEKEEPING_S
         if len(self.spool):
             self.spool.expire()
-        if now >= self._next_checkpoint:
+        if now >= self._next_checkpoint and self.spool.writes != self._checkpointed_at:
             self._next_checkpoint = now + _CHECKPOINT_S
+            self._checkpointed_at = self.spool.writes
             self.spool.checkpoint()
 
     # -- shutdown -----------------------------------------------------------------------------------------

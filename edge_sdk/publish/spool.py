@@ -79,6 +79,7 @@ class Spool:
         self._lock = threading.Lock()
         self._ckpt: sqlite3.Connection | None = None
         self._closed = False
+        self.writes = 0  # committed write transactions (the sender checkpoints only after some)
         self.dropped = 0
         self._next_age_check = 0.0
         self._next_drop_log = 0.0
@@ -135,6 +136,7 @@ class Spool:
                 self._bytes += size
                 dropped = self._enforce_bounds(now)
                 c.execute("COMMIT")
+                self.writes += 1
             except BaseException:
                 c.execute("ROLLBACK")
                 self._recount()
@@ -229,6 +231,7 @@ class Spool:
             try:
                 deleted = self._delete(ids)
                 self._conn.execute("COMMIT")
+                self.writes += 1
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
