@@ -24,6 +24,19 @@ Topics (`<prefix>` is mqtt.topic_prefix): `<prefix>/<device_id>/<camera>/detecti
 
 For consumers: `DetectionSubscriber` (subscriber.py) delivers parsed messages filtered by device,
 camera and class, and counts gaps and duplicates per camera by sequence number.
+
+Delivery guarantees (QoS 1, the default):
+- A message `publish_result` returned for is in the spool (SQLite WAL, committed): it survives a broker
+  outage of any length, a reconnect, and a crash or restart of the daemon, until the broker acknowledges
+  it. Only the spool bounds (mqtt.spool.max_mb, max_age_s) drop messages: the oldest first, counted on
+  the stats topic and visible to consumers as a gap in `seq`. (A power cut may lose the last moments:
+  the spool does not fsync each message; it is never corrupted.)
+- At least once: a message in flight when the connection drops is sent again; consumers drop
+  duplicates by (device, camera, seq) or message_id (DetectionSubscriber does).
+- Beyond the broker's PUBACK it is the broker's job: Mosquitto acknowledges before it saves, so a broker
+  killed with SIGKILL loses what it had accepted but neither delivered to a connected subscriber nor
+  saved (autosave). Use persistent subscriber sessions (fixed client id, QoS 1) and a short autosave
+  interval; tests/publish/test_outage.py shows what that gives.
 """
 
 from __future__ import annotations
