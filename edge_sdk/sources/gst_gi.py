@@ -14,7 +14,7 @@ import numpy as np
 from edge_sdk.errors import SourceError
 from edge_sdk.frame import CaptureStatus
 from edge_sdk.sources.base import Reader
-from edge_sdk.sources.gst_pipeline import SINK_NAME, appsink_tail
+from edge_sdk.sources.gst_pipeline import APPSINK_NAME, appsink_tail
 from edge_sdk.sources.gst_support import choose_backend
 
 POLL_S = 0.5
@@ -46,7 +46,7 @@ class GstGiReader(Reader):
             raise SourceError(f"GStreamer cannot build the pipeline: {exc.message}", where=self.label,
                               fix=f"check the pipeline with: gst-launch-1.0 -v {self.shown_head} ! fakesink "
                                   "(gst-inspect-1.0 lists the elements)") from None
-        self._sink = self._pipeline.get_by_name(SINK_NAME)
+        self._sink = self._pipeline.get_by_name(APPSINK_NAME)
         self._bus = self._pipeline.get_bus()
         self._pipeline.set_state(Gst.State.PLAYING)
         deadline = time.monotonic() + self.timeout_s

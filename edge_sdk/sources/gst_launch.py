@@ -1,7 +1,7 @@
 """The binding-free GStreamer path: `gst-launch-1.0 -v HEAD ! videoconvert ! BGR ! fdsink fd=N` as a child
 process, raw frames read from a pipe.
 
-The frame size comes from the caps line that `-v` prints for the sink (`...edge_sdk_sink.GstPad:sink: caps =
+The frame size comes from the caps line that `-v` prints for the sink (`...edge_sdk_fdsink.GstPad:sink: caps =
 video/x-raw, format=(string)BGR, width=(int)W, height=(int)H, ...`), on stdout, which is separate from the
 frame pipe. GStreamer pads each BGR row to a multiple of 4 bytes; the padding is cut off. If the caps change
 mid-stream the frame boundaries are lost, so that is an error and the source reopens.
@@ -26,10 +26,10 @@ import numpy as np
 from edge_sdk.errors import SourceError
 from edge_sdk.frame import CaptureStatus
 from edge_sdk.sources.base import Reader
-from edge_sdk.sources.gst_pipeline import SINK_NAME, fdsink_tail
+from edge_sdk.sources.gst_pipeline import FDSINK_NAME, fdsink_tail
 from edge_sdk.sources.gst_support import choose_backend, launch_info
 
-_CAPS = re.compile(rf"{SINK_NAME}\.GstPad:sink: caps = (.*)")
+_CAPS = re.compile(rf"{FDSINK_NAME}\.GstPad:sink: caps = (.*)")
 _DIM = re.compile(r"\b(width|height)=\(int\)(\d+)")
 _FPS = re.compile(r"framerate=\(fraction\)(\d+)/(\d+)")
 _F_SETPIPE_SZ = 1031

@@ -6,6 +6,7 @@ OpenCV cannot tell end of stream from a read timeout: both are ERROR here, and a
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,8 @@ from edge_sdk.frame import CaptureStatus
 from edge_sdk.sources.base import Reader
 from edge_sdk.sources.gst_pipeline import appsink_tail
 from edge_sdk.sources.gst_support import choose_backend
+
+log = logging.getLogger(__name__)
 
 
 class GstOpenCvReader(Reader):
@@ -27,6 +30,7 @@ class GstOpenCvReader(Reader):
         self.shown_head = shown_head or head  # for messages: without credentials
         self._cap: Any = None
         self._size = (0, 0)
+        self.timeouts = False  # whether this OpenCV took the open/read timeouts
 
     def open(self) -> None:
         choose_backend("opencv")
@@ -34,12 +38,21 @@ class GstOpenCvReader(Reader):
 
         self.close()
         ms = int(self.timeout_s * 1000)
-        cap = cv2.VideoCapture(f"{self.head} ! {appsink_tail()}", cv2.CAP_GSTREAMER,
+        pipeline = f"{self.head} ! {appsink_tail()}"
+        cap = cv2.VideoCapture(pipeline, cv2.CAP_GSTREAMER,
                                [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+        self.timeouts = cap.isOpened()
+        if not self.timeouts:  # OpenCV < 4.7's GStreamer backend refuses the timeout properties
+            cap.release()
+            cap = cv2.VideoCapture(pipeline, cv2.CAP_GSTREAMER)
+            if cap.isOpened():
+                log.warning("%s: OpenCV %s's GStreamer backend takes no read timeout: a stalled stream shows as "
+                            "stalled in health but blocks its capture thread; backend=gi or launch can reopen it",
+                            self.label, cv2.__version__)
         if not cap.isOpened():
             cap.release()
             raise SourceError("OpenCV's GStreamer backend cannot start the pipeline", where=self.label,
-                              fix="run it with gst-launch-1.0 -v ... ! fakesink to see GStreamer's error")
+                              fix=f"run it with gst-launch-1.0 -v {self.shown_head} ! fakesink to see GStreamer's error")
         self._cap = cap
         self._size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
 
@@ -59,4 +72,4 @@ class GstOpenCvReader(Reader):
             self._cap = None
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": "gst-opencv", "width": self._size[0], "height": self._size[1]}
+        return {"backend": "gst-opencv", "width": self._size[0], "height": self._size[1], "read_timeout": self.timeouts}

@@ -7,7 +7,8 @@ plus a tail that the read path owns: `videoconvert ! video/x-raw,format=BGR ! ap
 
 from __future__ import annotations
 
-SINK_NAME = "edge_sdk_sink"
+APPSINK_NAME = "edge_sdk_appsink"  # OpenCV finds a manual pipeline's sink by "appsink" in its name
+FDSINK_NAME = "edge_sdk_fdsink"
 _SINKS = ("appsink", "fdsink", "fakesink", "autovideosink", "xvimagesink", "ximagesink", "glimagesink", "filesink")
 
 
@@ -17,12 +18,12 @@ def quote(value: str) -> str:
 
 
 def appsink_tail() -> str:
-    return (f"videoconvert ! video/x-raw,format=BGR ! appsink name={SINK_NAME} drop=true max-buffers=1 sync=false "
+    return (f"videoconvert ! video/x-raw,format=BGR ! appsink name={APPSINK_NAME} drop=true max-buffers=1 sync=false "
             "emit-signals=false")
 
 
 def fdsink_tail(fd: int) -> str:
-    return f"videoconvert ! video/x-raw,format=BGR ! fdsink name={SINK_NAME} fd={fd} sync=false"
+    return f"videoconvert ! video/x-raw,format=BGR ! fdsink name={FDSINK_NAME} fd={fd} sync=false"
 
 
 def user_head(pipeline: str) -> str:

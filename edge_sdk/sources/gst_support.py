@@ -7,8 +7,9 @@ Three ways to read a GStreamer pipeline, tried in this order:
   `pip install "PyGObject<3.50"` with libgirepository1.0-dev in a virtual environment);
 - `launch`: `gst-launch-1.0 ... ! fdsink` as a child process, raw BGR frames read from a pipe: needs only the
   gstreamer1.0-tools package, no Python bindings at all.
-`probe()` reports all of it as a dict, with warnings such as a pip OpenCV without GStreamer that shadows
-JetPack's. Results are cached: the answer does not change while the process runs.
+OpenCV 4.6's GStreamer backend takes no open/read timeouts (a stalled camera blocks it forever); where the
+probe finds that, `auto` tries gi and gst-launch first. `probe()` reports all of it as a dict, with warnings
+such as a pip OpenCV without GStreamer that shadows JetPack's. Results are cached for the process.
 """
 
 from __future__ import annotations
@@ -114,13 +115,33 @@ def backend_available(name: str) -> bool:
     return bool(launch_info()["available"])
 
 
+@functools.lru_cache(maxsize=1)
+def opencv_gst_timeouts() -> bool:
+    """Whether OpenCV's GStreamer backend takes open/read timeouts (OpenCV 4.6 refuses them: its reads on a
+    stalled stream block forever, so it is then tried after gi and gst-launch, which have their own)."""
+    if not opencv_info().get("gstreamer"):
+        return False
+    import cv2
+
+    cap = cv2.VideoCapture("videotestsrc num-buffers=1 ! videoconvert ! appsink name=probe_appsink", cv2.CAP_GSTREAMER,
+                           [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 2000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 2000])
+    ok = bool(cap.isOpened())
+    cap.release()
+    return ok
+
+
+def backend_order() -> tuple[str, ...]:
+    """The order `auto` tries: OpenCV first where it has GStreamer with timeouts, else after gi and gst-launch."""
+    return BACKEND_ORDER if opencv_gst_timeouts() or not opencv_info().get("gstreamer") else ("gi", "launch", "opencv")
+
+
 def choose_backend(requested: str = "auto") -> str:
     """The GStreamer path to use: `requested` if available (else `DependencyMissing`), or the first available."""
     if requested != "auto":
         if not backend_available(requested):
             raise _missing(requested)
         return requested
-    for name in BACKEND_ORDER:
+    for name in backend_order():
         if backend_available(name):
             return name
     raise _missing("launch")
@@ -142,11 +163,14 @@ def _missing(name: str) -> DependencyMissing:
                                        "gstreamer1.0-plugins-good gstreamer1.0-libav")
 
 
-def other_opencv_installs(search_dirs: list[str] | None = None) -> list[str]:
-    """Folders holding a cv2 package other than the one Python imports (e.g. JetPack's, hidden behind pip's)."""
+def other_opencv_installs(search_dirs: list[str] | None = None, include_system: bool = False) -> list[str]:
+    """Folders holding a cv2 package other than the one Python imports (e.g. JetPack's, hidden behind pip's):
+    `search_dirs`, or this interpreter's path plus, with `include_system`, the system Python's dist-packages."""
     current = opencv_info().get("path")
     found = []
-    for folder in search_dirs if search_dirs is not None else list(dict.fromkeys(sys.path + list(SYSTEM_SITE_DIRS))):
+    if search_dirs is None:
+        search_dirs = list(dict.fromkeys(sys.path + (list(SYSTEM_SITE_DIRS) if include_system else [])))
+    for folder in search_dirs:
         spec = importlib.machinery.PathFinder.find_spec("cv2", [folder]) if folder else None
         if spec is None or not spec.origin:
             continue
@@ -179,15 +203,21 @@ def probe(jetson: bool | None = None) -> dict[str, Any]:
     on_jetson = JETSON_RELEASE.exists() if jetson is None else jetson
     has_gst = launch_info()["available"] or gi_info()["available"]
     elements = {name: has_element(name) for name in ELEMENTS} if has_gst else dict.fromkeys(ELEMENTS, False)
-    backend = next((name for name in BACKEND_ORDER if backend_available(name)), None)
-    warnings = opencv_warnings(on_jetson, other_opencv_installs())
+    backend = next((name for name in backend_order() if backend_available(name)), None)
+    warnings = opencv_warnings(on_jetson, other_opencv_installs(include_system=on_jetson))
+    notes = []
+    if opencv_info().get("gstreamer") and not opencv_gst_timeouts():
+        notes.append(f"OpenCV {opencv_info()['version']}'s GStreamer backend takes no read timeout, so a stalled camera "
+                     "would block it: GStreamer sources use the gi or gst-launch path first (backend=opencv forces it)")
     if backend is None:
         warnings.append("no GStreamer path: csi:// and gst:// sources cannot open; fix: " + (_missing("launch").fix or ""))
     for element, effect in (("nvv4l2decoder", "RTSP decodes on the CPU"), ("nvarguscamerasrc", "CSI cameras cannot open")):
         if on_jetson and has_gst and not elements[element]:
             warnings.append(f"{element} missing on a Jetson: {effect}; fix: sudo apt install nvidia-l4t-gstreamer")
-    return {"jetson": on_jetson, "opencv": opencv_info(), "gi": gi_info(), "gst_launch": launch_info(),
-            "elements": elements, "backend": backend, "rtsp_backend": _rtsp_default(elements), "warnings": warnings}
+    opencv = {**opencv_info(), "gstreamer_timeouts": opencv_gst_timeouts()}
+    return {"jetson": on_jetson, "opencv": opencv, "gi": gi_info(), "gst_launch": launch_info(),
+            "elements": elements, "backend": backend, "rtsp_backend": _rtsp_default(elements), "warnings": warnings,
+            "notes": notes}
 
 
 def _rtsp_default(elements: dict[str, bool]) -> str:
