@@ -125,8 +125,10 @@ def run_provision(opts: ProvisionOptions) -> ProvisionReport:
     layout = Layout(opts.prefix)
     composed = compose(layout, device=profile, config=opts.config, model=opts.model, source=opts.source,
                        broker=opts.broker)
-    staged = staged_config(composed, layout)
     precision = opts.precision or steps.default_precision(profile)
+    if precision == "int8":
+        composed.data.setdefault("model", {})["precision"] = "int8"  # the service runs what provision built
+    staged = staged_config(composed, layout)
     report.add(steps.check_broker(staged, composed.secrets.get("mqtt-password")))
     report.add(_service_user(opts))
     unit_text = render_unit(UnitSettings(
@@ -144,7 +146,8 @@ def run_provision(opts: ProvisionOptions) -> ProvisionReport:
                      for n in ("systemctl daemon-reload", "systemctl enable", "systemctl start")])
         report.seconds = time.monotonic() - t0
         return report
-    report.add(_smoke_run(layout, composed, staged, opts))
+    rebuilt = any(r.name in ("int8 build", "engine build") and r.status == "changed" for r in report.steps)
+    report.add(_smoke_run(layout, composed, staged, opts, force=rebuilt))
     report.add(*_systemd(opts, unit_changed=any(r.name == "unit" and r.status == "changed" for r in files),
                          restart=any(r.status == "changed" for r in files)))
     report.add(*steps.tuning(profile, opts.tune, opts.dry_run))
@@ -197,14 +200,14 @@ def _install_files(layout: Layout, composed: Composed, unit_text: str, dry_run: 
     return out
 
 
-def _smoke_run(layout: Layout, composed: Composed, staged: Any, opts: ProvisionOptions) -> StepResult:
+def _smoke_run(layout: Layout, composed: Composed, staged: Any, opts: ProvisionOptions, *, force: bool) -> StepResult:
     """Run the installed config on a few frames (real engine, real source, real broker); cached by hash."""
     name = "smoke run"
     key_src = composed.yaml_text() + "".join(sha256_file(p) for _, p in sorted(composed.files.items()))
     key = hashlib.sha256(key_src.encode()).hexdigest()
     state_path = layout.staged(layout.state_file)
     previous = json.loads(state_path.read_text()) if state_path.is_file() else {}
-    if previous.get("validated") == key:
+    if previous.get("validated") == key and not force:
         return StepResult(name, "unchanged", f"these artifacts passed before ({previous.get('summary', '')})")
     if opts.dry_run:
         return StepResult(name, "would change", f"would run the installed config on {opts.validate_frames} frames")
@@ -218,16 +221,19 @@ def _smoke_run(layout: Layout, composed: Composed, staged: Any, opts: ProvisionO
     import tempfile
 
     try:
-        # A throw-away state dir: the smoke run's spooled messages must not be replayed by the real service.
+        # A throw-away spool: the smoke run's messages must never be replayed by the real service.
         with tempfile.TemporaryDirectory(prefix="edge-sdk-smoke-") as tmp:
-            staged = staged.model_copy(update={"state_dir": tmp})
+            staged = staged.model_copy(deep=True)
+            staged.mqtt.spool.path = str(Path(tmp) / "smoke-spool.sqlite")
             summary = run_service(staged, max_frames=opts.validate_frames)
     except (EdgeSdkError, ImportError) as exc:
         return StepResult(name, "failed", f"the installed config does not run: {exc}")
     if summary.frames < opts.validate_frames:
         return StepResult(name, "failed", f"only {summary.frames}/{opts.validate_frames} frames came through "
                                           f"({summary.stopped_by})")
-    text = f"{summary.frames} frames, {summary.detections} detections, {summary.fps:.1f} fps{note}"
+    eng = summary.stats.get("engine", {})
+    text = (f"{summary.frames} frames, {summary.detections} detections, {summary.fps:.1f} fps on "
+            f"{eng.get('type')}/{eng.get('device')} {eng.get('precision')} (model sha256 {eng.get('model_sha256')}){note}")
     install_text("provision state", state_path, json.dumps({"validated": key, "summary": text}) + "\n", 0o640, None,
                  False)
     return StepResult(name, "changed", text)

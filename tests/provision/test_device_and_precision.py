@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,37 @@ def test_int8_that_cannot_be_built_fails_loudly_and_enables_nothing(tmp_path: Pa
     assert steps["smoke run"]["status"] == "skipped"
     assert steps["systemctl start"]["status"] == "skipped"
     assert report["verdict"].startswith("FAILED")
+
+
+def test_int8_on_cpu_builds_with_the_gate_installs_and_reuses(tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    from tests.pipeline.conftest import write_video
+    from tests.provision.test_provision import _model
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        cv2.imwrite(str(frames / f"f{i:03d}.png"), (rng.random((120, 160, 3)) * 255).astype(np.uint8))
+    write_video(tmp_path / "clip.avi", 20)
+    cfg = tmp_path / "app.yaml"
+    # The tiny model keeps the INT8 build to about a second (the demo YOLO takes minutes on 2 cores).
+    tiny = _model(tmp_path, prefer_demo=False)
+    cfg.write_text(f"device: cpu\ndevice_id: p9\nmodel:\n  path: {tiny}\ncalibration:\n  dir: {frames}\n"
+                   "sources:\n  - name: cam0\n    uri: file://clip.avi?loop=1\nmqtt:\n  enabled: false\n")
+    args = ("--config", str(cfg), "--prefix", str(tmp_path / "root"), "--precision", "int8", "--validate-frames", "10")
+    rc, report, err = provision(*args)
+    assert rc == 0, (report, err)
+    steps = _steps(report)
+    assert steps["calibration"]["status"] == "unchanged"  # 40 frames >= min_frames: nothing to capture
+    assert steps["int8 build"]["status"] == "changed" and "INT8 built" in steps["int8 build"]["detail"]
+    built = tmp_path / "root/var/lib/edge-sdk/build" / tiny.stem
+    int8_model = next(built.glob("*.ort.qdq.onnx"))  # the CPU (ONNX Runtime) form of the Q/DQ model
+    sha = hashlib.sha256(int8_model.read_bytes()).hexdigest()[:16]
+    assert f"model sha256 {sha}" in steps["smoke run"]["detail"], "the smoke run must run the INT8 model"
+    assert "precision: int8" in (tmp_path / "root/etc/edge-sdk/app.yaml").read_text()
+    rc, again, err = provision(*args)
+    assert rc == 0, err
+    assert again["changed"] == [] and "reused" in _steps(again)["int8 build"]["detail"]

@@ -22,9 +22,9 @@ from tests.support.onnx_models import constant_output_model
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _model(tmp_path: Path) -> Path:
-    """The bundled demo model when it is there, else a tiny constant detector (named as a stand-in)."""
-    if DEMO_MODEL.exists():
+def _model(tmp_path: Path, *, prefer_demo: bool = True) -> Path:
+    """The bundled demo model when it is there, else a tiny constant detector (real ONNX, a toy 'detector')."""
+    if prefer_demo and DEMO_MODEL.exists():
         return DEMO_MODEL
     import numpy as np
 
