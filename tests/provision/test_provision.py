@@ -8,6 +8,8 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,24 @@ def provision(*args: str) -> tuple[int, dict[str, Any], str]:
     return proc.returncode, report, proc.stderr
 
 
+def _subscribe(port: int, topic: str, request: pytest.FixtureRequest) -> list[bytes]:
+    """A real MQTT subscriber collecting payloads on `topic` for the rest of the test."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    got: list[bytes] = []
+    ready = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="prov-test")
+    client.on_connect = lambda c, *_: (c.subscribe(topic, qos=1), ready.set())
+    client.on_message = lambda _c, _u, m: got.append(m.payload)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    request.addfinalizer(lambda: (client.disconnect(), client.loop_stop()))
+    assert ready.wait(10)
+    time.sleep(0.3)
+    return got
+
+
 def _steps(report: dict[str, Any]) -> dict[str, dict[str, str]]:
     return {s["name"]: s for s in report["steps"]}
 
@@ -72,14 +92,21 @@ def _mode(p: Path) -> int:
 
 
 @pytest.mark.broker
-def test_provision_cpu_into_prefix_then_nothing_changes(tmp_path: Path, app: Path, broker: MosquittoBroker) -> None:
+def test_provision_cpu_into_prefix_then_nothing_changes(tmp_path: Path, app: Path, broker: MosquittoBroker,
+                                                        request: pytest.FixtureRequest) -> None:
     prefix = tmp_path / "root"
     url = f"mqtt://edge:s3cret@127.0.0.1:{broker.port}"
+    received = _subscribe(broker.port, "edge/prov1/cam0/detections", request)
     rc, report, err = provision("--config", str(app), "--broker", url, "--prefix", str(prefix))
     assert rc == 0, (report, err)
     steps = _steps(report)
     assert steps["broker"]["status"] == "ok", steps["broker"]
+    assert steps["doctor"]["status"] == "ok", steps["doctor"]
     assert steps["smoke run"]["status"] == "changed" and "30 frames" in steps["smoke run"]["detail"]
+    deadline = time.monotonic() + 10
+    while len(received) < 30 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(received) == 30, "the smoke run publishes its 30 frames through the real broker"
     for skipped in ("service user", "systemctl daemon-reload", "systemctl enable", "systemctl start", "tuning"):
         assert steps[skipped]["status"] == "skipped" and steps[skipped]["detail"], skipped
 
