@@ -20,11 +20,13 @@ log = logging.getLogger(__name__)
 
 
 def stalled_cameras(pipeline: Pipeline, max_age_s: float) -> list[str]:
-    """Cameras whose newest frame is older than `max_age_s` (or that never delivered one)."""
+    """Cameras whose newest frame is older than `max_age_s`, that never delivered one, or that the source
+    itself reports stalled (its own `stall_timeout_s`)."""
     stalled = []
     for src in pipeline.parts.sources:
-        age = src.snapshot_health().last_frame_age_s
-        if age is None or age > max_age_s:
+        health = src.snapshot_health()
+        age = health.last_frame_age_s
+        if age is None or age > max_age_s or getattr(health, "stalled", False):
             stalled.append(src.camera)
     return stalled
 
