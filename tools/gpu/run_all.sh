@@ -9,8 +9,12 @@ export PYTHONUNBUFFERED=1 PATH=/usr/local/cuda/bin:$PATH
 OUT=${OUT:-out}
 mkdir -p "$OUT"
 if ls /root/ort/part* >/dev/null 2>&1 && [ ! -d /tmp/ortgpu/onnxruntime ]; then
-  cat /root/ort/part* > /root/onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl &&
-    python3 -m pip install -q --no-index --no-deps --target /tmp/ortgpu /root/onnxruntime_gpu-*.whl
+  whl=/root/onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl
+  cat /root/ort/part* > $whl
+  if [ -f .device-ort/SHA256 ] && [ "$(sha256sum $whl | cut -d' ' -f1)" != "$(cat .device-ort/SHA256)" ]; then
+    echo "onnxruntime-gpu wheel: checksum mismatch (parts missing?): $(ls /root/ort)"; exit 3
+  fi
+  python3 -m pip install -q --no-index --no-deps --target /tmp/ortgpu $whl
 fi
 [ -d /tmp/ortgpu/onnxruntime ] && export PYTHONPATH=/tmp/ortgpu:$PYTHONPATH
 # CUDA, cuBLAS and cuDNN for onnxruntime-gpu: the toolkit's, and those of pip's nvidia-* packages (torch's)
