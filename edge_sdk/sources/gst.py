@@ -4,6 +4,7 @@
 final sink, if written (`! appsink`), is replaced by the read path's own BGR tail. The read path is chosen
 when the source opens: OpenCV with GStreamer, else PyGObject's appsink, else a gst-launch-1.0 child process
 (`gst_support`); `backend=` forces one, and a forced one that is missing is an error, never a fallback.
+A gst:// source is live: at its end of stream it reopens (use file:// for a clip that should end).
 """
 
 from __future__ import annotations
