@@ -107,3 +107,15 @@ def test_unreachable_server_is_a_clear_error_without_the_password() -> None:
         text = str(info.value)
         assert "hunter2" not in text and "admin:***@127.0.0.1" in text and info.value.fix, text
         assert src.read(timeout=0.1)[0] is CaptureStatus.TIMEOUT  # never started: nothing, no crash
+
+
+def test_hardware_decoder_asked_for_where_there_is_none_is_an_error_not_a_cpu_fallback() -> None:
+    from edge_sdk.sources.gst_support import has_element
+
+    if has_element("nvv4l2decoder"):
+        pytest.skip("nvv4l2decoder exists here")
+    src = open_source("rtsp://127.0.0.1:9/cam?decoder=hw")
+    with pytest.raises(SourceError, match="nvv4l2decoder") as info:
+        src.start()
+    assert "nvidia-l4t-gstreamer" in (info.value.fix or "") and info.value.where == "rtsp://127.0.0.1:9/cam?decoder=hw"
+    src.close()
