@@ -3,6 +3,7 @@ CUDA are absent here), installed into sys.modules for one test, and tiny real ON
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,12 @@ from tests.trt.fake_tensorrt import FakeState, Recorder, make_fake_tensorrt
 from tests.trt.models import tiny_detector
 
 InstallTrt = Callable[..., tuple[Any, Recorder]]
+
+
+@pytest.fixture(autouse=True)
+def edge_sdk_logs_reach_caplog(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`edge-sdk` CLI tests run setup_logging(), which stops `edge_sdk` records propagating to caplog's handler."""
+    monkeypatch.setattr(logging.getLogger("edge_sdk"), "propagate", True)
 
 
 @pytest.fixture()
