@@ -117,25 +117,69 @@ def check_broker(cfg: AppConfig, password: str | None, timeout_s: float = 5.0) -
 def build_steps(cfg: AppConfig, profile: str, precision: str, dry_run: bool) -> list[StepResult]:
     """Calibration capture, INT8 build (with its accuracy gate) and the TensorRT engine for this device."""
     results = []
+    outcome: Any = None
     if precision != "int8":
         why = f"precision {precision} (the {profile} profile's default or as asked); --precision int8 builds INT8"
         results += [StepResult("calibration", "skipped", why), StepResult("int8 build", "skipped", why)]
     else:
         results.append(calibration_step(cfg, dry_run))
-        build = optional("edge_sdk.quant", "build_int8")
         if results[-1].status == "failed":
             results.append(StepResult("int8 build", "failed", "needs the calibration frames (see above)"))
         else:
-            results.append(_call("int8 build", build, dry_run, cfg, "edge_sdk.quant.build_int8", required=True))
+            result, outcome = int8_step(cfg, dry_run)
+            results.append(result)
     if profile == "cpu":
         results.append(StepResult("engine build", "skipped", "not applicable: the cpu profile runs ONNX Runtime"))
-    elif precision == "int8" and results[-1].status == "failed":
-        results.append(StepResult("engine build", "failed", "needs the INT8 model (see above); no FP32 fallback"))
+    elif cfg.engine.type != "tensorrt":
+        results.append(StepResult("engine build", "skipped", f"engine.type is {cfg.engine.type} in the config "
+                                  f"(the {profile} profile's engine is tensorrt): nothing to build"))
+    elif precision == "int8" and outcome is None:
+        status: Status = "would change" if dry_run and results[-1].status != "failed" else "failed"
+        results.append(StepResult("engine build", status, "needs the INT8 model (see above); no FP32 fallback"))
     else:
-        results.append(StepResult("engine build", "failed",
-                                  "provision does not drive the TensorRT engine build in this version: "
-                                  "build it with `edge-sdk build`, then run provision again"))
+        results.append(engine_step(cfg, outcome, dry_run))
     return results
+
+
+def int8_step(cfg: AppConfig, dry_run: bool) -> tuple[StepResult, Any]:
+    build = optional("edge_sdk.quant", "build_int8")
+    if build is None:
+        return StepResult("int8 build", "failed", "edge_sdk.quant.build_int8 is not in this build"), None
+    if dry_run:
+        return StepResult("int8 build", "would change", "would run the INT8 build (reused when its inputs are unchanged)"), None
+    try:
+        outcome = build(cfg, progress=False)
+    except EdgeSdkError as exc:
+        return StepResult("int8 build", "failed", str(exc)), None
+    return StepResult("int8 build", "changed" if outcome.changed else "unchanged", outcome.summary), outcome
+
+
+def engine_step(cfg: AppConfig, outcome: Any, dry_run: bool) -> StepResult:
+    """The TensorRT engine of the INT8 step's TensorRT-form Q/DQ model (or of the float model), for this device."""
+    if dry_run:
+        return StepResult("engine build", "would change", "would build the TensorRT engine (reused when unchanged)")
+    try:
+        from edge_sdk.config.engine import TensorRtEngineConfig
+        from edge_sdk.device.profiles import resolve_profile
+        from edge_sdk.engines.trt.builder import build_engine
+        from edge_sdk.engines.trt.version import require_tensorrt
+        from edge_sdk.quant.trt_cache import ensure_cache
+    except ImportError as exc:
+        return StepResult("engine build", "failed", f"the TensorRT engine builder is not in this build ({exc})")
+    if not isinstance(cfg.engine, TensorRtEngineConfig):
+        return StepResult("engine build", "failed", "engine.type is not tensorrt")
+    try:
+        version = require_tensorrt()
+        if outcome is not None:
+            model, cache = outcome.model("trt"), ensure_cache(outcome.folder, version.text)
+            cal_sha = str(outcome.manifest["calibration"]["sha256"])
+        else:
+            model, cache, cal_sha = cfg.resolve(cfg.model.path), None, None
+        artifact = build_engine(model, cache, resolve_profile(cfg.device), cfg.engine, cfg.resolve(cfg.engine.engine_dir),
+                                calibration_set_sha256=cal_sha)
+    except EdgeSdkError as exc:
+        return StepResult("engine build", "failed", str(exc))
+    return StepResult("engine build", "unchanged" if artifact.reused else "changed", artifact.describe())
 
 
 def calibration_step(cfg: AppConfig, dry_run: bool) -> StepResult:
@@ -158,21 +202,6 @@ def calibration_step(cfg: AppConfig, dry_run: bool) -> StepResult:
     except EdgeSdkError as exc:
         return StepResult("calibration", "failed", str(exc))
     return StepResult("calibration", "changed" if out.changed else "unchanged", out.summary)
-
-
-def _call(name: str, fn: Callable[..., Any] | None, dry_run: bool, cfg: AppConfig, qualname: str,
-          required: bool = False) -> StepResult:
-    if fn is None:
-        status: Status = "failed" if required else "skipped"
-        return StepResult(name, status, f"{qualname} is not in this build")
-    if dry_run:
-        return StepResult(name, "would change", f"would run {qualname} (it skips work whose output is cached)")
-    try:
-        out = fn(cfg)
-    except EdgeSdkError as exc:
-        return StepResult(name, "failed", str(exc))
-    changed = bool(getattr(out, "changed", True))
-    return StepResult(name, "changed" if changed else "unchanged", str(getattr(out, "summary", out)))
 
 
 def tuning(profile: str, enabled: bool, dry_run: bool) -> list[StepResult]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,30 @@ def test_int8_on_cpu_builds_with_the_gate_installs_and_reuses(tmp_path: Path) ->
     rc, again, err = provision(*args)
     assert rc == 0, err
     assert again["changed"] == [] and "reused" in _steps(again)["int8 build"]["detail"]
+
+
+def test_orin_profile_with_tensorrt_absent_fails_with_the_install_fix(tmp_path: Path) -> None:
+    """No TensorRT here: the engine step must fail loudly (never fall back) and nothing may be enabled."""
+    from tests.pipeline.conftest import write_video
+    from tests.provision.test_provision import _model
+
+    write_video(tmp_path / "clip.avi", 10)
+    cfg = tmp_path / "app.yaml"
+    cfg.write_text(f"device: cpu\ndevice_id: p10\nmodel:\n  path: {_model(tmp_path, prefer_demo=False)}\n"
+                   "engine:\n  type: tensorrt\nsources:\n  - name: cam0\n    uri: file://clip.avi\nmqtt:\n  enabled: false\n")
+    import os
+    import subprocess
+    import sys
+
+    from tests.provision.test_provision import ROOT
+
+    proc = subprocess.run([sys.executable, "-m", "edge_sdk.cli.main", "provision", "--device", "orin-nx", "--json",
+                           "--config", str(cfg), "--prefix", str(tmp_path / "root-nx"), "--precision", "fp32"],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          cwd=ROOT)
+    report = json.loads(proc.stdout)
+    steps = _steps(report)
+    assert proc.returncode == 1
+    assert steps["engine build"]["status"] == "failed" and "tensorrt" in steps["engine build"]["detail"].lower()
+    assert "fix:" in steps["engine build"]["detail"]
+    assert steps["systemctl start"]["status"] == "skipped" and steps["smoke run"]["status"] == "skipped"
