@@ -65,7 +65,6 @@ TEMPLATE = """\
 #   ProtectSystem=strict: the only writable places are the state, logs and runtime directories.
 [Unit]
 Description=edge-sdk detection service (camera -> detector -> MQTT)
-Documentation=file:///usr/share/doc/edge-sdk/systemd.md
 After=network-online.target
 Wants=network-online.target
 StartLimitIntervalSec=300
