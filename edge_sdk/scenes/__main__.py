@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--condition", choices=CONDITIONS, help="force the light; random from the seed by default")
     video.add_argument("--scene", choices=SCENE_KINDS, help="force the background kind; random from the seed by default")
     video.add_argument("--codec", choices=CODECS, default="h264", help="h264 needs the ffmpeg program; mp4v only OpenCV")
-    video.add_argument("--crf", type=int, default=28, help="x264 constant rate factor (h264 only; lower is larger)")
+    video.add_argument("--crf", type=int, default=23, help="x264 constant rate factor (h264 only; lower is larger)")
     return parser
 
 

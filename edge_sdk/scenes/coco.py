@@ -63,6 +63,7 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
             json.dump(data, f, separators=(",", ":"))
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -21,7 +21,7 @@ CODECS = ("h264", "mp4v")
 class VideoFileWriter:
     """Context manager writing BGR uint8 frames of one size to `path` with `codec` (see CODECS)."""
 
-    def __init__(self, path: str | Path, fps: float, size: tuple[int, int], codec: str = "h264", crf: int = 28) -> None:
+    def __init__(self, path: str | Path, fps: float, size: tuple[int, int], codec: str = "h264", crf: int = 23) -> None:
         if codec not in CODECS:
             raise ValueError(f"codec must be one of {CODECS}, got {codec!r}")
         self.path, self.fps, self.size, self.codec, self.crf = Path(path), fps, size, codec, crf
