@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,18 @@ def _describe_allowed(err: Any) -> str:
     return ""
 
 
+_CREDENTIALS_IN_URL = re.compile(r"(//[^/:@\s]+):[^@/\s]*@")
+
+
+def _redact(loc: Loc, value: Any) -> Any:
+    """Never echo secrets: password-like keys are masked, and so are passwords inside URLs."""
+    if loc and any(w in str(loc[-1]).lower() for w in ("password", "secret", "token")):
+        return "***"
+    if isinstance(value, str):
+        return _CREDENTIALS_IN_URL.sub(r"\1:***@", value)
+    return value
+
+
 def _closest_key(model: type[Any] | None, key: str) -> str | None:
     import difflib
 
@@ -76,7 +89,7 @@ def format_validation_error(exc: ValidationError, lines: dict[Loc, int], source:
             if suggestion:
                 parts.append(f"(did you mean {suggestion!r}?)")
         elif err["type"] != "missing" and not isinstance(value, dict):
-            parts.append(f"(got {value!r})")
+            parts.append(f"(got {_redact(loc, value)!r})")
         allowed = _describe_allowed(err)
         if allowed and err["type"] != "extra_forbidden" and not err["type"].endswith(("_than", "_equal")):
             parts.append(f"[{allowed}]")

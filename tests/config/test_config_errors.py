@@ -107,3 +107,13 @@ def test_schema_lists_descriptions_and_bounds(capsys: pytest.CaptureFixture[str]
     port = schema["$defs"]["MqttConfig"]["properties"]["port"]
     assert port["maximum"] == 65535 and port["description"]
     assert schema["$defs"]["MqttConfig"]["additionalProperties"] is False
+
+
+def test_errors_never_echo_passwords() -> None:
+    text = GOOD.replace("file://samples/demo.mp4", "rtsp://admin:hunter2@10.0.0.5/live?latncy=200")
+    text += "  username: u\n  password: [hunter3]\n"
+    with pytest.raises(ConfigError) as err:
+        load_config_text(text, "app.yaml")
+    msg = str(err.value)
+    assert "sources.0.uri" in msg and "mqtt.password" in msg
+    assert "hunter2" not in msg and "hunter3" not in msg
