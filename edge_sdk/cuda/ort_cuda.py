@@ -61,9 +61,11 @@ class OrtCudaStreamEngine:
     `release_slots`, which the runner calls.
     """
 
-    def __init__(self, info: EngineInfo, *, device_id: int = 0, provider_options: Mapping[str, str] | None = None) -> None:
+    def __init__(self, info: EngineInfo, *, device_id: int = 0, provider_options: Mapping[str, str] | None = None,
+                 cuda_graph: bool = True) -> None:
         self._ort = _import_ort_gpu()
         self.device_id = device_id
+        self.cuda_graph = cuda_graph
         self.provider_options = dict(provider_options or {})  # more CUDA provider options, e.g. {"use_tf32": "0"}
         self.info = dataclasses.replace(info, device=f"cuda:{device_id}",
                                         extra={**info.extra, "providers": [CUDA_EP], "runner": "cuda-streams",
@@ -72,12 +74,12 @@ class OrtCudaStreamEngine:
         self._run_options: Any = None
 
     @classmethod
-    def open(cls, model_path: str, *, device_id: int = 0,
-             provider_options: Mapping[str, str] | None = None) -> OrtCudaStreamEngine:
+    def open(cls, model_path: str, *, device_id: int = 0, provider_options: Mapping[str, str] | None = None,
+             cuda_graph: bool = True) -> OrtCudaStreamEngine:
         from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
 
         with OnnxRuntimeEngine(model_path, providers=["CPUExecutionProvider"]) as probe:
-            return cls(probe.info, device_id=device_id, provider_options=provider_options)
+            return cls(probe.info, device_id=device_id, provider_options=provider_options, cuda_graph=cuda_graph)
 
     @classmethod
     def from_engine(cls, engine: Engine) -> OrtCudaStreamEngine:
@@ -105,6 +107,8 @@ class OrtCudaStreamEngine:
         opts.log_severity_level = 3
         cuda_options = {**self.provider_options, "device_id": str(self.device_id),
                         "user_compute_stream": str(b.stream_handle)}
+        if self.cuda_graph:
+            cuda_options["enable_cuda_graph"] = "1"
         try:
             session = ort.InferenceSession(path, sess_options=opts, providers=[(CUDA_EP, cuda_options)])
         except Exception as exc:  # ORT's own Fail/InvalidGraph/... types
@@ -141,13 +145,18 @@ class OrtCudaStreamEngine:
             raise EngineError(f"slot {slot_index} was prepared for another CUDA stream; an ONNX Runtime session keeps "
                               "the stream it was created with", where=self.info.model_path)
         if input_ptr != slot.input_ptr or tuple(output_ptrs) != slot.output_ptrs:
+            if self.cuda_graph:
+                raise EngineError(f"slot {slot_index}'s buffers moved; its captured CUDA graph is bound to the old ones",
+                                  where=self.info.model_path, fix="prepare the slots again (a new runner)")
             self._bind(slot.binding, input_ptr, output_ptrs)
             slot.input_ptr, slot.output_ptrs = input_ptr, tuple(output_ptrs)
         try:
             slot.session.run_with_iobinding(slot.binding, self._run_options)
         except Exception as exc:
             raise EngineError(f"ONNX Runtime (CUDA) inference failed: {str(exc).strip()[:400]}",
-                              where=f"{self.info.model_path} (slot {slot_index})") from exc
+                              where=f"{self.info.model_path} (slot {slot_index})",
+                              fix="a model with nodes ONNX Runtime places on the CPU cannot be captured as a CUDA graph: "
+                                  "open OrtCudaStreamEngine with cuda_graph=False" if self.cuda_graph else None) from exc
 
     def release_slots(self) -> None:
         self._slots.clear()

@@ -4,6 +4,7 @@ runs on the slot's stream without waiting for it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from tests.cuda.models import moving_frames, write_video, yolo_like_model
 pytestmark = pytest.mark.gpu
 PARAMS = DecodeParams()
 STRICT = {"use_tf32": "0"}  # plain fp32 convolutions, so CPU and GPU differ only by summation order
+GRAPH = os.environ.get("ORT_CUDA_GRAPH", "1") == "1"  # tools/gpu/run_all.sh sets 0 where graphs fail
 
 
 def video_frames(path: Path) -> Iterator[Frame]:
@@ -76,17 +78,22 @@ def standin_detector(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
 
 def check_runner_against_cpu(model: Path, video: Path, slots: int, backend: Any) -> None:
     reference = cpu_reference(model, video)
-    engine = OrtCudaStreamEngine.open(str(model), provider_options=STRICT)
+    engine = OrtCudaStreamEngine.open(str(model), provider_options=STRICT, cuda_graph=GRAPH)
     with CudaRunner(engine, RunnerOptions(slots=slots), backend=backend) as runner:
         results = list(run_frames(runner, video_frames(video)))
     assert [r.seq for r in results] == list(range(len(reference)))
-    problems = []
+    problems, worst_iou, worst_score, matched = [], 1.0, 0.0, 0
     for r, ref in zip(results, reference):
         assert r.frame is not None and r.frame.frame_id == r.seq and r.frame.extra == {"i": r.seq}
         assert r.frame.camera == "demo" and r.frame.t_capture_mono == float(r.seq)
-        got, _ = compare(ref, detections(r.outputs, r.letterbox), PARAMS.conf_thres, Tolerance())
+        got, figures = compare(ref, detections(r.outputs, r.letterbox), PARAMS.conf_thres, Tolerance())
         problems += [f"frame {r.seq}: {p}" for p in got]
-    assert problems == []
+        worst_iou, worst_score = min(worst_iou, figures["worst_iou"]), max(worst_score, figures["worst_score_diff"])
+        matched += int(figures["matched"])
+    summary = (f"{matched} of {sum(len(d) for d in reference)} detections matched; worst IoU {worst_iou:.5f}, "
+               f"largest score difference {worst_score:.2e}")
+    print(summary)
+    assert problems == [], f"{summary}; {len(problems)} problems, first: {problems[:5]}"
 
 
 @pytest.mark.parametrize("slots", [1, 2, 3])
@@ -96,16 +103,29 @@ def test_demo_model_on_cuda_streams_matches_the_cpu(ort_cuda: Any, cuda_backend:
 
 
 @pytest.mark.parametrize("slots", [1, 3])
-def test_standin_detector_on_cuda_streams_matches_the_cpu(ort_cuda: Any, cuda_backend: Any,
-                                                          standin_detector: tuple[Path, Path], slots: int) -> None:
-    check_runner_against_cpu(*standin_detector, slots, cuda_backend)
+def test_standin_model_on_cuda_streams_matches_the_cpu(ort_cuda: Any, cuda_backend: Any,
+                                                       standin_detector: tuple[Path, Path], slots: int) -> None:
+    """Raw outputs of an untrained stand-in (its random weights amplify rounding, so detections near the
+    threshold are not compared): each frame's output, in order, equals ONNX Runtime on the CPU."""
+    model, video = standin_detector
+    with OnnxRuntimeEngine(model) as cpu:
+        expected = [cpu.infer(letterbox(f.image, (640, 640))[0])[0] for f in video_frames(video)]
+    engine = OrtCudaStreamEngine.open(str(model), provider_options=STRICT, cuda_graph=GRAPH)
+    with CudaRunner(engine, RunnerOptions(slots=slots), backend=cuda_backend) as runner:
+        results = list(run_frames(runner, video_frames(video)))
+    assert [r.seq for r in results] == list(range(len(expected)))
+    for r, exp in zip(results, expected):
+        scores, boxes = r.outputs[0][0, 4:], r.outputs[0][0, :4]
+        np.testing.assert_allclose(scores, exp[0, 4:], rtol=0, atol=1e-2)
+        np.testing.assert_allclose(boxes, exp[0, :4], rtol=0, atol=2.0)
+        assert np.abs(scores - exp[0, 4:]).mean() < 1e-3  # most agree far closer than the worst
 
 
 def test_enqueue_runs_on_the_slot_stream_and_returns_before_it_is_done(ort_cuda: Any, cuda_backend: Any,
                                                                          standin_detector: tuple[Path, Path]) -> None:
     be = cuda_backend
     model = standin_detector[0]
-    engine = OrtCudaStreamEngine.open(str(model), provider_options=STRICT)
+    engine = OrtCudaStreamEngine.open(str(model), provider_options=STRICT, cuda_graph=GRAPH)
     x = np.random.default_rng().random((1, 3, 640, 640), dtype=np.float32)
     with OnnxRuntimeEngine(model) as cpu:
         expected = cpu.infer(x)
@@ -120,7 +140,8 @@ def test_enqueue_runs_on_the_slot_stream_and_returns_before_it_is_done(ort_cuda:
             engine.prepare_slots([SlotBinding(0, be.stream_handle(stream), d_in.ptr, (d_out.ptr,), stream)])
             h_in[:] = 0.5
             be.htod(d_in.ptr, h_in, stream)
-            engine.enqueue(0, be.stream_handle(stream), d_in.ptr, (d_out.ptr,))  # warm-up: allocations, algorithms
+            for _ in range(3):  # warm-up: allocations, algorithm search, CUDA graph capture
+                engine.enqueue(0, be.stream_handle(stream), d_in.ptr, (d_out.ptr,))
             stream.synchronize()
             spin = be.function("spin_copy", SPIN_ARGS)
             h_in[:] = x

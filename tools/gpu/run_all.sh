@@ -26,6 +26,12 @@ python3 - <<'PY' 2>&1 | tee -a "$OUT/gpu.txt"
 import onnxruntime as ort
 print("onnxruntime", ort.__version__, ort.__file__, ort.get_available_providers())
 PY
+if [ -n "${MODEL:-}" ]; then  # which ways of running ONNX Runtime's CUDA provider survive (each in its own process)
+  python3 tools/gpu/ort_probe.py --model "$MODEL" --out "$OUT" 2>&1 | tee "$OUT/ort_probe.log"
+  ok() { python3 -c "import json,sys; r=json.load(open('$OUT/ort_probe.json')); print(int(r['$1']['rc']==0))" 2>/dev/null || echo 1; }
+  export ORT_CUDA_GRAPH=$(ok stream_graph) ORT_NAIVE_OK=$(ok naive)
+  echo "ORT_CUDA_GRAPH=$ORT_CUDA_GRAPH ORT_NAIVE_OK=$ORT_NAIVE_OK"
+fi
 python3 -m pytest -q tests/cuda -rs -p no:cacheprovider 2>&1 | tee "$OUT/pytest_cuda.log"
 args=()
 if [ -z "${MODEL:-}" ] && [ "${STANDIN:-0}" = 1 ]; then  # no demo model yet: a stand-in detector and video
