@@ -11,8 +11,9 @@ For the daemon (one call, one owner):
   sender and tries the broker once. Raises `PublishError` when the broker refuses us for a reason
   retrying cannot fix (unknown CA, expired certificate, hostname mismatch, refused client certificate,
   refused credentials); an unreachable broker is logged and retried forever, messages spooled meanwhile.
-- `Publisher.publish_result(result, engine_info=None)` returns in tens of microseconds: the message is
-  encoded and written to the spool (SQLite WAL) on the caller's thread; the sender thread sends it.
+- `Publisher.publish_result(result, engine_info=None)` returns in tens of microseconds: it copies what
+  the message needs and queues it; the writer thread numbers, encodes and commits it to the spool
+  (SQLite WAL), the sender thread sends it. The pipeline's thread never waits for disk or network.
   `engine_info` defaults to the one given to `open_publisher`; class labels come from `metadata`.
 - `Publisher.publish_stats(figures)` publishes `figures` (any JSON-able dict) on the stats topic, with
   the publisher's own figures under `mqtt` (connection, spool: queued, dropped, replayed).
@@ -26,11 +27,14 @@ For consumers: `DetectionSubscriber` (subscriber.py) delivers parsed messages fi
 camera and class, and counts gaps and duplicates per camera by sequence number.
 
 Delivery guarantees (QoS 1, the default):
-- A message `publish_result` returned for is in the spool (SQLite WAL, committed): it survives a broker
-  outage of any length, a reconnect, and a crash or restart of the daemon, until the broker acknowledges
-  it. Only the spool bounds (mqtt.spool.max_mb, max_age_s) drop messages: the oldest first, counted on
-  the stats topic and visible to consumers as a gap in `seq`. (A power cut may lose the last moments:
-  the spool does not fsync each message; it is never corrupted.)
+- A message is committed to the spool (SQLite WAL) within milliseconds of `publish_result`
+  (`wait_spooled` waits for it; `close` commits everything). From then on it survives a broker outage
+  of any length, reconnects, and a crash or restart of the daemon, until the broker acknowledges it.
+  A SIGKILL loses only results handed over in the last moments and not yet committed (as it loses the
+  frames inside the pipeline). Only the spool bounds (mqtt.spool.max_mb, max_age_s) drop committed
+  messages: the oldest first, counted on the stats topic and visible to consumers as a gap in `seq`.
+  (A power cut may lose the last moments too: commits are not fsynced one by one; the file is never
+  corrupted.)
 - At least once: a message in flight when the connection drops is sent again; consumers drop
   duplicates by (device, camera, seq) or message_id (DetectionSubscriber does).
 - Beyond the broker's PUBACK it is the broker's job: Mosquitto acknowledges before it saves, so a broker

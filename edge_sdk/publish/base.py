@@ -17,8 +17,8 @@ class Publisher(abc.ABC):
     """Publishes one message per frame, periodic stats, and the device's availability.
 
     A context manager: `close` (on exit) publishes `offline` and releases the connection and the spool.
-    `publish_result` never blocks on the network: it returns once the message is handed over (for the
-    MQTT publisher: written to the spool), whatever the broker's state.
+    `publish_result` never blocks on disk or network: it returns once the result is handed over (the
+    MQTT publisher queues it for its spool writer), whatever the broker's state.
     """
 
     def __enter__(self: _P) -> _P:

@@ -62,48 +62,69 @@ class ModelRef:
         return {"name": self.name, "sha256": self.sha256, "precision": self.precision, "engine": self.engine}
 
 
-def detections_message(result: FrameResult, *, device_id: str, seq: int, model: ModelRef,
-                       label: Callable[[int], str], publish_wall: float | None = None,
-                       publish_mono: float | None = None, message_id: str | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ResultSnapshot:
+    """What a detection message needs from a FrameResult, copied on the caller's thread (the pipeline may
+    reuse its buffers), with the moment it was handed to the publisher."""
+
+    camera: str
+    frame_id: int
+    capture_wall: float
+    capture_mono: float
+    width: int
+    height: int
+    boxes: np.ndarray  # [N,4] x1,y1,x2,y2 in original-frame pixels
+    scores: np.ndarray
+    class_ids: np.ndarray
+    publish_wall: float
+    publish_mono: float
+
+    @classmethod
+    def of(cls, result: FrameResult, publish_wall: float | None = None,
+           publish_mono: float | None = None) -> ResultSnapshot:
+        f, d = result.frame, result.detections
+        return cls(f.camera, int(f.frame_id), float(f.t_capture_wall), float(f.t_capture_mono), f.width, f.height,
+                   np.array(d.boxes, dtype=np.float64).reshape(-1, 4), np.array(d.scores, dtype=np.float64).reshape(-1),
+                   np.array(d.class_ids, dtype=np.int64).reshape(-1),
+                   time.time() if publish_wall is None else publish_wall,
+                   time.monotonic() if publish_mono is None else publish_mono)
+
+
+def detections_message(result: FrameResult | ResultSnapshot, *, device_id: str, seq: int, model: ModelRef,
+                       label: Callable[[int], str], message_id: str | None = None) -> dict[str, Any]:
     """The detection message of one frame (a dict ready for `encode`)."""
-    frame = result.frame
-    now_wall = time.time() if publish_wall is None else publish_wall
-    now_mono = time.monotonic() if publish_mono is None else publish_mono
-    width, height = frame.width, frame.height
+    snap = result if isinstance(result, ResultSnapshot) else ResultSnapshot.of(result)
     return {
         "schema_version": SCHEMA_VERSION,
         "type": "detections",
         "message_id": message_id or uuid.uuid4().hex,
         "device_id": device_id,
-        "camera": frame.camera,
-        "frame_id": int(frame.frame_id),
+        "camera": snap.camera,
+        "frame_id": snap.frame_id,
         "seq": int(seq),
-        "capture_time": round(float(frame.t_capture_wall), 6),
-        "publish_time": round(now_wall, 6),
-        "latency_ms": round(max(0.0, now_mono - float(frame.t_capture_mono)) * 1000.0, 3),
+        "capture_time": round(snap.capture_wall, 6),
+        "publish_time": round(snap.publish_wall, 6),
+        "latency_ms": round(max(0.0, snap.publish_mono - snap.capture_mono) * 1000.0, 3),
         "model": model.as_dict(),
-        "image": {"width": width, "height": height},
-        "detections": _detections(result, width, height, label),
+        "image": {"width": snap.width, "height": snap.height},
+        "detections": _detections(snap, label),
     }
 
 
-def _detections(result: FrameResult, width: int, height: int, label: Callable[[int], str]) -> list[dict[str, Any]]:
-    dets = result.detections
-    if len(dets) == 0:
+def _detections(snap: ResultSnapshot, label: Callable[[int], str]) -> list[dict[str, Any]]:
+    if snap.scores.shape[0] == 0:
         return []
-    boxes = np.asarray(dets.boxes, dtype=np.float64).reshape(-1, 4)
-    scores = np.asarray(dets.scores, dtype=np.float64).reshape(-1)
-    class_ids = np.asarray(dets.class_ids).reshape(-1).astype(np.int64)
+    boxes, scores, class_ids = snap.boxes, snap.scores, snap.class_ids
     finite = np.isfinite(boxes).all(axis=1) & np.isfinite(scores)
     boxes, scores, class_ids = boxes[finite], scores[finite], class_ids[finite]
-    size = np.array([width, height, width, height], dtype=np.float64)
+    size = np.array([snap.width, snap.height, snap.width, snap.height], dtype=np.float64)
     pix = np.clip(boxes, 0.0, size)
     norm = pix / np.maximum(size, 1.0)
     pix_l = np.round(pix, 2).tolist()
     norm_l = np.round(norm, 6).tolist()
     score_l = np.round(np.clip(scores, 0.0, 1.0), 5).tolist()
-    return [{"class_id": int(c), "label": label(int(c)), "score": s, "box": b, "box_norm": n}
-            for c, s, b, n in zip(class_ids.tolist(), score_l, pix_l, norm_l)]
+    return [{"class_id": int(c), "label": label(int(c)), "score": sc, "box": b, "box_norm": n}
+            for c, sc, b, n in zip(class_ids.tolist(), score_l, pix_l, norm_l)]
 
 
 def stats_message(device_id: str, figures: Mapping[str, Any], publisher: Mapping[str, Any],

@@ -1,11 +1,9 @@
-"""The MQTT publisher: detection messages into the spool on the caller's thread, out to the broker
-from the sender thread (see sender.py). Open it with `open_publisher(cfg)`."""
+"""The MQTT publisher: results handed over on the caller's thread, written to the spool by the writer
+thread (writer.py), sent to the broker by the sender thread (sender.py). Open it with `open_publisher(cfg)`."""
 
 from __future__ import annotations
 
 import logging
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -13,10 +11,18 @@ from typing import Any
 from edge_sdk.engines.base import EngineInfo
 from edge_sdk.frame import FrameResult
 from edge_sdk.publish.base import Publisher
-from edge_sdk.publish.message import ModelRef, detections_message, detections_topic, encode, stats_message
+from edge_sdk.publish.message import (
+    ModelRef,
+    ResultSnapshot,
+    detections_message,
+    detections_topic,
+    encode,
+    stats_message,
+)
 from edge_sdk.publish.sender import SpoolSender
 from edge_sdk.publish.settings import PublisherSettings
 from edge_sdk.publish.spool import Spool
+from edge_sdk.publish.writer import PendingResult, SpoolWriter
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +30,10 @@ log = logging.getLogger(__name__)
 class MqttPublisher(Publisher):
     """Publishes detection messages with per-camera sequence numbers through a disk spool.
 
-    `publish_result` costs one JSON encode and one SQLite insert on the calling thread (tens of
-    microseconds; see tools/bench_mqtt.py) and never waits for the network. Messages handed over
-    survive a crash of the process; they are sent in order once the broker is reachable.
+    `publish_result` copies what the message needs (a few small arrays) and queues it: microseconds on
+    the calling thread, no disk, no network (see tools/bench_mqtt.py). The writer thread numbers,
+    encodes and commits it to the spool within milliseconds; from then on it survives a crash of the
+    process and is sent, in order, whenever the broker is reachable.
     """
 
     def __init__(self, settings: PublisherSettings, *, engine_info: EngineInfo | None = None,
@@ -36,14 +43,11 @@ class MqttPublisher(Publisher):
         self._label = label
         self._spool = Spool.open(settings.spool_path, max_bytes=settings.spool_max_bytes,
                                  max_age_s=settings.spool_max_age_s)
-        self._seqs = self._spool.last_sequences()
-        self._lock = threading.Lock()
         self._models: dict[int, tuple[EngineInfo, ModelRef]] = {}
         self._topics: dict[str, str] = {}
         self._closed = False
-        self.spool_errors = 0
-        self._next_error_log = 0.0
         self._sender = SpoolSender(settings, self._spool, self._stats_payload)
+        self._writer = SpoolWriter(self._spool, settings.qos, self._encode, self._sender.message_added)
 
     # -- life cycle ----------------------------------------------------------------------------------
     def start(self, *, wait: bool = True) -> MqttPublisher:
@@ -72,6 +76,7 @@ class MqttPublisher(Publisher):
         if self._closed:
             return
         self._closed = True
+        self._writer.stop()  # everything handed over is committed before the sender drains
         self._sender.stop(self.settings.drain_timeout_s)
         left = len(self._spool)
         self._spool.close()
@@ -82,35 +87,30 @@ class MqttPublisher(Publisher):
     def publish_result(self, result: FrameResult, engine_info: EngineInfo | None = None) -> None:
         if self._closed:
             raise RuntimeError("publish_result after close")
-        model = self._model_ref(engine_info or self._engine_info)
-        camera = result.frame.camera
+        self._writer.put(PendingResult(ResultSnapshot.of(result), self._model_ref(engine_info or self._engine_info)))
+
+    def _encode(self, item: PendingResult, seq: int) -> tuple[str, bytes]:
+        """On the writer thread: the topic and JSON of one result numbered `seq`."""
+        camera = item.snapshot.camera
         topic = self._topics.get(camera)
         if topic is None:
             topic = self._topics[camera] = detections_topic(self.settings.topic_prefix, self.settings.device_id, camera)
-        with self._lock:
-            seq = self._seqs.get(camera, 0) + 1
-            self._seqs[camera] = seq
-            payload = encode(detections_message(result, device_id=self.settings.device_id, seq=seq, model=model,
-                                                label=self._label))
-            try:
-                self._spool.append(topic, payload, self.settings.qos, camera=camera, seq=seq)
-            except sqlite3.Error as exc:  # disk full, I/O error: the frame is lost, consumers see the gap
-                self.spool_errors += 1
-                now = time.monotonic()
-                if now >= self._next_error_log:
-                    self._next_error_log = now + 10.0
-                    log.error("cannot spool the detection message of %s seq %d (%s); it is lost (%d so far)",
-                              camera, seq, exc, self.spool_errors)
-                return
-        self._sender.message_added()
+        return topic, encode(detections_message(item.snapshot, device_id=self.settings.device_id, seq=seq,
+                                                model=item.model, label=self._label))
 
     def publish_stats(self, figures: Mapping[str, Any]) -> None:
         if not self._closed:
             self._sender.post_stats(dict(figures))
 
+    def wait_spooled(self, timeout: float) -> bool:
+        """Wait until every result handed over so far is committed to the spool; False on timeout."""
+        return self._writer.wait_committed(timeout)
+
     def flush(self, timeout: float) -> bool:
-        """Wait until every spooled message has been acknowledged; False on timeout (tests, tools)."""
+        """Wait until every message handed over has been acknowledged by the broker; False on timeout."""
         deadline = time.monotonic() + timeout
+        if not self._writer.wait_committed(timeout):
+            return False
         while len(self._spool) or self._sender.inflight:
             if time.monotonic() >= deadline:
                 return False
@@ -129,14 +129,14 @@ class MqttPublisher(Publisher):
 
     @property
     def queued(self) -> int:
-        """Messages in the spool, not yet acknowledged."""
-        return len(self._spool)
+        """Messages handed over and not yet acknowledged (in the spool, or about to be written to it)."""
+        return len(self._spool) + self._writer.pending
 
     def stats(self) -> dict[str, Any]:
         """The publisher's own figures, as the stats topic carries them under `mqtt`."""
         spool = self._spool.stats().as_dict() if not self._closed else {}
         spool["replayed"] = self._sender.replayed
-        spool["errors"] = self.spool_errors
+        spool["errors"] = self._writer.errors
         return {"connected": self._sender.connected, "broker": self.settings.broker.url,
                 "client_id": self.settings.client_id, "qos": self.settings.qos, "sent": self._sender.sent,
                 "rejected": self._sender.rejected, "reconnects": self._sender.reconnects,

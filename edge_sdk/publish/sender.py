@@ -1,7 +1,7 @@
 """The network side of the MQTT publisher: one thread that owns the paho client and sends the spool.
 
-    publish_result ─▶ spool (SQLite) ─▶ sender thread ─▶ broker
-                                  ◀── PUBACK: delete ──┘
+    publish_result ─▶ queue ─▶ writer thread ─▶ spool (SQLite) ─▶ sender thread ─▶ broker
+                                                           ◀── PUBACK: delete ──┘
 
 The thread drives paho's external-loop API (`loop_read`/`loop_write`/`loop_misc` on our own `select`,
 woken through a socket pair when a message is appended), so nothing else ever touches the client.
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 _BATCH = 256  # spool rows read per query
 _OFFLINE_ACK_WAIT_S = 2.0
 _HOUSEKEEPING_S = 1.0
-_CHECKPOINT_S = 2.0
 
 
 class SpoolSender:
@@ -81,8 +80,6 @@ class SpoolSender:
         self._window = settings.max_inflight
         self._replay_until = 0
         self._next_housekeeping = 0.0
-        self._next_checkpoint = 0.0
-        self._checkpointed_at = -1  # spool.writes at the last checkpoint
         self._last_failure_logged: str | None = None
         # shutdown
         self._stop = threading.Event()
@@ -415,10 +412,6 @@ class SpoolSender:
         self._next_housekeeping = now + _HOUSEKEEPING_S
         if len(self.spool):
             self.spool.expire()
-        if now >= self._next_checkpoint and self.spool.writes != self._checkpointed_at:
-            self._next_checkpoint = now + _CHECKPOINT_S
-            self._checkpointed_at = self.spool.writes
-            self.spool.checkpoint()
 
     # -- shutdown -----------------------------------------------------------------------------------------
     def _shutdown_step(self, now: float) -> bool:

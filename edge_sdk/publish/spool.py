@@ -1,16 +1,16 @@
 """The disk spool: every outgoing message is written here first and deleted once the broker acknowledged it.
 
-SQLite in WAL mode with `synchronous=NORMAL`: an append is a write into the WAL without fsync, so it is
-cheap on the pipeline's thread and survives a crash of the process (SIGKILL, OOM); a power cut can lose
-the last moments but never corrupts the file (every commit is atomic). Checkpoints (the fsyncs) are run
-by the network thread through a second connection, never by `append`.
+SQLite in WAL mode with `synchronous=NORMAL`: a commit is a write into the WAL without fsync, so it
+survives a crash of the process (SIGKILL, OOM); a power cut can lose the last moments but never corrupts
+the file (every commit is atomic). Checkpoints (the fsyncs) happen automatically inside commits; only the
+publisher's background threads (writer, sender) write, never the pipeline's.
 
 Bounds: the stored messages (payload + topic bytes) never exceed `max_bytes`, and none is older than
 `max_age_s`; beyond either the OLDEST are dropped and counted (`dropped`, and `dropped_total` which
 survives restarts). Per-camera sequence numbers live in the same file and are written in the same
-transaction as the message, so they only ever increase, across restarts too.
+transaction as the messages, so after a restart numbering continues above every stored message.
 
-Thread safety: one connection guarded by a lock; `append` may be called from any thread.
+Thread safety: one connection guarded by a lock; any thread may call any method.
 """
 
 from __future__ import annotations
@@ -41,6 +41,18 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 """
 _ROW_OVERHEAD = 48  # bytes counted per message besides payload and topic (ids, times, flags)
 _CHUNK = 500  # ids per DELETE statement (older SQLite allows 999 parameters)
+
+
+@dataclass(frozen=True)
+class SpoolEntry:
+    """A message to store: topic, payload, QoS, and the camera sequence number it carries (if any)."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool = False
+    camera: str | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,9 +89,7 @@ class Spool:
         self.max_bytes = max_bytes
         self.max_age_s = max_age_s
         self._lock = threading.Lock()
-        self._ckpt: sqlite3.Connection | None = None
         self._closed = False
-        self.writes = 0  # committed write transactions (the sender checkpoints only after some)
         self.dropped = 0
         self._next_age_check = 0.0
         self._next_drop_log = 0.0
@@ -104,7 +114,6 @@ class Spool:
                 if str(mode).lower() != "wal":
                     raise sqlite3.DatabaseError(f"journal_mode WAL refused (got {mode})")
                 conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run on the network thread
                 conn.execute("PRAGMA journal_size_limit=8388608")
             conn.executescript(_SCHEMA)
             spool = cls(conn, path, max_bytes=max_bytes, max_age_s=max_age_s)
@@ -120,31 +129,37 @@ class Spool:
     def append(self, topic: str, payload: bytes, qos: int, *, retain: bool = False,
                camera: str | None = None, seq: int | None = None) -> int:
         """Store one message (and the camera's last sequence number, atomically); returns its id."""
-        size = len(payload) + len(topic) + _ROW_OVERHEAD
+        return self.append_many([SpoolEntry(topic, payload, qos, retain, camera, seq)])[0]
+
+    def append_many(self, entries: list[SpoolEntry]) -> list[int]:
+        """Store messages in order in one transaction, with each camera's last sequence number; their ids."""
         now = time.time()
         with self._lock:
             self._check_open()
             c = self._conn
             c.execute("BEGIN IMMEDIATE")
             try:
-                cur = c.execute("INSERT INTO messages (created, topic, payload, qos, retain, size) VALUES (?,?,?,?,?,?)",
-                                (now, topic, payload, qos, int(retain), size))
-                if camera is not None and seq is not None:
-                    c.execute("INSERT INTO sequences (camera, last) VALUES (?, ?) "
-                              "ON CONFLICT(camera) DO UPDATE SET last=excluded.last", (camera, seq))
-                self._count += 1
-                self._bytes += size
+                ids, seqs = [], {}
+                for e in entries:
+                    size = len(e.payload) + len(e.topic) + _ROW_OVERHEAD
+                    cur = c.execute("INSERT INTO messages (created, topic, payload, qos, retain, size) "
+                                    "VALUES (?,?,?,?,?,?)", (now, e.topic, e.payload, e.qos, int(e.retain), size))
+                    ids.append(int(cur.lastrowid or 0))
+                    self._count += 1
+                    self._bytes += size
+                    if e.camera is not None and e.seq is not None:
+                        seqs[e.camera] = e.seq
+                c.executemany("INSERT INTO sequences (camera, last) VALUES (?, ?) "
+                              "ON CONFLICT(camera) DO UPDATE SET last=excluded.last", list(seqs.items()))
                 dropped = self._enforce_bounds(now)
                 c.execute("COMMIT")
-                self.writes += 1
             except BaseException:
                 c.execute("ROLLBACK")
                 self._recount()
                 raise
-            msg_id = int(cur.lastrowid or 0)
         if dropped:
             self._log_drops(f"spool full ({self.max_bytes} bytes)", dropped)
-        return msg_id
+        return ids
 
     def _log_drops(self, why: str, n: int) -> None:
         """Warn at the first drop, then at most every 10 s with the count since the last warning."""
@@ -231,7 +246,6 @@ class Spool:
             try:
                 deleted = self._delete(ids)
                 self._conn.execute("COMMIT")
-                self.writes += 1
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -277,25 +291,11 @@ class Spool:
         return self._count
 
     # -- housekeeping ------------------------------------------------------------------------------
-    def checkpoint(self) -> None:
-        """Move the WAL into the database file (fsyncs); from the network thread, without blocking `append`."""
-        if self.path is None or self._closed:
-            return
-        if self._ckpt is None:
-            self._ckpt = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=10.0)
-        try:
-            self._ckpt.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        except sqlite3.Error as exc:
-            log.warning("spool checkpoint failed: %s", exc)
-
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            if self._ckpt is not None:
-                self._ckpt.close()
-                self._ckpt = None
             try:
                 if self.path is not None:
                     self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,5 +1,5 @@
 """A publisher in its own process, for tests that kill it: publishes a paced synthetic stream and prints
-`published <camera> <frame_id>` after each `publish_result` has returned (the message is in the spool).
+`published <camera> <frame_id>` once the message is committed to the spool (`wait_spooled`).
 
     python -m tests.publish.publisher_proc --port P --spool FILE [--frames N] [--fps 30] [--first-frame K]
 
@@ -40,7 +40,8 @@ def main() -> int:
                 break
             for cam in args.cameras.split(","):
                 pub.publish_result(frame_result(cam, frame_id))
-                print(f"published {cam} {frame_id}", flush=True)
+                if pub.wait_spooled(5.0):  # committed: from here on it must survive a SIGKILL
+                    print(f"published {cam} {frame_id}", flush=True)
             next_t += 1.0 / args.fps
             time.sleep(max(0.0, next_t - time.monotonic()))
     print("closed", flush=True)

@@ -44,6 +44,7 @@ def test_size_bound_drops_the_oldest_and_reports_it(tmp_path: Path, collector_fa
             broker.stop()  # a clean stop: the broker saves the subscriber's session
             for i in range(10, 210):
                 pub.publish_result(frame_result("cam0", i))
+            assert pub.wait_spooled(10)
             st = pub.stats()["spool"]
             kept, dropped = st["queued"], st["dropped"]
             assert st["queued_bytes"] <= 40_000 and dropped > 100 and kept + dropped == 200
