@@ -171,7 +171,10 @@ def recall_at_iou(
     backend: str = "pycocotools",
 ) -> RecallResult:
     """Recall of detections scoring >= `min_score` at IoU `iou`, matched by COCOeval (greedy by score,
-    one detection per object, same class, at most 100 detections per image, all areas)."""
+    one detection per object, same class, at most 100 detections per image, all areas).
+
+    Read from COCOeval's accumulated per-class recall (matched / non-ignored objects of the class).
+    """
     _check(gt, dets)
     if not 0.0 < iou < 1.0:
         raise ValueError(f"iou must be in (0, 1), got {iou}")
@@ -182,15 +185,11 @@ def recall_at_iou(
     matched = dict.fromkeys(cats, 0)
     if kept:
         ev = _run_cocoeval(gt, kept, backend, iou_thrs=[iou])
-        all_rng = list(ev.params.areaRng[0])
-        for e in ev.evalImgs:
-            if e is None or list(e["aRng"]) != all_rng:
-                continue
-            gt_matches = np.asarray(e["gtMatches"])
-            if gt_matches.size == 0:
-                continue
-            ignore = np.asarray(e["gtIgnore"]).astype(bool)
-            matched[e["category_id"]] += int(np.count_nonzero((gt_matches[0] > 0) & ~ignore))
+        recall = np.asarray(ev.eval["recall"])  # [T, K, A, M]; -1 where a class has no objects
+        cat_ids = list(ev.params.catIds)
+        for cid in cats:
+            r = float(recall[0, cat_ids.index(cid), 0, -1])
+            matched[cid] = round(r * per_total[cid]) if r > 0 else 0
     hits = sum(matched.values())
     per_class = {cats[c]: (matched[c] / per_total[c] if per_total[c] else None) for c in sorted(cats)}
     return RecallResult(hits / total if total else 1.0, hits, total, iou, per_class)

@@ -80,6 +80,7 @@ def annotate(owner: np.ndarray, placed: list[PlacedObject]) -> list[Annotation]:
                 ignore=ignore,
                 area=float(bw * bh),
                 track_id=obj.track_id,
+                object_index=idx,
             )
         )
     return anns

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -79,8 +80,21 @@ def _place_objects(rng: np.random.Generator, width: int, height: int, horizon: i
     return placed
 
 
-def generate_still(seed: int, width: int = 640, height: int = 480) -> tuple[np.ndarray, list[Annotation]]:
-    """One camera-like BGR uint8 frame and its ground truth; the same seed always gives the same frame."""
+@dataclass
+class StillScene:
+    """Everything behind one still: the frame before and after the camera look, the objects as
+    placed, the occluders, the owner map (object index per pixel, see `compose`) and the annotations."""
+
+    drawn: np.ndarray
+    frame: np.ndarray
+    objects: list[PlacedObject]
+    occluders: list[tuple[Sprite, int, int]]
+    owner: np.ndarray
+    annotations: list[Annotation]
+
+
+def still_scene(seed: int, width: int = 640, height: int = 480) -> StillScene:
+    """Generate the still of `seed` and keep its internals (for tests and debugging)."""
     if width < 64 or height < 64:
         raise ValueError(f"frame must be at least 64x64, got {width}x{height}")
     rng = np.random.default_rng([_STILL_STREAM, int(seed)])
@@ -94,7 +108,14 @@ def generate_still(seed: int, width: int = 640, height: int = 480) -> tuple[np.n
         occluders.append((sprite, int(rng.integers(-sprite.width // 2, width)), int(rng.integers(0, height))))
     owner = draw_scene(frame, objects, occluders)
     anns = annotate(owner, objects)
-    return apply_look(frame, sample_look(rng), rng), anns
+    shown = apply_look(frame, sample_look(rng), rng)
+    return StillScene(frame, shown, objects, occluders, owner, anns)
+
+
+def generate_still(seed: int, width: int = 640, height: int = 480) -> tuple[np.ndarray, list[Annotation]]:
+    """One camera-like BGR uint8 frame and its ground truth; the same seed always gives the same frame."""
+    scene = still_scene(seed, width, height)
+    return scene.frame, scene.annotations
 
 
 def generate_stills(
@@ -104,18 +125,6 @@ def generate_stills(
     for seed in range(start_seed, start_seed + count):
         frame, anns = generate_still(seed, width, height)
         yield seed, frame, anns
-
-
-def still_set_coco(seeds: Iterable[int], width: int = 640, height: int = 480) -> tuple[dict[str, object], list[np.ndarray]]:
-    """COCO dict (image id = seed) and the frames for `seeds`, in memory."""
-    seeds = list(seeds)
-    coco = CocoBuilder("edge-sdk generated stills", {"seeds": [seeds[0], seeds[-1]] if seeds else []})
-    frames = []
-    for seed in seeds:
-        frame, anns = generate_still(seed, width, height)
-        coco.add_image(seed, f"still_{seed:08d}.png", width, height, anns, seed=seed)
-        frames.append(frame)
-    return coco.to_dict(), frames
 
 
 def write_still_set(out_dir: str | Path, seeds: Iterable[int], width: int = 640, height: int = 480) -> Path:

@@ -64,7 +64,8 @@ class Annotation:
     truncated: bool
     ignore: bool
     area: float
-    track_id: int = -1
+    track_id: int = -1  # video: the object's id across frames
+    object_index: int = -1  # index of the object among those placed in this frame (owner-map id)
 
     @property
     def category_id(self) -> int:

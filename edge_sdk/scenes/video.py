@@ -69,17 +69,23 @@ class _World:
         self.occluders = [
             (occluder_sprite(rng, height), float(rng.uniform(0, width + span))) for _ in range(int(rng.integers(0, 3)))
         ]
-        for _ in range(int(rng.integers(1, 4))):
-            self._spawn(static=True, t=0.0, x=float(rng.uniform(0, width + span)))
-        for _ in range(int(rng.integers(2, 6))):
-            self._spawn(static=False, t=0.0, x=float(rng.uniform(0, width)) + self.pan_start)
+        # Every class shows up: a sign and a parcel in the world, one actor of each moving class at the
+        # start, then random extras.
+        statics = [3, 4] + [int(rng.choice([3, 4, 1])) for _ in range(int(rng.integers(0, 3)))]
+        for cls in statics:
+            self._spawn(static=True, t=0.0, x=float(rng.uniform(0, width + span)), cls=cls)
+        movers = [int(c) for c in rng.permutation(_ACTOR_CLASSES)]
+        movers += [int(rng.choice(_ACTOR_CLASSES, p=_ACTOR_WEIGHTS)) for _ in range(int(rng.integers(0, 3)))]
+        for cls in movers:
+            self._spawn(static=False, t=0.0, x=float(rng.uniform(0, width)) + self.pan_start, cls=cls)
 
     def offset(self, t: float) -> float:
         return self.pan_start + self.pan_speed * t
 
-    def _spawn(self, static: bool, t: float, x: float | None = None) -> None:
+    def _spawn(self, static: bool, t: float, x: float | None = None, cls: int | None = None) -> None:
         rng = self.rng
-        cls = int(rng.choice([3, 4, 1])) if static else int(rng.choice(_ACTOR_CLASSES, p=_ACTOR_WEIGHTS))
+        if cls is None:
+            cls = int(rng.choice([3, 4, 1])) if static else int(rng.choice(_ACTOR_CLASSES, p=_ACTOR_WEIGHTS))
         bottom, depth = _ground_y(rng, self.horizon, self.height)
         scale = _FAR_SCALE + (1.0 - _FAR_SCALE) * depth
         long_side = max(12.0, min(0.5 * self.height, scale * 0.5 * self.height * rng.uniform(0.6, 1.1)))
