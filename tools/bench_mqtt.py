@@ -8,6 +8,7 @@
 Figures (all through the real publisher: JSON encode, SQLite spool, sender thread, paho, Mosquitto):
 - throughput: `--messages` detection messages handed over as fast as possible, QoS 1; messages/s from the
   first call until the broker acknowledged the last, and as received by a subscriber;
+- spool writes: the same handed over while the broker is down, until all are committed;
 - replay: the broker is down while `--messages` are spooled; messages/s from the reconnect until the
   spool is empty (target >= 2,000/s);
 - latency: 2 cameras x 30 fps for `--latency-s` seconds; publish call to subscriber receipt, p50/p99
@@ -135,11 +136,15 @@ def bench_replay(broker: Broker, work: Path, n: int, inflight: int) -> dict[str,
         pub = open_publisher(broker.port, work / "replay.sqlite", inflight)
         with pub:
             broker.stop()  # clean stop: the subscriber's session is saved
+            t0_offline = time.perf_counter()
             for i in range(n):
                 r = result("cam1", i)
                 t = time.perf_counter()
                 pub.publish_result(r)
                 calls.append(time.perf_counter() - t)
+            t_handed = time.perf_counter()
+            pub.wait_spooled(300)  # every message committed before the broker comes back
+            write_s = time.perf_counter() - t0_offline
             spooled = pub.queued
             broker.start()
             while not pub.connected:
@@ -153,6 +158,7 @@ def bench_replay(broker: Broker, work: Path, n: int, inflight: int) -> dict[str,
             got += 1
     return {"messages": n, "spooled": spooled, "replayed": replayed, "all_acked": ok, "received": got,
             "replay_s": replay_s, "replay_per_s": replayed / replay_s if replay_s > 0 else float("nan"),
+            "handover_s": t_handed - t0_offline, "spool_write_per_s": n / write_s,
             "call_us_p50_offline": pct(calls, 50) * 1e6, "call_us_p99_offline": pct(calls, 99) * 1e6,
             "call_us_max_offline": max(calls) * 1e6}
 
@@ -255,6 +261,8 @@ def main() -> int:
         ["throughput QoS 1 (acked by broker)", f"{tp['acked_per_s']:.0f} msg/s",
          f"{tp['messages']} msgs, all acked: {tp['all_acked']}"],
         ["throughput QoS 1 (at subscriber)", f"{tp['received_per_s']:.0f} msg/s", f"{tp['received']} received"],
+        ["spool writes (broker down)", f"{rp['spool_write_per_s']:.0f} msg/s",
+         "encode + number + commit on the writer thread"],
         ["replay after outage", f"{rp['replay_per_s']:.0f} msg/s",
          f"{rp['replayed']} replayed in {rp['replay_s']:.2f} s (target >= 2000/s)"],
         ["latency p50 (call -> subscriber)", f"{lt['latency_ms_p50']:.2f} ms",

@@ -113,7 +113,7 @@ def test_unreachable_broker_at_startup_is_not_fatal(tmp_path: Path) -> None:
 
 def test_publish_result_does_not_wait_for_the_network(tmp_path: Path) -> None:
     """A 'broker' that accepts TCP but never answers CONNECT keeps the sender connecting for 30 s; meanwhile
-    every publish_result has returned and its message is in the spool."""
+    every publish_result has returned and its message was committed to the spool."""
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
@@ -123,6 +123,7 @@ def test_publish_result_does_not_wait_for_the_network(tmp_path: Path) -> None:
         with MqttPublisher(settings, engine_info=ENGINE).start(wait=False) as pub:
             for i in range(100):
                 pub.publish_result(frame_result("cam0", i))
+            assert pub.wait_spooled(10)
             assert pub.queued == 100 and not pub.connected and not pub.first_attempt_done
 
 
