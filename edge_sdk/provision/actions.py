@@ -154,3 +154,21 @@ def run_command(name: str, argv: Sequence[str], dry_run: bool, *, timeout: float
         why = (proc.stderr or proc.stdout).strip().splitlines()
         return StepResult(name, "failed", f"{shown}: exit {proc.returncode}: {why[-1] if why else ''}")
     return StepResult(name, "changed", f"ran: {shown}")
+
+
+def own_tree(name: str, root: Path, owner: Owner, dry_run: bool) -> StepResult:
+    """Give `root` and everything below it to `owner` (what provision built as root, e.g. the INT8 build and
+    calibration frames, must be the service's); only entries owned by someone else are touched."""
+    ids = owner.ids()
+    if ids is None:
+        return StepResult(name, "skipped", f"no user {owner.user} here")
+    if not root.exists():
+        return StepResult(name, "unchanged", f"{root} does not exist")
+    wrong = [p for p in [root, *root.rglob("*")] if not p.is_symlink() and (p.stat().st_uid, p.stat().st_gid) != ids]
+    if not wrong:
+        return StepResult(name, "unchanged", f"{root} belongs to {owner.user}")
+    if dry_run:
+        return StepResult(name, "would change", f"would give {len(wrong)} entries under {root} to {owner.user}")
+    for p in wrong:
+        os.chown(p, *ids)
+    return StepResult(name, "changed", f"gave {len(wrong)} entries under {root} to {owner.user}")

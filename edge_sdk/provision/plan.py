@@ -25,7 +25,16 @@ from typing import Any
 
 from edge_sdk.errors import EdgeSdkError
 from edge_sdk.provision import steps
-from edge_sdk.provision.actions import Owner, StepResult, ensure_dir, install_copy, install_text, run_command, sha256_file
+from edge_sdk.provision.actions import (
+    Owner,
+    StepResult,
+    ensure_dir,
+    install_copy,
+    install_text,
+    own_tree,
+    run_command,
+    sha256_file,
+)
 from edge_sdk.provision.compose import Composed, compose, staged_config
 from edge_sdk.provision.layout import ETC, STATE, UNIT, Layout
 from edge_sdk.provision.unit import UnitSettings, render_unit
@@ -148,6 +157,10 @@ def run_provision(opts: ProvisionOptions) -> ProvisionReport:
         return report
     rebuilt = any(r.name in ("int8 build", "engine build") and r.status == "changed" for r in report.steps)
     report.add(_smoke_run(layout, composed, staged, opts, force=rebuilt))
+    if opts.prefix is None:
+        service = Owner(SERVICE_USER, SERVICE_USER)
+        for sub in ("build", "calibration"):
+            report.add(own_tree(f"owner {sub}", layout.staged(STATE / sub), service, opts.dry_run))
     report.add(*_systemd(opts, unit_changed=any(r.name == "unit" and r.status == "changed" for r in files),
                          restart=any(r.status == "changed" for r in files)))
     report.add(*steps.tuning(profile, opts.tune, opts.dry_run))

@@ -72,3 +72,18 @@ def test_run_command_reports_failures_as_values() -> None:
     assert run_command("x", ["true"], dry_run=False).status == "changed"
     assert run_command("x", ["definitely-not-a-command-xyz"], dry_run=False).status == "failed"
     assert run_command("x", ["rm", "-rf", "/nonexistent"], dry_run=True).status == "would change"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+def test_own_tree_gives_build_outputs_to_the_service_user(tmp_path: Path) -> None:
+    from edge_sdk.provision.actions import own_tree
+
+    owner = _other_owner()
+    build = tmp_path / "build"
+    (build / "det").mkdir(parents=True)
+    (build / "det" / "model.int8.onnx").write_bytes(b"x")
+    r = own_tree("owner build", build, owner, dry_run=False)
+    assert r.status == "changed" and "3 entries" in r.detail
+    assert (build / "det" / "model.int8.onnx").stat().st_uid == (owner.ids() or (0, 0))[0]
+    assert own_tree("owner build", build, owner, dry_run=False).status == "unchanged"
+    assert own_tree("owner build", tmp_path / "missing", owner, dry_run=False).status == "unchanged"
