@@ -18,6 +18,7 @@ install_requires = [
     "onnx>=1.15",
     "onnxruntime>=1.17",
     "paho-mqtt>=2.0,<3",
+    "pycocotools>=2.0.7",  # COCO mAP for the INT8 accuracy gate and evaluation (a kept library, not our own mAP)
     "pydantic>=2.6,<3",
     "pyyaml>=6.0",
     "tqdm>=4.66",
