@@ -7,9 +7,20 @@ binds the slot's device input and output buffers (no copies by ONNX Runtime), an
 run option `disable_synchronize_execution_providers=1`, so `run_with_iobinding` returns once the
 inference is enqueued instead of synchronizing the stream: the runner's events do that.
 
+By default each session also captures its inference as a CUDA graph (`enable_cuda_graph=1`; the slot's
+buffers never move, which graphs need): one launch per frame instead of hundreds (the demo model on an
+H100: 1.13 ms per inference against 1.82 ms without), and on onnxruntime-gpu 1.31.1 without graphs a
+benchmark process aborted inside ONNX Runtime (CUDA error 800 in cudaFreeHost; see
+benchmarks/results/runner_h100_checks.json). A model with nodes ONNX Runtime puts on the CPU cannot be
+captured: open it with `cuda_graph=False`.
+
+ONNX Runtime uses TF32 for float32 convolutions by default on Ampere and newer: detections then differ
+from the CPU's by up to ~3e-3 in score; pass `provider_options={"use_tf32": "0"}` for plain float32.
+
 ONNX Runtime quietly uses the CPU when its CUDA provider cannot load (missing CUDA or cuDNN libraries);
 this engine checks that every session really got the CUDA provider and the stream it was given, and fails
-otherwise, so the GPU path never silently becomes a CPU one.
+otherwise, so the GPU path never silently becomes a CPU one. Install onnxruntime-gpu in place of
+onnxruntime (both provide the `onnxruntime` module); on a Jetson, from the Jetson AI Lab index for JetPack 6.
 """
 
 from __future__ import annotations
