@@ -241,7 +241,7 @@ class CudaRunner:
         """Start one frame (BGR uint8 HxWx3). Blocks while every slot is busy. The frame's image is copied;
         the caller may reuse it when this returns."""
         image = frame.image
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or image.size == 0:
             raise ValueError(f"frame {frame.frame_id}: expected a BGR uint8 HxWx3 image, got {image.dtype} {image.shape}")
         t0 = time.perf_counter()
         with self._active() as backend:

@@ -225,6 +225,8 @@ def test_bad_arguments_are_value_errors_and_bad_engines_engine_errors() -> None:
     with CudaRunner(engine, RunnerOptions(max_frame_hw=(32, 32)), backend=backend) as runner:
         with pytest.raises(ValueError, match="BGR uint8"):
             runner.submit(make_frame(0, np.zeros((32, 32), np.uint8)))
+        with pytest.raises(ValueError, match="BGR uint8"):
+            runner.submit(make_frame(0, np.zeros((0, 32, 3), np.uint8)))
         with pytest.raises(ValueError, match="preprocess='cpu'"):
             runner.next_input()
         runner.submit(tag_frames(1)[0])  # still usable after refused input
