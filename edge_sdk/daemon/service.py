@@ -19,6 +19,7 @@ from edge_sdk.daemon.reload import ConfigSource, reload_config
 from edge_sdk.daemon.supervisor import SystemdSupervisor
 from edge_sdk.frame import FrameResult
 from edge_sdk.pipeline.build import ModelBundle, open_model, open_publisher_for, open_sources
+from edge_sdk.pipeline.gpu import gpu_runner_factory
 from edge_sdk.pipeline.pipeline import Pipeline, PipelineParts
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
         sources = stack.enter_context(open_sources(cfg))
         sink = _PublisherSink(publisher) if publisher is not None else None
         parts = PipelineParts(bundle.engine, bundle.decoder, bundle.params, bundle.metadata, sources,
-                              sink=sink, on_result=count)
+                              sink=sink, on_result=count, make_runner=gpu_runner_factory(cfg, bundle.engine))
         pipeline = Pipeline(parts, queue_size=cfg.pipeline.queue_size, max_frames=max_frames,
                             background_nice=cfg.pipeline.background_nice)
         t0 = time.monotonic()

@@ -24,6 +24,7 @@ from edge_sdk.decode.base import DecodeParams, Decoder, Detections
 from edge_sdk.engines.base import Engine
 from edge_sdk.engines.model_info import ModelMetadata
 from edge_sdk.frame import CaptureStatus, Frame, FrameResult
+from edge_sdk.pipeline.gpu import RunnerFactory, round_robin_frames, run_gpu_stage
 from edge_sdk.pipeline.stats import StageStats
 from edge_sdk.preprocess.letterbox import LetterboxInfo, letterbox_into
 from edge_sdk.sources.base import Source
@@ -63,6 +64,8 @@ class PipelineParts:
     sources: Sequence[Source]
     sink: ResultSink | None = None
     on_result: Callable[[FrameResult], None] | None = None  # extra per-result hook (tests, bench, daemon)
+    # GPU branch: when set, a CUDA-stream runner replaces the preprocess and infer stages (see gpu.py)
+    make_runner: RunnerFactory | None = None
 
 
 @dataclass
@@ -100,9 +103,12 @@ class Pipeline:
     def start(self) -> Pipeline:
         self.started_mono = time.monotonic()
         self.lower_source_priority()
-        for src in self.parts.sources:
-            self._spawn(f"preprocess-{src.camera}", self._preprocess_loop, src)
-        self._spawn("infer", self._infer_loop, len(self.parts.sources))
+        if self.parts.make_runner is not None:
+            self._spawn("infer", self._gpu_loop, self.parts.make_runner)
+        else:
+            for src in self.parts.sources:
+                self._spawn(f"preprocess-{src.camera}", self._preprocess_loop, src)
+            self._spawn("infer", self._infer_loop, len(self.parts.sources))
         self._spawn("decode-publish", self._decode_loop)
         return self
 
@@ -131,7 +137,11 @@ class Pipeline:
             t.join(max(0.0, deadline - time.monotonic()))
 
     def swap_engine(self, engine: Engine) -> Engine:
-        """Replace the engine between two inferences; returns the old one (the caller closes it)."""
+        """Replace the engine between two inferences; returns the old one (the caller closes it).
+
+        Not on the GPU branch: the CUDA runner owns per-slot contexts of its engine (restart instead)."""
+        if self.parts.make_runner is not None:
+            raise ValueError("the engine of a GPU pipeline cannot be swapped live; restart the service")
         if engine.info.input_hw != self.input_hw:
             raise ValueError(f"new engine input {engine.info.input_hw} differs from {self.input_hw}")
         with self._engine_lock:
@@ -199,6 +209,20 @@ class Pipeline:
             if not self._put(self._infer_q, _Item(frame, tensor, info, {"preprocess": dt})):
                 return
         self._put(self._infer_q, _END)
+
+    def _gpu_loop(self, make_runner: RunnerFactory) -> None:
+        def on_end(src: Source, status: CaptureStatus) -> None:
+            if status is CaptureStatus.ERROR:
+                log.error("camera %s: source failed: %s", src.camera, src.health.last_error)
+
+        def emit(frame: Frame, info: LetterboxInfo, outputs: list[np.ndarray], timings: dict[str, float]) -> bool:
+            self.stats["infer"].record(timings["infer"])
+            placeholder = np.empty((0,), np.float32)  # the tensor stayed on the GPU
+            return self._put(self._decode_q, (_Item(frame, placeholder, info, timings), outputs))
+
+        frames = round_robin_frames(list(self.parts.sources), self._stop.is_set, on_end)
+        run_gpu_stage(make_runner, frames, emit)
+        self._put(self._decode_q, _END)
 
     def _infer_loop(self, n_sources: int) -> None:
         ended = 0
