@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"frames": summary.frames, "detections": summary.detections,
                           "seconds": round(summary.seconds, 3), "fps": round(summary.fps, 2),
+                          "steady_fps": round(summary.steady_fps, 2),
                           "stopped_by": summary.stopped_by, "stats": summary.stats}))
     else:
         print(f"edge-sdk run: {summary.frames} frames, {summary.detections} detections in "

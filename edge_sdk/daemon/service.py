@@ -31,6 +31,7 @@ class RunSummary:
     detections: int = 0
     seconds: float = 0.0
     stopped_by: str = "end of stream"
+    steady_fps: float = 0.0  # from the first result to the last (no start-up)
     stats: dict[str, Any] = field(default_factory=dict)
     reloads: list[str] = field(default_factory=list)
 
@@ -163,6 +164,7 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
             pipeline.join()
         summary.seconds = time.monotonic() - t0
         summary.frames = pipeline.results
+        summary.steady_fps = pipeline.steady_fps()
         summary.stats = pipeline.snapshot()
         if publisher is not None:
             publisher.publish_stats(summary.stats)

@@ -94,6 +94,7 @@ class Pipeline:
         self._engine_lock = threading.Lock()
         self.stats = {name: StageStats(name) for name in ("preprocess", "infer", "decode", "publish", "total")}
         self.results = 0
+        self.first_result_mono: float | None = None
         self.last_result_mono: float | None = None
         self.error: BaseException | None = None
         self._threads: list[threading.Thread] = []
@@ -147,6 +148,14 @@ class Pipeline:
         with self._engine_lock:
             old, self.parts.engine = self.parts.engine, engine
         return old
+
+    def steady_fps(self) -> float:
+        """Results per second from the first result to the last: throughput without the start-up (engine
+        load, first inference, CUDA graph capture), comparable with an engine-only measurement."""
+        first, last = self.first_result_mono, self.last_result_mono
+        if first is None or last is None or last <= first:
+            return 0.0
+        return (self.results - 1) / (last - first)
 
     def frames_flowing(self, max_age_s: float) -> bool:
         """True if a result came out within `max_age_s` (used for the systemd watchdog)."""
@@ -282,4 +291,6 @@ class Pipeline:
         self.stats["total"].record(time.monotonic() - item.frame.t_capture_mono)
         self.results += 1
         self.last_result_mono = time.monotonic()
+        if self.first_result_mono is None:
+            self.first_result_mono = self.last_result_mono
         self.first_result.set()
