@@ -251,16 +251,16 @@ def _decide(results: dict[str, FormResult], objects: int, budget: float, accept:
 
 
 def _speed(prep: _Prepared, int8_paths: dict[str, Path], runs: int) -> dict[str, Any]:
-    from edge_sdk.quant.gate import interleaved_latency
+    from edge_sdk.quant.gate import block_latency
     from edge_sdk.quant.stats import preprocess_file
 
     x = preprocess_file(prep.split.holdout[0], prep.gate.size)
     paths = {"fp32": prep.fp32, **{f"int8_{f}": p for f, p in int8_paths.items()}}
-    lat = interleaved_latency(paths, x, runs, prep.gate.threads)
+    lat = block_latency(paths, x, runs, prep.gate.threads)
     speed: dict[str, Any] = {f"{k}_ms": v for k, v in lat.items()}
     for form in int8_paths:
         speed[f"speedup_{form}"] = round(lat["fp32"] / lat[f"int8_{form}"], 2) if lat[f"int8_{form}"] else None
-    speed["note"] = (f"latency: ONNX Runtime CPU, median of {runs} interleaved runs, batch 1; the TensorRT form runs here as "
+    speed["note"] = (f"latency: ONNX Runtime CPU, median of {runs} runs per model, batch 1; the TensorRT form runs here as "
                      "float convs on dequantized tensors (its speed is TensorRT's, measured when the engine is built)")
     return speed
 

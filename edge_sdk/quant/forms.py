@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edge_sdk.errors import BuildError
 from edge_sdk.quant.placement import GraphPlan, float_for_other_consumers, float_inputs_of, strip_qdq_on
 from edge_sdk.quant.stats import ORT_METHOD_NAMES, TensorRanges
@@ -41,6 +43,7 @@ class FormSpec:
     exclude: frozenset[str]
     strip_outputs_of: frozenset[str]  # compute nodes whose output Q/DQ are removed (logits)
     float_inputs: frozenset[str] = frozenset()  # nodes kept in float that must read float activations
+    shared_concat_ranges: bool = False  # one range for a Concat's inputs and output: no requantization
 
     def describe(self) -> dict[str, Any]:
         return {"form": self.name, "op_types": list(self.op_types), "nodes_in_float": sorted(self.exclude)}
@@ -55,7 +58,8 @@ def ort_spec(plan: GraphPlan, op_types: list[str], float_nodes: set[str], *, int
     """extra_ops overrides the ops quantized besides `op_types` (sensitivity runs use just the SiLU)."""
     extra = extra_ops if extra_ops is not None else (ORT_EXTRA_OPS if int8_silu else ())
     ops = tuple(op_types) + tuple(extra)
-    return FormSpec("ort", ops, frozenset(float_nodes) | plan.decode_tail, plan.final_compute, frozenset(float_nodes))
+    return FormSpec("ort", ops, frozenset(float_nodes) | plan.decode_tail, plan.final_compute, frozenset(float_nodes),
+                    shared_concat_ranges="Concat" in ops)
 
 
 @contextlib.contextmanager
@@ -93,17 +97,14 @@ def _quantize_args(spec: FormSpec) -> dict[str, Any]:
 def quantize_form(model_path: Path, ranges: TensorRanges, spec: FormSpec, out_path: Path) -> Path:
     """Write the Q/DQ model of `spec` to `out_path` (not atomic: callers write into a staging folder)."""
     import onnx
-    from onnxruntime.quantization import CalibrationMethod, quantize_static
 
     with tempfile.TemporaryDirectory(prefix="edge-sdk-quant-") as tmp:
-        cache = ranges.write_ort_cache(Path(tmp) / "ranges.json")
         raw = Path(tmp) / "qdq.onnx"
         try:
+            if spec.shared_concat_ranges:
+                ranges = share_concat_ranges(ranges, model_path, spec.exclude)
             with _quiet_ort_logging():
-                quantize_static(str(model_path), str(raw), None,
-                                calibrate_method=CalibrationMethod[ORT_METHOD_NAMES[ranges.method]],
-                                calibration_cache_path=str(cache), nodes_to_exclude=sorted(spec.exclude),
-                                **_quantize_args(spec))
+                _quantize_static(model_path, raw, ranges, spec, Path(tmp))
         except Exception as exc:  # onnxruntime.quantization raises ValueError, RuntimeError, KeyError, ...
             raise BuildError(f"onnxruntime.quantization failed ({spec.name} form): {type(exc).__name__}: {exc}",
                              where=str(model_path)) from exc
@@ -118,6 +119,83 @@ def quantize_form(model_path: Path, ranges: TensorRanges, spec: FormSpec, out_pa
         _copy_metadata(model_path, model)
         onnx.save(model, str(out_path))
     return out_path
+
+
+def share_concat_ranges(ranges: TensorRanges, model_path: Path, exclude: frozenset[str]) -> TensorRanges:
+    """The same statistics, with each quantized Concat's inputs and output widened to their common range.
+
+    ONNX Runtime's QLinearConcat then copies bytes instead of requantizing every input (TensorRT wants
+    equal scales around a Concat for the same reason). Costs a little resolution on the narrower inputs.
+    """
+    import onnx
+
+    out = dict(ranges.ranges)
+    for node in onnx.load(str(model_path), load_external_data=False).graph.node:
+        if node.op_type != "Concat" or node.name in exclude:
+            continue
+        names = [t for t in list(node.input) + list(node.output) if t in out]
+        if len(names) < 2:
+            continue
+        lo, hi = min(out[t][0] for t in names), max(out[t][1] for t in names)
+        for t in names:
+            out[t] = (lo, hi)
+    return TensorRanges(ranges.method, out)
+
+
+def ranges_via_cache_supported() -> bool:
+    """Whether this onnxruntime's quantize_static reads ranges from a calibration cache (added in 2026)."""
+    import inspect
+
+    from onnxruntime.quantization import quantize_static
+
+    return "calibration_cache_path" in inspect.signature(quantize_static).parameters
+
+
+def _quantize_static(model_path: Path, raw: Path, ranges: TensorRanges, spec: FormSpec, tmp: Path,
+                     via_cache: bool | None = None) -> None:
+    """quantize_static with our ranges. Newer onnxruntime reads them from its calibration cache; older ones
+    (1.17+) get them as TensorQuantOverrides rmin/rmax over a one-frame calibration that they replace."""
+    from onnxruntime.quantization import CalibrationMethod, quantize_static
+
+    args = _quantize_args(spec)
+    common = dict(nodes_to_exclude=sorted(spec.exclude), **{k: v for k, v in args.items() if k != "extra_options"})
+    extra = dict(args.get("extra_options", {}))
+    if via_cache if via_cache is not None else ranges_via_cache_supported():
+        cache = ranges.write_ort_cache(tmp / "ranges.json")
+        quantize_static(str(model_path), str(raw), None, extra_options=extra,
+                        calibrate_method=CalibrationMethod[ORT_METHOD_NAMES[ranges.method]],
+                        calibration_cache_path=str(cache), **common)
+        return
+    extra["TensorQuantOverrides"] = {name: [{"rmin": np.float32(lo), "rmax": np.float32(hi)}]
+                                     for name, (lo, hi) in ranges.ranges.items()}
+    quantize_static(str(model_path), str(raw), _ZerosReader(model_path), extra_options=extra,
+                    calibrate_method=CalibrationMethod.MinMax, **common)
+
+
+class _ZerosReader:
+    """One all-zero input: the calibration it feeds is replaced by the TensorQuantOverrides."""
+
+    def __init__(self, model_path: Path) -> None:
+        import onnx
+
+        graph = onnx.load(str(model_path), load_external_data=False).graph
+        inits = {i.name for i in graph.initializer}
+        inp = next(i for i in graph.input if i.name not in inits)
+        shape = [d.dim_value or 1 for d in inp.type.tensor_type.shape.dim]
+        self._feed: dict[str, np.ndarray] | None = {inp.name: np.zeros(shape, np.float32)}
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        feed, self._feed = self._feed, None
+        return feed
+
+    def __iter__(self) -> _ZerosReader:
+        return self
+
+    def __next__(self) -> dict[str, np.ndarray]:
+        feed = self.get_next()
+        if feed is None:
+            raise StopIteration
+        return feed
 
 
 def _copy_metadata(src: Path, model: Any) -> None:

@@ -139,17 +139,21 @@ def output_sqnr(path: Path, frames: Sequence[np.ndarray], ref_outputs: Sequence[
     return float(10.0 * np.log10(signal / noise))
 
 
-def interleaved_latency(paths: dict[str, Path], x: np.ndarray, runs: int, threads: int) -> dict[str, float]:
-    """Median latency (ms) of each model, runs interleaved so background load hits all alike."""
+def block_latency(paths: dict[str, Path], x: np.ndarray, runs: int, threads: int) -> dict[str, float]:
+    """Median latency (ms) of each model over `runs` timed runs, in blocks: half the runs in model order,
+    half in reverse order, so slow drift hits all alike. Not interleaved run by run: each ONNX Runtime
+    session's worker threads spin after a run and would steal the CPU from the next session's run."""
     engines = {k: _open(p, threads) for k, p in paths.items()}
     try:
-        for e in engines.values():
-            for _ in range(3):
-                e.infer(x)
         times: dict[str, list[float]] = {k: [] for k in engines}
-        for _ in range(runs):
-            for k, e in engines.items():
-                times[k].append(_timed(e, x)[1])
+        for order in (list(engines), list(reversed(engines))):
+            for k in order:
+                e = engines[k]
+                time.sleep(0.05)  # let the previous session's spinning threads go idle
+                for _ in range(3):
+                    e.infer(x)
+                for _ in range(max(1, runs // 2)):
+                    times[k].append(_timed(e, x)[1])
         return {k: round(statistics.median(v), 2) for k, v in times.items()}
     finally:
         for e in engines.values():

@@ -1,12 +1,10 @@
-"""Accuracy figures: COCO mAP through a kept library (faster-coco-eval, else pycocotools) and SQNR.
+"""Accuracy figures: COCO mAP through edge_sdk.evaluate (COCOeval of pycocotools) and SQNR.
 
 No hand-written mAP: detections and references are turned into COCO dicts and scored by COCOeval.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from edge_sdk.decode.base import Detections
-from edge_sdk.errors import DependencyMissing
 
 #: SQNR reported for an output that is all noise (keeps the JSON free of -Infinity).
 SQNR_FLOOR_DB = -300.0
@@ -54,36 +51,14 @@ def detections_to_results(per_image: list[Detections]) -> list[dict[str, Any]]:
 
 
 def coco_map(gt: dict[str, Any], results: list[dict[str, Any]]) -> MapResult:
-    """mAP50-95 and mAP50 (0..100) of `results` against the COCO ground truth dict `gt`."""
+    """mAP50-95 and mAP50 (0..100) of `results` against the COCO ground truth dict `gt`, scored by
+    edge_sdk.evaluate (COCOeval of pycocotools); None when `gt` holds no object to find."""
+    from edge_sdk.evaluate.metrics import coco_map as evaluate_map
+
     if not [a for a in gt["annotations"] if not a.get("ignore") and not a.get("iscrowd")]:
         return MapResult(None, None)
-    if not results:
-        return MapResult(0.0, 0.0)
-    try:
-        from faster_coco_eval import COCO, COCOeval_faster
-
-        coco_gt = COCO(gt)
-        coco_dt = coco_gt.loadRes(results)
-        ev = COCOeval_faster(coco_gt, coco_dt, "bbox", print_function=lambda *a, **k: None)
-    except ImportError:
-        try:
-            from pycocotools.coco import COCO as PyCOCO
-            from pycocotools.cocoeval import COCOeval
-        except ImportError as exc:
-            raise DependencyMissing("faster-coco-eval", needed_for="the INT8 accuracy gate (COCO mAP)",
-                                    jetson="pip install faster-coco-eval", elsewhere="pip install faster-coco-eval") from exc
-        with contextlib.redirect_stdout(io.StringIO()):
-            coco_gt = PyCOCO()
-            coco_gt.dataset = gt
-            coco_gt.createIndex()
-            coco_dt = coco_gt.loadRes(results)
-        ev = COCOeval(coco_gt, coco_dt, "bbox")
-    with contextlib.redirect_stdout(io.StringIO()):
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    stats = ev.stats
-    return MapResult(_pct(stats[0]), _pct(stats[1]))
+    res = evaluate_map(gt, results, backend="pycocotools")
+    return MapResult(_pct(res.map50_95), _pct(res.map50))
 
 
 def _pct(v: float) -> float | None:

@@ -32,11 +32,11 @@ def black_frames(folder: Path, count: int, size: tuple[int, int] = (640, 480)) -
 
 def write_config(folder: Path, model: Path, frames: Path, *, calibration: dict[str, Any] | None = None,
                  build: dict[str, Any] | None = None, source: str | None = None, name: str = "app.yaml",
-                 **top: Any) -> tuple[Path, AppConfig]:
+                 precision: str = "fp32", **top: Any) -> tuple[Path, AppConfig]:
     """An app config in `folder` for `model`, calibrating from `frames`; returns its path and the loaded config."""
     data: dict[str, Any] = {
         "version": 1, "device_id": "test", "state_dir": str(folder / "state"),
-        "model": {"path": str(model)},
+        "model": {"path": str(model), "precision": precision},
         "sources": [{"name": "cam0", "uri": source or f"file://{frames}"}],
         "mqtt": {"enabled": False},
         "calibration": {"dir": str(frames), "min_frames": 12, "min_holdout_frames": 4, **(calibration or {})},

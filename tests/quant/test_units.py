@@ -112,3 +112,25 @@ def test_coco_map_of_identical_and_shifted_detections() -> None:
     empty = {**gt, "annotations": []}
     assert coco_map(empty, detections_to_results(ref)).map50_95 is None
     assert sqnr_db(100.0, 1.0) == 20.0 and sqnr_db(1.0, 0.0) is None
+
+
+@pytest.mark.parametrize("form", ["trt", "ort"])
+def test_older_onnxruntime_path_gives_the_same_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str) -> None:
+    """ONNX Runtime before calibration_cache_path gets the ranges as TensorQuantOverrides: same Q/DQ model."""
+    import edge_sdk.quant.forms as forms
+
+    path = tiny_detector(tmp_path / "t.onnx")
+    model = onnx.load(str(path))
+    plan = plan_graph(model, OPS)
+    rng = np.random.default_rng(3)
+    names = {t for n in model.graph.node for t in list(n.input) + list(n.output)} - {i.name for i in model.graph.initializer}
+    ranges = TensorRanges("entropy", {n: (float(-rng.uniform(0, 2)), float(rng.uniform(0.5, 5))) for n in names})
+    spec = trt_spec(plan, OPS, set()) if form == "trt" else ort_spec(plan, OPS, set(), int8_silu=True)
+    assert forms.ranges_via_cache_supported()  # this ONNX Runtime has both paths
+    new = onnx.load(str(quantize_form(path, ranges, spec, tmp_path / "new.onnx")))
+    monkeypatch.setattr(forms, "ranges_via_cache_supported", lambda: False)
+    old = onnx.load(str(quantize_form(path, ranges, spec, tmp_path / "old.onnx")))
+    assert [n.op_type for n in new.graph.node] == [n.op_type for n in old.graph.node]
+    values = {i.name: onnx.numpy_helper.to_array(i) for i in new.graph.initializer}
+    for init in old.graph.initializer:
+        np.testing.assert_array_equal(onnx.numpy_helper.to_array(init), values[init.name])

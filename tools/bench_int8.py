@@ -1,0 +1,173 @@
+"""Benchmark: FP32 against INT8 Q/DQ on ONNX Runtime (CPU) - latency, and mAP against ground truth.
+
+    python tools/bench_int8.py                                  # demo model, all methods, prints a table
+    python tools/bench_int8.py --eval-seeds 1000000:1000300 --json bench_int8.json
+
+Calibration frames are generated stills (`--calib-seeds`, standing in for frames captured on site; the
+INT8 step's 75/25 split keeps the last quarter out, as `edge-sdk build` does); evaluation is on the held-out
+generated scene set (`--eval-seeds`, seeds >= 1000000 are never trained on) with its exact COCO ground truth.
+For each calibration method (MinMax, Entropy, Percentile) both artifacts of `edge-sdk build` are measured:
+the TensorRT form and the CPU form. "naive" is quantize_static's defaults (every op it knows, per-tensor
+weights, MinMax), i.e. full INT8 as exporters do it. Columns:
+- mAP50-95 / mAP50: against ground truth (edge_sdk.evaluate, COCOeval; conf 0.001, NMS IoU 0.7, 300 dets);
+- drop: FP32's mAP50-95 minus the model's, in points;
+- gate drop: what the accuracy gate measures with no labels (mAP50-95 against FP32's detections at
+  conf 0.25, FP32's own score minus the model's), on the same frames;
+- latency: median of interleaved single-frame runs (batch 1), ONNX Runtime CPU, --threads threads.
+Repair is not applied here (attempt 0 of the build): these are the methods' raw results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edge_sdk.bench.table import format_table  # noqa: E402
+from edge_sdk.calibration.dataset import FrameFile, scan_folder, split_frames  # noqa: E402
+from edge_sdk.config.calibration import CalibrationConfig  # noqa: E402
+from edge_sdk.decode import DecodeParams, decode_yolov8  # noqa: E402
+from edge_sdk.engines.onnxrt import OnnxRuntimeEngine  # noqa: E402
+from edge_sdk.evaluate.metrics import coco_map  # noqa: E402
+from edge_sdk.quant.forms import FormSpec, ort_spec, quantize_form, trt_spec  # noqa: E402
+from edge_sdk.quant.gate import GateSettings, block_latency, drop_points, make_reference, score_candidate  # noqa: E402
+from edge_sdk.quant.placement import plan_graph  # noqa: E402
+from edge_sdk.quant.stats import StatsSettings, collect_ranges, preprocess_file  # noqa: E402
+from edge_sdk.scenes import write_still_set  # noqa: E402
+
+OPS = ["Conv", "MatMul", "Gemm"]
+MAP_PARAMS = DecodeParams(conf_thres=0.001, iou_thres=0.7, max_det=300)
+
+
+def seeds(text: str) -> range:
+    a, b = (int(v) for v in text.split(":"))
+    return range(a, b)
+
+
+def frames_dir(work: Path, name: str, rng: range, with_gt: bool) -> Path:
+    folder = work / f"{name}-{rng.start}-{rng.stop}"
+    if not (folder / "annotations.coco.json").exists():
+        write_still_set(folder, rng)
+    if not with_gt:
+        return folder
+    return folder
+
+
+def frame_files(folder: Path) -> list[FrameFile]:
+    return [f for f in scan_folder(folder, key="bench").frames]
+
+
+def ground_truth_map(model: Path, folder: Path, gt: dict[str, Any], threads: int) -> tuple[float, float]:
+    """mAP50-95 and mAP50 (points) of a model against the COCO ground truth of a generated still set."""
+    import cv2
+
+    from edge_sdk.preprocess.letterbox import letterbox
+
+    ids = {img["file_name"]: img["id"] for img in gt["images"]}
+    results: list[dict[str, Any]] = []
+    with OnnxRuntimeEngine(model, intra_op_threads=threads) as engine:
+        for name, image_id in ids.items():
+            bgr = cv2.imread(str(folder / name))
+            x, info = letterbox(bgr, engine.info.input_hw)
+            dets = decode_yolov8(engine.infer(x), MAP_PARAMS)
+            for box, score, cls in zip(info.to_original(dets.boxes), dets.scores, dets.class_ids):
+                x1, y1, x2, y2 = (float(v) for v in box)
+                results.append({"image_id": image_id, "category_id": int(cls) + 1, "bbox": [x1, y1, x2 - x1, y2 - y1],
+                                "score": float(score)})
+    res = coco_map(gt, results)
+    return round(100 * res.map50_95, 2), round(100 * res.map50, 2)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=str(ROOT / "models/demo/yolo-demo.onnx"))
+    ap.add_argument("--calib-seeds", type=seeds, default=seeds("2000000:2000200"), help="calibration stills A:B")
+    ap.add_argument("--eval-seeds", type=seeds, default=seeds("1000000:1000300"), help="held-out scene set A:B")
+    ap.add_argument("--methods", default="minmax,entropy,percentile")
+    ap.add_argument("--runs", type=int, default=40, help="timed runs per model (interleaved)")
+    ap.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: all cores)")
+    ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "edge-sdk-bench-int8"))
+    ap.add_argument("--json", default=None, help="write the results here")
+    args = ap.parse_args()
+    t_start = time.monotonic()
+    model = Path(args.model)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    calib_dir = frames_dir(work, "calib", args.calib_seeds, False)
+    eval_dir = frames_dir(work, "eval", args.eval_seeds, True)
+    gt = json.loads((eval_dir / "annotations.coco.json").read_text())
+    split = split_frames(scan_folder(calib_dir, key="bench"), None,
+                         CalibrationConfig(min_frames=2, min_holdout_frames=1, max_calibration_frames=100000))
+    calib = split.calibration
+    eval_frames = frame_files(eval_dir)
+    import onnx
+
+    plan = plan_graph(onnx.load(str(model)), OPS)
+    with OnnxRuntimeEngine(model) as e:
+        size = e.info.input_hw
+    gate = GateSettings(decode_yolov8, DecodeParams(), size, 6, args.threads)
+    print(f"reference: FP32 on {len(eval_frames)} held-out frames ...", file=sys.stderr)
+    reference = make_reference(model, eval_frames, gate)
+    out_dir = work / "models"
+    out_dir.mkdir(exist_ok=True)
+    variants: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for method in args.methods.split(","):
+        t0 = time.monotonic()
+        ranges = collect_ranges(model, calib, "images", size, StatsSettings(method), progress=sys.stderr.isatty())
+        ranges.save(out_dir / f"ranges.{method}.json")
+        calib_s = round(time.monotonic() - t0, 1)
+        specs: list[FormSpec] = [trt_spec(plan, OPS, set()), ort_spec(plan, OPS, set(), int8_silu=True)]
+        for spec in specs:
+            path = quantize_form(model, ranges, spec, out_dir / f"{method}.{spec.name}.onnx")
+            variants[f"{method} / {'TensorRT' if spec.name == 'trt' else 'CPU'} form"] = (
+                path, {"method": method, "form": spec.name, "calibration_s": calib_s})
+        if method == "minmax":
+            naive = quantize_form(model, ranges, FormSpec("naive", (), frozenset(), frozenset()), out_dir / "naive.onnx")
+            variants["naive full INT8 (MinMax)"] = (naive, {"method": "minmax", "form": "naive", "calibration_s": calib_s})
+    rows: list[dict[str, Any]] = []
+    fp32_map = ground_truth_map(model, eval_dir, gt, args.threads)
+    rows.append({"model": "FP32", "map50_95": fp32_map[0], "map50": fp32_map[1], "drop": 0.0, "gate_drop": 0.0})
+    for label, (path, meta) in variants.items():
+        print(f"evaluating {label} ...", file=sys.stderr)
+        m = ground_truth_map(path, eval_dir, gt, args.threads)
+        agreement = score_candidate(path, reference, gate)
+        rows.append({"model": f"INT8 {label}", **meta, "map50_95": m[0], "map50": m[1],
+                     "drop": round(fp32_map[0] - m[0], 2), "gate_drop": drop_points(reference.fp32, agreement),
+                     "sqnr_db": agreement.sqnr_db})
+    x = preprocess_file(eval_frames[0], size)
+    lat = block_latency({"FP32": model, **{f"INT8 {k}": v[0] for k, v in variants.items()}}, x, args.runs, args.threads)
+    for row in rows:
+        row["latency_ms"] = lat[row["model"]]
+        row["speedup"] = round(lat["FP32"] / lat[row["model"]], 2)
+    table = format_table(["model", "mAP50-95", "mAP50", "drop", "gate drop", "latency ms", "speedup"],
+                         [[r["model"], r["map50_95"], r["map50"], r["drop"], r["gate_drop"], r["latency_ms"],
+                           f"{r['speedup']:.2f}x"] for r in rows])
+    import onnxruntime
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    vnni = "avx512_vnni" in Path("/proc/cpuinfo").read_text()
+    header = (f"INT8 benchmark: {model.name}, {len(calib)} calibration frames (seeds {args.calib_seeds.start}:"
+              f"{args.calib_seeds.stop}, 75% split), {len(eval_frames)} held-out frames with ground truth (seeds "
+              f"{args.eval_seeds.start}:{args.eval_seeds.stop}); ONNX Runtime {onnxruntime.__version__} CPU, "
+              f"{args.threads or 'all'} threads, {cpu}{' (AVX-512 VNNI)' if vnni else ''}; {args.runs} interleaved runs")
+    print(header)
+    print(table)
+    result = {"header": header, "model": str(model), "calibration_frames": len(calib), "eval_frames": len(eval_frames),
+              "onnxruntime": onnxruntime.__version__, "cpu": cpu, "avx512_vnni": vnni, "threads": args.threads,
+              "runs": args.runs, "rows": rows, "seconds": round(time.monotonic() - t_start, 1)}
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
