@@ -27,7 +27,8 @@ class CaptureConfig(Section):
 
 
 class CalibrationConfig(Section):
-    root: str = Field("calibration", description="folder holding one sub-folder of frames per profile (relative to the config file)")
+    root: str = Field("calibration",
+                      description="folder holding one sub-folder of frames per profile (relative to the config file)")
     profile: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$",
                                 description="profile name (sub-folder of root); default the config's device_id")
     dir: str | None = Field(None, description="use this folder of JPEG/PNG frames instead of <root>/<profile>")
