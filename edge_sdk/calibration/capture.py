@@ -12,7 +12,10 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
+import signal
+import threading
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -92,6 +95,22 @@ def _seed_filter(flt: NearDuplicateFilter, folder: Path, manifest: CaptureManife
             flt.remember(thumbnail(img))
 
 
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold SIGINT back while inside (main thread only) and deliver it as KeyboardInterrupt on leaving."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt
+
+
 class Capturer:
     """Keeps frames from one source into a folder, with a manifest. Call `run` once."""
 
@@ -117,10 +136,11 @@ class Capturer:
         if sha in self.manifest.shas:
             return "duplicate"
         name = _file_name(self.camera, len(self.manifest.frames) + 1, self.settings.format)
-        write_bytes_atomic(self.folder / name, data)
-        self.manifest.frames.append(FrameEntry(name, sha, len(data), frame.width, frame.height, self.source_label,
-                                               self.camera, utc_now(), frame.source_pts))
-        self.manifest.save(self.folder)
+        with _sigint_deferred():  # Ctrl-C never leaves an image the manifest does not list
+            write_bytes_atomic(self.folder / name, data)
+            self.manifest.frames.append(FrameEntry(name, sha, len(data), frame.width, frame.height,
+                                                   self.source_label, self.camera, utc_now(), frame.source_pts))
+            self.manifest.save(self.folder)
         self.filter.remember(thumb)
         self._last_time = t
         return "kept"
