@@ -13,7 +13,8 @@ weights, MinMax), i.e. full INT8 as exporters do it. Columns:
 - drop: FP32's mAP50-95 minus the model's, in points;
 - gate drop: what the accuracy gate measures with no labels (mAP50-95 against FP32's detections at
   conf 0.25, FP32's own score minus the model's), on the same frames;
-- latency: median of interleaved single-frame runs (batch 1), ONNX Runtime CPU, --threads threads.
+- ms / speedup per thread count: median single-frame latency (batch 1) on ONNX Runtime CPU, each model timed
+  in blocks (see edge_sdk.quant.gate.block_latency), and FP32's latency divided by the model's.
 Repair is not applied here (attempt 0 of the build): these are the methods' raw results.
 """
 
@@ -52,17 +53,16 @@ def seeds(text: str) -> range:
     return range(a, b)
 
 
-def frames_dir(work: Path, name: str, rng: range, with_gt: bool) -> Path:
+def frames_dir(work: Path, name: str, rng: range) -> Path:
+    """Generated stills of seeds `rng` with their COCO ground truth (made once, kept in --work)."""
     folder = work / f"{name}-{rng.start}-{rng.stop}"
     if not (folder / "annotations.coco.json").exists():
         write_still_set(folder, rng)
-    if not with_gt:
-        return folder
     return folder
 
 
 def frame_files(folder: Path) -> list[FrameFile]:
-    return [f for f in scan_folder(folder, key="bench").frames]
+    return scan_folder(folder, key="bench").frames
 
 
 def ground_truth_map(model: Path, folder: Path, gt: dict[str, Any], threads: int) -> tuple[float, float]:
@@ -86,23 +86,31 @@ def ground_truth_map(model: Path, folder: Path, gt: dict[str, Any], threads: int
     return round(100 * res.map50_95, 2), round(100 * res.map50, 2)
 
 
+def _key(header: str) -> str:
+    kind, tag = header.split(" ")
+    return f"latency_ms_{tag}" if kind == "ms" else f"speedup_{tag}"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(ROOT / "models/demo/yolo-demo.onnx"))
     ap.add_argument("--calib-seeds", type=seeds, default=seeds("2000000:2000200"), help="calibration stills A:B")
     ap.add_argument("--eval-seeds", type=seeds, default=seeds("1000000:1000300"), help="held-out scene set A:B")
     ap.add_argument("--methods", default="minmax,entropy,percentile")
-    ap.add_argument("--runs", type=int, default=40, help="timed runs per model (interleaved)")
-    ap.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: all cores)")
+    ap.add_argument("--runs", type=int, default=40, help="timed runs per model and thread count")
+    ap.add_argument("--threads", default="0,1", help="ONNX Runtime intra-op thread counts to time, comma-separated "
+                                                    "(0: ONNX Runtime's default, all cores); accuracy runs use the first")
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "edge-sdk-bench-int8"))
     ap.add_argument("--json", default=None, help="write the results here")
     args = ap.parse_args()
+    thread_counts = [int(t) for t in str(args.threads).split(",")]
+    args.threads = thread_counts[0]
     t_start = time.monotonic()
     model = Path(args.model)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    calib_dir = frames_dir(work, "calib", args.calib_seeds, False)
-    eval_dir = frames_dir(work, "eval", args.eval_seeds, True)
+    calib_dir = frames_dir(work, "calib", args.calib_seeds)
+    eval_dir = frames_dir(work, "eval", args.eval_seeds)
     gt = json.loads((eval_dir / "annotations.coco.json").read_text())
     split = split_frames(scan_folder(calib_dir, key="bench"), None,
                          CalibrationConfig(min_frames=2, min_holdout_frames=1, max_calibration_frames=100000))
@@ -143,13 +151,17 @@ def main() -> int:
                      "drop": round(fp32_map[0] - m[0], 2), "gate_drop": drop_points(reference.fp32, agreement),
                      "sqnr_db": agreement.sqnr_db})
     x = preprocess_file(eval_frames[0], size)
-    lat = block_latency({"FP32": model, **{f"INT8 {k}": v[0] for k, v in variants.items()}}, x, args.runs, args.threads)
-    for row in rows:
-        row["latency_ms"] = lat[row["model"]]
-        row["speedup"] = round(lat["FP32"] / lat[row["model"]], 2)
-    table = format_table(["model", "mAP50-95", "mAP50", "drop", "gate drop", "latency ms", "speedup"],
-                         [[r["model"], r["map50_95"], r["map50"], r["drop"], r["gate_drop"], r["latency_ms"],
-                           f"{r['speedup']:.2f}x"] for r in rows])
+    models = {"FP32": model, **{f"INT8 {k}": v[0] for k, v in variants.items()}}
+    headers = ["model", "mAP50-95", "mAP50", "drop", "gate drop"]
+    for threads in thread_counts:
+        tag = f"{threads}T" if threads else "allT"
+        lat = block_latency(models, x, args.runs, threads)
+        for row in rows:
+            row[f"latency_ms_{tag}"] = lat[row["model"]]
+            row[f"speedup_{tag}"] = round(lat["FP32"] / lat[row["model"]], 2)
+        headers += [f"ms {tag}", f"speedup {tag}"]
+    table = format_table(headers, [[r["model"], r["map50_95"], r["map50"], r["drop"], r["gate_drop"]]
+                                   + [v for h in headers[5:] for v in [r[_key(h)]]] for r in rows])
     import onnxruntime
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -158,11 +170,12 @@ def main() -> int:
     header = (f"INT8 benchmark: {model.name}, {len(calib)} calibration frames (seeds {args.calib_seeds.start}:"
               f"{args.calib_seeds.stop}, 75% split), {len(eval_frames)} held-out frames with ground truth (seeds "
               f"{args.eval_seeds.start}:{args.eval_seeds.stop}); ONNX Runtime {onnxruntime.__version__} CPU, "
-              f"{args.threads or 'all'} threads, {cpu}{' (AVX-512 VNNI)' if vnni else ''}; {args.runs} interleaved runs")
+              f"threads {thread_counts} (0 = all), {cpu}{' (AVX-512 VNNI)' if vnni else ''}; "
+              f"median of {args.runs} runs per model")
     print(header)
     print(table)
     result = {"header": header, "model": str(model), "calibration_frames": len(calib), "eval_frames": len(eval_frames),
-              "onnxruntime": onnxruntime.__version__, "cpu": cpu, "avx512_vnni": vnni, "threads": args.threads,
+              "onnxruntime": onnxruntime.__version__, "cpu": cpu, "avx512_vnni": vnni, "threads": thread_counts,
               "runs": args.runs, "rows": rows, "seconds": round(time.monotonic() - t_start, 1)}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

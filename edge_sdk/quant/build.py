@@ -187,6 +187,9 @@ def _build(cfg: AppConfig, prep: _Prepared, staging: art.Staging, t0: float, pro
     decision, detail = _decide(results, reference.objects, b.max_map_drop, b.accept_over_budget)
     speed = _speed(prep, {form: a.path for form, a in finals.items()}, b.speed_runs)
     report = _report(cfg, prep, job, results, decision, detail, speed, plan, stats, t0)
+    report["warnings"] = _warnings(cfg, report)
+    for warning in report["warnings"]:
+        log.warning("%s", warning)
     if decision == rep.FAIL:
         _write_failed(staging.target, report)
         raise GateFailed(f"the INT8 model was refused by the accuracy gate: {detail}", report, where=str(staging.target),
@@ -294,6 +297,18 @@ def _report(cfg: AppConfig, prep: _Prepared, job: RepairJob, results: dict[str, 
         "layers_in_float": {"config": sorted(prep.config_float), "decode_tail": tail_compute},
         "speed": speed, "versions": prep.versions, "seconds": round(time.monotonic() - t0, 1),
     }
+
+
+def _warnings(cfg: AppConfig, report: dict[str, Any]) -> list[str]:
+    out = []
+    speedup = report["speed"].get("speedup_ort")
+    if cfg.build.cpu_form == "ort" and speedup is not None and speedup < 1.0:
+        out.append(f"the INT8 CPU form runs {speedup:.2f}x the speed of FP32 here (layers kept in float break its integer "
+                   "path): on this machine model.precision fp32 is faster")
+    if report["frames"]["holdout"] < 50:
+        out.append(f"the gate saw {report['frames']['holdout']} held-out frames; its mAP figures move by about a point "
+                   "with so few, capture more frames (200+) for a steadier decision")
+    return out
 
 
 def _write_failed(folder: Path, report: dict[str, Any]) -> None:

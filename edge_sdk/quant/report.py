@@ -56,6 +56,8 @@ def render(report: dict[str, Any]) -> str:
                                 "latency ms", "speedup"], rows)]
     if speed.get("note"):
         lines.append(speed["note"])
+    for warning in report.get("warnings", []):
+        lines.append(f"warning: {warning}")
     fl = report.get("layers_in_float", {})
     floats = [(name, why.replace("_", " ")) for why in ("config", "decode_tail") for name in fl.get(why, [])]
     for form, score in report.get("int8", {}).items():
