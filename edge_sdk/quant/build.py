@@ -303,8 +303,9 @@ def _warnings(cfg: AppConfig, report: dict[str, Any]) -> list[str]:
     out = []
     speedup = report["speed"].get("speedup_ort")
     if cfg.build.cpu_form == "ort" and speedup is not None and speedup < 1.0:
-        out.append(f"the INT8 CPU form runs {speedup:.2f}x the speed of FP32 here (layers kept in float break its integer "
-                   "path): on this machine model.precision fp32 is faster")
+        out.append(f"the INT8 CPU form ran at {speedup:.2f}x the speed of FP32 while this build measured it (layers kept "
+                   "in float break its integer path; timings also move with machine load): check with `edge-sdk bench` "
+                   "before choosing model.precision int8 on this machine")
     if report["frames"]["holdout"] < 50:
         out.append(f"the gate saw {report['frames']['holdout']} held-out frames; its mAP figures move by about a point "
                    "with so few, capture more frames (200+) for a steadier decision")
