@@ -79,8 +79,11 @@ def _capture(cfg: AppConfig, args: argparse.Namespace) -> int:
         why = {"target": "target reached", "eos": "the source ended", "interrupted": "interrupted (Ctrl-C)"}[res.stopped_by]
         print(f"kept {res.kept} new frames in {res.folder}: {res.total}/{res.target} frames; {why}; skipped "
               f"{res.skipped_duplicate} near-duplicates and {res.skipped_interval} within the interval", file=sys.stderr)
-        if res.stopped_by != "target" and res.total < res.target:
+        if res.stopped_by == "interrupted":
             print("run the same command again to continue", file=sys.stderr)
+        elif res.stopped_by == "eos" and res.total < res.target:
+            print("the source ended before the target: capture from a longer recording or a live camera, or use a "
+                  "shorter --interval", file=sys.stderr)
     return 130 if res.stopped_by == "interrupted" else 0
 
 
