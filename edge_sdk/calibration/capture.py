@@ -197,4 +197,6 @@ def capture(cfg: AppConfig, *, frames: int | None = None, interval_s: float | No
                     summary.skipped_duplicate += 1
     except KeyboardInterrupt:
         summary.stopped_by = "interrupted"
+        # A Ctrl-C held back while a frame was written arrives after it is listed but before it is counted.
+        summary.kept = len(capturer.manifest.frames) - existing
     return summary
