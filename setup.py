@@ -22,7 +22,6 @@ install_requires = [
     "pydantic>=2.6,<3",
     "pyyaml>=6.0",
     "tqdm>=4.66",
-    "pycocotools>=2.0.7",  # the INT8 build's accuracy gate scores mAP with COCOeval (edge_sdk.evaluate)
 ]
 if not SYSTEM_OPENCV:
     install_requires.append("opencv-python>=4.8")
