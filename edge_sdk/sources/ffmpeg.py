@@ -12,11 +12,8 @@ import os
 import threading
 from typing import Any
 
-import numpy as np
-
 from edge_sdk.errors import SourceError
-from edge_sdk.frame import CaptureStatus
-from edge_sdk.sources.base import Reader
+from edge_sdk.sources.opencv_capture import OpenCvCaptureReader
 
 _ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 _env_lock = threading.Lock()
@@ -29,7 +26,7 @@ def ffmpeg_options(transport: str, latency_ms: int) -> str:
     return "|".join(f"{k};{v}" for k, v in opts.items())
 
 
-class FfmpegRtspReader(Reader):
+class FfmpegRtspReader(OpenCvCaptureReader):
     """Reads an RTSP URL with cv2.CAP_FFMPEG."""
 
     def __init__(self, url: str, label: str, *, transport: str, latency_ms: int, timeout_s: float) -> None:
@@ -66,20 +63,8 @@ class FfmpegRtspReader(Reader):
         self._got = {"width": int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), "height": int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
                      "fps": float(cap.get(cv2.CAP_PROP_FPS))}
 
-    def grab(self) -> tuple[CaptureStatus, np.ndarray | None, float | None]:
-        if self._cap is None:
-            self.error = "not open"
-            return CaptureStatus.ERROR, None, None
-        ok, image = self._cap.read()
-        if not ok or image is None:
-            self.error = f"RTSP stream ended or sent nothing for {self.timeout_s:g} s"
-            return CaptureStatus.ERROR, None, None
-        return CaptureStatus.OK, image, None
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
+    def _no_frame_error(self) -> str:
+        return f"RTSP stream ended or sent nothing for {self.timeout_s:g} s"
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "opencv-ffmpeg", "transport": self.transport, "latency_ms": self.latency_ms, **self._got}

@@ -9,18 +9,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import numpy as np
-
 from edge_sdk.errors import SourceError
-from edge_sdk.frame import CaptureStatus
-from edge_sdk.sources.base import Reader
 from edge_sdk.sources.gst_pipeline import appsink_tail
 from edge_sdk.sources.gst_support import choose_backend
+from edge_sdk.sources.opencv_capture import OpenCvCaptureReader
 
 log = logging.getLogger(__name__)
 
 
-class GstOpenCvReader(Reader):
+class GstOpenCvReader(OpenCvCaptureReader):
     """Reads BGR frames of the pipeline `head` through OpenCV's GStreamer backend."""
 
     def __init__(self, head: str, timeout_s: float = 5.0, label: str = "", shown_head: str | None = None) -> None:
@@ -56,20 +53,8 @@ class GstOpenCvReader(Reader):
         self._cap = cap
         self._size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
 
-    def grab(self) -> tuple[CaptureStatus, np.ndarray | None, float | None]:
-        if self._cap is None:
-            self.error = "not open"
-            return CaptureStatus.ERROR, None, None
-        ok, image = self._cap.read()
-        if not ok or image is None:
-            self.error = f"no frame from the pipeline (end of stream, or nothing within {self.timeout_s:g} s)"
-            return CaptureStatus.ERROR, None, None
-        return CaptureStatus.OK, image, None
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
+    def _no_frame_error(self) -> str:
+        return f"no frame from the pipeline (end of stream, or nothing within {self.timeout_s:g} s)"
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "gst-opencv", "width": self._size[0], "height": self._size[1], "read_timeout": self.timeouts}

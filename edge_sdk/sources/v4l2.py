@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import numpy as np
 
 from edge_sdk.errors import SourceError
-from edge_sdk.frame import CaptureStatus
-from edge_sdk.sources.base import Reader
+from edge_sdk.sources.opencv_capture import OpenCvCaptureReader
 from edge_sdk.sources.options import parse_options
 from edge_sdk.sources.uri import SourceUri
 
@@ -31,7 +29,7 @@ def fourcc_text(code: float) -> str:
     return "".join(chr((value >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00") or "?"
 
 
-class V4l2Reader(Reader):
+class V4l2Reader(OpenCvCaptureReader):
     def __init__(self, uri: SourceUri, base_dir: Path | None = None, options: dict[str, Any] | None = None) -> None:
         opts = options if options is not None else parse_options(uri)
         self.device = uri.target
@@ -96,21 +94,8 @@ class V4l2Reader(Reader):
             log.warning("%s: asked for %.1f fps, the driver reports %.1f fps", self.device, self.fps, got["fps"])
         log.info("%s: %s %dx%d at %.1f fps", self.device, got["fourcc"], got["width"], got["height"], got["fps"])
 
-    def grab(self) -> tuple[CaptureStatus, np.ndarray | None, float | None]:
-        if self._cap is None:
-            self.error = "not open"
-            return CaptureStatus.ERROR, None, None
-        ok, image = self._cap.read()
-        if not ok or image is None:
-            gone = not os.path.exists(self.device)
-            self.error = "device unplugged" if gone else f"no frame within {self.timeout_s:g} s"
-            return CaptureStatus.ERROR, None, None
-        return CaptureStatus.OK, image, None
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
+    def _no_frame_error(self) -> str:
+        return "device unplugged" if not os.path.exists(self.device) else f"no frame within {self.timeout_s:g} s"
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "opencv-v4l2", "device": self.device, **self._got}

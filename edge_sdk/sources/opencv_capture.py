@@ -1,0 +1,37 @@
+"""The part every OpenCV-`VideoCapture`-backed reader shares (V4L2, RTSP over FFmpeg, GStreamer through OpenCV):
+owning the capture, reading one frame with the status contract, and releasing it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from edge_sdk.frame import CaptureStatus
+from edge_sdk.sources.base import Reader
+
+
+class OpenCvCaptureReader(Reader):
+    """A reader whose `open` sets `self._cap` to an opened `cv2.VideoCapture`. Subclasses say, in
+    `_no_frame_error`, why a failed read happened in their terms."""
+
+    _cap: Any = None
+    error: str | None = None
+
+    def _no_frame_error(self) -> str:
+        raise NotImplementedError
+
+    def grab(self) -> tuple[CaptureStatus, np.ndarray | None, float | None]:
+        if self._cap is None:
+            self.error = "not open"
+            return CaptureStatus.ERROR, None, None
+        ok, image = self._cap.read()
+        if not ok or image is None:
+            self.error = self._no_frame_error()
+            return CaptureStatus.ERROR, None, None
+        return CaptureStatus.OK, image, None
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
