@@ -14,10 +14,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from edge_sdk.frame import CaptureStatus
 from edge_sdk.sources.base import Reader
+from edge_sdk.sources.delegate import DelegatingReader
 from edge_sdk.sources.gst_pipeline import user_head
 from edge_sdk.sources.gst_support import choose_backend
 from edge_sdk.sources.options import parse_options
@@ -39,7 +37,7 @@ def gst_reader(head: str, backend: str = "auto", timeout_s: float = 5.0, label: 
     return reader
 
 
-class GstPipelineReader(Reader):
+class GstPipelineReader(DelegatingReader):
     """A live GStreamer pipeline; the read path is picked at the first open (so a missing one is an open error)."""
 
     def __init__(self, head: str, backend: str = "auto", timeout_s: float = 5.0, label: str = "",
@@ -51,24 +49,10 @@ class GstPipelineReader(Reader):
         self.shown_head = shown_head or head  # for logs: without credentials
         self._inner: Reader | None = None
 
-    def open(self) -> None:
-        if self._inner is None:
-            self._inner = gst_reader(self.head, self.backend, self.timeout_s, self.label, self.shown_head)
-            log.info("%s: GStreamer pipeline read by %s: %s", self.label, self._inner.describe()["backend"],
-                     self.shown_head)
-        self._inner.open()
-
-    def grab(self) -> tuple[CaptureStatus, np.ndarray | None, float | None]:
-        if self._inner is None:
-            self.error = "not open"
-            return CaptureStatus.ERROR, None, None
-        result = self._inner.grab()
-        self.error = self._inner.error
-        return result
-
-    def close(self) -> None:
-        if self._inner is not None:
-            self._inner.close()
+    def _make_inner(self) -> Reader:
+        inner = gst_reader(self.head, self.backend, self.timeout_s, self.label, self.shown_head)
+        log.info("%s: GStreamer pipeline read by %s: %s", self.label, inner.describe()["backend"], self.shown_head)
+        return inner
 
     def describe(self) -> dict[str, Any]:
         facts = self._inner.describe() if self._inner is not None else {"backend": f"gst-{self.backend}"}

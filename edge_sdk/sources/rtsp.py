@@ -16,11 +16,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from edge_sdk.errors import SourceError
-from edge_sdk.frame import CaptureStatus
 from edge_sdk.sources.base import Reader
+from edge_sdk.sources.delegate import DelegatingReader
 from edge_sdk.sources.gst import GstPipelineReader
 from edge_sdk.sources.gst_pipeline import rtsp_head
 from edge_sdk.sources.gst_support import has_element, opencv_info
@@ -45,7 +43,7 @@ def plan(opts: dict[str, Any], label: str) -> tuple[str, bool]:
     return "gst", opts["decoder"] == "hw" or (opts["decoder"] == "auto" and hw_available)
 
 
-class RtspReader(Reader):
+class RtspReader(DelegatingReader):
     def __init__(self, uri: SourceUri, base_dir: Path | None = None, options: dict[str, Any] | None = None) -> None:
         opts = options if options is not None else parse_options(uri)
         self.label = uri.redacted()
@@ -54,7 +52,7 @@ class RtspReader(Reader):
         self._url = camera_url(uri)
         self._inner: Reader | None = None
 
-    def _build(self) -> Reader:
+    def _make_inner(self) -> Reader:
         opts = self.options
         backend, hw = plan(opts, self.label)
         if backend == "ffmpeg":
@@ -66,23 +64,6 @@ class RtspReader(Reader):
                                  hw_decoder=hw, codec=opts["codec"])
                        for url in (self._url, camera_url(parse_uri(self.label))))
         return GstPipelineReader(head, opts["gst_backend"], self.timeout_s, label=self.label, shown_head=shown)
-
-    def open(self) -> None:
-        if self._inner is None:
-            self._inner = self._build()
-        self._inner.open()
-
-    def grab(self) -> tuple[CaptureStatus, np.ndarray | None, float | None]:
-        if self._inner is None:
-            self.error = "not open"
-            return CaptureStatus.ERROR, None, None
-        result = self._inner.grab()
-        self.error = self._inner.error
-        return result
-
-    def close(self) -> None:
-        if self._inner is not None:
-            self._inner.close()
 
     def describe(self) -> dict[str, Any]:
         inner = self._inner.describe() if self._inner is not None else {}
