@@ -21,6 +21,9 @@ class OnnxRuntimeEngineConfig(Section):
         default_factory=_cpu_only,
         description="execution providers in order of preference; none is added silently")
     intra_op_threads: int = Field(0, ge=0, le=256, description="threads inside one inference; 0 lets ONNX Runtime pick")
+    graph_rewrites: bool = Field(True, description="apply exact in-memory graph rewrites before loading (a Softmax over "
+                                                   "a middle axis, as in YOLOv8's DFL, runs over the last axis: "
+                                                   "~10% faster on the CPU); the model file is not changed")
 
 
 class TensorRtEngineConfig(Section):

@@ -43,7 +43,7 @@ class OnnxRuntimeEngine(Engine):
     """An ONNX Runtime session. `infer` returns fresh arrays owned by the caller."""
 
     def __init__(self, model_path: str | os.PathLike[str], *, providers: list[str] | None = None,
-                 intra_op_threads: int = 0, inter_op_threads: int = 1) -> None:
+                 intra_op_threads: int = 0, inter_op_threads: int = 1, graph_rewrites: bool = True) -> None:
         ort = _import_ort()
         path = Path(model_path)
         if not path.is_file():
@@ -61,8 +61,14 @@ class OnnxRuntimeEngine(Engine):
                               f"(available: {', '.join(ort.get_available_providers())})",
                               where="engine.providers",
                               fix="install onnxruntime-gpu for CUDAExecutionProvider, or use the CPU provider")
+        rewritten = None
+        if graph_rewrites:
+            from edge_sdk.engines.graph_rewrite import rewrite_for_cpu
+
+            rewritten = rewrite_for_cpu(path)
         try:
-            self._session = ort.InferenceSession(str(path), sess_options=opts, providers=wanted)
+            source: str | bytes = rewritten.model_bytes if rewritten else str(path)
+            self._session = ort.InferenceSession(source, sess_options=opts, providers=wanted)
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types
             raise ModelError(f"ONNX Runtime cannot load the model: {str(exc).strip()[:400]}", where=str(path),
                              fix="check that the file is a complete ONNX model (re-export or re-copy it)") from exc
@@ -77,7 +83,8 @@ class OnnxRuntimeEngine(Engine):
         self.info = EngineInfo(type="onnxruntime", model_path=str(path), model_sha256=file_sha256(path),
                                precision=_precision_of(path), inputs=inputs, outputs=outputs, device=device,
                                extra={"providers": self._session.get_providers(),
-                                      "onnxruntime": ort.__version__})
+                                      "onnxruntime": ort.__version__,
+                                      "graph_rewrites": dict(rewritten.applied) if rewritten else {}})
 
     def infer(self, batch: np.ndarray) -> list[np.ndarray]:
         if self._session is None:
@@ -106,4 +113,5 @@ def _check_image_input(inputs: tuple[TensorSpec, ...], path: Path) -> None:
 def open_onnxruntime(model_path: str, options: Any = None) -> OnnxRuntimeEngine:
     providers = getattr(options, "providers", None)
     threads = getattr(options, "intra_op_threads", 0) or 0
-    return OnnxRuntimeEngine(model_path, providers=providers, intra_op_threads=threads)
+    rewrites = bool(getattr(options, "graph_rewrites", True))
+    return OnnxRuntimeEngine(model_path, providers=providers, intra_op_threads=threads, graph_rewrites=rewrites)

@@ -227,7 +227,8 @@ def _repair_job(cfg: AppConfig, prep: _Prepared, model: Any, model_path: Path, r
 
     forms = ("trt", "ort") if b.cpu_form == "ort" else ("trt",)
     return RepairJob(model_path, model, ranges, plan, b.op_types, prep.config_float, forms, b.cpu_int8_silu,
-                     b.max_map_drop, reference, prep.gate, work, sens_inputs, b.repair, b.max_float_layers, progress)
+                     b.max_map_drop, reference, prep.gate, work, sens_inputs, b.repair, b.max_float_layers, progress,
+                     b.cpu_float_input_layer)
 
 
 def _decide(results: dict[str, FormResult], objects: int, budget: float, accept: bool) -> tuple[str, str]:

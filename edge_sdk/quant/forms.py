@@ -10,8 +10,10 @@
 - "ort": what ONNX Runtime's CPU integer kernels accelerate (QLinearConv, QLinearSigmoid, QLinearMul,
   QLinearConcat, QLinearAdd on AVX-512 VNNI / AVX2). Asymmetric UINT8 activations, per-channel symmetric
   INT8 weights, INT32 bias, Conv outputs quantized (QLinearConv needs an output scale), optionally the
-  SiLU and the C2f joins in INT8. The decode tail stays float, and the Q/DQ on the logits that leave the
-  final convs are removed, in both forms.
+  SiLU and the C2f joins in INT8. Ops that only copy bytes (Concat, the C2f Slice/Split, MaxPool, Resize)
+  get one range for all the tensors they connect, so ONNX Runtime runs them on UINT8 without requantizing,
+  and the input layer (the stem conv on the image) stays float (see placement). The decode tail stays
+  float, and the Q/DQ on the logits that leave the final convs are removed, in both forms.
 """
 
 from __future__ import annotations
@@ -33,7 +35,10 @@ from edge_sdk.quant.stats import ORT_METHOD_NAMES, TensorRanges
 log = logging.getLogger(__name__)
 
 #: Ops the "ort" form also runs in INT8 when cpu_int8_silu is on (SiLU = Sigmoid * x, C2f joins, SPPF, FPN).
-ORT_EXTRA_OPS = ("Sigmoid", "Mul", "Add", "Concat", "MaxPool", "Resize", "Split")
+ORT_EXTRA_OPS = ("Sigmoid", "Mul", "Add", "Concat", "MaxPool", "Resize", "Split", "Slice")
+
+#: Ops whose output holds bytes of their input(s): the data inputs they share one range with (None: all inputs).
+COPY_OPS: dict[str, int | None] = {"Concat": None, "Slice": 1, "Split": 1, "MaxPool": 1, "Resize": 1}
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ class FormSpec:
     exclude: frozenset[str]
     strip_outputs_of: frozenset[str]  # compute nodes whose output Q/DQ are removed (logits)
     float_inputs: frozenset[str] = frozenset()  # nodes kept in float that must read float activations
-    shared_concat_ranges: bool = False  # one range for a Concat's inputs and output: no requantization
+    shared_copy_ranges: bool = False  # one range for the tensors a copy op connects: no requantization
 
     def describe(self) -> dict[str, Any]:
         return {"form": self.name, "op_types": list(self.op_types), "nodes_in_float": sorted(self.exclude)}
@@ -54,12 +59,13 @@ def trt_spec(plan: GraphPlan, op_types: list[str], float_nodes: set[str]) -> For
 
 
 def ort_spec(plan: GraphPlan, op_types: list[str], float_nodes: set[str], *, int8_silu: bool,
-             extra_ops: tuple[str, ...] | None = None) -> FormSpec:
+             extra_ops: tuple[str, ...] | None = None, float_input_layer: bool = True) -> FormSpec:
     """extra_ops overrides the ops quantized besides `op_types` (sensitivity runs use just the SiLU)."""
     extra = extra_ops if extra_ops is not None else (ORT_EXTRA_OPS if int8_silu else ())
     ops = tuple(op_types) + tuple(extra)
-    return FormSpec("ort", ops, frozenset(float_nodes) | plan.decode_tail, plan.final_compute, frozenset(float_nodes),
-                    shared_concat_ranges="Concat" in ops)
+    floats = frozenset(float_nodes) | (plan.input_layer if float_input_layer else frozenset())
+    return FormSpec("ort", ops, floats | plan.decode_tail, plan.final_compute, floats,
+                    shared_copy_ranges=any(op in COPY_OPS for op in ops))
 
 
 @contextlib.contextmanager
@@ -101,8 +107,8 @@ def quantize_form(model_path: Path, ranges: TensorRanges, spec: FormSpec, out_pa
     with tempfile.TemporaryDirectory(prefix="edge-sdk-quant-") as tmp:
         raw = Path(tmp) / "qdq.onnx"
         try:
-            if spec.shared_concat_ranges:
-                ranges = share_concat_ranges(ranges, model_path, spec.exclude)
+            if spec.shared_copy_ranges:
+                ranges = share_copy_ranges(ranges, model_path, spec.exclude, spec.op_types)
             with _quiet_ort_logging():
                 _quantize_static(model_path, raw, ranges, spec, Path(tmp))
         except Exception as exc:  # onnxruntime.quantization raises ValueError, RuntimeError, KeyError, ...
@@ -121,23 +127,40 @@ def quantize_form(model_path: Path, ranges: TensorRanges, spec: FormSpec, out_pa
     return out_path
 
 
-def share_concat_ranges(ranges: TensorRanges, model_path: Path, exclude: frozenset[str]) -> TensorRanges:
-    """The same statistics, with each quantized Concat's inputs and output widened to their common range.
+def share_copy_ranges(ranges: TensorRanges, model_path: Path, exclude: frozenset[str],
+                      op_types: tuple[str, ...]) -> TensorRanges:
+    """The same statistics, with the tensors joined by quantized copy ops widened to one common range.
 
-    ONNX Runtime's QLinearConcat then copies bytes instead of requantizing every input (TensorRT wants
-    equal scales around a Concat for the same reason). Costs a little resolution on the narrower inputs.
+    A Concat's inputs and output, a Slice's or Split's input and outputs, a MaxPool's or Resize's input and
+    output: connected through each other (the C2f Slice -> bottleneck -> Concat chains), each group gets the
+    union of its ranges. ONNX Runtime then drops the Q/DQ around these ops and moves UINT8 bytes instead of
+    dequantizing, copying floats and requantizing (TensorRT wants equal scales around a Concat for the same
+    reason). Costs a little resolution on the narrower tensors of a group.
     """
     import onnx
 
+    parent: dict[str, str] = {}
+
+    def root(t: str) -> str:
+        while parent.setdefault(t, t) != t:
+            t = parent[t]
+        return t
+
     out = dict(ranges.ranges)
     for node in onnx.load(str(model_path), load_external_data=False).graph.node:
-        if node.op_type != "Concat" or node.name in exclude:
+        if node.op_type not in COPY_OPS or node.op_type not in op_types or node.name in exclude:
             continue
-        names = [t for t in list(node.input) + list(node.output) if t in out]
-        if len(names) < 2:
-            continue
-        lo, hi = min(out[t][0] for t in names), max(out[t][1] for t in names)
-        for t in names:
+        data = COPY_OPS[node.op_type]
+        inputs = list(node.input) if data is None else list(node.input[:data])
+        names = [t for t in inputs + list(node.output) if t in out]
+        for t in names[1:]:
+            parent[root(t)] = root(names[0])
+    groups: dict[str, list[str]] = {}
+    for t in list(parent):
+        groups.setdefault(root(t), []).append(t)
+    for members in groups.values():
+        lo, hi = min(out[t][0] for t in members), max(out[t][1] for t in members)
+        for t in members:
             out[t] = (lo, hi)
     return TensorRanges(ranges.method, out)
 

@@ -79,6 +79,7 @@ class RepairJob:
     repair: bool = True
     max_float_layers: int = 8
     progress: bool = True
+    float_input_layer: bool = True
     _inputs: list[np.ndarray] | None = None
 
     def spec(self, form: str, float_layers: set[str], *, sensitivity: bool = False) -> FormSpec:
@@ -87,7 +88,7 @@ class RepairJob:
             return trt_spec(self.plan, self.op_types, floats)
         extra = ("Sigmoid", "Mul") if sensitivity else None
         return ort_spec(self.plan, self.op_types, with_activations(self.model, floats), int8_silu=self.int8_silu,
-                        extra_ops=extra)
+                        extra_ops=extra, float_input_layer=self.float_input_layer)
 
     def attempt(self, result: FormResult, float_layers: list[str]) -> Attempt:
         index = len(result.attempts)
@@ -104,7 +105,8 @@ class RepairJob:
         return att
 
     def run_form(self, form: str) -> FormResult:
-        candidates = self.plan.quantizable(frozenset(self.config_float))
+        fixed = self.plan.input_layer if form == "ort" and self.float_input_layer else frozenset()
+        candidates = self.plan.quantizable(frozenset(self.config_float) | fixed)
         result = FormResult(form, eligible_layers=len(candidates))
         att = self.attempt(result, [])
         limit = min(self.max_float_layers, len(candidates) - 1)

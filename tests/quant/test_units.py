@@ -88,7 +88,12 @@ def test_forms_place_qdq_as_documented(tmp_path: Path) -> None:
 
     ort = onnx.load(str(quantize_form(path, ranges, ort_spec(plan, OPS, set(), int8_silu=True), tmp_path / "ort.onnx")))
     s2 = summarize_qdq(ort, OPS)
-    assert s2.activation_types == ("uint8",) and s2.quantized == s.quantized
+    assert s2.activation_types == ("uint8",) and s2.quantized == ("/c1/Conv", "/head/Conv")
+    assert s2.float_compute == ("/c0/Conv",)  # the input layer stays float in the CPU form
+    keep = summarize_qdq(onnx.load(str(quantize_form(path, ranges, ort_spec(plan, OPS, set(), int8_silu=True,
+                                                                            float_input_layer=False),
+                                                     tmp_path / "all.onnx"))), OPS)
+    assert keep.quantized == s.quantized
     producers = {o: n for n in ort.graph.node for o in n.output}
     reshape = next(n for n in ort.graph.node if n.name == "/tail/Reshape")
     assert producers[reshape.input[0]].name == "/head/Conv"  # the logits leave the head conv in float
@@ -134,3 +139,31 @@ def test_older_onnxruntime_path_gives_the_same_model(tmp_path: Path, monkeypatch
     values = {i.name: onnx.numpy_helper.to_array(i) for i in new.graph.initializer}
     for init in old.graph.initializer:
         np.testing.assert_array_equal(onnx.numpy_helper.to_array(init), values[init.name])
+
+
+def test_copy_ops_share_one_range_per_connected_group(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    from edge_sdk.quant.forms import share_copy_ranges
+
+    i64 = TensorProto.INT64
+    consts = [helper.make_tensor(n, i64, [1], [v]) for n, v in (("s0", 0), ("s1", 2), ("e", 4), ("ax", 1))]
+    nodes = [helper.make_node("Slice", ["x", "s0", "s1", "ax"], ["a"], name="sl_a"),
+             helper.make_node("Slice", ["x", "s1", "e", "ax"], ["b"], name="sl_b"),
+             helper.make_node("Relu", ["b"], ["c"], name="relu"),
+             helper.make_node("Concat", ["a", "c"], ["y"], name="cat", axis=1),
+             helper.make_node("Relu", ["y"], ["z"], name="relu2")]
+    vi = helper.make_tensor_value_info
+    graph = helper.make_graph(nodes, "g", [vi("x", TensorProto.FLOAT, [1, 4])], [vi("z", TensorProto.FLOAT, [1, 4])], consts)
+    path = tmp_path / "g.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    ranges = TensorRanges("minmax", {"x": (-1.0, 3.0), "a": (-0.5, 1.0), "b": (0.0, 3.0), "c": (0.0, 2.5),
+                                     "y": (-0.2, 2.0), "z": (0.0, 9.0)})
+    out = share_copy_ranges(ranges, path, frozenset(), ("Slice", "Concat")).ranges
+    # x, a, b (Slice) and a, c, y (Concat) form one group through a; z (after a Relu) keeps its own range
+    assert {out[t] for t in ("x", "a", "b", "c", "y")} == {(-1.0, 3.0)} and out["z"] == (0.0, 9.0)
+    only_concat = share_copy_ranges(ranges, path, frozenset(), ("Concat",)).ranges
+    assert only_concat["x"] == (-1.0, 3.0) and only_concat["b"] == (0.0, 3.0)
+    assert {only_concat[t] for t in ("a", "c", "y")} == {(-0.5, 2.5)}
+    excluded = share_copy_ranges(ranges, path, frozenset({"cat"}), ("Slice", "Concat")).ranges
+    assert excluded["c"] == (0.0, 2.5) and excluded["y"] == (-0.2, 2.0)
