@@ -15,13 +15,13 @@ def decode_yolov8_array(out: np.ndarray, params: DecodeParams) -> Detections:
         raise ValueError(f"yolov8 layout expects [1, 4+nc, N], got {list(out.shape)}")
     pred = out[0]
     cls_scores = pred[4:]
-    class_ids = np.argmax(cls_scores, axis=0)
-    scores = np.take_along_axis(cls_scores, class_ids[None, :], axis=0)[0]
+    scores = cls_scores.max(axis=0)  # best class score per anchor; argmax only for the few that pass
     mask = scores > params.conf_thres
     if not np.any(mask):
         return Detections()
+    class_ids = np.argmax(cls_scores[:, mask], axis=0)
     boxes = cxcywh_to_xyxy(np.ascontiguousarray(pred[:4, mask].T, dtype=np.float32))
-    dets = Detections(boxes, scores[mask].astype(np.float32), class_ids[mask].astype(np.int64))
+    dets = Detections(boxes, scores[mask].astype(np.float32), class_ids.astype(np.int64))
     return nms(filter_classes(dets, params), params)
 
 

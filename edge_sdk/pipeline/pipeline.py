@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -32,6 +33,7 @@ from edge_sdk.sources.base import Source
 log = logging.getLogger(__name__)
 
 _END = object()  # marks the end of one source's stream in the queues
+_Slot = tuple[np.ndarray, LetterboxInfo | None]  # a pooled input tensor and how it was last filled
 
 
 def lower_priority(nice: int, native_id: int | None = None) -> None:
@@ -74,6 +76,7 @@ class _Item:
     tensor: np.ndarray
     info: LetterboxInfo
     timings: dict[str, float] = field(default_factory=dict)
+    release: Callable[[], None] | None = None  # gives `tensor` back to its pool after inference
 
 
 class Pipeline:
@@ -200,8 +203,21 @@ class Pipeline:
                 continue
         return False
 
+    def _take(self, pool: queue.SimpleQueue[_Slot]) -> _Slot | None:
+        while not self._abort.is_set():
+            try:
+                return pool.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        return None
+
     def _preprocess_loop(self, src: Source) -> None:
+        # Input tensors are reused: one being filled, `queue_size` waiting, one being inferred. A fresh
+        # 4.9 MB array per frame would cost page faults on every frame, on the cores the engine needs.
         h, w = self.input_hw
+        pool: queue.SimpleQueue[_Slot] = queue.SimpleQueue()
+        for _ in range(self._infer_q.maxsize + 2):
+            pool.put((np.empty((1, 3, h, w), dtype=np.float32), None))
         while not self._stop.is_set():
             status, frame = src.read(timeout=0.5)
             if status is CaptureStatus.TIMEOUT:
@@ -210,12 +226,16 @@ class Pipeline:
                 if status is CaptureStatus.ERROR:
                     log.error("camera %s: source failed: %s", src.camera, src.health.last_error)
                 break
+            slot = self._take(pool)
+            if slot is None:
+                return
+            tensor, previous = slot
             t0 = time.perf_counter()
-            tensor = np.empty((1, 3, h, w), dtype=np.float32)
-            info = letterbox_into(frame.image, tensor)
+            info = letterbox_into(frame.image, tensor, previous)
             dt = time.perf_counter() - t0
             self.stats["preprocess"].record(dt)
-            if not self._put(self._infer_q, _Item(frame, tensor, info, {"preprocess": dt})):
+            item = _Item(frame, tensor, info, {"preprocess": dt}, partial(pool.put, (tensor, info)))
+            if not self._put(self._infer_q, item):
                 return
         self._put(self._infer_q, _END)
 
@@ -247,6 +267,8 @@ class Pipeline:
             with self._engine_lock:
                 outputs = self.parts.engine.infer(item.tensor)
             dt = time.perf_counter() - t0
+            if item.release is not None:
+                item.release()
             self.stats["infer"].record(dt)
             item.timings["infer"] = dt
             if not self._put(self._decode_q, (item, outputs)):

@@ -66,6 +66,8 @@ OPTIONS: dict[str, dict[str, Option]] = {
         "loop": Option("bool", False, "restart at the end instead of ending the stream"),
         "realtime": Option("bool", False, "pace frames at the file's frame rate, like a camera"),
         "fps": Option("float", None, "frame rate for pacing (default: the file's, 30 for folders)", lo=0.1, hi=1000),
+        "threads": Option("int", 1, "video decoder threads (0: FFmpeg picks one per core; 1 leaves the cores to "
+                          "the engine, enough for 1080p at camera rates)", lo=0, hi=64),
     },
     "v4l2": {
         "width": Option("int", None, "capture width to negotiate", lo=16, hi=16384),

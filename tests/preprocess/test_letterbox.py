@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from edge_sdk.preprocess import letterbox, letterbox_params
+from edge_sdk.preprocess.letterbox import letterbox_into
 
 
 def test_landscape_frame_is_scaled_and_padded_top_and_bottom() -> None:
@@ -48,3 +49,30 @@ def test_odd_padding_is_split_and_mapping_uses_applied_offset() -> None:
 def test_rejects_non_bgr_input() -> None:
     with pytest.raises(ValueError, match="HxWx3"):
         letterbox(np.zeros((10, 10), np.uint8), (64, 64))
+
+
+@pytest.mark.parametrize("hw", [(480, 640), (640, 480), (101, 200), (640, 640), (1080, 1920), (333, 517)])
+def test_letterbox_into_equals_padded_image_converted(hw: tuple[int, int]) -> None:
+    """The fast path (border fill + per-plane conversion) gives exactly the pixels of the padded image."""
+    from edge_sdk.preprocess.letterbox import letterbox_image
+
+    rng = np.random.default_rng(hw[0] * 7 + hw[1])
+    img = rng.integers(0, 256, (*hw, 3), dtype=np.uint8)
+    padded, ref_info = letterbox_image(img, (640, 640))
+    expected = padded[:, :, ::-1].transpose(2, 0, 1).astype(np.float32) * np.float32(1 / 255)
+    out = np.full((1, 3, 640, 640), np.nan, np.float32)  # every element must be written
+    info = letterbox_into(img, out)
+    assert info == ref_info
+    np.testing.assert_array_equal(out[0], expected)
+
+
+def test_letterbox_into_reuses_the_border_only_for_the_same_geometry() -> None:
+    out = np.zeros((1, 3, 64, 64), np.float32)
+    first = letterbox_into(np.full((32, 64, 3), 7, np.uint8), out)
+    pad = np.float32(114) * np.float32(1 / 255)
+    assert out[0, 0, 0, 0] == pad
+    out[0, :, :16, :] = -1.0  # a border that was not rewritten would show this
+    letterbox_into(np.full((32, 64, 3), 9, np.uint8), out, previous=first)
+    assert out[0, 0, 0, 0] == -1.0 and out[0, 0, 16, 0] == np.float32(9) * np.float32(1 / 255)
+    letterbox_into(np.full((64, 32, 3), 9, np.uint8), out, previous=first)  # new geometry: border rewritten
+    assert out[0, 0, 0, 0] == pad and out[0, 0, 0, 63] == pad
