@@ -93,3 +93,15 @@ class CpuSampler:
         out["other processes"] = max(0.0, machine - proc)
         out["total machine"] = machine
         return {k: round(v * 1000 / frames, 2) for k, v in out.items()}
+
+
+def engine_share(cpu_ms_per_frame: dict[str, float], engine_thread: str = "infer") -> float | None:
+    """The engine's share of the machine's CPU while the pipeline ran: the calling thread plus ONNX
+    Runtime's pool (unnamed native threads, shown as "native: <process name>"). On a machine the engine
+    saturates, pipeline FPS / engine-only FPS cannot exceed this."""
+    total = cpu_ms_per_frame.get("total machine")
+    if not total or engine_thread not in cpu_ms_per_frame:
+        return None
+    native = [k for k in cpu_ms_per_frame if k.startswith("native: ") and not k.startswith("native: av:")]
+    engine = cpu_ms_per_frame[engine_thread] + sum(cpu_ms_per_frame[k] for k in native)
+    return round(engine / total, 4)

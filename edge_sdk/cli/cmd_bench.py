@@ -72,4 +72,8 @@ def run(args: argparse.Namespace) -> int:
     if res.cpu_ms_per_frame:
         print("\nCPU per pipeline frame (steady state; the engine's worker threads are native):")
         print(format_table(["thread", "cpu ms/frame"], [[k, v] for k, v in res.cpu_ms_per_frame.items()]))
+        share = data.get("engine_cpu_share")
+        if share is not None:
+            print(f"engine threads' share of the machine's CPU: {share:.3f} (on a machine the engine saturates, "
+                  "the most pipeline / engine-only can reach)")
     return 0

@@ -1,0 +1,54 @@
+"""`edge-sdk bench` as a user runs it: a real broker, the bundled model and video, JSON written atomically.
+Behaviour only (every figure present and consistent with what ran); never the speed itself."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.broker import MosquittoBroker
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_reports_pairs_stages_broker_latency_and_cpu(tmp_path: Path, broker: MosquittoBroker,
+                                                           demo_model: Path, sample_video: Path) -> None:
+    cfg = tmp_path / "app.yaml"
+    cfg.write_text(f"""device: cpu
+device_id: bench
+state_dir: {tmp_path / 'state'}
+model:
+  path: {demo_model}
+sources:
+  - name: cam0
+    uri: file://{sample_video}
+mqtt:
+  host: 127.0.0.1
+  port: {broker.port}
+""")
+    out = tmp_path / "bench.json"
+    res = subprocess.run([sys.executable, "-m", "edge_sdk.cli.main", "bench", "--config", str(cfg), "--iterations",
+                          "5", "--repeats", "2", "--max-frames", "60", "--out", str(out)],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "pipeline / engine-only" in res.stdout and "CPU per pipeline frame" in res.stdout
+    data = json.loads(out.read_text())
+    assert not list(tmp_path.glob(".bench.json.*")), "no temporary file left behind"
+    assert data["pipeline_frames"] == 60
+    assert data["messages_received"] == 60, "the probe saw every detection message of its pair"
+    assert len(data["repeats"]) == 2
+    assert data["pipeline_over_engine"] in [r["pipeline_over_engine"] for r in data["repeats"]]
+    assert data["engine_fps"] > 0 and data["pipeline_fps"] > 0
+    assert data["pipeline_over_engine"] == round(data["pipeline_fps"] / data["engine_fps"], 4)
+    for stage in ("preprocess", "infer", "decode", "publish", "total"):
+        # stages ahead of the result count may have taken a few more frames before the stop reached them
+        assert data["stages"][stage]["frames"] == 60 if stage in ("decode", "publish", "total") else \
+            data["stages"][stage]["frames"] >= 60
+        assert 0 < data["stages"][stage]["latency_ms_p50"] <= data["stages"][stage]["latency_ms_p99"]
+    assert 0 < data["capture_to_broker_ms_p50"] <= data["capture_to_broker_ms_p99"]
+    cpu = data["cpu_ms_per_frame"]
+    assert {"infer", "capture-cam0", "preprocess-cam0", "decode-publish", "total machine"} <= set(cpu)
+    assert cpu["total machine"] >= cpu["infer"] > 0
+    assert 0 < data["engine_cpu_share"] <= 1
