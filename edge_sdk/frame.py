@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:  # keep `import edge_sdk.frame` free of OpenCV, so config checks and --help stay light
+    from collections.abc import Callable
+
     from edge_sdk.decode.base import Detections
+    from edge_sdk.engines.base import EngineInfo
     from edge_sdk.preprocess.letterbox import LetterboxInfo
 
 
@@ -51,3 +54,13 @@ class FrameResult:
     detections: Detections
     letterbox: LetterboxInfo | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    model: ModelTag | None = None  # the model that produced it (set by the pipeline)
+
+
+@dataclass(frozen=True)
+class ModelTag:
+    """The model a result came from: its engine info and class labels. After a live model swap (SIGHUP)
+    results still in flight keep the tag of the model that inferred them."""
+
+    engine_info: EngineInfo
+    label: Callable[[int], str]

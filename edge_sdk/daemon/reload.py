@@ -70,7 +70,7 @@ def reload_config(source: ConfigSource, current: AppConfig, pipeline: Pipeline) 
         except EdgeSdkError as exc:
             return ReloadOutcome(False, error=str(exc)), current
         try:
-            old_engine = pipeline.swap_engine(bundle.engine)
+            old_engine = pipeline.swap_engine(bundle.engine, bundle.decoder, bundle.params, bundle.metadata)
         except ValueError as exc:
             bundle.engine.close()
             outcome.needs_restart += [c for c in ENGINE_SECTIONS if c in live]
@@ -78,9 +78,6 @@ def reload_config(source: ConfigSource, current: AppConfig, pipeline: Pipeline) 
             log.warning("the new model cannot be swapped in live (%s): restart the service to use it", exc)
             applied = current.model_copy(update={c: getattr(new, c) for c in live})
         else:
-            pipeline.parts.decoder = bundle.decoder
-            pipeline.parts.decode_params = bundle.params
-            pipeline.parts.metadata = bundle.metadata
             old_engine.close()
             log.info("engine swapped: %s %s on %s", bundle.path.name, bundle.engine.info.precision,
                      bundle.engine.info.device)

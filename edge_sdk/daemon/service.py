@@ -45,13 +45,13 @@ class _PublisherSink:
 
     def __init__(self, publisher: Any) -> None:
         self.publisher = publisher
-        self.engine_info: Any = None  # set after a SIGHUP engine swap, so messages name the new model
 
     def publish_result(self, result: FrameResult) -> None:
-        if self.engine_info is None:
+        # Each message names the model that produced it, with its labels (they change with a SIGHUP swap).
+        if result.model is None:
             self.publisher.publish_result(result)
         else:
-            self.publisher.publish_result(result, engine_info=self.engine_info)
+            self.publisher.publish_result(result, engine_info=result.model.engine_info, label=result.model.label)
 
 
 @contextlib.contextmanager
@@ -114,8 +114,6 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
         supervisor.reloading()
         outcome, cfg = reload_config(config_path, cfg, pipeline)
         supervisor.cfg = cfg.daemon
-        if sink is not None and {"model", "engine"} & set(outcome.applied):
-            sink.engine_info = pipeline.parts.engine.info
         (log.info if outcome.ok and not outcome.needs_restart else log.warning)("%s", outcome.summary())
         summary.reloads.append(outcome.summary())
         supervisor.reloaded(pipeline, outcome.summary())

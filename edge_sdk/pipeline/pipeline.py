@@ -24,7 +24,7 @@ import numpy as np
 from edge_sdk.decode.base import DecodeParams, Decoder, Detections
 from edge_sdk.engines.base import Engine
 from edge_sdk.engines.model_info import ModelMetadata
-from edge_sdk.frame import CaptureStatus, Frame, FrameResult
+from edge_sdk.frame import CaptureStatus, Frame, FrameResult, ModelTag
 from edge_sdk.pipeline.gpu import RunnerFactory, round_robin_frames, run_gpu_stage
 from edge_sdk.pipeline.stats import StageStats
 from edge_sdk.preprocess.letterbox import LetterboxInfo, letterbox_into
@@ -77,6 +77,14 @@ class _Item:
     info: LetterboxInfo
     timings: dict[str, float] = field(default_factory=dict)
     release: Callable[[], None] | None = None  # gives `tensor` back to its pool after inference
+    model: _Model | None = None  # the engine, decoder and labels that handled it (set by the infer stage)
+
+
+@dataclass(frozen=True)
+class _Model:
+    decoder: Decoder
+    params: DecodeParams
+    tag: ModelTag
 
 
 class Pipeline:
@@ -95,6 +103,7 @@ class Pipeline:
         self.finished = threading.Event()
         self.first_result = threading.Event()
         self._engine_lock = threading.Lock()
+        self._current: _Model | None = None  # decoder + tag of parts.engine, rebuilt after a swap
         self.stats = {name: StageStats(name) for name in ("preprocess", "infer", "decode", "publish", "total")}
         self.results = 0
         self.first_result_mono: float | None = None
@@ -140,8 +149,11 @@ class Pipeline:
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
 
-    def swap_engine(self, engine: Engine) -> Engine:
-        """Replace the engine between two inferences; returns the old one (the caller closes it).
+    def swap_engine(self, engine: Engine, decoder: Decoder | None = None, decode_params: DecodeParams | None = None,
+                    metadata: ModelMetadata | None = None) -> Engine:
+        """Replace the engine (and with it the decoder, thresholds and class labels) between two inferences;
+        returns the old engine (the caller closes it). Frames inferred before the swap are still decoded and
+        labelled by the model that inferred them.
 
         Not on the GPU branch: the CUDA runner owns per-slot contexts of its engine (restart instead)."""
         if self.parts.make_runner is not None:
@@ -150,7 +162,21 @@ class Pipeline:
             raise ValueError(f"new engine input {engine.info.input_hw} differs from {self.input_hw}")
         with self._engine_lock:
             old, self.parts.engine = self.parts.engine, engine
+            if decoder is not None:
+                self.parts.decoder = decoder
+            if decode_params is not None:
+                self.parts.decode_params = decode_params
+            if metadata is not None:
+                self.parts.metadata = metadata
+            self._current = None
         return old
+
+    def _model(self) -> _Model:
+        """The current engine's decoder, thresholds and tag (call with the engine lock held)."""
+        if self._current is None:
+            p = self.parts
+            self._current = _Model(p.decoder, p.decode_params, ModelTag(p.engine.info, p.metadata.label))
+        return self._current
 
     def steady_fps(self) -> float:
         """Results per second from the first result to the last: throughput without the start-up (engine
@@ -266,6 +292,7 @@ class Pipeline:
             t0 = time.perf_counter()
             with self._engine_lock:
                 outputs = self.parts.engine.infer(item.tensor)
+                item.model = self._model()
             dt = time.perf_counter() - t0
             if item.release is not None:
                 item.release()
@@ -297,13 +324,16 @@ class Pipeline:
         self._abort.set()
 
     def _emit(self, item: _Item, outputs: list[np.ndarray]) -> None:
+        if item.model is None:  # the GPU branch: its engine is never swapped
+            with self._engine_lock:
+                item.model = self._model()
         t0 = time.perf_counter()
-        dets: Detections = self.parts.decoder(outputs, self.parts.decode_params)
+        dets: Detections = item.model.decoder(outputs, item.model.params)
         dets.boxes = item.info.to_original(dets.boxes)
         dt = time.perf_counter() - t0
         self.stats["decode"].record(dt)
         item.timings["decode"] = dt
-        result = FrameResult(item.frame, dets, item.info, item.timings)
+        result = FrameResult(item.frame, dets, item.info, item.timings, item.model.tag)
         t1 = time.perf_counter()
         if self.parts.sink is not None:
             self.parts.sink.publish_result(result)

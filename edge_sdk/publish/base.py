@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -29,9 +29,10 @@ class Publisher(abc.ABC):
         self.close()
 
     @abc.abstractmethod
-    def publish_result(self, result: FrameResult, engine_info: EngineInfo | None = None) -> None:
-        """Publish the detections of one frame (also when there are none). `engine_info` defaults to the
-        one given when the publisher was opened."""
+    def publish_result(self, result: FrameResult, engine_info: EngineInfo | None = None,
+                       label: Callable[[int], str] | None = None) -> None:
+        """Publish the detections of one frame (also when there are none). `engine_info` and `label` (class
+        id to name) default to those given when the publisher was opened."""
 
     @abc.abstractmethod
     def publish_stats(self, figures: Mapping[str, Any]) -> None:

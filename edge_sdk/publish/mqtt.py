@@ -84,10 +84,12 @@ class MqttPublisher(Publisher):
             log.info("MQTT publisher closed; %d message(s) remain spooled for the next start", left)
 
     # -- publishing ----------------------------------------------------------------------------------
-    def publish_result(self, result: FrameResult, engine_info: EngineInfo | None = None) -> None:
+    def publish_result(self, result: FrameResult, engine_info: EngineInfo | None = None,
+                       label: Callable[[int], str] | None = None) -> None:
         if self._closed:
             raise RuntimeError("publish_result after close")
-        self._writer.put(PendingResult(ResultSnapshot.of(result), self._model_ref(engine_info or self._engine_info)))
+        self._writer.put(PendingResult(ResultSnapshot.of(result), self._model_ref(engine_info or self._engine_info),
+                                       label or self._label))
 
     def _encode(self, item: PendingResult, seq: int) -> tuple[str, bytes]:
         """On the writer thread: the topic and JSON of one result numbered `seq`."""
@@ -96,7 +98,7 @@ class MqttPublisher(Publisher):
         if topic is None:
             topic = self._topics[camera] = detections_topic(self.settings.topic_prefix, self.settings.device_id, camera)
         return topic, encode(detections_message(item.snapshot, device_id=self.settings.device_id, seq=seq,
-                                                model=item.model, label=self._label))
+                                                model=item.model, label=item.label))
 
     def publish_stats(self, figures: Mapping[str, Any]) -> None:
         if not self._closed:

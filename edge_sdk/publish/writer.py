@@ -35,6 +35,7 @@ class PendingResult:
 
     snapshot: ResultSnapshot
     model: ModelRef
+    label: Callable[[int], str] = str  # class id -> name, of the model that produced the result
 
 
 class SpoolWriter:

@@ -22,12 +22,12 @@ from tests.support.broker import MosquittoBroker
 from tests.support.onnx_models import constant_output_model
 
 
-def _model(path: Path, score: float, cls: int) -> Path:
+def _model(path: Path, score: float, cls: int, names: dict[int, str] | None = None) -> Path:
     out = np.zeros((1, 6, 64), np.float32)
     out[0, :4, :] = 1
     out[0, :, 0] = [32, 32, 16, 8, 0.0, 0.0]
     out[0, 4 + cls, 0] = score
-    return constant_output_model(path, out, names={0: "person", 1: "car"})
+    return constant_output_model(path, out, names=names or {0: "person", 1: "car"})
 
 
 def _config(tmp_path: Path, model: Path, *, port: int | None, conf: float = 0.25, queue_size: int = 2) -> Path:
@@ -109,7 +109,7 @@ def _needs_publisher() -> None:
 def test_sighup_swaps_the_engine_keeping_the_mqtt_session(tmp_path: Path, broker: MosquittoBroker) -> None:
     _needs_publisher()
     model_a = _model(tmp_path / "a.onnx", 0.9, 1)
-    model_b = _model(tmp_path / "b.onnx", 0.8, 0)
+    model_b = _model(tmp_path / "b.onnx", 0.8, 0, names={0: "parcel", 1: "car"})  # other class names
     sha_a, sha_b = (hashlib.sha256(m.read_bytes()).hexdigest() for m in (model_a, model_b))
     cfg = _config(tmp_path, model_a, port=broker.port)
     sub = Collector(broker.port)
@@ -120,6 +120,7 @@ def test_sighup_swaps_the_engine_keeping_the_mqtt_session(tmp_path: Path, broker
             sub.wait("/detections", 20)
             assert sub.on("/status") == [b"online"]
             assert {d["model"]["sha256"] for d in sub.detections()} == {sha_a}
+            assert {det["label"] for d in sub.detections() for det in d["detections"]} == {"car"}
 
             _config(tmp_path, model_b, port=broker.port, queue_size=3)  # new model; a pipeline change too
             t_hup = time.monotonic()
@@ -134,7 +135,10 @@ def test_sighup_swaps_the_engine_keeping_the_mqtt_session(tmp_path: Path, broker
                 time.sleep(0.05)
             after = sub.detections(t_after)
             assert after and {d["model"]["sha256"] for d in after} == {sha_b}, "messages must come from the new engine"
-            assert all(det["label"] == "person" for d in after for det in d["detections"])
+            assert {det["label"] for d in after for det in d["detections"]} == {"parcel"}, "the new model's labels"
+            for d in sub.detections():  # in flight during the swap or not: each message names its own model
+                labels = {det["label"] for det in d["detections"]}
+                assert labels <= ({"car"} if d["model"]["sha256"] == sha_a else {"parcel"})
             assert sub.on("/status") == [b"online"], "the MQTT session must survive the reload (no offline/online)"
             assert proc.poll() is None
         finally:
