@@ -15,7 +15,8 @@ weights, MinMax), i.e. full INT8 as exporters do it. Columns:
   conf 0.25, FP32's own score minus the model's), on the same frames;
 - ms / speedup per thread count: median single-frame latency (batch 1) on ONNX Runtime CPU, each model timed
   in blocks (see edge_sdk.quant.gate.block_latency), and FP32's latency divided by the model's.
-Repair is not applied here (attempt 0 of the build): these are the methods' raw results.
+Repair is not applied to the per-method rows (attempt 0 of the build): these are the methods' raw results.
+`--built DIR` adds the models `edge-sdk build` published (its default method, after repair), measured alike.
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ def main() -> int:
                                                     "(0: ONNX Runtime's default, all cores); accuracy runs use the first")
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "edge-sdk-bench-int8"))
     ap.add_argument("--json", default=None, help="write the results here")
+    ap.add_argument("--built", default=None,
+                    help="also measure what `edge-sdk build` published in this build directory (after repair), e.g. "
+                         "state/build/yolo-demo of a config calibrated on the same --calib-seeds stills")
     args = ap.parse_args()
     thread_counts = [int(t) for t in str(args.threads).split(",")]
     args.threads = thread_counts[0]
@@ -140,6 +144,13 @@ def main() -> int:
         if method == "minmax":
             naive = quantize_form(model, ranges, FormSpec("naive", (), frozenset(), frozenset()), out_dir / "naive.onnx")
             variants["naive full INT8 (MinMax)"] = (naive, {"method": "minmax", "form": "naive", "calibration_s": calib_s})
+    if args.built:
+        report = json.loads((Path(args.built) / "report.json").read_text())
+        for form, name in (("ort", "CPU"), ("trt", "TensorRT")):
+            floats = report["int8"][form]["layers_in_float"]
+            variants[f"edge-sdk build, {name} form ({len(floats)} layers in float)"] = (
+                Path(args.built) / f"model.int8.{form}.qdq.onnx",
+                {"method": report["method"]["method"], "form": form, "built": True, "layers_in_float": floats})
     rows: list[dict[str, Any]] = []
     fp32_map = ground_truth_map(model, eval_dir, gt, args.threads)
     rows.append({"model": "FP32", "map50_95": fp32_map[0], "map50": fp32_map[1], "drop": 0.0, "gate_drop": 0.0})

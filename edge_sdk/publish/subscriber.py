@@ -176,7 +176,12 @@ class DetectionSubscriber:
             raise explain_exception(exc, self.broker).error(self.broker) from exc
         self._client.loop_start()
         self._started = True
-        if not self._ready.wait(wait) or self._failure is not None:
+        try:
+            ready = self._ready.wait(wait)
+        except BaseException:  # Ctrl-C while connecting: `with` will not call close, so do it here
+            self.close()
+            raise
+        if not ready or self._failure is not None:
             failure = self._failure or ConnectFailure("no answer", f"no CONNACK/SUBACK within {wait:g} s", True)
             self.close()
             raise failure.error(self.broker)

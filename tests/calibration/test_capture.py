@@ -122,7 +122,9 @@ def test_ctrl_c_keeps_what_was_captured(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_sigint_to_the_cli_keeps_frames_and_exits_130(tmp_path: Path) -> None:
     cam = _camera(tmp_path / "cam", [_scene(400 + i) for i in range(40)])
-    path, _ = write_config(tmp_path, Path("m.onnx"), cam, source=f"file://{cam}?realtime=1&fps=20",
+    # loop=1: the source never ends on its own, so the SIGINT always arrives during capture (on a stalled
+    # host a 40-frame source could otherwise end first, and the command would rightly exit 0)
+    path, _ = write_config(tmp_path, Path("m.onnx"), cam, source=f"file://{cam}?realtime=1&fps=20&loop=1",
                            calibration={"dir": None, "root": str(tmp_path / "calibration"), "profile": "p",
                                         "capture": {"interval_s": 0.0, "frames": 1000}})
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -34,8 +34,13 @@ def _start(*args: str) -> subprocess.Popen[str]:
     return proc
 
 
-def _finish(proc: subprocess.Popen[str], timeout: float = 20) -> tuple[int, str, str]:
-    out, err = proc.communicate(timeout=timeout)
+def _finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # never leave a subscriber behind
+        out, err = proc.communicate()
+        raise AssertionError(f"edge-sdk subscribe did not exit within {timeout:g} s; stderr: {err[-2000:]}") from None
     return proc.returncode, out, err
 
 
