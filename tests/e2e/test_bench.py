@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.app_config import demo_app_config
 from tests.support.broker import MosquittoBroker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,19 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_bench_reports_pairs_stages_broker_latency_and_cpu(tmp_path: Path, broker: MosquittoBroker,
                                                            demo_model: Path, sample_video: Path) -> None:
-    cfg = tmp_path / "app.yaml"
-    cfg.write_text(f"""device: cpu
-device_id: bench
-state_dir: {tmp_path / 'state'}
-model:
-  path: {demo_model}
-sources:
-  - name: cam0
-    uri: file://{sample_video}
-mqtt:
-  host: 127.0.0.1
-  port: {broker.port}
-""")
+    cfg = demo_app_config(tmp_path, "bench", demo_model, sample_video, broker.port)
     out = tmp_path / "bench.json"
     res = subprocess.run([sys.executable, "-m", "edge_sdk.cli.main", "bench", "--config", str(cfg), "--iterations",
                           "5", "--repeats", "2", "--max-frames", "60", "--out", str(out)],

@@ -15,6 +15,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_sdk.evaluate.metrics import recall_at_iou
+from tests.support.app_config import demo_app_config
 from tests.support.broker import MosquittoBroker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,19 +60,7 @@ def test_run_on_sample_video_delivers_every_frame_once(tmp_path: Path, broker: M
                                                        demo_model: Path, sample_video: Path) -> None:
     gt = json.loads((ROOT / "samples/demo.coco.json").read_text())
     n_frames = len(gt["images"])
-    cfg = tmp_path / "app.yaml"
-    cfg.write_text(f"""device: cpu
-device_id: e2e
-state_dir: {tmp_path / 'state'}
-model:
-  path: {demo_model}
-sources:
-  - name: cam0
-    uri: file://{sample_video}
-mqtt:
-  host: 127.0.0.1
-  port: {broker.port}
-""")
+    cfg = demo_app_config(tmp_path, "e2e", demo_model, sample_video, broker.port)
     collector = Collector(broker.port, "edge/e2e/+/detections")
     try:
         res = subprocess.run([sys.executable, "-m", "edge_sdk.cli.main", "run", "--config", str(cfg), "--json"],
