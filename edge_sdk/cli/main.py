@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from edge_sdk.log import setup_logging
 
     setup_logging("DEBUG" if args.verbose else None)
+    _interruptible()
     try:
         code: int = args._run(args)
         return code
@@ -80,6 +81,17 @@ def main(argv: list[str] | None = None) -> int:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         print(f"edge-sdk {args.command}: error: invalid option value: {problems}", file=sys.stderr)
         return 2
+
+
+def _interruptible() -> None:
+    """SIGINT (Ctrl-C, `kill -INT`) raises KeyboardInterrupt in every command, also when the parent started us
+    with SIGINT ignored (a shell's background job, `nohup ... &`, some CI runners): Python keeps an inherited
+    SIG_IGN, and then `calibrate capture` or `subscribe` could not be interrupted at all."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():  # signal handlers: main thread only
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 if __name__ == "__main__":
