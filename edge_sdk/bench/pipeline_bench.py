@@ -16,7 +16,6 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -94,8 +93,7 @@ def _source_frames(cfg: AppConfig) -> int | None:
     uri = parse_uri(cfg.sources[0].uri)
     if uri.scheme != "file" or len(cfg.sources) != 1:
         return None
-    path = Path(uri.target)
-    path = path if path.is_absolute() else cfg.base_dir / path
+    path = cfg.resolve(uri.target)
     if not path.is_file():
         return None
     cap = cv2.VideoCapture(str(path))
