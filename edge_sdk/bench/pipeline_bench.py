@@ -1,7 +1,8 @@
 """Engine-only throughput against the whole pipeline's, per-stage latency, and capture-to-broker latency.
 
 - engine-only: the same engine session on the same preprocessed input, no I/O, `iterations` times, half
-  just before the pipeline and half just after it;
+  just before the pipeline and half just after it, by as many threads at once as the pipeline has infer
+  workers (`engine.workers`);
 - pipeline: `edge-sdk run`'s own code path on the configured source (decoding video, letterbox, infer,
   decode, publish), every frame delivered;
 - capture-to-broker: a subscriber on the configured broker receives each detection message and compares
@@ -69,19 +70,45 @@ def engine_only(cfg: AppConfig, iterations: int, warmup: int = 5) -> tuple[float
         tensor, _ = letterbox(image, bundle.engine.info.input_hw)
         for _ in range(warmup):
             bundle.engine.infer(tensor)
-        lat = []
-        t0 = time.perf_counter()
-        for _ in range(iterations):
-            t = time.perf_counter()
-            bundle.engine.infer(tensor)
-            lat.append(time.perf_counter() - t)
-        fps = iterations / (time.perf_counter() - t0)
+        fps, lat = _timed_inferences(bundle.engine, tensor, iterations)
         info = {"engine": bundle.engine.info.type, "device": bundle.engine.info.device,
                 "precision": bundle.engine.info.precision, "model": str(bundle.path),
-                "input": list(bundle.engine.info.input_hw)}
+                "input": list(bundle.engine.info.input_hw), "workers": bundle.engine.concurrency}
         return fps, lat, info
     finally:
         bundle.engine.close()
+
+
+def _timed_inferences(engine: Any, tensor: np.ndarray, iterations: int) -> tuple[float, list[float]]:
+    """`iterations` inferences by `engine.concurrency` threads at once (as the pipeline's infer workers
+    run them), each on its own copy of the input: (inferences per second, each inference's latency)."""
+    workers = max(1, engine.concurrency)
+    lat: list[float] = []
+    remaining = [iterations]
+    lock = threading.Lock()
+
+    def work(x: np.ndarray) -> None:
+        while True:
+            with lock:
+                if remaining[0] <= 0:
+                    return
+                remaining[0] -= 1
+            t = time.perf_counter()
+            engine.infer(x)
+            dt = time.perf_counter() - t
+            with lock:
+                lat.append(dt)
+
+    t0 = time.perf_counter()
+    if workers == 1:
+        work(tensor)
+    else:
+        threads = [threading.Thread(target=work, args=(tensor.copy(),), name="bench-infer") for _ in range(workers)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    return iterations / (time.perf_counter() - t0), lat
 
 
 def _source_frames(cfg: AppConfig) -> int | None:

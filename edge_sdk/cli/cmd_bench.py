@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         rows.append([f"  stage {name}", None, st.get("latency_ms_p50"), st.get("latency_ms_p99")])
     rows.append(["capture->broker", None, res.capture_to_broker_ms_p50, res.capture_to_broker_ms_p99])
     print(f"model {res.info.get('model')} on {res.info.get('engine')}/{res.info.get('device')} "
-          f"({res.info.get('precision')}), {res.pipeline_frames} pipeline frames")
+          f"({res.info.get('precision')}, {res.info.get('workers', 1)} infer worker(s)), "
+          f"{res.pipeline_frames} pipeline frames")
     print(format_table(["", "fps", "p50 ms", "p99 ms"], rows))
     print(f"pipeline / engine-only = {res.ratio:.3f} (median of {len(res.repeats)} pairs: "
           + ", ".join(f"{p['pipeline_over_engine']:.3f}" for p in res.repeats) + ")")

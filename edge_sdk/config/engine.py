@@ -20,7 +20,13 @@ class OnnxRuntimeEngineConfig(Section):
     providers: list[Provider] = Field(
         default_factory=_cpu_only,
         description="execution providers in order of preference; none is added silently")
-    intra_op_threads: int = Field(0, ge=0, le=256, description="threads inside one inference; 0 lets ONNX Runtime pick")
+    intra_op_threads: int = Field(0, ge=0, le=256, description="threads inside one inference; 0 = ONNX Runtime's "
+                                                              "choice (one per core), or with several workers the "
+                                                              "CPUs this process may use divided by `workers`")
+    workers: int = Field(1, ge=1, le=16, description="inferences in flight at once on the one session, each on its "
+                                                     "own thread (results stay in frame order). 1: lowest latency; "
+                                                     "2 with 1 thread each: more frames/s on a small CPU (no "
+                                                     "cross-thread barriers inside an inference), ~2x latency")
     graph_rewrites: bool = Field(True, description="apply exact in-memory graph rewrites before loading (a Softmax over "
                                                    "a middle axis, as in YOLOv8's DFL, runs over the last axis: "
                                                    "~10% faster on the CPU); the model file is not changed")

@@ -46,6 +46,9 @@ class Engine(abc.ABC):
     """
 
     info: EngineInfo
+    #: How many threads may call `infer` at once (the pipeline runs this many infer workers). Engines
+    #: that are not thread-safe keep 1.
+    concurrency: int = 1
 
     def __enter__(self) -> Engine:
         return self

@@ -43,7 +43,8 @@ class OnnxRuntimeEngine(Engine):
     """An ONNX Runtime session. `infer` returns fresh arrays owned by the caller."""
 
     def __init__(self, model_path: str | os.PathLike[str], *, providers: list[str] | None = None,
-                 intra_op_threads: int = 0, inter_op_threads: int = 1, graph_rewrites: bool = True) -> None:
+                 intra_op_threads: int = 0, inter_op_threads: int = 1, graph_rewrites: bool = True,
+                 workers: int = 1) -> None:
         ort = _import_ort()
         path = Path(model_path)
         if not path.is_file():
@@ -51,6 +52,9 @@ class OnnxRuntimeEngine(Engine):
                              fix="check model.path in the config (relative paths are resolved from the config file)")
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.concurrency = max(1, workers)
+        if intra_op_threads == 0 and self.concurrency > 1:  # share the CPUs between the workers
+            intra_op_threads = max(1, _usable_cpus() // self.concurrency)
         opts.intra_op_num_threads = intra_op_threads
         opts.inter_op_num_threads = inter_op_threads
         opts.log_severity_level = 3
@@ -84,16 +88,26 @@ class OnnxRuntimeEngine(Engine):
                                precision=_precision_of(path), inputs=inputs, outputs=outputs, device=device,
                                extra={"providers": self._session.get_providers(),
                                       "onnxruntime": ort.__version__,
+                                      "workers": self.concurrency, "intra_op_threads": intra_op_threads,
                                       "graph_rewrites": dict(rewritten.applied) if rewritten else {}})
 
     def infer(self, batch: np.ndarray) -> list[np.ndarray]:
-        if self._session is None:
+        """Thread-safe: ONNX Runtime sessions accept concurrent `run` calls (see `workers`)."""
+        session = self._session
+        if session is None:
             raise EngineError("engine is closed")
-        outs = self._session.run(self._output_names, {self._input_name: batch})
+        outs = session.run(self._output_names, {self._input_name: batch})
         return [np.asarray(o) for o in outs]
 
     def close(self) -> None:
         self._session = None
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _check_image_input(inputs: tuple[TensorSpec, ...], path: Path) -> None:
@@ -114,4 +128,6 @@ def open_onnxruntime(model_path: str, options: Any = None) -> OnnxRuntimeEngine:
     providers = getattr(options, "providers", None)
     threads = getattr(options, "intra_op_threads", 0) or 0
     rewrites = bool(getattr(options, "graph_rewrites", True))
-    return OnnxRuntimeEngine(model_path, providers=providers, intra_op_threads=threads, graph_rewrites=rewrites)
+    workers = int(getattr(options, "workers", 1) or 1)
+    return OnnxRuntimeEngine(model_path, providers=providers, intra_op_threads=threads, graph_rewrites=rewrites,
+                             workers=workers)

@@ -1,7 +1,8 @@
 """Threaded pipeline. One thread per stage, bounded queues between them, results published in order.
 
     capture (one thread per Source)  ->  preprocess (one thread per source)  ->  [queue]
-    ->  infer (one thread: the engine is not shared)  ->  [queue]  ->  decode + publish (one thread)
+    ->  infer (`engine.concurrency` worker threads on the one engine; with more than one, each worker
+        also decodes its frames)  ->  [queue]  ->  decode + publish in frame order (one thread)
 
 Each queue holds at most `pipeline.queue_size` items, so a slow stage applies back-pressure upstream
 (files wait; live sources keep only their newest frame and count the rest as dropped).
@@ -82,6 +83,7 @@ class _Item:
 
 @dataclass(frozen=True)
 class _Model:
+    engine: Engine
     decoder: Decoder
     params: DecodeParams
     tag: ModelTag
@@ -102,7 +104,15 @@ class Pipeline:
         self._abort = threading.Event()  # stop everything now
         self.finished = threading.Event()
         self.first_result = threading.Event()
-        self._engine_lock = threading.Lock()
+        self._engine_cond = threading.Condition()  # guards the engine, its model, in-flight count, swapping
+        self._in_flight = 0
+        self._swapping = False
+        self._take_lock = threading.Lock()  # infer workers take frames and sequence numbers one at a time
+        self._seq = 0
+        self._workers = max(1, parts.engine.concurrency) if parts.make_runner is None else 1
+        # With several workers each decodes its own frames (no hand-off, no barrier to stall); the
+        # decode-publish thread then only restores the order and publishes.
+        self._decode_in_workers = self._workers > 1
         self._current: _Model | None = None  # decoder + tag of parts.engine, rebuilt after a swap
         self.stats = {name: StageStats(name) for name in ("preprocess", "infer", "decode", "publish", "total")}
         self.results = 0
@@ -121,7 +131,9 @@ class Pipeline:
         else:
             for src in self.parts.sources:
                 self._spawn(f"preprocess-{src.camera}", self._preprocess_loop, src)
-            self._spawn("infer", self._infer_loop, len(self.parts.sources))
+            ended, done = [0], [0]  # sources ended, workers finished (shared by the workers)
+            for _ in range(self._workers):
+                self._spawn("infer", self._infer_loop, ended, len(self.parts.sources), done)
         self._spawn("decode-publish", self._decode_loop)
         return self
 
@@ -160,7 +172,10 @@ class Pipeline:
             raise ValueError("the engine of a GPU pipeline cannot be swapped live; restart the service")
         if engine.info.input_hw != self.input_hw:
             raise ValueError(f"new engine input {engine.info.input_hw} differs from {self.input_hw}")
-        with self._engine_lock:
+        with self._engine_cond:
+            self._swapping = True
+            while self._in_flight:
+                self._engine_cond.wait()
             old, self.parts.engine = self.parts.engine, engine
             if decoder is not None:
                 self.parts.decoder = decoder
@@ -169,13 +184,15 @@ class Pipeline:
             if metadata is not None:
                 self.parts.metadata = metadata
             self._current = None
+            self._swapping = False
+            self._engine_cond.notify_all()
         return old
 
     def _model(self) -> _Model:
         """The current engine's decoder, thresholds and tag (call with the engine lock held)."""
         if self._current is None:
             p = self.parts
-            self._current = _Model(p.decoder, p.decode_params, ModelTag(p.engine.info, p.metadata.label))
+            self._current = _Model(p.engine, p.decoder, p.decode_params, ModelTag(p.engine.info, p.metadata.label))
         return self._current
 
     def steady_fps(self) -> float:
@@ -238,11 +255,11 @@ class Pipeline:
         return None
 
     def _preprocess_loop(self, src: Source) -> None:
-        # Input tensors are reused: one being filled, `queue_size` waiting, one being inferred. A fresh
+        # Input tensors are reused: one being filled, `queue_size` waiting, one per infer worker. A fresh
         # 4.9 MB array per frame would cost page faults on every frame, on the cores the engine needs.
         h, w = self.input_hw
         pool: queue.SimpleQueue[_Slot] = queue.SimpleQueue()
-        for _ in range(self._infer_q.maxsize + 2):
+        for _ in range(self._infer_q.maxsize + 1 + self._workers):
             pool.put((np.empty((1, 3, h, w), dtype=np.float32), None))
         while not self._stop.is_set():
             status, frame = src.read(timeout=0.5)
@@ -273,36 +290,77 @@ class Pipeline:
         def emit(frame: Frame, info: LetterboxInfo, outputs: list[np.ndarray], timings: dict[str, float]) -> bool:
             self.stats["infer"].record(timings["infer"])
             placeholder = np.empty((0,), np.float32)  # the tensor stayed on the GPU
-            return self._put(self._decode_q, (_Item(frame, placeholder, info, timings), outputs))
+            seq, self._seq = self._seq, self._seq + 1  # the runner returns frames in order
+            return self._put(self._decode_q, (seq, _Item(frame, placeholder, info, timings), outputs, None))
 
         frames = round_robin_frames(list(self.parts.sources), self._stop.is_set, on_end)
         run_gpu_stage(make_runner, frames, emit)
         self._put(self._decode_q, _END)
 
-    def _infer_loop(self, n_sources: int) -> None:
-        ended = 0
-        while ended < n_sources and not self._abort.is_set():
-            try:
-                item = self._infer_q.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if item is _END:
-                ended += 1
-                continue
-            t0 = time.perf_counter()
-            with self._engine_lock:
-                outputs = self.parts.engine.infer(item.tensor)
-                item.model = self._model()
-            dt = time.perf_counter() - t0
-            if item.release is not None:
-                item.release()
-            self.stats["infer"].record(dt)
-            item.timings["infer"] = dt
-            if not self._put(self._decode_q, (item, outputs)):
-                return
-        self._put(self._decode_q, _END)
+    def _lease(self) -> _Model:
+        """The current engine and its model for one inference; `_unlease` when it is done. A swap waits
+        until every in-flight inference on the old engine has finished."""
+        with self._engine_cond:
+            while self._swapping:
+                self._engine_cond.wait()
+            self._in_flight += 1
+            return self._model()
+
+    def _unlease(self) -> None:
+        with self._engine_cond:
+            self._in_flight -= 1
+            self._engine_cond.notify_all()
+
+    def _next_item(self, ended: list[int], n_sources: int) -> tuple[int, _Item] | None:
+        """The next frame for an infer worker and its sequence number (the publishing order), or None
+        when every source has ended or the pipeline was aborted."""
+        while not self._abort.is_set():
+            with self._take_lock:  # take and number together: frame order = sequence order
+                if ended[0] >= n_sources:
+                    return None
+                try:
+                    item = self._infer_q.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                if item is _END:
+                    ended[0] += 1
+                    continue
+                seq = self._seq
+                self._seq += 1
+                return seq, item
+        return None
+
+    def _infer_loop(self, ended: list[int], n_sources: int, done: list[int]) -> None:
+        """One infer worker (`engine.concurrency` of them run at once on the same engine)."""
+        try:
+            while (taken := self._next_item(ended, n_sources)) is not None:
+                seq, item = taken
+                model = self._lease()
+                t0 = time.perf_counter()
+                try:
+                    outputs = model.engine.infer(item.tensor)
+                finally:
+                    self._unlease()
+                dt = time.perf_counter() - t0
+                item.model = model
+                if item.release is not None:
+                    item.release()
+                self.stats["infer"].record(dt)
+                item.timings["infer"] = dt
+                result = self._decode(item, outputs) if self._decode_in_workers else None
+                if not self._put(self._decode_q, (seq, item, outputs, result)):
+                    return
+        finally:
+            with self._take_lock:
+                done[0] += 1
+                last = done[0] == self._workers
+            if last:
+                self._put(self._decode_q, _END)
 
     def _decode_loop(self) -> None:
+        """Publishes results in sequence order (infer workers may finish out of order)."""
+        pending: dict[int, tuple[_Item, list[np.ndarray], FrameResult | None]] = {}
+        next_seq = 0
         try:
             while not self._abort.is_set():
                 try:
@@ -311,11 +369,16 @@ class Pipeline:
                     continue
                 if entry is _END:
                     break
-                self._emit(*entry)
-                if self.max_frames is not None and self.results >= self.max_frames:
-                    self.stop()
-                    self._drain_rest()
-                    break
+                seq, *rest = entry
+                pending[seq] = rest
+                while next_seq in pending:
+                    item, outputs, result = pending.pop(next_seq)
+                    next_seq += 1
+                    self._emit(result if result is not None else self._decode(item, outputs))
+                    if self.max_frames is not None and self.results >= self.max_frames:
+                        self.stop()
+                        self._drain_rest()
+                        return
         finally:
             self.finished.set()
 
@@ -323,9 +386,9 @@ class Pipeline:
         """After max_frames: let upstream stages finish without publishing more."""
         self._abort.set()
 
-    def _emit(self, item: _Item, outputs: list[np.ndarray]) -> None:
+    def _decode(self, item: _Item, outputs: list[np.ndarray]) -> FrameResult:
         if item.model is None:  # the GPU branch: its engine is never swapped
-            with self._engine_lock:
+            with self._engine_cond:
                 item.model = self._model()
         t0 = time.perf_counter()
         dets: Detections = item.model.decoder(outputs, item.model.params)
@@ -333,14 +396,17 @@ class Pipeline:
         dt = time.perf_counter() - t0
         self.stats["decode"].record(dt)
         item.timings["decode"] = dt
-        result = FrameResult(item.frame, dets, item.info, item.timings, item.model.tag)
+        return FrameResult(item.frame, dets, item.info, item.timings, item.model.tag)
+
+    def _emit(self, result: FrameResult) -> None:
+        item_frame = result.frame
         t1 = time.perf_counter()
         if self.parts.sink is not None:
             self.parts.sink.publish_result(result)
         if self.parts.on_result is not None:
             self.parts.on_result(result)
         self.stats["publish"].record(time.perf_counter() - t1)
-        self.stats["total"].record(time.monotonic() - item.frame.t_capture_mono)
+        self.stats["total"].record(time.monotonic() - item_frame.t_capture_mono)
         self.results += 1
         self.last_result_mono = time.monotonic()
         if self.first_result_mono is None:

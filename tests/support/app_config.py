@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def demo_app_config(tmp_path: Path, device_id: str, model: Path, video: Path, port: int) -> Path:
+def demo_app_config(tmp_path: Path, device_id: str, model: Path, video: Path, port: int, extra: str = "") -> Path:
     cfg = tmp_path / "app.yaml"
     cfg.write_text(f"""device: cpu
 device_id: {device_id}
@@ -18,5 +18,5 @@ sources:
 mqtt:
   host: 127.0.0.1
   port: {port}
-""")
+{extra}""")
     return cfg
