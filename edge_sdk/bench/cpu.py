@@ -96,9 +96,10 @@ class CpuSampler:
 
 
 def engine_share(cpu_ms_per_frame: dict[str, float], engine_thread: str = "infer") -> float | None:
-    """The engine's share of the machine's CPU while the pipeline ran: the calling thread plus ONNX
-    Runtime's pool (unnamed native threads, shown as "native: <process name>"). On a machine the engine
-    saturates, pipeline FPS / engine-only FPS cannot exceed this."""
+    """The engine's share of the machine's CPU while the pipeline ran: the infer workers plus ONNX
+    Runtime's pool (unnamed native threads, shown as "native: <process name>"). The workers also letterbox
+    and decode their frames (~1 ms of ~60 per frame here), so this slightly overstates the engine. On a
+    machine the engine saturates, pipeline FPS / engine-only FPS cannot exceed it."""
     total = cpu_ms_per_frame.get("total machine")
     if not total or engine_thread not in cpu_ms_per_frame:
         return None

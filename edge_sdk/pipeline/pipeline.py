@@ -1,11 +1,14 @@
-"""Threaded pipeline. One thread per stage, bounded queues between them, results published in order.
+"""Threaded pipeline: capture, inference and publishing overlap; results are published in frame order.
 
-    capture (one thread per Source)  ->  preprocess (one thread per source)  ->  [queue]
-    ->  infer (`engine.concurrency` worker threads on the one engine; with more than one, each worker
-        also decodes its frames)  ->  [queue]  ->  decode + publish in frame order (one thread)
+    capture (one thread per Source, its own bounded queue)
+    ->  infer workers (`engine.concurrency` threads on the one engine; each takes the next frame
+        round-robin over the sources, letterboxes it into its own input tensor, infers and decodes)
+    ->  [queue]  ->  publish in frame order (one thread: sink, hooks, stats)
 
-Each queue holds at most `pipeline.queue_size` items, so a slow stage applies back-pressure upstream
-(files wait; live sources keep only their newest frame and count the rest as dropped).
+GPU branch: one thread drives the CUDA-stream runner (upload, infer and download overlap, see gpu.py) and
+the publish thread decodes. Queues are bounded (`pipeline.queue_size`, and each source's own), so a slow
+stage applies back-pressure upstream: files wait; live sources keep only their newest frame and count the
+rest as dropped.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -34,7 +36,6 @@ from edge_sdk.sources.base import Source
 log = logging.getLogger(__name__)
 
 _END = object()  # marks the end of one source's stream in the queues
-_Slot = tuple[np.ndarray, LetterboxInfo | None]  # a pooled input tensor and how it was last filled
 
 
 def lower_priority(nice: int, native_id: int | None = None) -> None:
@@ -77,7 +78,6 @@ class _Item:
     tensor: np.ndarray
     info: LetterboxInfo
     timings: dict[str, float] = field(default_factory=dict)
-    release: Callable[[], None] | None = None  # gives `tensor` back to its pool after inference
     model: _Model | None = None  # the engine, decoder and labels that handled it (set by the infer stage)
 
 
@@ -98,7 +98,6 @@ class Pipeline:
         self.background_nice = background_nice
         self.max_frames = max_frames
         self.input_hw = parts.engine.info.input_hw
-        self._infer_q: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._decode_q: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()  # stop capturing; stages drain what is queued
         self._abort = threading.Event()  # stop everything now
@@ -110,9 +109,9 @@ class Pipeline:
         self._take_lock = threading.Lock()  # infer workers take frames and sequence numbers one at a time
         self._seq = 0
         self._workers = max(1, parts.engine.concurrency) if parts.make_runner is None else 1
-        # With several workers each decodes its own frames (no hand-off, no barrier to stall); the
-        # decode-publish thread then only restores the order and publishes.
-        self._decode_in_workers = self._workers > 1
+        self._active = list(parts.sources)  # sources still streaming (read by the infer workers)
+        self._turn = 0
+        self._workers_done = 0
         self._current: _Model | None = None  # decoder + tag of parts.engine, rebuilt after a swap
         self.stats = {name: StageStats(name) for name in ("preprocess", "infer", "decode", "publish", "total")}
         self.results = 0
@@ -129,11 +128,8 @@ class Pipeline:
         if self.parts.make_runner is not None:
             self._spawn("infer", self._gpu_loop, self.parts.make_runner)
         else:
-            for src in self.parts.sources:
-                self._spawn(f"preprocess-{src.camera}", self._preprocess_loop, src)
-            ended, done = [0], [0]  # sources ended, workers finished (shared by the workers)
             for _ in range(self._workers):
-                self._spawn("infer", self._infer_loop, ended, len(self.parts.sources), done)
+                self._spawn("infer", self._infer_loop)
         self._spawn("decode-publish", self._decode_loop)
         return self
 
@@ -246,42 +242,6 @@ class Pipeline:
                 continue
         return False
 
-    def _take(self, pool: queue.SimpleQueue[_Slot]) -> _Slot | None:
-        while not self._abort.is_set():
-            try:
-                return pool.get(timeout=0.1)
-            except queue.Empty:
-                continue
-        return None
-
-    def _preprocess_loop(self, src: Source) -> None:
-        # Input tensors are reused: one being filled, `queue_size` waiting, one per infer worker. A fresh
-        # 4.9 MB array per frame would cost page faults on every frame, on the cores the engine needs.
-        h, w = self.input_hw
-        pool: queue.SimpleQueue[_Slot] = queue.SimpleQueue()
-        for _ in range(self._infer_q.maxsize + 1 + self._workers):
-            pool.put((np.empty((1, 3, h, w), dtype=np.float32), None))
-        while not self._stop.is_set():
-            status, frame = src.read(timeout=0.5)
-            if status is CaptureStatus.TIMEOUT:
-                continue
-            if status is not CaptureStatus.OK or frame is None:
-                if status is CaptureStatus.ERROR:
-                    log.error("camera %s: source failed: %s", src.camera, src.health.last_error)
-                break
-            slot = self._take(pool)
-            if slot is None:
-                return
-            tensor, previous = slot
-            t0 = time.perf_counter()
-            info = letterbox_into(frame.image, tensor, previous)
-            dt = time.perf_counter() - t0
-            self.stats["preprocess"].record(dt)
-            item = _Item(frame, tensor, info, {"preprocess": dt}, partial(pool.put, (tensor, info)))
-            if not self._put(self._infer_q, item):
-                return
-        self._put(self._infer_q, _END)
-
     def _gpu_loop(self, make_runner: RunnerFactory) -> None:
         def on_end(src: Source, status: CaptureStatus) -> None:
             if status is CaptureStatus.ERROR:
@@ -311,49 +271,55 @@ class Pipeline:
             self._in_flight -= 1
             self._engine_cond.notify_all()
 
-    def _next_item(self, ended: list[int], n_sources: int) -> tuple[int, _Item] | None:
-        """The next frame for an infer worker and its sequence number (the publishing order), or None
-        when every source has ended or the pipeline was aborted."""
-        while not self._abort.is_set():
-            with self._take_lock:  # take and number together: frame order = sequence order
-                if ended[0] >= n_sources:
-                    return None
-                try:
-                    item = self._infer_q.get(timeout=0.05)
-                except queue.Empty:
+    def _next_frame(self) -> tuple[int, Frame] | None:
+        """The next frame for an infer worker, round-robin over the sources still streaming, and its sequence
+        number (the publishing order); None once every source has ended or the pipeline is stopping."""
+        with self._take_lock:  # read and number together: frame order = sequence order
+            while self._active and not self._stop.is_set():
+                src = self._active[self._turn % len(self._active)]
+                status, frame = src.read(timeout=0.05 if len(self._active) > 1 else 0.25)
+                if status is CaptureStatus.TIMEOUT:
+                    self._turn += 1
                     continue
-                if item is _END:
-                    ended[0] += 1
+                if status is not CaptureStatus.OK or frame is None:
+                    if status is CaptureStatus.ERROR:
+                        log.error("camera %s: source failed: %s", src.camera, src.health.last_error)
+                    self._active.remove(src)
                     continue
-                seq = self._seq
-                self._seq += 1
-                return seq, item
+                self._turn += 1
+                seq, self._seq = self._seq, self._seq + 1
+                return seq, frame
         return None
 
-    def _infer_loop(self, ended: list[int], n_sources: int, done: list[int]) -> None:
-        """One infer worker (`engine.concurrency` of them run at once on the same engine)."""
+    def _infer_loop(self) -> None:
+        """One infer worker (`engine.concurrency` of them run at once on the same engine): takes a frame,
+        letterboxes it into its own input tensor, infers, decodes, and hands the result over for publishing.
+        Doing it all on one thread saves a hand-off per stage: on a small CPU the engine saturates, the
+        other stages' CPU and wake-ups are taken from the engine."""
+        h, w = self.input_hw
+        tensor = np.empty((1, 3, h, w), dtype=np.float32)  # reused: the letterbox border is written once
+        previous: LetterboxInfo | None = None
         try:
-            while (taken := self._next_item(ended, n_sources)) is not None:
-                seq, item = taken
-                model = self._lease()
+            while not self._abort.is_set() and (taken := self._next_frame()) is not None:
+                seq, frame = taken
                 t0 = time.perf_counter()
+                info = previous = letterbox_into(frame.image, tensor, previous)
+                t1 = time.perf_counter()
+                model = self._lease()
                 try:
-                    outputs = model.engine.infer(item.tensor)
+                    outputs = model.engine.infer(tensor)
                 finally:
                     self._unlease()
-                dt = time.perf_counter() - t0
-                item.model = model
-                if item.release is not None:
-                    item.release()
-                self.stats["infer"].record(dt)
-                item.timings["infer"] = dt
-                result = self._decode(item, outputs) if self._decode_in_workers else None
-                if not self._put(self._decode_q, (seq, item, outputs, result)):
+                t2 = time.perf_counter()
+                self.stats["preprocess"].record(t1 - t0)
+                self.stats["infer"].record(t2 - t1)
+                item = _Item(frame, tensor, info, {"preprocess": t1 - t0, "infer": t2 - t1}, model)
+                if not self._put(self._decode_q, (seq, item, outputs, self._decode(item, outputs))):
                     return
         finally:
             with self._take_lock:
-                done[0] += 1
-                last = done[0] == self._workers
+                self._workers_done += 1
+                last = self._workers_done == self._workers
             if last:
                 self._put(self._decode_q, _END)
 
