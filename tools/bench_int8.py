@@ -14,7 +14,9 @@ weights, MinMax), i.e. full INT8 as exporters do it. Columns:
 - gate drop: what the accuracy gate measures with no labels (mAP50-95 against FP32's detections at
   conf 0.25, FP32's own score minus the model's), on the same frames;
 - ms / speedup per thread count: median single-frame latency (batch 1) on ONNX Runtime CPU, each model timed
-  in blocks (see edge_sdk.quant.gate.block_latency), and FP32's latency divided by the model's.
+  in blocks (see edge_sdk.quant.gate.block_latency), and FP32's latency divided by the model's;
+- fps / speedup NxT1: throughput with N single-thread inferences at once on one session (`--workers`, what
+  `edge-sdk run` does with `engine.workers: N`), and the model's rate divided by FP32's.
 Repair is not applied to the per-method rows (attempt 0 of the build): these are the methods' raw results.
 `--built DIR` adds the models `edge-sdk build` published (its default method, after repair), measured alike.
 """
@@ -89,7 +91,26 @@ def ground_truth_map(model: Path, folder: Path, gt: dict[str, Any], threads: int
 
 def _key(header: str) -> str:
     kind, tag = header.split(" ")
-    return f"latency_ms_{tag}" if kind == "ms" else f"speedup_{tag}"
+    return {"ms": f"latency_ms_{tag}", "fps": f"fps_{tag}"}.get(kind, f"speedup_{tag}")
+
+
+def block_throughput(paths: dict[str, Path], x: Any, inferences: int, workers: int) -> dict[str, float]:
+    """Inferences per second of each model with `workers` single-thread inferences at once on one session
+    (`engine.workers`), in two blocks per model (model order, then reverse) against drift; the mean rate."""
+    from edge_sdk.bench.pipeline_bench import concurrent_inferences
+
+    engines = {k: OnnxRuntimeEngine(p, workers=workers, intra_op_threads=1) for k, p in paths.items()}
+    try:
+        rates: dict[str, list[float]] = {k: [] for k in engines}
+        for order in (list(engines), list(reversed(engines))):
+            for k in order:
+                for _ in range(workers):
+                    engines[k].infer(x)
+                rates[k].append(concurrent_inferences(engines[k], x, max(workers, inferences // 2))[0])
+        return {k: round(2.0 / sum(1.0 / r for r in v), 2) for k, v in rates.items()}
+    finally:
+        for e in engines.values():
+            e.close()
 
 
 def main() -> int:
@@ -101,6 +122,9 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=40, help="timed runs per model and thread count")
     ap.add_argument("--threads", default="0,1", help="ONNX Runtime intra-op thread counts to time, comma-separated "
                                                     "(0: ONNX Runtime's default, all cores); accuracy runs use the first")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="also measure throughput with this many single-thread inferences at once on one session, "
+                         "as `edge-sdk run` does with engine.workers (0: skip)")
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "edge-sdk-bench-int8"))
     ap.add_argument("--json", default=None, help="write the results here")
     ap.add_argument("--built", default=None,
@@ -171,6 +195,13 @@ def main() -> int:
             row[f"latency_ms_{tag}"] = lat[row["model"]]
             row[f"speedup_{tag}"] = round(lat["FP32"] / lat[row["model"]], 2)
         headers += [f"ms {tag}", f"speedup {tag}"]
+    if args.workers:
+        tag = f"{args.workers}x1T"
+        fps = block_throughput(models, x, max(args.runs, 20) * args.workers, args.workers)
+        for row in rows:
+            row[f"fps_{tag}"] = fps[row["model"]]
+            row[f"speedup_{tag}"] = round(fps[row["model"]] / fps["FP32"], 2)
+        headers += [f"fps {tag}", f"speedup {tag}"]
     table = format_table(headers, [[r["model"], r["map50_95"], r["map50"], r["drop"], r["gate_drop"]]
                                    + [v for h in headers[5:] for v in [r[_key(h)]]] for r in rows])
     import onnxruntime
@@ -182,12 +213,13 @@ def main() -> int:
               f"{args.calib_seeds.stop}, 75% split), {len(eval_frames)} held-out frames with ground truth (seeds "
               f"{args.eval_seeds.start}:{args.eval_seeds.stop}); ONNX Runtime {onnxruntime.__version__} CPU, "
               f"threads {thread_counts} (0 = all), {cpu}{' (AVX-512 VNNI)' if vnni else ''}; "
-              f"median of {args.runs} runs per model")
+              f"median of {args.runs} runs per model"
+              + (f"; throughput with {args.workers} workers x 1 thread" if args.workers else ""))
     print(header)
     print(table)
     result = {"header": header, "model": str(model), "calibration_frames": len(calib), "eval_frames": len(eval_frames),
               "onnxruntime": onnxruntime.__version__, "cpu": cpu, "avx512_vnni": vnni, "threads": thread_counts,
-              "runs": args.runs, "rows": rows, "seconds": round(time.monotonic() - t_start, 1)}
+              "runs": args.runs, "workers": args.workers, "rows": rows, "seconds": round(time.monotonic() - t_start, 1)}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0

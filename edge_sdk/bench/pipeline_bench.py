@@ -70,7 +70,7 @@ def engine_only(cfg: AppConfig, iterations: int, warmup: int = 5) -> tuple[float
         tensor, _ = letterbox(image, bundle.engine.info.input_hw)
         for _ in range(warmup):
             bundle.engine.infer(tensor)
-        fps, lat = _timed_inferences(bundle.engine, tensor, iterations)
+        fps, lat = concurrent_inferences(bundle.engine, tensor, iterations)
         info = {"engine": bundle.engine.info.type, "device": bundle.engine.info.device,
                 "precision": bundle.engine.info.precision, "model": str(bundle.path),
                 "input": list(bundle.engine.info.input_hw), "workers": bundle.engine.concurrency}
@@ -79,7 +79,7 @@ def engine_only(cfg: AppConfig, iterations: int, warmup: int = 5) -> tuple[float
         bundle.engine.close()
 
 
-def _timed_inferences(engine: Any, tensor: np.ndarray, iterations: int) -> tuple[float, list[float]]:
+def concurrent_inferences(engine: Any, tensor: np.ndarray, iterations: int) -> tuple[float, list[float]]:
     """`iterations` inferences by `engine.concurrency` threads at once (as the pipeline's infer workers
     run them), each on its own copy of the input: (inferences per second, each inference's latency)."""
     workers = max(1, engine.concurrency)

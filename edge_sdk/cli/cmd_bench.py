@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"pipeline / engine-only = {res.ratio:.3f} (median of {len(res.repeats)} pairs: "
           + ", ".join(f"{p['pipeline_over_engine']:.3f}" for p in res.repeats) + ")")
     if res.cpu_ms_per_frame:
-        print("\nCPU per pipeline frame (steady state; the engine's worker threads are native):")
+        print("\nCPU per pipeline frame (steady state; infer = the infer workers: letterbox, inference, decode; "
+              "ONNX Runtime's own pool threads show as native):")
         print(format_table(["thread", "cpu ms/frame"], [[k, v] for k, v in res.cpu_ms_per_frame.items()]))
         share = data.get("engine_cpu_share")
         if share is not None:
