@@ -109,6 +109,9 @@ class Pipeline:
         self._take_lock = threading.Lock()  # infer workers take frames and sequence numbers one at a time
         self._seq = 0
         self._workers = max(1, parts.engine.concurrency) if parts.make_runner is None else 1
+        if parts.make_runner is not None and parts.engine.concurrency > 1:
+            log.info("engine.workers=%d does not apply on the GPU: the CUDA-stream runner keeps frames in flight "
+                     "itself (engine slots)", parts.engine.concurrency)
         self._active = list(parts.sources)  # sources still streaming (read by the infer workers)
         self._turn = 0
         self._workers_done = 0
@@ -168,6 +171,9 @@ class Pipeline:
             raise ValueError("the engine of a GPU pipeline cannot be swapped live; restart the service")
         if engine.info.input_hw != self.input_hw:
             raise ValueError(f"new engine input {engine.info.input_hw} differs from {self.input_hw}")
+        if max(1, engine.concurrency) != self._workers:
+            raise ValueError(f"engine.workers changed ({self._workers} -> {engine.concurrency}); the running "
+                             "pipeline keeps its number of infer workers")
         with self._engine_cond:
             self._swapping = True
             while self._in_flight:
@@ -213,7 +219,7 @@ class Pipeline:
             "stages": {name: s.snapshot() for name, s in self.stats.items()},
             "sources": [s.snapshot_health().as_dict() for s in self.parts.sources],
             "engine": {"type": info.type, "device": info.device, "precision": info.precision,
-                       "model_sha256": info.model_sha256[:16]},
+                       "model_sha256": info.model_sha256[:16], "workers": self._workers},
         }
 
     # -- stages ----------------------------------------------------------------------------------

@@ -114,6 +114,32 @@ def test_swap_waits_for_every_inference_on_the_old_engine(video: Path, const_mod
     assert models == {id(old.info), id(new.info)}
 
 
+def test_a_swap_to_another_worker_count_is_refused_and_the_pipeline_goes_on(video: Path, const_model: Path) -> None:
+    running = UnevenEngine(const_model, workers=2, delays_ms=(5,))
+    other = UnevenEngine(const_model, workers=1)
+    refused: list[str] = []
+    got: list[FrameResult] = []
+    pipeline: Pipeline | None = None
+
+    def on_result(result: FrameResult) -> None:
+        got.append(result)
+        if len(got) == 5 and pipeline is not None:
+            try:
+                pipeline.swap_engine(other)
+            except ValueError as exc:
+                refused.append(str(exc))
+
+    with open_source(f"file://{video}", "cam0", deliver_all=True) as src:
+        parts = PipelineParts(running, get_decoder("yolov8"), DecodeParams(), read_metadata(const_model), [src],
+                              on_result=on_result)
+        pipeline = Pipeline(parts, queue_size=2).start()
+        assert pipeline.wait(60)
+        pipeline.join()
+    assert refused and "engine.workers changed (2 -> 1)" in refused[0]
+    assert [r.frame.frame_id for r in got] == list(range(40)) and running.calls == 40 and other.calls == 0
+    other.close()
+
+
 def test_two_workers_give_the_same_detections_as_one_on_the_demo_model(tmp_path: Path) -> None:
     model = ROOT / "models/demo/yolo-demo.onnx"
     uri = f"file://{ROOT / 'samples/demo.mp4'}"
