@@ -167,3 +167,17 @@ def test_copy_ops_share_one_range_per_connected_group(tmp_path: Path) -> None:
     assert {only_concat[t] for t in ("a", "c", "y")} == {(-0.5, 2.5)}
     excluded = share_copy_ranges(ranges, path, frozenset({"cat"}), ("Slice", "Concat")).ranges
     assert excluded["c"] == (0.0, 2.5) and excluded["y"] == (-0.2, 2.0)
+
+
+def test_repair_adds_float_layers_one_at_a_time_first_then_by_half() -> None:
+    from itertools import pairwise
+
+    from edge_sdk.quant.repair import next_float_count
+
+    counts = [1]
+    while counts[-1] < 20:
+        counts.append(next_float_count(counts[-1]))
+    # every count up to 4 is tried (each early float layer costs a lot of speed), then steps grow
+    assert counts[:5] == [1, 2, 3, 4, 6]
+    assert all(b > a for a, b in pairwise(counts))
+    assert all(b - a <= max(1, a // 2) for a, b in pairwise(counts))
