@@ -75,7 +75,6 @@ class PipelineParts:
 @dataclass
 class _Item:
     frame: Frame
-    tensor: np.ndarray
     info: LetterboxInfo
     timings: dict[str, float] = field(default_factory=dict)
     model: _Model | None = None  # the engine, decoder and labels that handled it (set by the infer stage)
@@ -255,9 +254,8 @@ class Pipeline:
 
         def emit(frame: Frame, info: LetterboxInfo, outputs: list[np.ndarray], timings: dict[str, float]) -> bool:
             self.stats["infer"].record(timings["infer"])
-            placeholder = np.empty((0,), np.float32)  # the tensor stayed on the GPU
             seq, self._seq = self._seq, self._seq + 1  # the runner returns frames in order
-            return self._put(self._decode_q, (seq, _Item(frame, placeholder, info, timings), outputs, None))
+            return self._put(self._decode_q, (seq, _Item(frame, info, timings), outputs, None))
 
         frames = round_robin_frames(list(self.parts.sources), self._stop.is_set, on_end)
         run_gpu_stage(make_runner, frames, emit)
@@ -319,7 +317,7 @@ class Pipeline:
                 t2 = time.perf_counter()
                 self.stats["preprocess"].record(t1 - t0)
                 self.stats["infer"].record(t2 - t1)
-                item = _Item(frame, tensor, info, {"preprocess": t1 - t0, "infer": t2 - t1}, model)
+                item = _Item(frame, info, {"preprocess": t1 - t0, "infer": t2 - t1}, model)
                 if not self._put(self._decode_q, (seq, item, outputs, self._decode(item, outputs))):
                     return
         finally:
@@ -371,14 +369,13 @@ class Pipeline:
         return FrameResult(item.frame, dets, item.info, item.timings, item.model.tag)
 
     def _emit(self, result: FrameResult) -> None:
-        item_frame = result.frame
         t1 = time.perf_counter()
         if self.parts.sink is not None:
             self.parts.sink.publish_result(result)
         if self.parts.on_result is not None:
             self.parts.on_result(result)
         self.stats["publish"].record(time.perf_counter() - t1)
-        self.stats["total"].record(time.monotonic() - item_frame.t_capture_mono)
+        self.stats["total"].record(time.monotonic() - result.frame.t_capture_mono)
         self.results += 1
         self.last_result_mono = time.monotonic()
         if self.first_result_mono is None:

@@ -4,8 +4,8 @@ Each form (the TensorRT form, and the CPU form when it is built) is its own arti
 repaired on its own: attempt 0 quantizes every eligible layer; if the form loses more than the budget, its
 layers are ranked by sensitivity in that form (sensitivity.py, on calibration frames) and the worst 1, 2,
 3, 4, 6, 9, ... are kept in float until the budget holds or `max_float_layers` is reached (one at a time
-while each float layer is a large share of the speed; then half as many again each step). At least one layer always
-stays INT8: an "INT8" model with none would be the FP32 model under another name.
+while each float layer is a large share of the speed; then half as many again each step). At least one
+layer always stays INT8: an "INT8" model with none would be the FP32 model under another name.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from edge_sdk.quant.sensitivity import LayerSensitivity, rank_layers
 from edge_sdk.quant.stats import TensorRanges
 
 log = logging.getLogger(__name__)
-
 
 
 def next_float_count(count: int) -> int:

@@ -61,12 +61,12 @@ class UnevenEngine(Engine):
         self._inner.close()
 
 
-def _run(engine: Engine, model: Path, uri: str, *, on_result: object = None) -> tuple[Pipeline, list[FrameResult]]:
+def _run(engine: Engine, model: Path, uri: str) -> tuple[Pipeline, list[FrameResult]]:
     got: list[FrameResult] = []
     metadata = read_metadata(model)
     with open_source(uri, "cam0", deliver_all=True) as src:
         parts = PipelineParts(engine, get_decoder("yolov8"), DecodeParams(), metadata, [src],
-                              on_result=on_result if callable(on_result) else got.append)
+                              on_result=got.append)
         pipeline = Pipeline(parts, queue_size=2).start()
         assert pipeline.wait(60)
         pipeline.join()
