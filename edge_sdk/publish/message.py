@@ -73,9 +73,9 @@ class ResultSnapshot:
     capture_mono: float
     width: int
     height: int
-    boxes: np.ndarray  # [N,4] x1,y1,x2,y2 in original-frame pixels
-    scores: np.ndarray
-    class_ids: np.ndarray
+    boxes: list[list[float]]  # N x [x1, y1, x2, y2] in original-frame pixels
+    scores: list[float]
+    class_ids: list[int]
     publish_wall: float
     publish_mono: float
 
@@ -84,8 +84,9 @@ class ResultSnapshot:
            publish_mono: float | None = None) -> ResultSnapshot:
         f, d = result.frame, result.detections
         return cls(f.camera, int(f.frame_id), float(f.t_capture_wall), float(f.t_capture_mono), f.width, f.height,
-                   np.array(d.boxes, dtype=np.float64).reshape(-1, 4), np.array(d.scores, dtype=np.float64).reshape(-1),
-                   np.array(d.class_ids, dtype=np.int64).reshape(-1),
+                   np.asarray(d.boxes, dtype=np.float64).reshape(-1, 4).tolist(),
+                   np.asarray(d.scores, dtype=np.float64).reshape(-1).tolist(),
+                   np.asarray(d.class_ids, dtype=np.int64).reshape(-1).tolist(),
                    time.time() if publish_wall is None else publish_wall,
                    time.monotonic() if publish_mono is None else publish_mono)
 
@@ -112,19 +113,22 @@ def detections_message(result: FrameResult | ResultSnapshot, *, device_id: str, 
 
 
 def _detections(snap: ResultSnapshot, label: Callable[[int], str]) -> list[dict[str, Any]]:
-    if snap.scores.shape[0] == 0:
-        return []
-    boxes, scores, class_ids = snap.boxes, snap.scores, snap.class_ids
-    finite = np.isfinite(boxes).all(axis=1) & np.isfinite(scores)
-    boxes, scores, class_ids = boxes[finite], scores[finite], class_ids[finite]
-    size = np.array([snap.width, snap.height, snap.width, snap.height], dtype=np.float64)
-    pix = np.clip(boxes, 0.0, size)
-    norm = pix / np.maximum(size, 1.0)
-    pix_l = np.round(pix, 2).tolist()
-    norm_l = np.round(norm, 6).tolist()
-    score_l = np.round(np.clip(scores, 0.0, 1.0), 5).tolist()
-    return [{"class_id": int(c), "label": label(int(c)), "score": sc, "box": b, "box_norm": n}
-            for c, sc, b, n in zip(class_ids.tolist(), score_l, pix_l, norm_l)]
+    """Plain Python, not numpy: a frame has a handful of detections, and at camera rate this runs on a cold
+    cache, where numpy's per-call dispatch costs more than the arithmetic (measured 45 -> 240 us per
+    message between a tight loop and a 30 fps pace with numpy)."""
+    w, h = float(snap.width), float(snap.height)
+    sx, sy = 1.0 / max(w, 1.0), 1.0 / max(h, 1.0)
+    out = []
+    for (x1, y1, x2, y2), score, cid in zip(snap.boxes, snap.scores, snap.class_ids):
+        if not (math.isfinite(x1) and math.isfinite(y1) and math.isfinite(x2) and math.isfinite(y2)
+                and math.isfinite(score)):
+            continue
+        x1, x2 = min(max(x1, 0.0), w), min(max(x2, 0.0), w)
+        y1, y2 = min(max(y1, 0.0), h), min(max(y2, 0.0), h)
+        out.append({"class_id": cid, "label": label(cid), "score": round(min(max(score, 0.0), 1.0), 5),
+                    "box": [round(x1, 2), round(y1, 2), round(x2, 2), round(y2, 2)],
+                    "box_norm": [round(x1 * sx, 6), round(y1 * sy, 6), round(x2 * sx, 6), round(y2 * sy, 6)]})
+    return out
 
 
 def stats_message(device_id: str, figures: Mapping[str, Any], publisher: Mapping[str, Any],

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 class MqttPublisher(Publisher):
     """Publishes detection messages with per-camera sequence numbers through a disk spool.
 
-    `publish_result` copies what the message needs (a few small arrays) and queues it: microseconds on
+    `publish_result` copies what the message needs (a few short lists) and queues it: microseconds on
     the calling thread, no disk, no network (see tools/bench_mqtt.py). The writer thread numbers,
     encodes and commits it to the spool within milliseconds; from then on it survives a crash of the
     process and is sent, in order, whenever the broker is reachable.

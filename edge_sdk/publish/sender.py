@@ -319,7 +319,7 @@ class SpoolSender:
         self._window = max(1, min(self.s.max_inflight, limit))
         self._cursor = 0
         self._inflight.clear()
-        self._replay_until = self.spool.max_id()
+        self._replay_until = self.spool.last_id
         backlog = len(self.spool)
         self._publish_direct(self._status_topic, STATUS_ONLINE, retain=True)
         if self._lost_since is not None:
@@ -368,7 +368,8 @@ class SpoolSender:
 
     # -- sending ----------------------------------------------------------------------------------------
     def _pump(self) -> None:
-        while len(self._inflight) < self._window:
+        # `spool.last_id` is read without the spool's lock: a commit it does not show yet wakes us again
+        while len(self._inflight) < self._window and self._cursor < self.spool.last_id:
             rows = self.spool.peek(self._cursor, min(_BATCH, self._window - len(self._inflight)))
             if not rows:
                 return
@@ -410,7 +411,7 @@ class SpoolSender:
         if now < self._next_housekeeping:
             return
         self._next_housekeeping = now + _HOUSEKEEPING_S
-        if len(self.spool):
+        if len(self.spool) or self.spool.pending_acks:
             self.spool.expire()
 
     # -- shutdown -----------------------------------------------------------------------------------------

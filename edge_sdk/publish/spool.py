@@ -10,6 +10,13 @@ Bounds: the stored messages (payload + topic bytes) never exceed `max_bytes`, an
 survives restarts). Per-camera sequence numbers live in the same file and are written in the same
 transaction as the messages, so after a restart numbering continues above every stored message.
 
+Acknowledgements are applied lazily: `ack` only records the ids, and they are deleted inside the next
+write transaction (the writer's next append, the sender's once-a-second `expire`, `stats`, `close`, or
+when 500 are waiting). At camera rate that halves the transactions per message (one, not an insert and a
+delete), at a price paid only on a crash: messages acknowledged in the last moments (at most about a
+second when idle) are sent again after the restart, as duplicates consumers drop by seq/message_id,
+never as losses. `len()` and `peek` already leave them out.
+
 Thread safety: one connection guarded by a lock; any thread may call any method.
 """
 
@@ -19,6 +26,7 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +102,9 @@ class Spool:
         self._next_age_check = 0.0
         self._next_drop_log = 0.0
         self._unlogged_drops = 0
+        self._acked: list[int] = []  # acknowledged, not yet deleted (see the module docstring)
+        # the newest committed id (written by the appending thread, read lock-free by the sender)
+        self.last_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0])
         count, total = conn.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages").fetchone()
         self._count, self._bytes = int(count), int(total)
         row = conn.execute("SELECT value FROM counters WHERE name='dropped_total'").fetchone()
@@ -134,29 +145,29 @@ class Spool:
     def append_many(self, entries: list[SpoolEntry]) -> list[int]:
         """Store messages in order in one transaction, with each camera's last sequence number; their ids."""
         now = time.time()
+        ids: list[int] = []
+
+        def insert() -> int:
+            c = self._conn
+            seqs = {}
+            for e in entries:
+                size = len(e.payload) + len(e.topic) + _ROW_OVERHEAD
+                cur = c.execute("INSERT INTO messages (created, topic, payload, qos, retain, size) "
+                                "VALUES (?,?,?,?,?,?)", (now, e.topic, e.payload, e.qos, int(e.retain), size))
+                ids.append(int(cur.lastrowid or 0))
+                self._count += 1
+                self._bytes += size
+                if e.camera is not None and e.seq is not None:
+                    seqs[e.camera] = e.seq
+            c.executemany("INSERT INTO sequences (camera, last) VALUES (?, ?) "
+                          "ON CONFLICT(camera) DO UPDATE SET last=excluded.last", list(seqs.items()))
+            return self._enforce_bounds(now)
+
         with self._lock:
             self._check_open()
-            c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                ids, seqs = [], {}
-                for e in entries:
-                    size = len(e.payload) + len(e.topic) + _ROW_OVERHEAD
-                    cur = c.execute("INSERT INTO messages (created, topic, payload, qos, retain, size) "
-                                    "VALUES (?,?,?,?,?,?)", (now, e.topic, e.payload, e.qos, int(e.retain), size))
-                    ids.append(int(cur.lastrowid or 0))
-                    self._count += 1
-                    self._bytes += size
-                    if e.camera is not None and e.seq is not None:
-                        seqs[e.camera] = e.seq
-                c.executemany("INSERT INTO sequences (camera, last) VALUES (?, ?) "
-                              "ON CONFLICT(camera) DO UPDATE SET last=excluded.last", list(seqs.items()))
-                dropped = self._enforce_bounds(now)
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                self._recount()
-                raise
+            dropped = self._transaction(insert)
+            if ids:
+                self.last_id = max(self.last_id, ids[-1])  # after the commit: a rolled-back id is given again
         if dropped:
             self._log_drops(f"spool full ({self.max_bytes} bytes)", dropped)
         return ids
@@ -229,48 +240,59 @@ class Spool:
 
     # -- reading and acknowledging (the network thread) --------------------------------------------
     def peek(self, after_id: int, limit: int) -> list[SpoolRow]:
-        """Up to `limit` messages with id > `after_id`, oldest first."""
+        """Up to `limit` unacknowledged messages with id > `after_id`, oldest first."""
         with self._lock:
             self._check_open()
+            if self._acked and max(self._acked) > after_id:  # a replay from the start: delete them first
+                self._transaction(lambda: 0)
             rows = self._conn.execute("SELECT id, created, topic, payload, qos, retain FROM messages WHERE id > ? "
                                       "ORDER BY id LIMIT ?", (after_id, limit)).fetchall()
         return [SpoolRow(int(r[0]), float(r[1]), str(r[2]), bytes(r[3]), int(r[4]), bool(r[5])) for r in rows]
 
-    def ack(self, ids: list[int]) -> int:
-        """Delete acknowledged messages; ids already dropped are ignored. Returns how many were deleted."""
+    def ack(self, ids: list[int]) -> None:
+        """Record acknowledged messages; they are deleted with the next write (ids already dropped are
+        ignored then). Cheap: no disk access, unless 500 are waiting."""
         if not ids:
-            return 0
+            return
         with self._lock:
             self._check_open()
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                deleted = self._delete(ids)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            return self._forget(deleted)
+            self._acked += ids
+            if len(self._acked) >= _CHUNK:
+                self._transaction(lambda: 0)
+
+    def flush_acks(self) -> None:
+        """Delete the recorded acknowledgements now."""
+        with self._lock:
+            self._check_open()
+            if self._acked:
+                self._transaction(lambda: 0)
 
     def expire(self) -> int:
-        """Apply the age bound now (the network thread calls this while idle)."""
+        """Apply the age bound now, and the recorded acknowledgements (the network thread calls this while
+        idle, about once a second)."""
         with self._lock:
             self._check_open()
             self._next_age_check = 0.0
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                dropped = self._enforce_bounds(time.time())
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+            dropped = self._transaction(lambda: self._enforce_bounds(time.time()))
         if dropped:
             self._log_drops(f"spool: messages older than {self.max_age_s:g} s", dropped)
         return dropped
 
-    def max_id(self) -> int:
-        with self._lock:
-            self._check_open()
-            return int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0])
+    def _transaction(self, work: Callable[[], int]) -> int:
+        """Under the lock: one write transaction that applies the recorded acknowledgements, then `work`."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        acked, self._acked = self._acked, []
+        try:
+            if acked:  # first: the bounds below must never count an acknowledged row as dropped
+                self._forget(self._delete(acked))
+            result = work()
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            self._acked = acked + self._acked
+            self._recount()
+            raise
+        return result
 
     def last_sequences(self) -> dict[str, int]:
         """The last sequence number given to each camera (continue at +1)."""
@@ -281,14 +303,22 @@ class Spool:
     def stats(self) -> SpoolStats:
         with self._lock:
             oldest = None
+            if not self._closed and self._acked:
+                self._transaction(lambda: 0)
             if not self._closed and self._count:
                 row = self._conn.execute("SELECT created FROM messages ORDER BY id LIMIT 1").fetchone()
                 oldest = max(0.0, time.time() - float(row[0])) if row else None
             return SpoolStats(self._count, self._bytes, self.dropped, self._dropped_total, oldest,
                               str(self.path) if self.path is not None else ":memory:")
 
+    @property
+    def pending_acks(self) -> int:
+        """Acknowledged messages not yet deleted."""
+        return len(self._acked)
+
     def __len__(self) -> int:
-        return self._count
+        """Messages not yet acknowledged."""
+        return max(0, self._count - len(self._acked))
 
     # -- housekeeping ------------------------------------------------------------------------------
     def close(self) -> None:
@@ -297,6 +327,8 @@ class Spool:
                 return
             self._closed = True
             try:
+                if self._acked:
+                    self._transaction(lambda: 0)
                 if self.path is not None:
                     self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error as exc:

@@ -24,9 +24,45 @@ def test_messages_come_back_in_order_and_acks_delete(tmp_path: Path) -> None:
     rows = spool.peek(0, 4)
     assert [r.id for r in rows] == ids[:4] and rows[0].payload == b"\0" * 100 and rows[0].qos == 1
     assert [r.id for r in spool.peek(ids[3], 100)] == ids[4:]
-    assert spool.ack(ids[:3] + [999999]) == 3
+    spool.ack(ids[:3] + [999999])
     assert [r.id for r in spool.peek(0, 100)] == ids[3:]
     assert spool.stats().queued == 7 and spool.last_sequences() == {"cam0": 10}
+    spool.close()
+
+
+def _rows_on_disk(path: Path) -> list[int]:
+    """What another process (a restart after a crash) would find in the file."""
+    other = sqlite3.connect(path)
+    try:
+        return [r[0] for r in other.execute("SELECT id FROM messages ORDER BY id")]
+    finally:
+        other.close()
+
+
+def test_acks_are_deleted_with_the_next_write_and_a_crash_before_resends_them(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    spool = Spool.open(path, max_bytes=1 << 20, max_age_s=3600)
+    ids = _fill(spool, 4)
+    spool.ack(ids[:2])
+    assert len(spool) == 2 and spool.pending_acks == 2  # acknowledged at once for the counts ...
+    assert _rows_on_disk(path) == ids  # ... but still on disk: a crash now sends ids[:2] again (duplicates)
+    assert [r.id for r in spool.peek(0, 10)] == ids[2:]  # a replay from the start never resends them
+    spool.ack([ids[2]])
+    new = spool.append("t/x", b"z", 1, camera="cam0", seq=5)
+    assert _rows_on_disk(path) == [ids[3], new] and spool.pending_acks == 0  # deleted in the append's transaction
+    spool.ack([ids[3]])
+    spool.close()  # close deletes what is still recorded
+    assert _rows_on_disk(path) == [new]
+
+
+def test_acknowledged_rows_are_never_counted_as_dropped(tmp_path: Path) -> None:
+    per_msg = 100 + len("t/x") + 48
+    spool = Spool.open(tmp_path / "s.sqlite", max_bytes=per_msg * 3, max_age_s=3600)
+    ids = _fill(spool, 3)
+    spool.ack(ids[:2])
+    _fill(spool, 2, start=3)  # 5 rows would not fit, but 2 of them are acknowledged: nothing dropped
+    st = spool.stats()
+    assert (st.dropped, st.queued) == (0, 3)
     spool.close()
 
 
