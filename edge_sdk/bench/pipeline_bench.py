@@ -144,7 +144,9 @@ class _LatencyProbe:
         topic = f"{cfg.mqtt.topic_prefix}/{cfg.device_id}/+/detections"
 
         def on_connect(client: Any, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
-            client.subscribe(topic, qos=1)
+            # QoS 0 on loopback: the probe only watches, and a PUBACK per message (probe and broker) would be
+            # one more cost on the machine being measured; the publisher still sends at its configured QoS.
+            client.subscribe(topic, qos=0)
 
         def on_subscribe(*_args: Any) -> None:
             self._ready.set()
