@@ -46,6 +46,9 @@ class BuildConfig(Section):
                                             "FP32 on the held-out frames")
     accept_over_budget: bool = Field(False, description="ship the INT8 model even when the gate fails "
                                                         "(the report says so); false fails the build")
+    gate_bootstrap: int = Field(100, ge=0, le=10000,
+                                description="draws of the held-out frames for the 90% interval of each shipped form's "
+                                            "drop (how far the gate's figure can be trusted); 0 = no interval")
     repair: bool = Field(True, description="when over budget, keep the most quantization-sensitive layers in float and retry")
     max_float_layers: int = Field(8, ge=0, le=1000, description="repair limit: most layers kept in float")
     sensitivity_frames: int = Field(6, ge=1, le=1000, description="calibration frames the per-layer sensitivity is measured on")

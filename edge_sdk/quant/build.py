@@ -228,7 +228,7 @@ def _repair_job(cfg: AppConfig, prep: _Prepared, model: Any, model_path: Path, r
     forms = ("trt", "ort") if b.cpu_form == "ort" else ("trt",)
     return RepairJob(model_path, model, ranges, plan, b.op_types, prep.config_float, forms, b.cpu_int8_silu,
                      b.max_map_drop, reference, prep.gate, work, sens_inputs, b.repair, b.max_float_layers, progress,
-                     b.cpu_float_input_layer)
+                     b.cpu_float_input_layer, b.gate_bootstrap)
 
 
 def _decide(results: dict[str, FormResult], objects: int, budget: float, accept: bool) -> tuple[str, str]:
@@ -280,6 +280,7 @@ def _report(cfg: AppConfig, prep: _Prepared, job: RepairJob, results: dict[str, 
     for form, r in results.items():
         final = r.final
         int8[form] = {**final.score.as_dict(), "drop": final.drop, "passed": final.passed,
+                      "drop_interval90": list(r.drop_interval) if r.drop_interval is not None else None,
                       "layers_in_float": final.float_layers, "int8_layers": r.int8_layers,
                       "eligible_layers": r.eligible_layers, "attempts": [a.as_dict() for a in r.attempts],
                       "sensitivity": [{"layer": x.layer, "sqnr_db": x.sqnr_db} for x in r.sensitivity[:10]]}
@@ -307,6 +308,14 @@ def _warnings(cfg: AppConfig, report: dict[str, Any]) -> list[str]:
         out.append(f"the INT8 CPU form ran at {speedup:.2f}x the speed of FP32 while this build measured it (layers kept "
                    "in float break its integer path; timings also move with machine load): check with `edge-sdk bench` "
                    "before choosing model.precision int8 on this machine")
+    budget = report["budget"]["max_map50_95_drop"]
+    for form, score in report["int8"].items():
+        interval = score.get("drop_interval90")
+        if interval and interval[0] <= budget <= interval[1]:
+            out.append(f"{rep.FORM_LABELS.get(form, form)}: the drop's 90% interval ({interval[0]:.2f} to {interval[1]:.2f} "
+                       f"points) straddles the budget of {budget}: {report['frames']['holdout']} held-out frames "
+                       f"({report['reference']['objects']} objects) are too few to decide it reliably; capture more "
+                       "frames, or raise calibration.holdout_fraction or give calibration.holdout_dir")
     if report["frames"]["holdout"] < 50:
         out.append(f"the gate saw {report['frames']['holdout']} held-out frames; its mAP figures move by about a point "
                    "with so few, capture more frames (200+) for a steadier decision")

@@ -5,6 +5,11 @@ The FP32 model's detections (at the config's run-time thresholds) are the refere
 against them with COCO mAP50 and mAP50-95. FP32 scores about 100 against itself; the drop of a candidate
 is FP32's score minus the candidate's, in points. The SQNR of every model output is reported as well.
 Models run through the same ONNX Runtime engine as `edge-sdk run`.
+
+How far to trust the drop: it is measured on a sample of frames, and a few dozen frames move it by about a
+point. `drop_interval` bootstraps it (frames drawn with replacement, FP32 and candidate scored on the same
+draws) into a 90% interval, which the report prints beside the drop; an interval that straddles the budget
+means the held-out set is too small to decide reliably.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +53,11 @@ class ModelScore:
     sqnr_db: dict[str, float | None]
     latency_ms: float  # median per-frame inference time during the evaluation
     detections: int  # detections at the run-time threshold, all frames
+    per_frame: list[Detections] = field(default_factory=list, repr=False)  # at EVAL_CONF, for drop_interval
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"map50_95": self.map50_95, "map50": self.map50, "sqnr_db": self.sqnr_db,
+                "latency_ms": self.latency_ms, "detections": self.detections}
 
 
 @dataclass
@@ -61,6 +68,7 @@ class Reference:
     gt: dict[str, Any]
     objects: int
     fp32: ModelScore
+    _fp32_draws: dict[int, list[float | None]] = field(default_factory=dict, repr=False)  # seed -> FP32 mAP per draw
 
 
 def _open(path: Path, threads: int) -> Any:
@@ -94,7 +102,7 @@ def make_reference(fp32_path: Path, frames: Sequence[FrameFile], settings: GateS
           "categories": [{"id": c + 1, "name": str(c)} for c in range(settings.num_classes)]}
     score = coco_map(gt, detections_to_results(low_dets))
     fp32 = ModelScore(score.map50_95, score.map50, {n: None for n in names}, statistics.median(times),
-                      sum(len(d) for d in ref_dets))
+                      sum(len(d) for d in ref_dets), low_dets)
     return Reference(list(frames), outputs, names, gt, len(gt["annotations"]), fp32)
 
 
@@ -113,7 +121,7 @@ def score_candidate(path: Path, ref: Reference, settings: GateSettings) -> Model
             dets.append(settings.decoder(out, settings.candidate))
             at_runtime += len(settings.decoder(out, settings.reference))
     score: MapResult = coco_map(ref.gt, detections_to_results(dets))
-    return ModelScore(score.map50_95, score.map50, meter.db(), statistics.median(times), at_runtime)
+    return ModelScore(score.map50_95, score.map50, meter.db(), statistics.median(times), at_runtime, dets)
 
 
 def drop_points(fp32: ModelScore, cand: ModelScore) -> float | None:
@@ -121,6 +129,39 @@ def drop_points(fp32: ModelScore, cand: ModelScore) -> float | None:
     if fp32.map50_95 is None or cand.map50_95 is None:
         return None
     return round(fp32.map50_95 - cand.map50_95, 3)
+
+
+def drop_interval(ref: Reference, cand: ModelScore, draws: int, *, seed: int = 0,
+                  level: float = 0.90) -> tuple[float, float] | None:
+    """The `level` bootstrap interval of the drop (points): `draws` times, as many frames as the held-out set
+    are drawn with replacement and FP32 and the candidate are both scored on them (COCOeval each time; the
+    FP32 scores are kept for the next candidate). None without objects or draws."""
+    n = len(ref.frames)
+    if draws <= 0 or ref.objects == 0 or n == 0 or len(cand.per_frame) != n or len(ref.fp32.per_frame) != n:
+        return None
+    rng = np.random.default_rng(seed)
+    picks = [rng.integers(0, n, n) for _ in range(draws)]
+    by_image: dict[int, list[dict[str, Any]]] = {}
+    for ann in ref.gt["annotations"]:
+        by_image.setdefault(int(ann["image_id"]), []).append(ann)
+    width, height = int(ref.gt["images"][0]["width"]), int(ref.gt["images"][0]["height"])
+
+    def score(pick: np.ndarray, per_frame: list[Detections]) -> float | None:
+        anns: list[dict[str, Any]] = []
+        for j, i in enumerate(pick.tolist(), start=1):  # draw j is image j, holding frame i's objects
+            anns += [{**a, "id": len(anns) + k + 1, "image_id": j} for k, a in enumerate(by_image.get(i + 1, []))]
+        gt = {"images": coco_images(n, width, height), "annotations": anns, "categories": ref.gt["categories"]}
+        return coco_map(gt, detections_to_results([per_frame[i] for i in pick.tolist()])).map50_95
+
+    fp32 = ref._fp32_draws.get(seed)
+    if fp32 is None or len(fp32) < draws:
+        fp32 = ref._fp32_draws[seed] = [score(p, ref.fp32.per_frame) for p in picks]
+    drops = [f - c for f, c in zip(fp32, (score(p, cand.per_frame) for p in picks)) if f is not None and c is not None]
+    if not drops:
+        return None
+    tail = (1.0 - level) / 2.0 * 100.0
+    lo, hi = np.percentile(drops, [tail, 100.0 - tail])
+    return round(float(lo), 3), round(float(hi), 3)
 
 
 def output_sqnr(path: Path, frames: Sequence[np.ndarray], ref_outputs: Sequence[list[np.ndarray]], threads: int) -> float:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from edge_sdk.quant.forms import FormSpec, ort_spec, quantize_form, trt_spec
-from edge_sdk.quant.gate import GateSettings, ModelScore, Reference, drop_points, score_candidate
+from edge_sdk.quant.gate import GateSettings, ModelScore, Reference, drop_interval, drop_points, score_candidate
 from edge_sdk.quant.placement import GraphPlan, with_activations
 from edge_sdk.quant.report import FORM_LABELS
 from edge_sdk.quant.sensitivity import LayerSensitivity, rank_layers
@@ -55,6 +55,7 @@ class FormResult:
     sensitivity: list[LayerSensitivity] = field(default_factory=list)
     int8_layers: int = 0  # compute layers quantized in the final attempt
     eligible_layers: int = 0
+    drop_interval: tuple[float, float] | None = None  # 90% bootstrap interval of the final attempt's drop
 
     @property
     def final(self) -> Attempt:
@@ -85,6 +86,7 @@ class RepairJob:
     max_float_layers: int = 8
     progress: bool = True
     float_input_layer: bool = True
+    bootstrap: int = 0  # draws for the final attempt's drop interval
     _inputs: list[np.ndarray] | None = None
 
     def spec(self, form: str, float_layers: set[str], *, sensitivity: bool = False) -> FormSpec:
@@ -130,6 +132,11 @@ class RepairJob:
                     break
                 count = min(next_float_count(count), limit)
         result.int8_layers = len(candidates) - len(result.final.float_layers)
+        if self.bootstrap:
+            result.drop_interval = drop_interval(self.reference, result.final.score, self.bootstrap)
+            if result.drop_interval is not None:
+                log.info("%s: mAP50-95 drop %s, 90%% interval %.2f to %.2f over %d draws of the held-out frames",
+                         FORM_LABELS[form], result.final.drop, *result.drop_interval, self.bootstrap)
         return result
 
     def run(self) -> dict[str, FormResult]:

@@ -31,6 +31,12 @@ def _sqnr(score: dict[str, Any]) -> str:
     return ", ".join(f"{k} {_num(v, '{:.1f}') if v is not None else 'inf'}" for k, v in values.items())
 
 
+def _drop(score: dict[str, Any]) -> str:
+    interval = score.get("drop_interval90")
+    text = _num(score.get("drop"))
+    return f"{text} ({interval[0]:.2f} to {interval[1]:.2f})" if interval else text
+
+
 def render(report: dict[str, Any]) -> str:
     """The report as text: headline, frames, the accuracy/speed table, float layers, repair attempts."""
     lines = [f"INT8 build: {report['decision'].upper()} - {report.get('decision_detail', '')}".rstrip(" -")]
@@ -50,10 +56,10 @@ def render(report: dict[str, Any]) -> str:
     for form, score in report.get("int8", {}).items():
         layers = f"{score.get('int8_layers')}/{score.get('eligible_layers')}"
         rows.append([f"INT8 {FORM_LABELS.get(form, form)}", layers, _num(score.get("map50_95")), _num(score.get("map50")),
-                     _num(score.get("drop")), _sqnr(score), _num(speed.get(f"int8_{form}_ms", score.get("latency_ms"))),
+                     _drop(score), _sqnr(score), _num(speed.get(f"int8_{form}_ms", score.get("latency_ms"))),
                      _num(speed.get(f"speedup_{form}"), "{:.2f}x")])
-    lines += ["", format_table(["model (vs FP32 detections)", "INT8 layers", "mAP50-95", "mAP50", "drop", "SQNR dB",
-                                "latency ms", "speedup"], rows)]
+    lines += ["", format_table(["model (vs FP32 detections)", "INT8 layers", "mAP50-95", "mAP50", "drop (90% interval)",
+                                "SQNR dB", "latency ms", "speedup"], rows)]
     if speed.get("note"):
         lines.append(speed["note"])
     for warning in report.get("warnings", []):
