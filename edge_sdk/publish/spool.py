@@ -244,7 +244,7 @@ class Spool:
         with self._lock:
             self._check_open()
             if self._acked and max(self._acked) > after_id:  # a replay from the start: delete them first
-                self._transaction(lambda: 0)
+                self._delete_acked()
             rows = self._conn.execute("SELECT id, created, topic, payload, qos, retain FROM messages WHERE id > ? "
                                       "ORDER BY id LIMIT ?", (after_id, limit)).fetchall()
         return [SpoolRow(int(r[0]), float(r[1]), str(r[2]), bytes(r[3]), int(r[4]), bool(r[5])) for r in rows]
@@ -258,14 +258,7 @@ class Spool:
             self._check_open()
             self._acked += ids
             if len(self._acked) >= _CHUNK:
-                self._transaction(lambda: 0)
-
-    def flush_acks(self) -> None:
-        """Delete the recorded acknowledgements now."""
-        with self._lock:
-            self._check_open()
-            if self._acked:
-                self._transaction(lambda: 0)
+                self._delete_acked()
 
     def expire(self) -> int:
         """Apply the age bound now, and the recorded acknowledgements (the network thread calls this while
@@ -277,6 +270,11 @@ class Spool:
         if dropped:
             self._log_drops(f"spool: messages older than {self.max_age_s:g} s", dropped)
         return dropped
+
+    def _delete_acked(self) -> None:
+        """Under the lock: delete the recorded acknowledgements now (a transaction of their own)."""
+        if self._acked:
+            self._transaction(lambda: 0)
 
     def _transaction(self, work: Callable[[], int]) -> int:
         """Under the lock: one write transaction that applies the recorded acknowledgements, then `work`."""
@@ -303,8 +301,8 @@ class Spool:
     def stats(self) -> SpoolStats:
         with self._lock:
             oldest = None
-            if not self._closed and self._acked:
-                self._transaction(lambda: 0)
+            if not self._closed:
+                self._delete_acked()
             if not self._closed and self._count:
                 row = self._conn.execute("SELECT created FROM messages ORDER BY id LIMIT 1").fetchone()
                 oldest = max(0.0, time.time() - float(row[0])) if row else None
@@ -327,8 +325,7 @@ class Spool:
                 return
             self._closed = True
             try:
-                if self._acked:
-                    self._transaction(lambda: 0)
+                self._delete_acked()
                 if self.path is not None:
                     self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error as exc:
