@@ -13,7 +13,9 @@ from edge_sdk.config.base import Section
 
 
 class CaptureConfig(Section):
-    frames: int = Field(200, ge=1, le=100000, description="frames `edge-sdk calibrate capture` collects in total")
+    frames: int = Field(400, ge=1, le=100000,
+                        description="frames `edge-sdk calibrate capture` collects in total (400: 300 to calibrate, 100 "
+                                    "for the accuracy gate; with fewer the gate's figure is noisier, see its interval)")
     interval_s: float = Field(1.0, ge=0.0, le=86400.0,
                               description="minimum time between kept frames (stream time for files, wall time for cameras)")
     min_difference: float = Field(0.02, ge=0.0, le=1.0,
