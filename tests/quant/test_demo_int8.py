@@ -52,7 +52,7 @@ def test_demo_int8_passes_the_gate(demo_build: tuple[Path, BuildOutcome]) -> Non
     for form in ("trt", "ort"):
         score = rep["int8"][form]
         assert score["drop"] is not None and score["drop"] <= 5.0
-        lo, hi = score["drop_interval90"]  # 100 bootstrap draws of the held-out frames (build.gate_bootstrap)
+        lo, hi = score["drop_interval90"]  # 20 bootstrap draws of the held-out frames (build.gate_bootstrap)
         assert lo <= hi and hi - lo > 0.0  # a handful of frames: never a point
         assert score["map50"] >= 95.0  # at IoU 0.5 INT8 finds what FP32 finds
         assert score["sqnr_db"]["output0"] > 25.0
