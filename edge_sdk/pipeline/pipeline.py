@@ -255,7 +255,7 @@ class Pipeline:
         def emit(frame: Frame, info: LetterboxInfo, outputs: list[np.ndarray], timings: dict[str, float]) -> bool:
             self.stats["infer"].record(timings["infer"])
             seq, self._seq = self._seq, self._seq + 1  # the runner returns frames in order
-            return self._put(self._decode_q, (seq, _Item(frame, info, timings), outputs, None))
+            return self._put(self._decode_q, (seq, (_Item(frame, info, timings), outputs)))  # decoded in order
 
         frames = round_robin_frames(list(self.parts.sources), self._stop.is_set, on_end)
         run_gpu_stage(make_runner, frames, emit)
@@ -318,7 +318,7 @@ class Pipeline:
                 self.stats["preprocess"].record(t1 - t0)
                 self.stats["infer"].record(t2 - t1)
                 item = _Item(frame, info, {"preprocess": t1 - t0, "infer": t2 - t1}, model)
-                if not self._put(self._decode_q, (seq, item, outputs, self._decode(item, outputs))):
+                if not self._put(self._decode_q, (seq, self._decode(item, outputs))):
                     return
         finally:
             with self._take_lock:
@@ -329,7 +329,8 @@ class Pipeline:
 
     def _decode_loop(self) -> None:
         """Publishes results in sequence order (infer workers may finish out of order)."""
-        pending: dict[int, tuple[_Item, list[np.ndarray], FrameResult | None]] = {}
+        # seq -> the decoded result (CPU workers), or the raw outputs to decode here (the GPU branch)
+        pending: dict[int, FrameResult | tuple[_Item, list[np.ndarray]]] = {}
         next_seq = 0
         try:
             while not self._abort.is_set():
@@ -339,12 +340,12 @@ class Pipeline:
                     continue
                 if entry is _END:
                     break
-                seq, *rest = entry
-                pending[seq] = rest
+                seq, done = entry
+                pending[seq] = done
                 while next_seq in pending:
-                    item, outputs, result = pending.pop(next_seq)
+                    done = pending.pop(next_seq)
                     next_seq += 1
-                    self._emit(result if result is not None else self._decode(item, outputs))
+                    self._emit(done if isinstance(done, FrameResult) else self._decode(*done))
                     if self.max_frames is not None and self.results >= self.max_frames:
                         self.stop()
                         self._drain_rest()
