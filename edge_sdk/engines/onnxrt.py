@@ -69,7 +69,7 @@ class OnnxRuntimeEngine(Engine):
         if graph_rewrites:
             from edge_sdk.engines.graph_rewrite import rewrite_for_cpu
 
-            rewritten = rewrite_for_cpu(path)
+            rewritten = rewrite_for_cpu(path, cpu=wanted[0] == "CPUExecutionProvider")
         try:
             source: str | bytes = rewritten.model_bytes if rewritten else str(path)
             self._session = ort.InferenceSession(source, sess_options=opts, providers=wanted)

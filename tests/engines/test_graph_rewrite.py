@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from edge_sdk.engines.graph_rewrite import rewrite_for_cpu, softmax_last_axis
+from edge_sdk.engines.graph_rewrite import qdq_nearest_upsample, rewrite_for_cpu, softmax_last_axis
 from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
 
 
@@ -65,3 +66,100 @@ def test_demo_model_gets_the_dfl_rewrite_with_identical_outputs(demo_model: Path
     with OnnxRuntimeEngine(demo_model, graph_rewrites=False) as plain, OnnxRuntimeEngine(demo_model) as fast:
         assert fast.info.extra["graph_rewrites"] == {"softmax-last-axis": 1}
         np.testing.assert_allclose(fast.infer(x)[0], plain.infer(x)[0], rtol=1e-5, atol=1e-3)
+
+
+def _qdq_upsample(path: Path, *, scales: tuple[float, float, float, float] = (1, 1, 2, 2), mode: str = "asymmetric",
+                  nearest: str = "floor", quantized: bool = True) -> Path:
+    """images [1,3,10,12] -> Q/DQ -> INT8 conv (6 ch) -> Q/DQ -> nearest Resize -> Q/DQ -> INT8 1x1 conv -> out:
+    the shape of YOLO's FPN upsampling in a Q/DQ model (ONNX Runtime runs the integer convs in NHWC).
+    `quantized` False leaves the Resize on float tensors (no Q/DQ around it)."""
+    rng = np.random.default_rng(3)
+    def const(name: str, value: np.ndarray) -> Any:
+        return numpy_helper.from_array(value, name)
+
+    inits = [const("s_in", np.array(1 / 255, np.float32)), const("z", np.array(0, np.uint8)),
+             const("s_act", np.array(0.05, np.float32)), const("z_act", np.array(100, np.uint8)),
+             const("w1", rng.integers(-90, 90, (6, 3, 3, 3)).astype(np.int8)), const("w1_s", np.full(6, 0.01, np.float32)),
+             const("w1_z", np.zeros(6, np.int8)), const("w2", rng.integers(-90, 90, (4, 6, 1, 1)).astype(np.int8)),
+             const("w2_s", np.full(4, 0.02, np.float32)), const("w2_z", np.zeros(4, np.int8)),
+             const("scales", np.array(scales, np.float32))]
+    nodes = [helper.make_node("QuantizeLinear", ["images", "s_in", "z"], ["xq"], name="q_in"),
+             helper.make_node("DequantizeLinear", ["xq", "s_in", "z"], ["x"], name="dq_in"),
+             helper.make_node("DequantizeLinear", ["w1", "w1_s", "w1_z"], ["w1f"], name="dq_w1", axis=0),
+             helper.make_node("Conv", ["x", "w1f"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("QuantizeLinear", ["c1", "s_act", "z_act"], ["c1q"], name="q_c1"),
+             helper.make_node("DequantizeLinear", ["c1q", "s_act", "z_act"], ["c1f"], name="dq_c1")]
+    if quantized:
+        nodes += [helper.make_node("Resize", ["c1f", "", "scales"], ["up"], name="up", mode="nearest",
+                                   coordinate_transformation_mode=mode, nearest_mode=nearest),
+                  helper.make_node("QuantizeLinear", ["up", "s_act", "z_act"], ["upq"], name="q_up"),
+                  helper.make_node("DequantizeLinear", ["upq", "s_act", "z_act"], ["upf"], name="dq_up")]
+    else:
+        nodes += [helper.make_node("Relu", ["c1f"], ["r"], name="relu"),
+                  helper.make_node("Resize", ["r", "", "scales"], ["upf"], name="up", mode="nearest",
+                                   coordinate_transformation_mode=mode, nearest_mode=nearest)]
+    nodes += [helper.make_node("DequantizeLinear", ["w2", "w2_s", "w2_z"], ["w2f"], name="dq_w2", axis=0),
+              helper.make_node("Conv", ["upf", "w2f"], ["c2"], name="conv2"),
+              helper.make_node("QuantizeLinear", ["c2", "s_act", "z_act"], ["c2q"], name="q_c2"),
+              helper.make_node("DequantizeLinear", ["c2q", "s_act", "z_act"], ["out"], name="dq_c2")]
+    out_shape = [1, 4, int(10 * scales[2]), int(12 * scales[3])]
+    graph = helper.make_graph(nodes, "fpn", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 10, 12])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, out_shape)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def _repeat(x: np.ndarray, sy: int, sx: int) -> np.ndarray:
+    return np.repeat(np.repeat(x, sy, axis=2), sx, axis=3)
+
+
+@pytest.mark.parametrize("scales,mode,nearest", [((1, 1, 2, 2), "asymmetric", "floor"),
+                                                  ((1, 1, 2, 3), "half_pixel", "round_prefer_floor"),
+                                                  ((1, 1, 3, 3), "pytorch_half_pixel", "round_prefer_ceil")])
+def test_quantized_nearest_upsample_becomes_channel_copies_bit_for_bit(
+        tmp_path: Path, scales: tuple[float, float, float, float], mode: str, nearest: str) -> None:
+    path = _qdq_upsample(tmp_path / "m.onnx", scales=scales, mode=mode, nearest=nearest)
+    x = np.random.default_rng(4).integers(0, 256, (1, 3, 10, 12)).astype(np.float32) / 255
+    with OnnxRuntimeEngine(path, graph_rewrites=False) as plain, OnnxRuntimeEngine(path) as rewritten:
+        assert rewritten.info.extra["graph_rewrites"] == {"qdq-nearest-upsample": 1}
+        a, b = plain.infer(x)[0], rewritten.infer(x)[0]
+    assert a.shape == b.shape == (1, 4, 10 * int(scales[2]), 12 * int(scales[3]))
+    np.testing.assert_array_equal(b, a)
+    assert len(np.unique(a)) > 20  # a real feature map, not a constant
+    model = onnx.load(str(path))
+    assert qdq_nearest_upsample(model) == 1
+    assert [n.op_type for n in model.graph.node].count("Resize") == 0
+    onnx.checker.check_model(model, full_check=True)
+
+
+def test_upsample_rewrite_leaves_what_it_cannot_reproduce(tmp_path: Path) -> None:
+    # asymmetric + round_prefer_floor by 3 maps output 2 to input 1 (2/3 rounds up): not a pixel repeat
+    odd = _qdq_upsample(tmp_path / "odd.onnx", scales=(1, 1, 3, 3), mode="asymmetric", nearest="round_prefer_floor")
+    floats = _qdq_upsample(tmp_path / "float.onnx", quantized=False)  # float Resize: ONNX Runtime's NCHWc path is fast
+    fractional = _qdq_upsample(tmp_path / "frac.onnx", scales=(1, 1, 2, 1.5))
+    for path in (odd, floats, fractional):
+        assert rewrite_for_cpu(path) is None, path.name
+        with OnnxRuntimeEngine(path) as engine:
+            assert engine.info.extra["graph_rewrites"] == {}
+    import onnxruntime as ort
+
+    resize = helper.make_node("Resize", ["f", "", "scales"], ["y"], mode="nearest",
+                              coordinate_transformation_mode="asymmetric", nearest_mode="round_prefer_floor")
+    g = helper.make_graph([resize], "r", [helper.make_tensor_value_info("f", TensorProto.FLOAT, [1, 2, 4, 5])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(np.array([1, 1, 3, 3], np.float32), "scales")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    f = np.random.default_rng(6).random((1, 2, 4, 5), dtype=np.float32)
+    y = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"f": f})[0]
+    assert y.shape == (1, 2, 12, 15) and not np.array_equal(y, _repeat(f, 3, 3))  # so excluding it matters
+
+
+def test_gpu_providers_skip_the_cpu_only_upsample_rewrite(tmp_path: Path) -> None:
+    path = _qdq_upsample(tmp_path / "m.onnx")
+    assert rewrite_for_cpu(path, cpu=False) is None
+    cpu = rewrite_for_cpu(path)
+    assert cpu is not None and cpu.applied == {"qdq-nearest-upsample": 1}

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 import pytest
 
@@ -88,8 +89,14 @@ def test_demo_cpu_form_runs_on_onnx_runtime_integer_kernels(demo_build: tuple[Pa
     assert set(s.float_compute) == {"/b0/conv/Conv", "/detect/dfl/conv/Conv"}
     # copy ops share one range with their inputs, so ONNX Runtime moves UINT8 bytes through them
     assert {"Slice", "Concat", "MaxPool", "Resize"} <= set(s.activation_dq_consumers)
-    with OnnxRuntimeEngine(out.model("ort")) as engine:
+    x = np.random.default_rng(5).random((1, 3, 640, 640), dtype=np.float32)
+    with OnnxRuntimeEngine(out.model("ort")) as engine, OnnxRuntimeEngine(out.model("ort"), graph_rewrites=False) as plain:
         assert engine.info.precision == "int8" and engine.info.outputs[0].shape == (1, 10, 8400)
+        # both FPN upsamples run as NHWC channel copies instead of ONNX Runtime's UINT8 Resize, bit for bit
+        assert engine.info.extra["graph_rewrites"] == {"softmax-last-axis": 1, "qdq-nearest-upsample": 2}
+        fast, reference = engine.infer(x)[0], plain.infer(x)[0]
+    np.testing.assert_allclose(fast, reference, rtol=1e-5, atol=1e-3)  # the Softmax rewrite reorders float sums
+    assert float(np.abs(reference).max()) > 1.0
 
 
 def test_demo_int8_under_edge_sdk_run_and_reuse(demo_build: tuple[Path, BuildOutcome], demo_model: Path,
