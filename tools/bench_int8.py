@@ -17,6 +17,10 @@ weights, MinMax), i.e. full INT8 as exporters do it. Columns:
   in blocks (see edge_sdk.quant.gate.block_latency), and FP32's latency divided by the model's;
 - fps / speedup NxT1: throughput with N single-thread inferences at once on one session (`--workers`, what
   `edge-sdk run` does with `engine.workers: N`), and the model's rate divided by FP32's.
+Then a head to head: FP32 against the model `edge-sdk build` shipped (`--built`; else the Percentile CPU form)
+alone, in rounds of A-B-B-A blocks, for each thread count and the workers: the speedup's median and range over
+the rounds (`--rounds`). On a shared machine that drifts by several percent a minute this is the figure to
+quote; the table's ratios compare models timed minutes apart.
 Repair is not applied to the per-method rows (attempt 0 of the build): these are the methods' raw results.
 `--built DIR` adds the models `edge-sdk build` published (its default method, after repair), measured alike.
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -113,6 +118,49 @@ def block_throughput(paths: dict[str, Path], x: Any, inferences: int, workers: i
             e.close()
 
 
+def _block_ms(engine: Any, x: Any, runs: int) -> float:
+    """Median latency of `runs` runs after a pause and two warm-up runs (see block_latency)."""
+    time.sleep(0.05)
+    for _ in range(2):
+        engine.infer(x)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        engine.infer(x)
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return statistics.median(times)
+
+
+def head_to_head(fp32: Path, int8: Path, x: Any, thread_counts: list[int], workers: int, rounds: int,
+                 runs: int = 8) -> dict[str, dict[str, Any]]:
+    """FP32 against one INT8 model only, in `rounds` rounds of A-B-B-A blocks (B-A-A-B every other round), so
+    that both see the same minute of a drifting shared machine; the speedup of each round, and their median and
+    range. The per-method table times ten models one after another, minutes apart: its ratios carry that drift."""
+    from edge_sdk.bench.pipeline_bench import concurrent_inferences
+
+    out: dict[str, dict[str, Any]] = {}
+    configs = [(f"{t}T" if t else "allT", t, 1) for t in thread_counts] + ([(f"{workers}x1T", 1, workers)] if workers else [])
+    for tag, threads, concurrency in configs:
+        engines = [OnnxRuntimeEngine(p, intra_op_threads=threads, workers=concurrency) for p in (fp32, int8)]
+        try:
+            ratios = []
+            for r in range(rounds):
+                order = (0, 1, 1, 0) if r % 2 == 0 else (1, 0, 0, 1)
+                seen: dict[int, list[float]] = {0: [], 1: []}
+                for i in order:
+                    if concurrency > 1:  # seconds per inference at full throughput
+                        seen[i].append(1.0 / concurrent_inferences(engines[i], x, runs * concurrency)[0])
+                    else:
+                        seen[i].append(_block_ms(engines[i], x, runs))
+                ratios.append(round(statistics.mean(seen[0]) / statistics.mean(seen[1]), 3))
+        finally:
+            for e in engines:
+                e.close()
+        out[tag] = {"median": round(statistics.median(ratios), 3), "min": min(ratios), "max": max(ratios),
+                    "rounds": ratios}
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(ROOT / "models/demo/yolo-demo.onnx"))
@@ -126,6 +174,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2,
                     help="also measure throughput with this many single-thread inferences at once on one session, "
                          "as `edge-sdk run` does with engine.workers (0: skip)")
+    ap.add_argument("--rounds", type=int, default=8,
+                    help="rounds of the FP32 vs shipped-model head-to-head (A-B-B-A blocks per round; 0: skip)")
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "edge-sdk-bench-int8"))
     ap.add_argument("--json", default=None, help="write the results here")
     ap.add_argument("--built", default=None,
@@ -205,6 +255,13 @@ def main() -> int:
         headers += [f"fps {tag}", f"speedup {tag}"]
     table = format_table(headers, [[r["model"], r["map50_95"], r["map50"], r["drop"], r["gate_drop"]]
                                    + [v for h in headers[5:] for v in [r[_key(h)]]] for r in rows])
+    duel: dict[str, Any] = {}
+    if args.rounds:
+        shipped = next((k for k, v in variants.items() if v[1].get("built") and v[1]["form"] == "ort"),
+                       "percentile / CPU form")
+        print(f"head to head: FP32 against INT8 {shipped}, {args.rounds} rounds ...", file=sys.stderr)
+        duel = {"model": f"INT8 {shipped}",
+                "speedup": head_to_head(model, variants[shipped][0], x, thread_counts, args.workers, args.rounds)}
     import onnxruntime
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -218,9 +275,14 @@ def main() -> int:
               + (f"; throughput with {args.workers} workers x 1 thread" if args.workers else ""))
     print(header)
     print(table)
+    if duel:
+        print(f"\nhead to head, FP32 against {duel['model']} ({args.rounds} rounds of A-B-B-A blocks): speedup")
+        print(format_table(["config", "median", "min", "max"],
+                           [[tag, v["median"], v["min"], v["max"]] for tag, v in duel["speedup"].items()]))
     result = {"header": header, "model": str(model), "calibration_frames": len(calib), "eval_frames": len(eval_frames),
               "onnxruntime": onnxruntime.__version__, "cpu": cpu, "avx512_vnni": vnni, "threads": thread_counts,
-              "runs": args.runs, "workers": args.workers, "rows": rows, "seconds": round(time.monotonic() - t_start, 1)}
+              "runs": args.runs, "workers": args.workers, "rows": rows, "head_to_head": duel,
+              "seconds": round(time.monotonic() - t_start, 1)}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0
