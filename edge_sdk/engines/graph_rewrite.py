@@ -144,6 +144,8 @@ def qdq_nearest_upsample(model: Any) -> int:
         dq = producers.get(node.input[0])
         if factors is None or dq is None or dq.op_type != "DequantizeLinear" or len(dq.input) < 2:
             continue
+        if any(consts.get(name) is None or consts[name].size != 1 for name in dq.input[1:] if name):
+            continue  # per-channel (or computed) parameters: the Q/DQ pairs in NHWC would need another axis
         after = readers.get(node.output[0], [])
         if node.output[0] in outputs or not after or any(r.op_type != "QuantizeLinear" for r in after):
             continue

@@ -69,10 +69,11 @@ def test_demo_model_gets_the_dfl_rewrite_with_identical_outputs(demo_model: Path
 
 
 def _qdq_upsample(path: Path, *, scales: tuple[float, float, float, float] = (1, 1, 2, 2), mode: str = "asymmetric",
-                  nearest: str = "floor", quantized: bool = True) -> Path:
+                  nearest: str = "floor", quantized: bool = True, per_channel: bool = False) -> Path:
     """images [1,3,10,12] -> Q/DQ -> INT8 conv (6 ch) -> Q/DQ -> nearest Resize -> Q/DQ -> INT8 1x1 conv -> out:
     the shape of YOLO's FPN upsampling in a Q/DQ model (ONNX Runtime runs the integer convs in NHWC).
-    `quantized` False leaves the Resize on float tensors (no Q/DQ around it)."""
+    `quantized` False leaves the Resize on float tensors (no Q/DQ around it); `per_channel` gives the Resize's
+    input one scale per channel."""
     rng = np.random.default_rng(3)
     def const(name: str, value: np.ndarray) -> Any:
         return numpy_helper.from_array(value, name)
@@ -82,13 +83,15 @@ def _qdq_upsample(path: Path, *, scales: tuple[float, float, float, float] = (1,
              const("w1", rng.integers(-90, 90, (6, 3, 3, 3)).astype(np.int8)), const("w1_s", np.full(6, 0.01, np.float32)),
              const("w1_z", np.zeros(6, np.int8)), const("w2", rng.integers(-90, 90, (4, 6, 1, 1)).astype(np.int8)),
              const("w2_s", np.full(4, 0.02, np.float32)), const("w2_z", np.zeros(4, np.int8)),
-             const("scales", np.array(scales, np.float32))]
+             const("scales", np.array(scales, np.float32)),
+             const("s_ch", np.linspace(0.04, 0.06, 6).astype(np.float32)), const("z_ch", np.full(6, 100, np.uint8))]
     nodes = [helper.make_node("QuantizeLinear", ["images", "s_in", "z"], ["xq"], name="q_in"),
              helper.make_node("DequantizeLinear", ["xq", "s_in", "z"], ["x"], name="dq_in"),
              helper.make_node("DequantizeLinear", ["w1", "w1_s", "w1_z"], ["w1f"], name="dq_w1", axis=0),
              helper.make_node("Conv", ["x", "w1f"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
              helper.make_node("QuantizeLinear", ["c1", "s_act", "z_act"], ["c1q"], name="q_c1"),
-             helper.make_node("DequantizeLinear", ["c1q", "s_act", "z_act"], ["c1f"], name="dq_c1")]
+             helper.make_node("DequantizeLinear", ["c1q", "s_ch", "z_ch"] if per_channel else ["c1q", "s_act", "z_act"],
+                              ["c1f"], name="dq_c1", axis=1)]
     if quantized:
         nodes += [helper.make_node("Resize", ["c1f", "", "scales"], ["up"], name="up", mode="nearest",
                                    coordinate_transformation_mode=mode, nearest_mode=nearest),
@@ -140,7 +143,8 @@ def test_upsample_rewrite_leaves_what_it_cannot_reproduce(tmp_path: Path) -> Non
     odd = _qdq_upsample(tmp_path / "odd.onnx", scales=(1, 1, 3, 3), mode="asymmetric", nearest="round_prefer_floor")
     floats = _qdq_upsample(tmp_path / "float.onnx", quantized=False)  # float Resize: ONNX Runtime's NCHWc path is fast
     fractional = _qdq_upsample(tmp_path / "frac.onnx", scales=(1, 1, 2, 1.5))
-    for path in (odd, floats, fractional):
+    per_channel = _qdq_upsample(tmp_path / "per_channel.onnx", per_channel=True)
+    for path in (odd, floats, fractional, per_channel):
         assert rewrite_for_cpu(path) is None, path.name
         with OnnxRuntimeEngine(path) as engine:
             assert engine.info.extra["graph_rewrites"] == {}
