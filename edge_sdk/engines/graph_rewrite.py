@@ -172,7 +172,7 @@ def _nhwc_repeat(node: Any, dq: Any, sy: int, sx: int) -> tuple[list[Any], list[
     import numpy as np
     from onnx import helper, numpy_helper
 
-    p = f"{node.name or node.output[0]}/nhwc_repeat"
+    p = f"{node.output[0]}/nhwc_repeat"  # tensor names derive from it: output names are unique, node names need not be
     qdq = list(dq.input[1:])
     nodes: list[Any] = []
 
