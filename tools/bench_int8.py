@@ -47,7 +47,14 @@ from edge_sdk.decode import DecodeParams, decode_yolov8  # noqa: E402
 from edge_sdk.engines.onnxrt import OnnxRuntimeEngine  # noqa: E402
 from edge_sdk.evaluate.metrics import coco_map  # noqa: E402
 from edge_sdk.quant.forms import FormSpec, ort_spec, quantize_form, trt_spec  # noqa: E402
-from edge_sdk.quant.gate import GateSettings, block_latency, drop_points, make_reference, score_candidate  # noqa: E402
+from edge_sdk.quant.gate import (  # noqa: E402
+    GateSettings,
+    block_latency,
+    drop_points,
+    make_reference,
+    score_candidate,
+    timed_block,
+)
 from edge_sdk.quant.placement import plan_graph  # noqa: E402
 from edge_sdk.quant.stats import StatsSettings, collect_ranges, preprocess_file  # noqa: E402
 from edge_sdk.scenes import write_still_set  # noqa: E402
@@ -118,19 +125,6 @@ def block_throughput(paths: dict[str, Path], x: Any, inferences: int, workers: i
             e.close()
 
 
-def _block_ms(engine: Any, x: Any, runs: int) -> float:
-    """Median latency of `runs` runs after a pause and two warm-up runs (see block_latency)."""
-    time.sleep(0.05)
-    for _ in range(2):
-        engine.infer(x)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        engine.infer(x)
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
-
-
 def head_to_head(fp32: Path, int8: Path, x: Any, thread_counts: list[int], workers: int, rounds: int,
                  runs: int = 8) -> dict[str, dict[str, Any]]:
     """FP32 against one INT8 model only, in `rounds` rounds of A-B-B-A blocks (B-A-A-B every other round), so
@@ -151,7 +145,7 @@ def head_to_head(fp32: Path, int8: Path, x: Any, thread_counts: list[int], worke
                     if concurrency > 1:  # seconds per inference at full throughput
                         seen[i].append(1.0 / concurrent_inferences(engines[i], x, runs * concurrency)[0])
                     else:
-                        seen[i].append(_block_ms(engines[i], x, runs))
+                        seen[i].append(statistics.median(timed_block(engines[i], x, runs)))
                 ratios.append(round(statistics.mean(seen[0]) / statistics.mean(seen[1]), 3))
         finally:
             for e in engines:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge_sdk import onnx_graph
+
 log = logging.getLogger(__name__)
 
 
@@ -36,8 +38,14 @@ def _opset(model: Any) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
-def _axis(node: Any) -> int:
-    return next((a.i for a in node.attribute if a.name == "axis"), -1)
+def _attr(node: Any, name: str, default: Any) -> Any:
+    from onnx import helper
+
+    for a in node.attribute:
+        if a.name == name:
+            value = helper.get_attribute_value(a)
+            return value.decode() if isinstance(value, bytes) else value
+    return default
 
 
 def softmax_last_axis(model: Any) -> int:
@@ -46,7 +54,8 @@ def softmax_last_axis(model: Any) -> int:
 
     if _opset(model) < 13:
         return 0
-    candidates = [n for n in model.graph.node if n.op_type == "Softmax" and n.domain in ("", "ai.onnx") and _axis(n) != -1]
+    candidates = [n for n in model.graph.node
+                  if n.op_type == "Softmax" and n.domain in ("", "ai.onnx") and _attr(n, "axis", -1) != -1]
     if not candidates:
         return 0
     inferred = shape_inference.infer_shapes(model)
@@ -58,7 +67,7 @@ def softmax_last_axis(model: Any) -> int:
         rank = ranks.get(node.input[0])
         if not rank:
             continue
-        axis = _axis(node) % rank
+        axis = _attr(node, "axis", -1) % rank
         if axis != rank - 1:
             todo[id(node)] = (rank, axis)
     if not todo:
@@ -83,16 +92,6 @@ def softmax_last_axis(model: Any) -> int:
 #: Resize coordinate modes under which nearest with an integer factor s maps output i to input i // s.
 _REPEATING_MODES = {("asymmetric", "floor"), ("half_pixel", "round_prefer_floor"), ("half_pixel", "round_prefer_ceil"),
                     ("pytorch_half_pixel", "round_prefer_floor"), ("pytorch_half_pixel", "round_prefer_ceil")}
-
-
-def _attr(node: Any, name: str, default: Any) -> Any:
-    from onnx import helper
-
-    for a in node.attribute:
-        if a.name == name:
-            value = helper.get_attribute_value(a)
-            return value.decode() if isinstance(value, bytes) else value
-    return default
 
 
 def _constant_values(model: Any) -> dict[str, Any]:
@@ -126,15 +125,10 @@ def _upsample_factors(node: Any, consts: dict[str, Any]) -> tuple[int, int] | No
 
 def qdq_nearest_upsample(model: Any) -> int:
     """Rewrite every whole-factor nearest Resize fed by DequantizeLinear and read only by QuantizeLinear."""
-    opset = _opset(model)
-    if opset < 13:
+    if _opset(model) < 13:
         return 0
     consts = _constant_values(model)
-    producers = {o: n for n in model.graph.node for o in n.output}
-    readers: dict[str, list[Any]] = {}
-    for node in model.graph.node:
-        for name in node.input:
-            readers.setdefault(name, []).append(node)
+    producers, readers = onnx_graph.producers(model.graph), onnx_graph.consumers(model.graph)
     outputs = {o.name for o in model.graph.output}
     todo = {}
     for node in model.graph.node:

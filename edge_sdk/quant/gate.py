@@ -180,6 +180,15 @@ def output_sqnr(path: Path, frames: Sequence[np.ndarray], ref_outputs: Sequence[
     return float(10.0 * np.log10(signal / noise))
 
 
+def timed_block(engine: Any, x: np.ndarray, runs: int) -> list[float]:
+    """Latencies (ms) of `runs` back-to-back runs of one engine, after a short pause (the previous session's
+    spinning threads go idle) and three warm-up runs."""
+    time.sleep(0.05)
+    for _ in range(3):
+        engine.infer(x)
+    return [_timed(engine, x)[1] for _ in range(runs)]
+
+
 def block_latency(paths: dict[str, Path], x: np.ndarray, runs: int, threads: int) -> dict[str, float]:
     """Median latency (ms) of each model over `runs` timed runs, in blocks: half the runs in model order,
     half in reverse order, so slow drift hits all alike. Not interleaved run by run: each ONNX Runtime
@@ -189,12 +198,7 @@ def block_latency(paths: dict[str, Path], x: np.ndarray, runs: int, threads: int
         times: dict[str, list[float]] = {k: [] for k in engines}
         for order in (list(engines), list(reversed(engines))):
             for k in order:
-                e = engines[k]
-                time.sleep(0.05)  # let the previous session's spinning threads go idle
-                for _ in range(3):
-                    e.infer(x)
-                for _ in range(max(1, runs // 2)):
-                    times[k].append(_timed(e, x)[1])
+                times[k] += timed_block(engines[k], x, max(1, runs // 2))
         return {k: round(statistics.median(v), 2) for k, v in times.items()}
     finally:
         for e in engines.values():

@@ -22,6 +22,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from edge_sdk import onnx_graph
+
 #: Ops that only move or reshape data: the DFL conv counts as fed by Softmax through them.
 _LAYOUT_OPS = frozenset({"Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Identity"})
 
@@ -38,19 +40,6 @@ class GraphPlan:
         return [n for n in self.compute if n not in excluded and n not in self.decode_tail]
 
 
-def _consumers(graph: Any) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = defaultdict(list)
-    for node in graph.node:
-        for name in node.input:
-            if name:
-                out[name].append(node)
-    return out
-
-
-def _producers(graph: Any) -> dict[str, Any]:
-    return {o: node for node in graph.node for o in node.output}
-
-
 def _fed_by_softmax(node: Any, producers: dict[str, Any]) -> bool:
     src = producers.get(node.input[0]) if node.input else None
     while src is not None and src.op_type in _LAYOUT_OPS:
@@ -64,7 +53,7 @@ def plan_graph(model: Any, op_types: list[str], *, keep_decode_float: bool = Tru
     names = [n.name for n in graph.node]
     if len(set(names)) != len(names) or not all(names):
         raise ValueError("every node needs a unique, non-empty name (run `name_nodes` first)")
-    consumers, producers = _consumers(graph), _producers(graph)
+    consumers, producers = onnx_graph.consumers(graph), onnx_graph.producers(graph)
     ops = set(op_types)
     dfl = {n.name for n in graph.node if n.op_type in ops and _fed_by_softmax(n, producers)} if keep_decode_float else set()
     compute_nodes = {n.name for n in graph.node if n.op_type in ops and n.name not in dfl}
@@ -112,7 +101,7 @@ def strip_qdq_on(model: Any, tensors: set[str]) -> int:
     Returns how many Q nodes were removed.
     """
     graph = model.graph
-    consumers = _consumers(graph)
+    consumers = onnx_graph.consumers(graph)
     drop: set[int] = set()
     rename: dict[str, str] = {}
     removed = 0
@@ -164,7 +153,7 @@ def float_inputs_of(model: Any, node_names: set[str]) -> int:
 
 def _rewire_to_float(model: Any, wanted: Any) -> int:
     graph = model.graph
-    producers = _producers(graph)
+    producers = onnx_graph.producers(graph)
     inits = {i.name for i in graph.initializer}
     rewired = 0
     for node in graph.node:
@@ -216,8 +205,8 @@ def summarize_qdq(model: Any, compute_op_types: list[str]) -> QdqSummary:
     from onnx import TensorProto, numpy_helper
 
     graph = model.graph
-    producers = _producers(graph)
-    consumers = _consumers(graph)
+    producers = onnx_graph.producers(graph)
+    consumers = onnx_graph.consumers(graph)
     inits = {i.name: i for i in graph.initializer}
     const_values = {n.output[0]: n for n in graph.node if n.op_type == "Constant"}
 
@@ -263,7 +252,7 @@ def summarize_qdq(model: Any, compute_op_types: list[str]) -> QdqSummary:
 def with_activations(model: Any, compute_nodes: set[str]) -> set[str]:
     """`compute_nodes` plus the SiLU (Sigmoid and Mul) applied to their outputs: a layer kept in float whole."""
     graph = model.graph
-    consumers = _consumers(graph)
+    consumers = onnx_graph.consumers(graph)
     out = set(compute_nodes)
     for node in graph.node:
         if node.name not in compute_nodes:
