@@ -27,11 +27,12 @@ class OnnxRuntimeEngineConfig(Section):
                                                      "own thread (results stay in frame order). 1: lowest latency; "
                                                      "2 with 1 thread each: more frames/s on a small CPU (no "
                                                      "cross-thread barriers inside an inference), ~2x latency")
-    graph_rewrites: bool = Field(True, description="apply exact in-memory graph rewrites before loading (a Softmax over "
-                                                   "a middle axis, as in YOLOv8's DFL, runs over the last axis: "
-                                                   "~10% faster on the CPU; in INT8 Q/DQ models on the CPU a nearest "
-                                                   "upsample runs as NHWC channel copies: ~5% faster); the model "
-                                                   "file is not changed")
+    graph_rewrites: bool = Field(True, description="apply in-memory graph rewrites that compute the same function "
+                                                   "faster before loading (the model file is not changed): on the CPU, "
+                                                   "YOLOv8's DFL (Softmax then a 1x1 Conv) as reductions, and in INT8 "
+                                                   "Q/DQ models nearest upsampling as NHWC channel copies and the "
+                                                   "head's float convs with folded weights; elsewhere a Softmax over a "
+                                                   "middle axis over the last axis. See engines/graph_rewrite.py")
 
 
 class TensorRtEngineConfig(Section):

@@ -1,4 +1,7 @@
-"""Exact graph rewrites applied in memory before ONNX Runtime loads a model (the file is never changed).
+"""Graph rewrites applied in memory before ONNX Runtime loads a model (the file is never changed). Each computes
+the same function as what it replaces; softmax-last-axis and softmax-expectation round floats differently (by a
+few ulp), the others give bit-identical outputs. Those for the float part of a detection head
+(softmax-expectation, float-conv-weights) live in graph_rewrite_head.py.
 
 softmax-last-axis: a Softmax over a middle axis (YOLOv8's DFL: Softmax(axis=1) on [1, 16, 4, 8400]) becomes
 Transpose -> Softmax(last axis) -> Transpose. ONNX Runtime's CPU kernel is vectorised along the last axis
@@ -24,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from edge_sdk import onnx_graph
+from edge_sdk.engines.graph_rewrite_head import float_conv_weights, softmax_expectation
+from edge_sdk.onnx_graph import attr, constant_values, opset
 
 log = logging.getLogger(__name__)
 
@@ -34,28 +39,14 @@ class Rewritten:
     applied: dict[str, int]  # rewrite name -> nodes changed
 
 
-def _opset(model: Any) -> int:
-    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-
-
-def _attr(node: Any, name: str, default: Any) -> Any:
-    from onnx import helper
-
-    for a in node.attribute:
-        if a.name == name:
-            value = helper.get_attribute_value(a)
-            return value.decode() if isinstance(value, bytes) else value
-    return default
-
-
 def softmax_last_axis(model: Any) -> int:
     """Rewrite every opset-13+ Softmax over a non-last axis of known rank; returns how many were rewritten."""
     from onnx import helper, shape_inference
 
-    if _opset(model) < 13:
+    if opset(model) < 13:
         return 0
     candidates = [n for n in model.graph.node
-                  if n.op_type == "Softmax" and n.domain in ("", "ai.onnx") and _attr(n, "axis", -1) != -1]
+                  if n.op_type == "Softmax" and n.domain in ("", "ai.onnx") and attr(n, "axis", -1) != -1]
     if not candidates:
         return 0
     inferred = shape_inference.infer_shapes(model)
@@ -67,7 +58,7 @@ def softmax_last_axis(model: Any) -> int:
         rank = ranks.get(node.input[0])
         if not rank:
             continue
-        axis = _attr(node, "axis", -1) % rank
+        axis = attr(node, "axis", -1) % rank
         if axis != rank - 1:
             todo[id(node)] = (rank, axis)
     if not todo:
@@ -94,24 +85,11 @@ _REPEATING_MODES = {("asymmetric", "floor"), ("half_pixel", "round_prefer_floor"
                     ("pytorch_half_pixel", "round_prefer_floor"), ("pytorch_half_pixel", "round_prefer_ceil")}
 
 
-def _constant_values(model: Any) -> dict[str, Any]:
-    """Initializers and Constant-node outputs, as numpy arrays."""
-    from onnx import numpy_helper
-
-    values = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type == "Constant" and node.output:
-            tensor = next((a.t for a in node.attribute if a.name == "value"), None)
-            if tensor is not None:
-                values[node.output[0]] = numpy_helper.to_array(tensor)
-    return values
-
-
 def _upsample_factors(node: Any, consts: dict[str, Any]) -> tuple[int, int] | None:
     """(sy, sx) when `node` is a 4-D nearest Resize that repeats each pixel sy x sx times, else None."""
-    if node.domain not in ("", "ai.onnx") or _attr(node, "mode", "nearest") != "nearest" or _attr(node, "axes", None):
+    if node.domain not in ("", "ai.onnx") or attr(node, "mode", "nearest") != "nearest" or attr(node, "axes", None):
         return None
-    modes = (_attr(node, "coordinate_transformation_mode", "half_pixel"), _attr(node, "nearest_mode", "round_prefer_floor"))
+    modes = (attr(node, "coordinate_transformation_mode", "half_pixel"), attr(node, "nearest_mode", "round_prefer_floor"))
     if modes not in _REPEATING_MODES or len(node.input) < 3 or (len(node.input) > 3 and node.input[3]):
         return None
     scales = consts.get(node.input[2])
@@ -125,9 +103,9 @@ def _upsample_factors(node: Any, consts: dict[str, Any]) -> tuple[int, int] | No
 
 def qdq_nearest_upsample(model: Any) -> int:
     """Rewrite every whole-factor nearest Resize fed by DequantizeLinear and read only by QuantizeLinear."""
-    if _opset(model) < 13:
+    if opset(model) < 13:
         return 0
-    consts = _constant_values(model)
+    consts = constant_values(model)
     producers, readers = onnx_graph.producers(model.graph), onnx_graph.consumers(model.graph)
     outputs = {o.name for o in model.graph.output}
     todo = {}
@@ -194,10 +172,12 @@ def _nhwc_repeat(node: Any, dq: Any, sy: int, sx: int) -> tuple[list[Any], list[
     return nodes, constants
 
 
-REWRITES = {"softmax-last-axis": softmax_last_axis, "qdq-nearest-upsample": qdq_nearest_upsample}
-#: Rewrites that only pay off on ONNX Runtime's CPU provider (they rely on its NHWC layout for INT8).
-CPU_ONLY = frozenset({"qdq-nearest-upsample"})
-_TRIGGERS = frozenset({"Softmax", "Resize"})
+#: In the order they run: softmax-expectation takes the Softmax it rewrites away from softmax-last-axis.
+REWRITES = {"softmax-expectation": softmax_expectation, "softmax-last-axis": softmax_last_axis,
+            "qdq-nearest-upsample": qdq_nearest_upsample, "float-conv-weights": float_conv_weights}
+#: Rewrites tuned to ONNX Runtime's CPU provider (its NHWC layout for INT8, its blocked-layout float Conv).
+CPU_ONLY = frozenset({"softmax-expectation", "qdq-nearest-upsample", "float-conv-weights"})
+_TRIGGERS = frozenset({"Softmax", "Resize", "DequantizeLinear"})
 
 
 def rewrite_for_cpu(path: Path, *, cpu: bool = True) -> Rewritten | None:

@@ -11,38 +11,69 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from edge_sdk.engines.graph_rewrite import qdq_nearest_upsample, rewrite_for_cpu, softmax_last_axis
+from edge_sdk.engines.graph_rewrite_head import float_conv_weights, softmax_expectation
 from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
 
 
-def _dfl_like(path: Path, *, opset: int = 17, axis: int = 1) -> Path:
-    """images [1,3,8,8] -> Conv to 64 channels -> Reshape [1,4,16,64] -> Transpose -> Softmax(axis) -> 1x1 Conv."""
+def _dfl_like(path: Path, *, opset: int = 17, axis: int = 1, out_channels: int = 1, bias: bool = False,
+              transpose: bool = True) -> Path:
+    """images [1,3,8,8] -> Conv to 64 channels -> Reshape [1,4,16,64] -> Transpose -> Softmax(axis) -> 1x1 Conv
+    to `out_channels` (YOLOv8's DFL with 1). Without `transpose` the Reshape gives [1,16,4,64] directly."""
     rng = np.random.default_rng(0)
+    bins = np.arange(16 * out_channels, dtype=np.float32).reshape(out_channels, 16, 1, 1) % 16
     inits = [numpy_helper.from_array(rng.normal(0, 2, (64, 3, 1, 1)).astype(np.float32), "w"),
-             numpy_helper.from_array(np.array([1, 4, 16, 64], np.int64), "shape"),
-             numpy_helper.from_array(np.arange(16, dtype=np.float32).reshape(1, 16, 1, 1), "bins"),
-             numpy_helper.from_array(np.array([1, 4, 64], np.int64), "shape2")]
+             numpy_helper.from_array(np.array([1, 4, 16, 64] if transpose else [1, 16, 4, 64], np.int64), "shape"),
+             numpy_helper.from_array(bins, "bins"), numpy_helper.from_array(np.array([0.5], np.float32)[:out_channels], "b"),
+             numpy_helper.from_array(np.array([1, 4 * out_channels, 64], np.int64), "shape2")]
     nodes = [helper.make_node("Conv", ["images", "w"], ["c"], name="conv"),
-             helper.make_node("Reshape", ["c", "shape"], ["r"], name="reshape"),
-             helper.make_node("Transpose", ["r"], ["t"], name="transpose", perm=[0, 2, 1, 3]),
-             helper.make_node("Softmax", ["t"], ["s"], name="softmax", axis=axis),
-             helper.make_node("Conv", ["s", "bins"], ["d"], name="dfl"),
-             helper.make_node("Reshape", ["d", "shape2"], ["out"], name="reshape2")]
+             helper.make_node("Reshape", ["c", "shape"], ["r" if transpose else "t"], name="reshape")]
+    if transpose:
+        nodes.append(helper.make_node("Transpose", ["r"], ["t"], name="transpose", perm=[0, 2, 1, 3]))
+    nodes += [helper.make_node("Softmax", ["t"], ["s"], name="softmax", axis=axis),
+              helper.make_node("Conv", ["s", "bins", "b"] if bias else ["s", "bins"], ["d"], name="dfl"),
+              helper.make_node("Reshape", ["d", "shape2"], ["out"], name="reshape2")]
     graph = helper.make_graph(nodes, "dfl", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 8, 8])],
-                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4, 64])], inits)
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4 * out_channels, 64])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
     onnx.save(model, str(path))
     return path
 
 
+def _outputs(path: Path, x: np.ndarray, **kwargs: Any) -> tuple[np.ndarray, dict[str, int]]:
+    with OnnxRuntimeEngine(path, **kwargs) as engine:
+        return engine.infer(x)[0], engine.info.extra["graph_rewrites"]
+
+
+@pytest.mark.parametrize("opset,bias,transpose", [(17, False, True), (18, True, True), (17, True, False)])
+def test_dfl_softmax_and_conv_become_reductions_of_the_same_function(tmp_path: Path, opset: int, bias: bool,
+                                                                    transpose: bool) -> None:
+    # opset 18 takes ReduceMax's axes as an input (17: an attribute); the exporter's Transpose is absorbed
+    path = _dfl_like(tmp_path / "m.onnx", opset=opset, bias=bias, transpose=transpose)
+    x = np.random.default_rng(1).normal(0, 1, (1, 3, 8, 8)).astype(np.float32)
+    a, plain = _outputs(path, x, graph_rewrites=False)
+    b, applied = _outputs(path, x)
+    assert plain == {} and applied == {"softmax-expectation": 1}
+    assert a.shape == b.shape == (1, 4, 64)
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+    assert float(a.max()) > 1.0 and float(a.std()) > 0.5  # real expectations over the 16 bins
+    model = onnx.load(str(path))
+    assert softmax_expectation(model) == 1
+    ops = [n.op_type for n in model.graph.node]
+    assert "Softmax" not in ops and ops.count("Conv") == 1 and ops.count("Transpose") == int(transpose)
+    onnx.checker.check_model(model, full_check=True)
+
+
 def test_softmax_over_a_middle_axis_is_rewritten_exactly(tmp_path: Path) -> None:
-    path = _dfl_like(tmp_path / "m.onnx")
+    # two output channels: not an expectation, so softmax-last-axis takes it (and the GPU form gets only that)
+    path = _dfl_like(tmp_path / "m.onnx", out_channels=2)
     x = np.random.default_rng(1).normal(0, 1, (1, 3, 8, 8)).astype(np.float32)
     with OnnxRuntimeEngine(path, graph_rewrites=False) as plain, OnnxRuntimeEngine(path) as rewritten:
         assert plain.info.extra["graph_rewrites"] == {}
         assert rewritten.info.extra["graph_rewrites"] == {"softmax-last-axis": 1}
         a, b = plain.infer(x)[0], rewritten.infer(x)[0]
-    assert a.shape == b.shape == (1, 4, 64)
+    assert a.shape == b.shape == (1, 8, 64)
     np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
     assert float(a.max()) > 1.0  # a real expectation over the 16 bins, not a degenerate output
     model = onnx.load(str(path))
@@ -50,6 +81,8 @@ def test_softmax_over_a_middle_axis_is_rewritten_exactly(tmp_path: Path) -> None
     ops = [(n.op_type, [a.i for a in n.attribute if a.name == "axis"]) for n in model.graph.node]
     assert ("Softmax", [3]) in ops and ops.count(("Transpose", [])) == 3
     onnx.checker.check_model(model, full_check=True)
+    gpu = rewrite_for_cpu(_dfl_like(tmp_path / "dfl.onnx"), cpu=False)
+    assert gpu is not None and gpu.applied == {"softmax-last-axis": 1}
 
 
 @pytest.mark.parametrize("opset,axis", [(11, 1), (17, -1), (17, 3)])
@@ -64,7 +97,7 @@ def test_nothing_to_rewrite_leaves_the_model_as_is(tmp_path: Path, opset: int, a
 def test_demo_model_gets_the_dfl_rewrite_with_identical_outputs(demo_model: Path) -> None:
     x = np.random.default_rng(2).random((1, 3, 640, 640), dtype=np.float32)
     with OnnxRuntimeEngine(demo_model, graph_rewrites=False) as plain, OnnxRuntimeEngine(demo_model) as fast:
-        assert fast.info.extra["graph_rewrites"] == {"softmax-last-axis": 1}
+        assert fast.info.extra["graph_rewrites"] == {"softmax-expectation": 1}
         np.testing.assert_allclose(fast.infer(x)[0], plain.infer(x)[0], rtol=1e-5, atol=1e-3)
 
 
@@ -145,9 +178,11 @@ def test_upsample_rewrite_leaves_what_it_cannot_reproduce(tmp_path: Path) -> Non
     fractional = _qdq_upsample(tmp_path / "frac.onnx", scales=(1, 1, 2, 1.5))
     per_channel = _qdq_upsample(tmp_path / "per_channel.onnx", per_channel=True)
     for path in (odd, floats, fractional, per_channel):
-        assert rewrite_for_cpu(path) is None, path.name
+        # (the float Resize's model has a conv with float input and dequantized weights: float-conv-weights applies)
+        rewritten = rewrite_for_cpu(path)
+        assert rewritten is None or "qdq-nearest-upsample" not in rewritten.applied, path.name
         with OnnxRuntimeEngine(path) as engine:
-            assert engine.info.extra["graph_rewrites"] == {}
+            assert "qdq-nearest-upsample" not in engine.info.extra["graph_rewrites"]
     import onnxruntime as ort
 
     resize = helper.make_node("Resize", ["f", "", "scales"], ["y"], mode="nearest",
@@ -167,3 +202,61 @@ def test_gpu_providers_skip_the_cpu_only_upsample_rewrite(tmp_path: Path) -> Non
     assert rewrite_for_cpu(path, cpu=False) is None
     cpu = rewrite_for_cpu(path)
     assert cpu is not None and cpu.applied == {"qdq-nearest-upsample": 1}
+
+
+def _qdq_head(path: Path) -> Path:
+    """images [1,3,6,6] -> Q/DQ -> INT8 3x3 conv to 16 channels (a Q/DQ unit: DQ in, Q out) -> DQ -> 1x1 conv with DequantizeLinear
+    weights (per channel) and an int32 bias -> float logits: the end of an INT8 detection head."""
+    rng = np.random.default_rng(7)
+    def const(name: str, value: np.ndarray) -> Any:
+        return numpy_helper.from_array(value, name)
+
+    inits = [const("s_in", np.array(1 / 255, np.float32)), const("z", np.array(0, np.uint8)),
+             const("s_act", np.array(0.05, np.float32)), const("z_act", np.array(100, np.uint8)),
+             const("w1", rng.integers(-127, 128, (16, 3, 3, 3)).astype(np.int8)), const("w1_s", np.full(16, 0.002, np.float32)),
+             const("w1_z", np.zeros(16, np.int8)), const("w2", rng.integers(-120, 121, (16, 16, 1, 1)).astype(np.int8)),
+             const("w2_s", np.linspace(0.01, 0.03, 16).astype(np.float32)), const("w2_z", np.arange(-8, 8).astype(np.int8)),
+             const("b2", rng.integers(-5000, 5000, 16).astype(np.int32)),
+             const("b2_s", (0.05 * np.linspace(0.01, 0.03, 16)).astype(np.float32)), const("b2_z", np.zeros(16, np.int32))]
+    nodes = [helper.make_node("QuantizeLinear", ["images", "s_in", "z"], ["xq"], name="q_in"),
+             helper.make_node("DequantizeLinear", ["xq", "s_in", "z"], ["x"], name="dq_in"),
+             helper.make_node("DequantizeLinear", ["w1", "w1_s", "w1_z"], ["w1f"], name="dq_w1", axis=0),
+             helper.make_node("Conv", ["x", "w1f"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("QuantizeLinear", ["c1", "s_act", "z_act"], ["c1q"], name="q_c1"),
+             helper.make_node("DequantizeLinear", ["c1q", "s_act", "z_act"], ["c1f"], name="dq_c1"),
+             helper.make_node("DequantizeLinear", ["w2", "w2_s", "w2_z"], ["w2f"], name="dq_w2", axis=0),
+             helper.make_node("DequantizeLinear", ["b2", "b2_s", "b2_z"], ["b2f"], name="dq_b2", axis=0),
+             helper.make_node("Conv", ["c1f", "w2f", "b2f"], ["out"], name="logits")]
+    graph = helper.make_graph(nodes, "head", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 6, 6])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 16, 6, 6])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def test_float_conv_gets_its_dequantized_weights_as_constants(tmp_path: Path) -> None:
+    path = _qdq_head(tmp_path / "m.onnx")
+    x = np.random.default_rng(8).random((1, 3, 6, 6), dtype=np.float32)
+    a, plain = _outputs(path, x, graph_rewrites=False)
+    b, applied = _outputs(path, x)
+    assert plain == {} and applied == {"float-conv-weights": 1}
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-4)
+    assert float(a.std()) > 1.0
+    model = onnx.load(str(path))
+    assert float_conv_weights(model) == 1
+    by_name = {n.name: n for n in model.graph.node}
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    assert inits[by_name["logits"].input[1]].dtype == np.float32 and "dq_w2" not in by_name and "dq_b2" not in by_name
+    assert "w2" not in inits and "b2" not in inits  # the integer constants only they read are gone
+    # the folded values are DequantizeLinear's: (q - zero point) * scale, in float32
+    folded_w, folded_b = inits[by_name["logits"].input[1]], inits[by_name["logits"].input[2]]
+    src = onnx.load(str(path))
+    raw = {t.name: numpy_helper.to_array(t) for t in src.graph.initializer}
+    zero = raw["w2_z"].astype(np.float32).reshape(-1, 1, 1, 1)  # per channel, as the scale
+    np.testing.assert_array_equal(folded_w, (raw["w2"].astype(np.float32) - zero) * raw["w2_s"].reshape(-1, 1, 1, 1))
+    np.testing.assert_array_equal(folded_b, (raw["b2"].astype(np.int64)).astype(np.float32) * raw["b2_s"])
+    assert by_name["conv1"].input[1] == "w1f" and "dq_w1" in by_name  # the Q/DQ unit keeps them: it becomes QLinearConv
+    onnx.checker.check_model(model, full_check=True)
+    assert rewrite_for_cpu(path, cpu=False) is None
