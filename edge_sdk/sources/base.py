@@ -105,6 +105,7 @@ class Source:
         self.stall_timeout_s = stall_timeout_s
         self._queue: collections.deque[Frame] = collections.deque()
         self._queue_size = 1 if not self.deliver_all else max(1, queue_size)
+        self._refill_at = self._queue_size // 2  # deliver_all: refill once the queue is down to this many
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._ended: CaptureStatus | None = None
@@ -161,7 +162,8 @@ class Source:
                     return CaptureStatus.TIMEOUT, None
                 self._cond.wait(remaining)
             frame = self._queue.popleft()
-            self._cond.notify_all()
+            if self.deliver_all and len(self._queue) <= self._refill_at:
+                self._cond.notify_all()  # the capture thread refills in a burst (see _push)
             return CaptureStatus.OK, frame
 
     def snapshot_health(self) -> SourceHealth:
@@ -196,8 +198,10 @@ class Source:
         frame = Frame(self._next_id, self.camera, image, now_mono, now_wall, pts)
         self._next_id += 1
         with self._cond:
-            if self.deliver_all:
-                while len(self._queue) >= self._queue_size and not self._stop.is_set():
+            if self.deliver_all and len(self._queue) >= self._queue_size:
+                # full: wait until the consumers have taken it down to the low mark, then decode the next frames
+                # back to back: one wake-up of this thread per (queue_size - refill_at) frames, not one per frame
+                while len(self._queue) > self._refill_at and not self._stop.is_set():
                     self._cond.wait(0.1)
             elif len(self._queue) >= self._queue_size:
                 self._queue.popleft()

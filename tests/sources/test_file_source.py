@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from edge_sdk.errors import SourceError
 from edge_sdk.frame import CaptureStatus, Frame
 from edge_sdk.sources import Source, open_source
+from edge_sdk.sources.base import Reader
+from edge_sdk.sources.uri import parse_uri
 from tests.sources.conftest import CLIP_FPS, CLIP_FRAMES, CLIP_SIZE
 
 
@@ -100,3 +103,42 @@ def test_unopenable_file_gives_a_clear_error(tmp_path: Path, name: str, message:
         src.start()
     assert message in info.value.message and info.value.where == str(target) and info.value.fix
     src.close()
+
+
+class _CountingReader(Reader):
+    """A non-live reader that only counts its grabs (the queue policy under test is the Source's, not a device's)."""
+
+    live = False
+
+    def __init__(self) -> None:
+        self.grabs = 0
+
+    def open(self) -> None:
+        pass
+
+    def grab(self) -> tuple[CaptureStatus, np.ndarray | None, float | None]:
+        self.grabs += 1
+        return CaptureStatus.OK, np.zeros((4, 4, 3), np.uint8), None
+
+    def close(self) -> None:
+        pass
+
+
+def _settle(reader: _CountingReader, seconds: float = 0.3) -> int:
+    time.sleep(seconds)
+    return reader.grabs
+
+
+def test_delivering_all_refills_the_queue_in_bursts() -> None:
+    # one capture wake-up per half queue, not per frame: taking one frame from the full queue (4) must not wake the
+    # capture thread; taking the second (down to 2) lets it decode two frames back to back
+    reader = _CountingReader()
+    with Source(reader, parse_uri("file:///counting.mp4"), "burst", deliver_all=True, queue_size=4) as src:
+        full = _settle(reader)
+        assert full == 5  # four queued, the fifth grabbed and waiting for room
+        first = src.read(timeout=1.0)[1]
+        assert first is not None and first.frame_id == 0 and _settle(reader) == full
+        second = src.read(timeout=1.0)[1]
+        assert second is not None and second.frame_id == 1 and _settle(reader) == full + 2
+        ids = [src.read(timeout=1.0)[1] for _ in range(20)]
+        assert [f.frame_id for f in ids if f is not None] == list(range(2, 22))  # every frame, in order
