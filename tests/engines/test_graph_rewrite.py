@@ -205,8 +205,8 @@ def test_gpu_providers_skip_the_cpu_only_upsample_rewrite(tmp_path: Path) -> Non
 
 
 def _qdq_head(path: Path) -> Path:
-    """images [1,3,6,6] -> Q/DQ -> INT8 3x3 conv to 16 channels (a Q/DQ unit: DQ in, Q out) -> DQ -> 1x1 conv with DequantizeLinear
-    weights (per channel) and an int32 bias -> float logits: the end of an INT8 detection head."""
+    """images [1,3,6,6] -> Q/DQ -> INT8 3x3 conv to 16 channels (a Q/DQ unit: DQ in, Q out) -> DQ -> 1x1 conv
+    with DequantizeLinear weights (per channel) and an int32 bias -> float logits: the end of an INT8 head."""
     rng = np.random.default_rng(7)
     def const(name: str, value: np.ndarray) -> Any:
         return numpy_helper.from_array(value, name)
