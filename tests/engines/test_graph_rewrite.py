@@ -101,6 +101,20 @@ def test_demo_model_gets_the_dfl_rewrite_with_identical_outputs(demo_model: Path
         np.testing.assert_allclose(fast.infer(x)[0], plain.infer(x)[0], rtol=1e-5, atol=1e-3)
 
 
+def _const(name: str, value: np.ndarray) -> Any:
+    return numpy_helper.from_array(value, name)
+
+
+def _quantized_input() -> tuple[list[Any], list[Any]]:
+    """Initializers and nodes that quantize `images` to `x` (UINT8, scale 1/255), plus the activation
+    parameters `s_act`/`z_act` the graphs below use between layers."""
+    inits = [_const("s_in", np.array(1 / 255, np.float32)), _const("z", np.array(0, np.uint8)),
+             _const("s_act", np.array(0.05, np.float32)), _const("z_act", np.array(100, np.uint8))]
+    nodes = [helper.make_node("QuantizeLinear", ["images", "s_in", "z"], ["xq"], name="q_in"),
+             helper.make_node("DequantizeLinear", ["xq", "s_in", "z"], ["x"], name="dq_in")]
+    return inits, nodes
+
+
 def _qdq_upsample(path: Path, *, scales: tuple[float, float, float, float] = (1, 1, 2, 2), mode: str = "asymmetric",
                   nearest: str = "floor", quantized: bool = True, per_channel: bool = False) -> Path:
     """images [1,3,10,12] -> Q/DQ -> INT8 conv (6 ch) -> Q/DQ -> nearest Resize -> Q/DQ -> INT8 1x1 conv -> out:
@@ -108,22 +122,16 @@ def _qdq_upsample(path: Path, *, scales: tuple[float, float, float, float] = (1,
     `quantized` False leaves the Resize on float tensors (no Q/DQ around it); `per_channel` gives the Resize's
     input one scale per channel."""
     rng = np.random.default_rng(3)
-    def const(name: str, value: np.ndarray) -> Any:
-        return numpy_helper.from_array(value, name)
-
-    inits = [const("s_in", np.array(1 / 255, np.float32)), const("z", np.array(0, np.uint8)),
-             const("s_act", np.array(0.05, np.float32)), const("z_act", np.array(100, np.uint8)),
-             const("w1", rng.integers(-90, 90, (6, 3, 3, 3)).astype(np.int8)), const("w1_s", np.full(6, 0.01, np.float32)),
-             const("w1_z", np.zeros(6, np.int8)), const("w2", rng.integers(-90, 90, (4, 6, 1, 1)).astype(np.int8)),
-             const("w2_s", np.full(4, 0.02, np.float32)), const("w2_z", np.zeros(4, np.int8)),
-             const("scales", np.array(scales, np.float32)),
-             const("s_ch", np.linspace(0.04, 0.06, 6).astype(np.float32)), const("z_ch", np.full(6, 100, np.uint8))]
-    nodes = [helper.make_node("QuantizeLinear", ["images", "s_in", "z"], ["xq"], name="q_in"),
-             helper.make_node("DequantizeLinear", ["xq", "s_in", "z"], ["x"], name="dq_in"),
-             helper.make_node("DequantizeLinear", ["w1", "w1_s", "w1_z"], ["w1f"], name="dq_w1", axis=0),
-             helper.make_node("Conv", ["x", "w1f"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
-             helper.make_node("QuantizeLinear", ["c1", "s_act", "z_act"], ["c1q"], name="q_c1"),
-             helper.make_node("DequantizeLinear", ["c1q", "s_ch", "z_ch"] if per_channel else ["c1q", "s_act", "z_act"],
+    inits, nodes = _quantized_input()
+    inits += [_const("w1", rng.integers(-90, 90, (6, 3, 3, 3)).astype(np.int8)), _const("w1_s", np.full(6, 0.01, np.float32)),
+              _const("w1_z", np.zeros(6, np.int8)), _const("w2", rng.integers(-90, 90, (4, 6, 1, 1)).astype(np.int8)),
+              _const("w2_s", np.full(4, 0.02, np.float32)), _const("w2_z", np.zeros(4, np.int8)),
+              _const("scales", np.array(scales, np.float32)),
+              _const("s_ch", np.linspace(0.04, 0.06, 6).astype(np.float32)), _const("z_ch", np.full(6, 100, np.uint8))]
+    nodes += [helper.make_node("DequantizeLinear", ["w1", "w1_s", "w1_z"], ["w1f"], name="dq_w1", axis=0),
+              helper.make_node("Conv", ["x", "w1f"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+              helper.make_node("QuantizeLinear", ["c1", "s_act", "z_act"], ["c1q"], name="q_c1"),
+              helper.make_node("DequantizeLinear", ["c1q", "s_ch", "z_ch"] if per_channel else ["c1q", "s_act", "z_act"],
                               ["c1f"], name="dq_c1", axis=1)]
     if quantized:
         nodes += [helper.make_node("Resize", ["c1f", "", "scales"], ["up"], name="up", mode="nearest",
@@ -208,22 +216,17 @@ def _qdq_head(path: Path) -> Path:
     """images [1,3,6,6] -> Q/DQ -> INT8 3x3 conv to 16 channels (a Q/DQ unit: DQ in, Q out) -> DQ -> 1x1 conv
     with DequantizeLinear weights (per channel) and an int32 bias -> float logits: the end of an INT8 head."""
     rng = np.random.default_rng(7)
-    def const(name: str, value: np.ndarray) -> Any:
-        return numpy_helper.from_array(value, name)
-
-    inits = [const("s_in", np.array(1 / 255, np.float32)), const("z", np.array(0, np.uint8)),
-             const("s_act", np.array(0.05, np.float32)), const("z_act", np.array(100, np.uint8)),
-             const("w1", rng.integers(-127, 128, (16, 3, 3, 3)).astype(np.int8)), const("w1_s", np.full(16, 0.002, np.float32)),
-             const("w1_z", np.zeros(16, np.int8)), const("w2", rng.integers(-120, 121, (16, 16, 1, 1)).astype(np.int8)),
-             const("w2_s", np.linspace(0.01, 0.03, 16).astype(np.float32)), const("w2_z", np.arange(-8, 8).astype(np.int8)),
-             const("b2", rng.integers(-5000, 5000, 16).astype(np.int32)),
-             const("b2_s", (0.05 * np.linspace(0.01, 0.03, 16)).astype(np.float32)), const("b2_z", np.zeros(16, np.int32))]
-    nodes = [helper.make_node("QuantizeLinear", ["images", "s_in", "z"], ["xq"], name="q_in"),
-             helper.make_node("DequantizeLinear", ["xq", "s_in", "z"], ["x"], name="dq_in"),
-             helper.make_node("DequantizeLinear", ["w1", "w1_s", "w1_z"], ["w1f"], name="dq_w1", axis=0),
-             helper.make_node("Conv", ["x", "w1f"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
-             helper.make_node("QuantizeLinear", ["c1", "s_act", "z_act"], ["c1q"], name="q_c1"),
-             helper.make_node("DequantizeLinear", ["c1q", "s_act", "z_act"], ["c1f"], name="dq_c1"),
+    inits, nodes = _quantized_input()
+    inits += [_const("w1", rng.integers(-127, 128, (16, 3, 3, 3)).astype(np.int8)),
+              _const("w1_s", np.full(16, 0.002, np.float32)),
+              _const("w1_z", np.zeros(16, np.int8)), _const("w2", rng.integers(-120, 121, (16, 16, 1, 1)).astype(np.int8)),
+              _const("w2_s", np.linspace(0.01, 0.03, 16).astype(np.float32)), _const("w2_z", np.arange(-8, 8).astype(np.int8)),
+              _const("b2", rng.integers(-5000, 5000, 16).astype(np.int32)),
+              _const("b2_s", (0.05 * np.linspace(0.01, 0.03, 16)).astype(np.float32)), _const("b2_z", np.zeros(16, np.int32))]
+    nodes += [helper.make_node("DequantizeLinear", ["w1", "w1_s", "w1_z"], ["w1f"], name="dq_w1", axis=0),
+              helper.make_node("Conv", ["x", "w1f"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+              helper.make_node("QuantizeLinear", ["c1", "s_act", "z_act"], ["c1q"], name="q_c1"),
+              helper.make_node("DequantizeLinear", ["c1q", "s_act", "z_act"], ["c1f"], name="dq_c1"),
              helper.make_node("DequantizeLinear", ["w2", "w2_s", "w2_z"], ["w2f"], name="dq_w2", axis=0),
              helper.make_node("DequantizeLinear", ["b2", "b2_s", "b2_z"], ["b2f"], name="dq_b2", axis=0),
              helper.make_node("Conv", ["c1f", "w2f", "b2f"], ["out"], name="logits")]
