@@ -17,6 +17,13 @@ threaded (1.0 ms of 20.7 on the demo INT8 model, two threads). Rewritten, the tr
 layout ONNX Runtime chose, the Q/DQ pairs are dropped, and Expand copies whole channel vectors: 0.1 ms, and
 bit-identical outputs (nearest with an integer factor repeats each pixel; only the coordinate modes for which
 that holds are rewritten). Float models are left alone: their Resize runs in ONNX Runtime's NCHWc fast path.
+
+qdq-byte-concat (CPU only): a Concat between DequantizeLinear inputs and one QuantizeLinear that all share one
+per-tensor scale and zero point (the build quantizes the tensors a Concat joins with one range) becomes a Concat
+of the quantized tensors: DequantizeLinear then QuantizeLinear with the same parameters gives back the same bytes,
+so the outputs are bit-identical. ONNX Runtime turns the Q/DQ form into QLinearConcat, which runs on one thread
+even when it has nothing to requantize (0.64 ms for the demo model's 13 on two threads); its plain Concat
+splits the copy across threads (0.53 ms).
 """
 
 from __future__ import annotations
@@ -172,11 +179,56 @@ def _nhwc_repeat(node: Any, dq: Any, sy: int, sx: int) -> tuple[list[Any], list[
     return nodes, constants
 
 
+def _per_tensor_params(node: Any, consts: dict[str, Any]) -> tuple[bytes, ...] | None:
+    """The constant scale and zero point of a Q or DQ node as comparable bytes (dtype included), else None."""
+    if len(node.input) < 3 or not node.input[2]:
+        return None
+    values = [consts[name] for name in node.input[1:3] if name in consts]
+    if len(values) != 2 or any(v.size != 1 for v in values):
+        return None
+    return tuple(v.dtype.str.encode() + v.tobytes() for v in values)
+
+
+def qdq_byte_concat(model: Any) -> int:
+    """Rewrite every Concat of DequantizeLinear outputs read only by one QuantizeLinear, all with the same
+    per-tensor scale and zero point, into a Concat of the quantized tensors themselves."""
+    consts = constant_values(model)
+    producers, readers = onnx_graph.producers(model.graph), onnx_graph.consumers(model.graph)
+    outputs = {o.name for o in model.graph.output}
+    done = 0
+    dropped: set[int] = set()
+    for node in model.graph.node:
+        if node.op_type != "Concat" or node.domain not in ("", "ai.onnx") or node.output[0] in outputs:
+            continue
+        after = readers.get(node.output[0], [])
+        if len(after) != 1 or after[0].op_type != "QuantizeLinear" or after[0].domain not in ("", "ai.onnx"):
+            continue
+        dqs = [producers[name] for name in node.input if name in producers]
+        if len(dqs) != len(node.input) or any(dq.op_type != "DequantizeLinear" for dq in dqs):
+            continue
+        params = {_per_tensor_params(n, consts) for n in [after[0], *dqs]}
+        if len(params) != 1 or None in params:
+            continue
+        q = after[0]
+        node.input[:] = [dq.input[0] for dq in dqs]
+        node.output[0] = q.output[0]
+        dropped.add(id(q))
+        done += 1
+    if done:
+        still_read = {name for n in model.graph.node if id(n) not in dropped for name in n.input} | outputs
+        keep = [n for n in model.graph.node if id(n) not in dropped
+                and not (n.op_type == "DequantizeLinear" and not any(o in still_read for o in n.output))]
+        del model.graph.node[:]
+        model.graph.node.extend(keep)
+    return done
+
+
 #: In the order they run: softmax-expectation takes the Softmax it rewrites away from softmax-last-axis.
 REWRITES = {"softmax-expectation": softmax_expectation, "softmax-last-axis": softmax_last_axis,
-            "qdq-nearest-upsample": qdq_nearest_upsample, "float-conv-weights": float_conv_weights}
+            "qdq-nearest-upsample": qdq_nearest_upsample, "qdq-byte-concat": qdq_byte_concat,
+            "float-conv-weights": float_conv_weights}
 #: Rewrites tuned to ONNX Runtime's CPU provider (its NHWC layout for INT8, its blocked-layout float Conv).
-CPU_ONLY = frozenset({"softmax-expectation", "qdq-nearest-upsample", "float-conv-weights"})
+CPU_ONLY = frozenset({"softmax-expectation", "qdq-nearest-upsample", "qdq-byte-concat", "float-conv-weights"})
 _TRIGGERS = frozenset({"Softmax", "Resize", "DequantizeLinear"})
 
 

@@ -10,7 +10,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from edge_sdk.engines.graph_rewrite import qdq_nearest_upsample, rewrite_for_cpu, softmax_last_axis
+from edge_sdk.engines.graph_rewrite import qdq_byte_concat, qdq_nearest_upsample, rewrite_for_cpu, softmax_last_axis
 from edge_sdk.engines.graph_rewrite_head import float_conv_weights, softmax_expectation
 from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
 
@@ -262,4 +262,60 @@ def test_float_conv_gets_its_dequantized_weights_as_constants(tmp_path: Path) ->
     np.testing.assert_array_equal(folded_b, (raw["b2"].astype(np.int64)).astype(np.float32) * raw["b2_s"])
     assert by_name["conv1"].input[1] == "w1f" and "dq_w1" in by_name  # the Q/DQ unit keeps them: it becomes QLinearConv
     onnx.checker.check_model(model, full_check=True)
+    assert rewrite_for_cpu(path, cpu=False) is None
+
+
+def _qdq_concat(path: Path, *, other_scale: bool = False) -> Path:
+    """images [1,3,8,8] -> Q/DQ -> two INT8 3x3 convs (6 ch each) -> Q/DQ -> Concat -> Q/DQ -> INT8 1x1 conv -> out,
+    every tensor around the Concat with one scale (as `edge-sdk build` quantizes them), or with `other_scale` the
+    second conv's output with its own."""
+    rng = np.random.default_rng(9)
+    inits, nodes = _quantized_input()
+    inits += [_const("wa", rng.integers(-90, 90, (6, 3, 3, 3)).astype(np.int8)),
+              _const("wb", rng.integers(-90, 90, (6, 3, 3, 3)).astype(np.int8)),
+              _const("w_s", np.full(6, 0.01, np.float32)), _const("w_z", np.zeros(6, np.int8)),
+              _const("w2", rng.integers(-90, 90, (4, 12, 1, 1)).astype(np.int8)),
+              _const("w2_s", np.full(4, 0.02, np.float32)), _const("w2_z", np.zeros(4, np.int8)),
+              _const("s_b", np.array(0.07 if other_scale else 0.05, np.float32)), _const("z_b", np.array(100, np.uint8))]
+    for branch, (s, z) in {"a": ("s_act", "z_act"), "b": ("s_b", "z_b")}.items():
+        nodes += [helper.make_node("DequantizeLinear", [f"w{branch}", "w_s", "w_z"], [f"w{branch}f"], axis=0),
+                  helper.make_node("Conv", ["x", f"w{branch}f"], [f"c{branch}"], pads=[1, 1, 1, 1]),
+                  helper.make_node("QuantizeLinear", [f"c{branch}", s, z], [f"c{branch}q"]),
+                  helper.make_node("DequantizeLinear", [f"c{branch}q", s, z], [f"c{branch}f"])]
+    nodes += [helper.make_node("Concat", ["caf", "cbf"], ["cat"], name="concat", axis=1),
+              helper.make_node("QuantizeLinear", ["cat", "s_act", "z_act"], ["catq"]),
+              helper.make_node("DequantizeLinear", ["catq", "s_act", "z_act"], ["catf"]),
+              helper.make_node("DequantizeLinear", ["w2", "w2_s", "w2_z"], ["w2f"], axis=0),
+              helper.make_node("Conv", ["catf", "w2f"], ["c2"]),
+              helper.make_node("QuantizeLinear", ["c2", "s_act", "z_act"], ["c2q"]),
+              helper.make_node("DequantizeLinear", ["c2q", "s_act", "z_act"], ["out"])]
+    graph = helper.make_graph(nodes, "concat", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4, 8, 8])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def test_concat_with_one_scale_runs_on_the_quantized_bytes_bit_for_bit(tmp_path: Path) -> None:
+    path = _qdq_concat(tmp_path / "m.onnx")
+    x = np.random.default_rng(10).random((1, 3, 8, 8), dtype=np.float32)
+    a, plain = _outputs(path, x, graph_rewrites=False)
+    b, applied = _outputs(path, x)
+    assert plain == {} and applied == {"qdq-byte-concat": 1}
+    np.testing.assert_array_equal(b, a)
+    assert len(np.unique(a)) > 20
+    model = onnx.load(str(path))
+    assert qdq_byte_concat(model) == 1
+    concat = next(n for n in model.graph.node if n.op_type == "Concat")
+    assert list(concat.input) == ["caq", "cbq"] and list(concat.output) == ["catq"]
+    written = {o for n in model.graph.node for o in n.output}
+    assert not {"caf", "cbf", "cat"} & written  # the branches' DequantizeLinear and the Concat's Q/DQ round trip are gone
+    assert [n.op_type for n in model.graph.node].count("QuantizeLinear") == 4
+    onnx.checker.check_model(model, full_check=True)
+    # an input with its own scale would need requantizing: left to ONNX Runtime's QLinearConcat
+    other = _qdq_concat(tmp_path / "other.onnx", other_scale=True)
+    rewritten = rewrite_for_cpu(other)
+    assert rewritten is None or "qdq-byte-concat" not in rewritten.applied
     assert rewrite_for_cpu(path, cpu=False) is None
