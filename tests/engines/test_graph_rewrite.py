@@ -15,6 +15,18 @@ from edge_sdk.engines.graph_rewrite_head import float_conv_weights, softmax_expe
 from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
 
 
+def _save(path: Path, name: str, nodes: list[Any], inits: list[Any], in_shape: list[int], out_shape: list[int],
+          opset: int = 17) -> Path:
+    """A checked single-input, single-output model written to `path` (input `images`, output `out`)."""
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("images", TensorProto.FLOAT, in_shape)],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, out_shape)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+    return path
+
+
 def _dfl_like(path: Path, *, opset: int = 17, axis: int = 1, out_channels: int = 1, bias: bool = False,
               transpose: bool = True) -> Path:
     """images [1,3,8,8] -> Conv to 64 channels -> Reshape [1,4,16,64] -> Transpose -> Softmax(axis) -> 1x1 Conv
@@ -32,13 +44,7 @@ def _dfl_like(path: Path, *, opset: int = 17, axis: int = 1, out_channels: int =
     nodes += [helper.make_node("Softmax", ["t"], ["s"], name="softmax", axis=axis),
               helper.make_node("Conv", ["s", "bins", "b"] if bias else ["s", "bins"], ["d"], name="dfl"),
               helper.make_node("Reshape", ["d", "shape2"], ["out"], name="reshape2")]
-    graph = helper.make_graph(nodes, "dfl", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 8, 8])],
-                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4 * out_channels, 64])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, str(path))
-    return path
+    return _save(path, "dfl", nodes, inits, [1, 3, 8, 8], [1, 4 * out_channels, 64], opset=opset)
 
 
 def _outputs(path: Path, x: np.ndarray, **kwargs: Any) -> tuple[np.ndarray, dict[str, int]]:
@@ -147,13 +153,7 @@ def _qdq_upsample(path: Path, *, scales: tuple[float, float, float, float] = (1,
               helper.make_node("QuantizeLinear", ["c2", "s_act", "z_act"], ["c2q"], name="q_c2"),
               helper.make_node("DequantizeLinear", ["c2q", "s_act", "z_act"], ["out"], name="dq_c2")]
     out_shape = [1, 4, int(10 * scales[2]), int(12 * scales[3])]
-    graph = helper.make_graph(nodes, "fpn", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 10, 12])],
-                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, out_shape)], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, str(path))
-    return path
+    return _save(path, "fpn", nodes, inits, [1, 3, 10, 12], out_shape)
 
 
 def _repeat(x: np.ndarray, sy: int, sx: int) -> np.ndarray:
@@ -227,16 +227,10 @@ def _qdq_head(path: Path) -> Path:
               helper.make_node("Conv", ["x", "w1f"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
               helper.make_node("QuantizeLinear", ["c1", "s_act", "z_act"], ["c1q"], name="q_c1"),
               helper.make_node("DequantizeLinear", ["c1q", "s_act", "z_act"], ["c1f"], name="dq_c1"),
-             helper.make_node("DequantizeLinear", ["w2", "w2_s", "w2_z"], ["w2f"], name="dq_w2", axis=0),
-             helper.make_node("DequantizeLinear", ["b2", "b2_s", "b2_z"], ["b2f"], name="dq_b2", axis=0),
-             helper.make_node("Conv", ["c1f", "w2f", "b2f"], ["out"], name="logits")]
-    graph = helper.make_graph(nodes, "head", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 6, 6])],
-                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 16, 6, 6])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, str(path))
-    return path
+              helper.make_node("DequantizeLinear", ["w2", "w2_s", "w2_z"], ["w2f"], name="dq_w2", axis=0),
+              helper.make_node("DequantizeLinear", ["b2", "b2_s", "b2_z"], ["b2f"], name="dq_b2", axis=0),
+              helper.make_node("Conv", ["c1f", "w2f", "b2f"], ["out"], name="logits")]
+    return _save(path, "head", nodes, inits, [1, 3, 6, 6], [1, 16, 6, 6])
 
 
 def test_float_conv_gets_its_dequantized_weights_as_constants(tmp_path: Path) -> None:
@@ -289,13 +283,7 @@ def _qdq_concat(path: Path, *, other_scale: bool = False) -> Path:
               helper.make_node("Conv", ["catf", "w2f"], ["c2"]),
               helper.make_node("QuantizeLinear", ["c2", "s_act", "z_act"], ["c2q"]),
               helper.make_node("DequantizeLinear", ["c2q", "s_act", "z_act"], ["out"])]
-    graph = helper.make_graph(nodes, "concat", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 8, 8])],
-                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4, 8, 8])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, str(path))
-    return path
+    return _save(path, "concat", nodes, inits, [1, 3, 8, 8], [1, 4, 8, 8])
 
 
 def test_concat_with_one_scale_runs_on_the_quantized_bytes_bit_for_bit(tmp_path: Path) -> None:
