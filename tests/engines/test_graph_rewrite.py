@@ -52,15 +52,22 @@ def _outputs(path: Path, x: np.ndarray, **kwargs: Any) -> tuple[np.ndarray, dict
         return engine.infer(x)[0], engine.info.extra["graph_rewrites"]
 
 
+def _plain_and_rewritten(path: Path, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """The model's output without rewrites and with them, and which rewrites applied."""
+    a, plain = _outputs(path, x, graph_rewrites=False)
+    assert plain == {}
+    b, applied = _outputs(path, x)
+    return a, b, applied
+
+
 @pytest.mark.parametrize("opset,bias,transpose", [(17, False, True), (18, True, True), (17, True, False)])
 def test_dfl_softmax_and_conv_become_reductions_of_the_same_function(tmp_path: Path, opset: int, bias: bool,
                                                                     transpose: bool) -> None:
     # opset 18 takes ReduceMax's axes as an input (17: an attribute); the exporter's Transpose is absorbed
     path = _dfl_like(tmp_path / "m.onnx", opset=opset, bias=bias, transpose=transpose)
     x = np.random.default_rng(1).normal(0, 1, (1, 3, 8, 8)).astype(np.float32)
-    a, plain = _outputs(path, x, graph_rewrites=False)
-    b, applied = _outputs(path, x)
-    assert plain == {} and applied == {"softmax-expectation": 1}
+    a, b, applied = _plain_and_rewritten(path, x)
+    assert applied == {"softmax-expectation": 1}
     assert a.shape == b.shape == (1, 4, 64)
     np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
     assert float(a.max()) > 1.0 and float(a.std()) > 0.5  # real expectations over the 16 bins
@@ -236,9 +243,8 @@ def _qdq_head(path: Path) -> Path:
 def test_float_conv_gets_its_dequantized_weights_as_constants(tmp_path: Path) -> None:
     path = _qdq_head(tmp_path / "m.onnx")
     x = np.random.default_rng(8).random((1, 3, 6, 6), dtype=np.float32)
-    a, plain = _outputs(path, x, graph_rewrites=False)
-    b, applied = _outputs(path, x)
-    assert plain == {} and applied == {"float-conv-weights": 1}
+    a, b, applied = _plain_and_rewritten(path, x)
+    assert applied == {"float-conv-weights": 1}
     np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-4)
     assert float(a.std()) > 1.0
     model = onnx.load(str(path))
@@ -289,9 +295,8 @@ def _qdq_concat(path: Path, *, other_scale: bool = False) -> Path:
 def test_concat_with_one_scale_runs_on_the_quantized_bytes_bit_for_bit(tmp_path: Path) -> None:
     path = _qdq_concat(tmp_path / "m.onnx")
     x = np.random.default_rng(10).random((1, 3, 8, 8), dtype=np.float32)
-    a, plain = _outputs(path, x, graph_rewrites=False)
-    b, applied = _outputs(path, x)
-    assert plain == {} and applied == {"qdq-byte-concat": 1}
+    a, b, applied = _plain_and_rewritten(path, x)
+    assert applied == {"qdq-byte-concat": 1}
     np.testing.assert_array_equal(b, a)
     assert len(np.unique(a)) > 20
     model = onnx.load(str(path))
