@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from edge_sdk import onnx_graph
 from edge_sdk.onnx_graph import attr, constant_values, opset
 
@@ -30,8 +32,8 @@ def _one_channel_pointwise(conv: Any, consts: dict[str, Any]) -> bool:
     if conv.op_type != "Conv" or conv.domain not in ("", "ai.onnx") or len(conv.input) < 2:
         return False
     weight = consts.get(conv.input[1])
-    if weight is None or weight.ndim != 4 or weight.shape[0] != 1 or weight.shape[2:] != (1, 1):
-        return False
+    if weight is None or weight.dtype != np.float32 or weight.ndim != 4 or weight.shape[0] != 1 or weight.shape[2:] != (1, 1):
+        return False  # (float32 only: the replacement's constants must match the graph's float type)
     if len(conv.input) > 2 and conv.input[2] and (consts.get(conv.input[2]) is None or consts[conv.input[2]].size != 1):
         return False
     plain = (attr(conv, "group", 1) == 1 and attr(conv, "auto_pad", "NOTSET") in ("NOTSET", "VALID")
@@ -84,7 +86,6 @@ def softmax_expectation(model: Any) -> int:
 def _expectation(softmax: Any, conv: Any, transpose: Any, version: int,
                  consts: dict[str, Any]) -> tuple[list[Any], list[Any]]:
     """Nodes and initializers computing conv(softmax(x)) as sum(w * exp(x - max)) / sum(exp(x - max)) (+ bias)."""
-    import numpy as np
     from onnx import helper, numpy_helper
 
     p = f"{conv.output[0]}/expectation"  # output names are unique
@@ -122,16 +123,15 @@ def _expectation(softmax: Any, conv: Any, transpose: Any, version: int,
 
 def _dequantized(dq: Any, consts: dict[str, Any]) -> Any:
     """The float32 value DequantizeLinear `dq` computes from constant inputs, or None."""
-    import numpy as np
-
     if dq.op_type != "DequantizeLinear" or dq.domain not in ("", "ai.onnx") or attr(dq, "block_size", 0):
         return None
     q, scale = consts.get(dq.input[0]), consts.get(dq.input[1]) if len(dq.input) > 1 else None
     zp = consts.get(dq.input[2]) if len(dq.input) > 2 and dq.input[2] else None
     if q is None or scale is None or (len(dq.input) > 2 and dq.input[2] and zp is None):
         return None
+    if scale.dtype != np.float32:  # opset 19+ dequantizes to the scale's type; folded float32 would not match
+        return None
     zero = np.zeros(scale.shape, np.int64) if zp is None else zp.astype(np.int64)
-    scale = scale.astype(np.float32)
     if scale.ndim == 1 and q.ndim > 1:  # per-axis parameters
         shape = [1] * q.ndim
         shape[attr(dq, "axis", 1) % q.ndim] = -1

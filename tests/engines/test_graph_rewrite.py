@@ -312,3 +312,17 @@ def test_concat_with_one_scale_runs_on_the_quantized_bytes_bit_for_bit(tmp_path:
     rewritten = rewrite_for_cpu(other)
     assert rewritten is None or "qdq-byte-concat" not in rewritten.applied
     assert rewrite_for_cpu(path, cpu=False) is None
+
+
+def test_head_rewrites_leave_half_precision_graphs_alone(tmp_path: Path) -> None:
+    # their constants are float32; in a float16 graph they would not type-check (the session would not load)
+    model = onnx.load(str(_dfl_like(tmp_path / "dfl.onnx")))
+    for t in model.graph.initializer:
+        if t.data_type == TensorProto.FLOAT:
+            t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), t.name))
+    assert softmax_expectation(model) == 0
+    head = onnx.load(str(_qdq_head(tmp_path / "head.onnx")))
+    for t in head.graph.initializer:
+        if t.name in ("w2_s", "b2_s"):  # opset 19+ dequantizes to the scale's type
+            t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), t.name))
+    assert float_conv_weights(head) == 0
