@@ -215,11 +215,10 @@ def qdq_byte_concat(model: Any) -> int:
         dropped.add(id(q))
         done += 1
     if done:
-        still_read = {name for n in model.graph.node if id(n) not in dropped for name in n.input} | outputs
-        keep = [n for n in model.graph.node if id(n) not in dropped
-                and not (n.op_type == "DequantizeLinear" and not any(o in still_read for o in n.output))]
+        keep = [n for n in model.graph.node if id(n) not in dropped]
         del model.graph.node[:]
         model.graph.node.extend(keep)
+        onnx_graph.drop_unread_dequantize(model)  # the Concat's inputs no longer need theirs
     return done
 
 

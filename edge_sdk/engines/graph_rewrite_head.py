@@ -170,27 +170,5 @@ def float_conv_weights(model: Any) -> int:
             folded = True
         changed += folded
     if changed:
-        _drop_unread(model)
+        onnx_graph.drop_unread_dequantize(model)
     return changed
-
-
-def _drop_unread(model: Any) -> None:
-    """Remove the DequantizeLinear nodes nothing reads any more, and the initializers only they used."""
-    graph = model.graph
-    outputs = {o.name for o in graph.output}
-    readers = onnx_graph.consumers(graph)
-    dead = [n for n in graph.node
-            if n.op_type == "DequantizeLinear" and not any(readers.get(o) or o in outputs for o in n.output)]
-    if not dead:
-        return
-    dead_ids = {id(n) for n in dead}
-    keep = [n for n in graph.node if id(n) not in dead_ids]
-    del graph.node[:]
-    graph.node.extend(keep)
-    if any(a.type in (5, 10) for n in graph.node for a in n.attribute):  # GRAPH/GRAPHS: subgraphs may read them
-        return
-    used = {name for n in graph.node for name in n.input} | outputs
-    orphans = {name for n in dead for name in n.input} - used
-    kept = [t for t in graph.initializer if t.name not in orphans]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
