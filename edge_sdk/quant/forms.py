@@ -9,9 +9,10 @@
   dequantized tensors: correct, and slower than FP32.
 - "ort": what ONNX Runtime's CPU integer kernels accelerate (QLinearConv, QLinearSigmoid, QLinearMul,
   QLinearConcat, QLinearAdd on AVX-512 VNNI / AVX2). Asymmetric UINT8 activations, per-channel symmetric
-  INT8 weights, INT32 bias, Conv outputs quantized (QLinearConv needs an output scale), optionally the
-  SiLU and the C2f joins in INT8. Ops that only copy bytes (Concat, the C2f Slice/Split, MaxPool, Resize)
-  get one range for all the tensors they connect, so ONNX Runtime runs them on UINT8 without requantizing,
+  INT8 weights, INT32 bias, Conv outputs quantized (QLinearConv needs an output scale) over a range fitted
+  to what their SiLU keeps (silu_ranges.py), optionally the SiLU and the C2f joins in INT8. Ops that only
+  copy bytes (Concat, the C2f Slice/Split, MaxPool, Resize) get one range for all the tensors they connect,
+  so ONNX Runtime runs them on UINT8 without requantizing,
   and the input layer (the stem conv on the image) stays float (see placement). The decode tail stays
   float, and the Q/DQ on the logits that leave the final convs are removed, in both forms.
 """
@@ -30,6 +31,7 @@ import numpy as np
 
 from edge_sdk.errors import BuildError
 from edge_sdk.quant.placement import GraphPlan, float_for_other_consumers, float_inputs_of, strip_qdq_on
+from edge_sdk.quant.silu_ranges import fit_for_model
 from edge_sdk.quant.stats import ORT_METHOD_NAMES, TensorRanges
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class FormSpec:
     strip_outputs_of: frozenset[str]  # compute nodes whose output Q/DQ are removed (logits)
     float_inputs: frozenset[str] = frozenset()  # nodes kept in float that must read float activations
     shared_copy_ranges: bool = False  # one range for the tensors a copy op connects: no requantization
+    fit_silu_inputs: bool = False  # pre-SiLU ranges narrowed to what the SiLU keeps (silu_ranges.py)
 
     def describe(self) -> dict[str, Any]:
         return {"form": self.name, "op_types": list(self.op_types), "nodes_in_float": sorted(self.exclude)}
@@ -65,7 +68,7 @@ def ort_spec(plan: GraphPlan, op_types: list[str], float_nodes: set[str], *, int
     ops = tuple(op_types) + tuple(extra)
     floats = frozenset(float_nodes) | (plan.input_layer if float_input_layer else frozenset())
     return FormSpec("ort", ops, floats | plan.decode_tail, plan.final_compute, floats,
-                    shared_copy_ranges=any(op in COPY_OPS for op in ops))
+                    shared_copy_ranges=any(op in COPY_OPS for op in ops), fit_silu_inputs=True)
 
 
 @contextlib.contextmanager
@@ -107,6 +110,8 @@ def quantize_form(model_path: Path, ranges: TensorRanges, spec: FormSpec, out_pa
     with tempfile.TemporaryDirectory(prefix="edge-sdk-quant-") as tmp:
         raw = Path(tmp) / "qdq.onnx"
         try:
+            if spec.fit_silu_inputs:
+                ranges = fit_for_model(ranges, model_path)
             if spec.shared_copy_ranges:
                 ranges = share_copy_ranges(ranges, model_path, spec.exclude, spec.op_types)
             with _quiet_ort_logging():
