@@ -13,7 +13,15 @@ from onnx import numpy_helper
 
 from edge_sdk.quant.forms import ort_spec, quantize_form, trt_spec
 from edge_sdk.quant.placement import plan_graph
-from edge_sdk.quant.silu_ranges import LEVELS, clamp_below, fit_silu_input_ranges, silu, silu_inputs, silu_inverse_above
+from edge_sdk.quant.silu_ranges import (
+    LEVELS,
+    SIGMOID_ZERO_BELOW,
+    clamp_below,
+    fit_silu_input_ranges,
+    silu,
+    silu_inputs,
+    silu_inverse_above,
+)
 from edge_sdk.quant.stats import TensorRanges
 from tests.quant.tiny_detector import tiny_detector
 
@@ -69,7 +77,7 @@ def test_only_silu_inputs_are_narrowed(tmp_path: Path) -> None:
     assert changed == 2
     lo, hi = fitted.ranges["c0_out"]
     t = clamp_below(4.2785 / LEVELS / 2)
-    assert t is not None and lo == pytest.approx(-t) and hi == pytest.approx(silu_inverse_above(4.0))
+    assert t is not None and lo == pytest.approx(-max(t, SIGMOID_ZERO_BELOW)) and hi == pytest.approx(silu_inverse_above(4.0))
     for name, rng in wide.items():
         if name not in ("c0_out", "c1_out"):
             assert fitted.ranges[name] == rng, name
@@ -100,3 +108,34 @@ def test_cpu_form_quantizes_the_fitted_range_and_gets_closer_to_fp32(tmp_path: P
         sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
         snr[fit] = _snr(ref, [sess.run(None, {"images": x})[0] for x in xs])
     assert snr[True] > snr[False] + 0.3, snr
+
+
+def test_very_negative_inputs_still_give_exactly_zero_in_int8(tmp_path: Path) -> None:
+    """QLinearSigmoid quantizes the sigmoid in steps of 1/255: a clamp where it has not yet rounded to 0 (e.g.
+    at -5.76, what half an output step alone allows) turns every very negative input into -1 output step."""
+    from onnx import TensorProto, helper
+
+    one = numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), "w")
+    zero = numpy_helper.from_array(np.zeros(1, np.float32), "b")
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["pre"], name="/c0/Conv"),
+             helper.make_node("Sigmoid", ["pre"], ["sig"], name="/c0/Sigmoid"),
+             helper.make_node("Mul", ["pre", "sig"], ["act"], name="/c0/Mul"),
+             helper.make_node("Conv", ["act", "w", "b"], ["y"], name="/c1/Conv"),
+             helper.make_node("Add", ["y", "b"], ["out"], name="/tail/Add")]  # the logits leave the last conv float
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 1, 4, 4])], [one, zero])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    path = tmp_path / "silu.onnx"
+    onnx.save(model, str(path))
+    ranges = TensorRanges("percentile", {"x": (-20.0, 20.0), "pre": (-20.0, 20.0), "sig": (0.0, 1.0),
+                                         "act": (-0.2785, 9.0), "y": (-0.2785, 9.0),
+                                         "out": (-0.2785, 9.0)})
+    assert fit_silu_input_ranges(ranges, model)[0].ranges["pre"][0] == pytest.approx(-SIGMOID_ZERO_BELOW)
+    spec = ort_spec(plan_graph(model, OPS), OPS, set(), int8_silu=True, float_input_layer=False)
+    out = quantize_form(path, ranges, spec, tmp_path / "q.onnx")
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert {n.op_type for n in onnx.load(str(out)).graph.node} >= {"QuantizeLinear", "DequantizeLinear"}
+    for x in (-7.0, -12.0, -19.0):
+        y = sess.run(None, {"x": np.full((1, 1, 4, 4), x, np.float32)})[0]
+        assert np.all(y == 0.0), (x, y.ravel()[:3])
