@@ -31,7 +31,7 @@ import numpy as np
 
 from edge_sdk.errors import BuildError
 from edge_sdk.quant.placement import GraphPlan, float_for_other_consumers, float_inputs_of, strip_qdq_on
-from edge_sdk.quant.silu_ranges import fit_for_model
+from edge_sdk.quant.silu_ranges import fit_silu_input_ranges
 from edge_sdk.quant.stats import ORT_METHOD_NAMES, TensorRanges
 
 log = logging.getLogger(__name__)
@@ -110,10 +110,12 @@ def quantize_form(model_path: Path, ranges: TensorRanges, spec: FormSpec, out_pa
     with tempfile.TemporaryDirectory(prefix="edge-sdk-quant-") as tmp:
         raw = Path(tmp) / "qdq.onnx"
         try:
-            if spec.fit_silu_inputs:
-                ranges = fit_for_model(ranges, model_path)
-            if spec.shared_copy_ranges:
-                ranges = share_copy_ranges(ranges, model_path, spec.exclude, spec.op_types)
+            if spec.fit_silu_inputs or spec.shared_copy_ranges:  # both read the float graph: load it once
+                fp32 = onnx.load(str(model_path), load_external_data=False)
+                if spec.fit_silu_inputs:
+                    ranges = fit_silu_input_ranges(ranges, fp32)[0]
+                if spec.shared_copy_ranges:
+                    ranges = share_copy_ranges(ranges, fp32, spec.exclude, spec.op_types)
             with _quiet_ort_logging():
                 _quantize_static(model_path, raw, ranges, spec, Path(tmp))
         except Exception as exc:  # onnxruntime.quantization raises ValueError, RuntimeError, KeyError, ...
@@ -132,7 +134,7 @@ def quantize_form(model_path: Path, ranges: TensorRanges, spec: FormSpec, out_pa
     return out_path
 
 
-def share_copy_ranges(ranges: TensorRanges, model_path: Path, exclude: frozenset[str],
+def share_copy_ranges(ranges: TensorRanges, model: Any, exclude: frozenset[str],
                       op_types: tuple[str, ...]) -> TensorRanges:
     """The same statistics, with the tensors joined by quantized copy ops widened to one common range.
 
@@ -142,8 +144,6 @@ def share_copy_ranges(ranges: TensorRanges, model_path: Path, exclude: frozenset
     dequantizing, copying floats and requantizing (TensorRT wants equal scales around a Concat for the same
     reason). Costs a little resolution on the narrower tensors of a group.
     """
-    import onnx
-
     parent: dict[str, str] = {}
 
     def root(t: str) -> str:
@@ -152,7 +152,7 @@ def share_copy_ranges(ranges: TensorRanges, model_path: Path, exclude: frozenset
         return t
 
     out = dict(ranges.ranges)
-    for node in onnx.load(str(model_path), load_external_data=False).graph.node:
+    for node in model.graph.node:
         if node.op_type not in COPY_OPS or node.op_type not in op_types or node.name in exclude:
             continue
         data = COPY_OPS[node.op_type]

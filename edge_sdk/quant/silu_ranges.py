@@ -23,7 +23,6 @@ with one layer kept in float instead of two, at an output SQNR against FP32 of 3
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 from edge_sdk import onnx_graph
@@ -93,8 +92,3 @@ def fit_silu_input_ranges(ranges: TensorRanges, model: Any) -> tuple[TensorRange
             changed += 1
     return TensorRanges(ranges.method, fitted), changed
 
-
-def fit_for_model(ranges: TensorRanges, model_path: Path) -> TensorRanges:
-    import onnx
-
-    return fit_silu_input_ranges(ranges, onnx.load(str(model_path), load_external_data=False))[0]

@@ -157,15 +157,16 @@ def test_copy_ops_share_one_range_per_connected_group(tmp_path: Path) -> None:
     graph = helper.make_graph(nodes, "g", [vi("x", TensorProto.FLOAT, [1, 4])], [vi("z", TensorProto.FLOAT, [1, 4])], consts)
     path = tmp_path / "g.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    model = onnx.load(str(path))
     ranges = TensorRanges("minmax", {"x": (-1.0, 3.0), "a": (-0.5, 1.0), "b": (0.0, 3.0), "c": (0.0, 2.5),
                                      "y": (-0.2, 2.0), "z": (0.0, 9.0)})
-    out = share_copy_ranges(ranges, path, frozenset(), ("Slice", "Concat")).ranges
+    out = share_copy_ranges(ranges, model, frozenset(), ("Slice", "Concat")).ranges
     # x, a, b (Slice) and a, c, y (Concat) form one group through a; z (after a Relu) keeps its own range
     assert {out[t] for t in ("x", "a", "b", "c", "y")} == {(-1.0, 3.0)} and out["z"] == (0.0, 9.0)
-    only_concat = share_copy_ranges(ranges, path, frozenset(), ("Concat",)).ranges
+    only_concat = share_copy_ranges(ranges, model, frozenset(), ("Concat",)).ranges
     assert only_concat["x"] == (-1.0, 3.0) and only_concat["b"] == (0.0, 3.0)
     assert {only_concat[t] for t in ("a", "c", "y")} == {(-0.5, 2.5)}
-    excluded = share_copy_ranges(ranges, path, frozenset({"cat"}), ("Slice", "Concat")).ranges
+    excluded = share_copy_ranges(ranges, model, frozenset({"cat"}), ("Slice", "Concat")).ranges
     assert excluded["c"] == (0.0, 2.5) and excluded["y"] == (-0.2, 2.0)
 
 
