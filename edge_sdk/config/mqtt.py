@@ -57,6 +57,12 @@ class MqttConfig(Section):
     max_inflight: int = Field(64, ge=1, le=65535,
                               description="messages sent but not yet acknowledged, at most (MQTT 5: also capped by the "
                                           "broker's receive maximum)")
+    batch_ms: float = Field(0.0, ge=0, le=1000,
+                            description="group detection messages: after the first of a group wait this long for "
+                                        "more, then store and send them together (one spool transaction and one "
+                                        "wake-up of the broker and each subscriber per group instead of per "
+                                        "message; frees CPU for the engine on a saturated CPU, adds up to this much "
+                                        "capture-to-broker latency). 0: each message at once")
     connect_timeout_s: float = Field(5.0, gt=0, le=120, description="TCP/TLS connect and CONNACK timeout")
     drain_timeout_s: float = Field(5.0, ge=0, le=600,
                                    description="on shutdown, how long to keep sending spooled messages before going "

@@ -47,7 +47,8 @@ class MqttPublisher(Publisher):
         self._topics: dict[str, str] = {}
         self._closed = False
         self._sender = SpoolSender(settings, self._spool, self._stats_payload)
-        self._writer = SpoolWriter(self._spool, settings.qos, self._encode, self._sender.message_added)
+        self._writer = SpoolWriter(self._spool, settings.qos, self._encode, self._sender.message_added,
+                                   batch_s=settings.batch_s)
 
     # -- life cycle ----------------------------------------------------------------------------------
     def start(self, *, wait: bool = True) -> MqttPublisher:
@@ -139,6 +140,7 @@ class MqttPublisher(Publisher):
         spool = self._spool.stats().as_dict() if not self._closed else {}
         spool["replayed"] = self._sender.replayed
         spool["errors"] = self._writer.errors
+        spool["writes"] = self._writer.commits
         return {"connected": self._sender.connected, "broker": self.settings.broker.url,
                 "client_id": self.settings.client_id, "qos": self.settings.qos, "sent": self._sender.sent,
                 "rejected": self._sender.rejected, "reconnects": self._sender.reconnects,

@@ -95,6 +95,7 @@ class PublisherSettings:
     topic_prefix: str = "edge"
     qos: int = 1
     max_inflight: int = 64
+    batch_s: float = 0.0  # group messages for this long (SpoolWriter)
     drain_timeout_s: float = 5.0
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
@@ -113,7 +114,7 @@ class PublisherSettings:
             spool_path = p if p.is_absolute() else state / p
         return cls(broker=BrokerSettings.from_config(m, cfg.resolve), device_id=cfg.device_id,
                    client_id=m.client_id or f"edge-sdk-{cfg.device_id}", topic_prefix=m.topic_prefix, qos=m.qos,
-                   max_inflight=m.max_inflight, drain_timeout_s=m.drain_timeout_s,
+                   max_inflight=m.max_inflight, batch_s=m.batch_ms / 1000.0, drain_timeout_s=m.drain_timeout_s,
                    reconnect_min_s=m.reconnect_min_s, reconnect_max_s=m.reconnect_max_s, spool_path=spool_path,
                    spool_max_bytes=max(1, int(m.spool.max_mb * (1 << 20))), spool_max_age_s=float(m.spool.max_age_s),
                    model_name=cfg.model_name)

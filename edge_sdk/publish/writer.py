@@ -6,8 +6,19 @@ The writer thread takes everything queued, numbers it per camera (seq), encodes 
 whole batch in one transaction, then wakes the sender. So the pipeline never waits for SQLite, fsync or
 the network, and a burst costs one commit, not one per message.
 
-What a SIGKILL can lose: only results handed over in the last moments and not yet committed (normally
-well under a millisecond's worth; the pipeline's own queues lose more). `close` commits everything.
+`batch_s` (config `mqtt.batch_ms`) groups messages on purpose: after the first message of a group the writer
+waits that long for more, then commits them together, and the sender publishes the group in one pass. Each
+group costs one SQLite transaction and one wake-up of the writer, the sender, the broker and every
+subscriber instead of one per message; where the engine saturates the cores those wake-ups are taken from
+it. Measured on the 2-core CI machine (demo, ~33 fps, 3 runs of 3 pairs each): writer + sender 0.76 ms of
+CPU per frame with no groups, 0.53 with 50 ms groups, 0.32 with 100 ms; pipeline / engine-only, median pair,
+0.938 / 0.960 / 0.946 (pairs spread +-3%); the engine's share of the CPU 0.958 / 0.963 / 0.967;
+capture-to-broker latency p50 +35 / +70 ms. 0 (the default) commits each message as soon as the writer gets
+to it. `stop` and `wait_committed` do not wait out a group: they make the writer commit it at once.
+
+What a SIGKILL can lose: only results handed over and not yet committed (normally well under a
+millisecond's worth, with groups up to `batch_ms`; the pipeline's own queues lose more). `close` commits
+everything.
 """
 
 from __future__ import annotations
@@ -42,9 +53,11 @@ class SpoolWriter:
     """`put` results from any thread; `encode(item, seq) -> (topic, payload)` runs on the writer thread."""
 
     def __init__(self, spool: Spool, qos: int, encode: Callable[[PendingResult, int], tuple[str, bytes]],
-                 on_committed: Callable[[], None]) -> None:
+                 on_committed: Callable[[], None], *, batch_s: float = 0.0) -> None:
         self.spool = spool
         self.qos = qos
+        self.batch_s = max(0.0, batch_s)
+        self._hurry = threading.Event()  # set by stop / wait_committed: commit the group now
         self._encode = encode
         self._on_committed = on_committed
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -53,6 +66,7 @@ class SpoolWriter:
         self._pending_lock = threading.Lock()
         self._idle = threading.Condition(self._pending_lock)
         self.errors = 0
+        self.commits = 0  # spool transactions so far (one per group of messages)
         self._next_error_log = 0.0
         self._thread = threading.Thread(target=self._run, name="mqtt-spool-writer", daemon=True)
         self._thread.start()
@@ -69,6 +83,7 @@ class SpoolWriter:
     def wait_committed(self, timeout: float) -> bool:
         """Wait until everything put so far is in the spool (or failed); False on timeout."""
         deadline = time.monotonic() + timeout
+        self._hurry.set()
         with self._idle:
             while self._pending:
                 left = deadline - time.monotonic()
@@ -79,6 +94,7 @@ class SpoolWriter:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Commit everything queued, then end the thread."""
+        self._hurry.set()
         self._queue.put(_STOP)
         self._thread.join(timeout)
         if self._thread.is_alive():
@@ -88,6 +104,8 @@ class SpoolWriter:
         stopping = False
         while not stopping:
             batch = [self._queue.get()]
+            if self.batch_s and batch[0] is not _STOP and self._hurry.wait(self.batch_s):
+                self._hurry.clear()  # a waiter asked for this group; the next groups wait again
             while len(batch) < _BATCH:
                 try:
                     batch.append(self._queue.get_nowait())
@@ -114,6 +132,7 @@ class SpoolWriter:
                 entries.append(SpoolEntry(topic, payload, self.qos, False, camera, seq))
             if entries:
                 self.spool.append_many(entries)
+                self.commits += 1
                 self._on_committed()
         except Exception as exc:  # disk full, I/O error: these messages are lost; consumers see the gap
             self._error(f"cannot write {len(entries)} detection message(s) to the spool; they are lost", exc)

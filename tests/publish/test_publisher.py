@@ -73,6 +73,30 @@ def test_protocols_and_qos_levels(broker: MosquittoBroker, tmp_path: Path, proto
     assert all(m.raw["seq"] == m.frame_id + 1 for m in msgs)
 
 
+def test_grouped_messages_are_stored_and_sent_together(broker: MosquittoBroker, tmp_path: Path) -> None:
+    """mqtt.batch_ms: results handed over within one group are committed in one spool transaction and all
+    arrive, in order; flush and close do not wait out a group (here 60 s, far above the test's timeouts)."""
+    with DetectionSubscriber(BrokerSettings(port=broker.port)) as sub:
+        pub = open_test_publisher(publisher_settings(broker.port, tmp_path / "s.sqlite", batch_s=1.0))
+        with pub:
+            for i in range(20):
+                pub.publish_result(frame_result("cam0", i))
+            msgs = _drain(sub, 20)
+            assert [m.frame_id for m in msgs] == list(range(20))
+            assert [m.seq for m in msgs] == list(range(1, 21))
+            assert pub.stats()["spool"]["writes"] == 1  # one group, one transaction
+        late = open_test_publisher(publisher_settings(broker.port, tmp_path / "s.sqlite", batch_s=60.0))
+        with late:
+            for i in range(20, 25):
+                late.publish_result(frame_result("cam0", i))
+            assert late.flush(10)  # hurries the open group instead of waiting 60 s
+            late.publish_result(frame_result("cam0", 25))
+        # ... and close committed the last one at once: it is in the spool or already delivered
+        msgs = _drain(sub, 6)
+    assert [m.frame_id for m in msgs] == list(range(20, 26))
+    assert [m.seq for m in msgs] == list(range(21, 27))
+
+
 def test_sequence_numbers_continue_upward_after_a_restart(broker: MosquittoBroker, tmp_path: Path) -> None:
     spool = tmp_path / "s.sqlite"
     with DetectionSubscriber(BrokerSettings(port=broker.port)) as sub:

@@ -26,9 +26,10 @@ def _cfg(tmp_path: Path, mqtt: str):  # type: ignore[no-untyped-def]
 
 
 def test_spool_under_state_dir_and_client_id(tmp_path: Path) -> None:
-    s = PublisherSettings.from_config(_cfg(tmp_path, "  qos: 2\n  spool:\n    max_mb: 0.5\n"))
+    s = PublisherSettings.from_config(_cfg(tmp_path, "  qos: 2\n  batch_ms: 40\n  spool:\n    max_mb: 0.5\n"))
     assert s.spool_path == tmp_path / "var" / "spool" / "mqtt.sqlite"
     assert (s.client_id, s.device_id, s.qos, s.spool_max_bytes) == ("edge-sdk-box7", "box7", 2, 512 * 1024)
+    assert s.batch_s == pytest.approx(0.04)
     off = PublisherSettings.from_config(_cfg(tmp_path, "  spool:\n    enabled: false\n"))
     assert off.spool_path is None  # in memory
 
@@ -63,7 +64,8 @@ def test_config_rejects_bad_mqtt_values() -> None:
 
     base = "sources:\n  - uri: file://clip.mp4\nmqtt:\n"
     for bad, key in (("  spool:\n    max_mb: 0\n", "max_mb"), ("  topic_prefix: a/#\n", "topic_prefix"),
-                     ("  max_inflight: 0\n", "max_inflight"), ("  password: x\n", "username")):
+                     ("  max_inflight: 0\n", "max_inflight"), ("  password: x\n", "username"),
+                     ("  batch_ms: -5\n", "batch_ms"), ("  batch_ms: 5000\n", "batch_ms")):
         with pytest.raises(ConfigError) as err:
             load_config_text(base + bad, "app.yaml")
         assert key in str(err.value)
