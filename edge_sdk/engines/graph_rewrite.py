@@ -1,7 +1,8 @@
 """Graph rewrites applied in memory before ONNX Runtime loads a model (the file is never changed). Each computes
-the same function as what it replaces; softmax-last-axis and softmax-expectation round floats differently (by a
-few ulp), the others give bit-identical outputs. Those for the float part of a detection head
-(softmax-expectation, float-conv-weights) live in graph_rewrite_head.py.
+the same function as what it replaces; softmax-last-axis, softmax-expectation and qdq-pointwise-matmul round
+floats differently (by a few ulp), the others give bit-identical outputs. Those for the float part of a detection head
+(softmax-expectation, float-conv-weights) live in graph_rewrite_head.py, qdq-pointwise-matmul (integer matmuls
+for the float-output 1x1 convs of an INT8 head) in graph_rewrite_matmul.py.
 
 softmax-last-axis: a Softmax over a middle axis (YOLOv8's DFL: Softmax(axis=1) on [1, 16, 4, 8400]) becomes
 Transpose -> Softmax(last axis) -> Transpose. ONNX Runtime's CPU kernel is vectorised along the last axis
@@ -35,6 +36,7 @@ from typing import Any
 
 from edge_sdk import onnx_graph
 from edge_sdk.engines.graph_rewrite_head import float_conv_weights, softmax_expectation
+from edge_sdk.engines.graph_rewrite_matmul import pointwise_integer_matmul
 from edge_sdk.onnx_graph import attr, constant_values, opset
 
 log = logging.getLogger(__name__)
@@ -222,12 +224,14 @@ def qdq_byte_concat(model: Any) -> int:
     return done
 
 
-#: In the order they run: softmax-expectation takes the Softmax it rewrites away from softmax-last-axis.
+#: In the order they run: softmax-expectation takes the Softmax it rewrites away from softmax-last-axis, and
+#: qdq-pointwise-matmul the 1x1 convs it rewrites away from float-conv-weights.
 REWRITES = {"softmax-expectation": softmax_expectation, "softmax-last-axis": softmax_last_axis,
             "qdq-nearest-upsample": qdq_nearest_upsample, "qdq-byte-concat": qdq_byte_concat,
-            "float-conv-weights": float_conv_weights}
+            "qdq-pointwise-matmul": pointwise_integer_matmul, "float-conv-weights": float_conv_weights}
 #: Rewrites tuned to ONNX Runtime's CPU provider (its NHWC layout for INT8, its blocked-layout float Conv).
-CPU_ONLY = frozenset({"softmax-expectation", "qdq-nearest-upsample", "qdq-byte-concat", "float-conv-weights"})
+CPU_ONLY = frozenset({"softmax-expectation", "qdq-nearest-upsample", "qdq-byte-concat", "qdq-pointwise-matmul",
+                      "float-conv-weights"})
 _TRIGGERS = frozenset({"Softmax", "Resize", "DequantizeLinear"})
 
 

@@ -12,6 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from edge_sdk.engines.graph_rewrite import qdq_byte_concat, qdq_nearest_upsample, rewrite_for_cpu, softmax_last_axis
 from edge_sdk.engines.graph_rewrite_head import float_conv_weights, softmax_expectation
+from edge_sdk.engines.graph_rewrite_matmul import pointwise_integer_matmul
 from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
 
 
@@ -219,14 +220,16 @@ def test_gpu_providers_skip_the_cpu_only_upsample_rewrite(tmp_path: Path) -> Non
     assert cpu is not None and cpu.applied == {"qdq-nearest-upsample": 1}
 
 
-def _qdq_head(path: Path) -> Path:
-    """images [1,3,6,6] -> Q/DQ -> INT8 3x3 conv to 16 channels (a Q/DQ unit: DQ in, Q out) -> DQ -> 1x1 conv
-    with DequantizeLinear weights (per channel) and an int32 bias -> float logits: the end of an INT8 head."""
+def _qdq_head(path: Path, kernel: int = 1) -> Path:
+    """images [1,3,6,6] -> Q/DQ -> INT8 3x3 conv to 16 channels (a Q/DQ unit: DQ in, Q out) -> DQ -> `kernel` x
+    `kernel` conv with DequantizeLinear weights (per channel, with zero points) and an int32 bias -> float logits:
+    the end of an INT8 head."""
     rng = np.random.default_rng(7)
     inits, nodes = _quantized_input()
     inits += [_const("w1", rng.integers(-127, 128, (16, 3, 3, 3)).astype(np.int8)),
               _const("w1_s", np.full(16, 0.002, np.float32)),
-              _const("w1_z", np.zeros(16, np.int8)), _const("w2", rng.integers(-120, 121, (16, 16, 1, 1)).astype(np.int8)),
+              _const("w1_z", np.zeros(16, np.int8)),
+              _const("w2", rng.integers(-120, 121, (16, 16, kernel, kernel)).astype(np.int8)),
               _const("w2_s", np.linspace(0.01, 0.03, 16).astype(np.float32)), _const("w2_z", np.arange(-8, 8).astype(np.int8)),
               _const("b2", rng.integers(-5000, 5000, 16).astype(np.int32)),
               _const("b2_s", (0.05 * np.linspace(0.01, 0.03, 16)).astype(np.float32)), _const("b2_z", np.zeros(16, np.int32))]
@@ -236,12 +239,12 @@ def _qdq_head(path: Path) -> Path:
               helper.make_node("DequantizeLinear", ["c1q", "s_act", "z_act"], ["c1f"], name="dq_c1"),
               helper.make_node("DequantizeLinear", ["w2", "w2_s", "w2_z"], ["w2f"], name="dq_w2", axis=0),
               helper.make_node("DequantizeLinear", ["b2", "b2_s", "b2_z"], ["b2f"], name="dq_b2", axis=0),
-              helper.make_node("Conv", ["c1f", "w2f", "b2f"], ["out"], name="logits")]
+              helper.make_node("Conv", ["c1f", "w2f", "b2f"], ["out"], name="logits", pads=[kernel // 2] * 4)]
     return _save(path, "head", nodes, inits, [1, 3, 6, 6], [1, 16, 6, 6])
 
 
 def test_float_conv_gets_its_dequantized_weights_as_constants(tmp_path: Path) -> None:
-    path = _qdq_head(tmp_path / "m.onnx")
+    path = _qdq_head(tmp_path / "m.onnx", kernel=3)
     x = np.random.default_rng(8).random((1, 3, 6, 6), dtype=np.float32)
     a, b, applied = _plain_and_rewritten(path, x)
     assert applied == {"float-conv-weights": 1}
@@ -262,6 +265,31 @@ def test_float_conv_gets_its_dequantized_weights_as_constants(tmp_path: Path) ->
     np.testing.assert_array_equal(folded_b, (raw["b2"].astype(np.int64)).astype(np.float32) * raw["b2_s"])
     assert by_name["conv1"].input[1] == "w1f" and "dq_w1" in by_name  # the Q/DQ unit keeps them: it becomes QLinearConv
     onnx.checker.check_model(model, full_check=True)
+    assert rewrite_for_cpu(path, cpu=False) is None
+
+
+def test_float_pointwise_conv_becomes_an_integer_matmul(tmp_path: Path) -> None:
+    path = _qdq_head(tmp_path / "m.onnx")
+    x = np.random.default_rng(8).random((1, 3, 6, 6), dtype=np.float32)
+    a, b, applied = _plain_and_rewritten(path, x)
+    assert applied == {"qdq-pointwise-matmul": 1}
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-4)  # integer sums scaled once: float rounding only
+    assert float(a.std()) > 1.0
+    model = onnx.load(str(path))
+    assert pointwise_integer_matmul(model) == 1
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("Conv") == 1 and ops.count("MatMulIntegerToFloat") == 1  # conv1, the Q/DQ unit, stays
+    mm = next(n for n in model.graph.node if n.op_type == "MatMulIntegerToFloat")
+    transpose = next(n for n in model.graph.node if n.output[0] == mm.input[0])
+    assert transpose.input[0] == "c1q" and list(transpose.attribute[0].ints) == [0, 2, 3, 1]  # the quantized bytes
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    raw = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
+    np.testing.assert_array_equal(inits[mm.input[1]], raw["w2"].reshape(16, 16).T)  # B = weights as [Cin, Cout]
+    np.testing.assert_array_equal(inits[mm.input[5]], raw["w2_z"])  # per-channel zero points kept
+    np.testing.assert_array_equal(inits[mm.input[6]], raw["b2"].astype(np.float32) * raw["b2_s"])
+    assert list(mm.input[2:5:2]) == ["s_act", "z_act"] and "dq_w2" not in {n.name for n in model.graph.node}
+    assert next(n for n in model.graph.node if n.output[0] == "out").op_type == "Transpose"
+    onnx.checker.check_model(model)
     assert rewrite_for_cpu(path, cpu=False) is None
 
 
@@ -325,4 +353,4 @@ def test_head_rewrites_leave_half_precision_graphs_alone(tmp_path: Path) -> None
     for t in head.graph.initializer:
         if t.name in ("w2_s", "b2_s"):  # opset 19+ dequantizes to the scale's type
             t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), t.name))
-    assert float_conv_weights(head) == 0
+    assert float_conv_weights(head) == 0 and pointwise_integer_matmul(head) == 0

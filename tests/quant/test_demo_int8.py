@@ -93,10 +93,10 @@ def test_demo_cpu_form_runs_on_onnx_runtime_integer_kernels(demo_build: tuple[Pa
     with OnnxRuntimeEngine(out.model("ort")) as engine, OnnxRuntimeEngine(out.model("ort"), graph_rewrites=False) as plain:
         assert engine.info.precision == "int8" and engine.info.outputs[0].shape == (1, 10, 8400)
         # both FPN upsamples run as NHWC channel copies instead of ONNX Runtime's UINT8 Resize, bit for bit; the
-        # DFL as reductions; the six logit convs of the head (float outputs) with their weights folded to float;
-        # the 13 Concats (one range for all they join) on the UINT8 bytes
+        # DFL as reductions; the six logit convs of the head (float outputs) as integer matmuls on the UINT8
+        # bytes; the 13 Concats (one range for all they join) on the UINT8 bytes
         assert engine.info.extra["graph_rewrites"] == {"softmax-expectation": 1, "qdq-nearest-upsample": 2,
-                                                       "qdq-byte-concat": 13, "float-conv-weights": 6}
+                                                       "qdq-byte-concat": 13, "qdq-pointwise-matmul": 6}
         fast, reference = engine.infer(x)[0], plain.infer(x)[0]
     np.testing.assert_allclose(fast, reference, rtol=1e-5, atol=1e-3)  # the DFL rewrite reorders float sums
     assert float(np.abs(reference).max()) > 1.0
