@@ -27,6 +27,13 @@ from edge_sdk import onnx_graph
 from edge_sdk.onnx_graph import attr, constant_values, opset
 
 
+def plain_pointwise(conv: Any) -> bool:
+    """True when `conv`'s attributes make it a plain 1x1-style Conv: one group, stride and dilation 1, no padding."""
+    return bool(attr(conv, "group", 1) == 1 and attr(conv, "auto_pad", "NOTSET") in ("NOTSET", "VALID")
+                and all(v == 1 for v in attr(conv, "strides", [1])) and all(v == 1 for v in attr(conv, "dilations", [1]))
+                and not any(attr(conv, "pads", [0])))
+
+
 def _one_channel_pointwise(conv: Any, consts: dict[str, Any]) -> bool:
     """True when `conv` is a plain 1x1 Conv to one output channel with constant weights (and bias)."""
     if conv.op_type != "Conv" or conv.domain not in ("", "ai.onnx") or len(conv.input) < 2:
@@ -36,10 +43,7 @@ def _one_channel_pointwise(conv: Any, consts: dict[str, Any]) -> bool:
         return False  # (float32 only: the replacement's constants must match the graph's float type)
     if len(conv.input) > 2 and conv.input[2] and (consts.get(conv.input[2]) is None or consts[conv.input[2]].size != 1):
         return False
-    plain = (attr(conv, "group", 1) == 1 and attr(conv, "auto_pad", "NOTSET") in ("NOTSET", "VALID")
-             and all(v == 1 for v in attr(conv, "strides", [1])) and all(v == 1 for v in attr(conv, "dilations", [1]))
-             and not any(attr(conv, "pads", [0])))
-    return bool(plain)
+    return plain_pointwise(conv)
 
 
 def softmax_expectation(model: Any) -> int:
@@ -121,7 +125,7 @@ def _expectation(softmax: Any, conv: Any, transpose: Any, version: int,
     return nodes, constants
 
 
-def _dequantized(dq: Any, consts: dict[str, Any]) -> Any:
+def dequantized(dq: Any, consts: dict[str, Any]) -> Any:
     """The float32 value DequantizeLinear `dq` computes from constant inputs, or None."""
     if dq.op_type != "DequantizeLinear" or dq.domain not in ("", "ai.onnx") or attr(dq, "block_size", 0):
         return None
@@ -159,7 +163,7 @@ def float_conv_weights(model: Any) -> int:
         folded = False
         for k in (1, 2):
             dq = producers.get(node.input[k]) if len(node.input) > k and node.input[k] else None
-            value = _dequantized(dq, consts) if dq is not None else None
+            value = dequantized(dq, consts) if dq is not None else None
             if value is None:
                 continue
             name = f"{node.input[k]}/folded"

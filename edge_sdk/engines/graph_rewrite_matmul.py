@@ -21,16 +21,10 @@ from typing import Any
 import numpy as np
 
 from edge_sdk import onnx_graph
-from edge_sdk.engines.graph_rewrite_head import _dequantized
+from edge_sdk.engines.graph_rewrite_head import dequantized, plain_pointwise
 from edge_sdk.onnx_graph import attr, constant_values
 
 _MS_DOMAIN = "com.microsoft"
-
-
-def _plain_pointwise(conv: Any) -> bool:
-    return bool(attr(conv, "group", 1) == 1 and attr(conv, "auto_pad", "NOTSET") in ("NOTSET", "VALID")
-                and all(v == 1 for v in attr(conv, "strides", [1])) and all(v == 1 for v in attr(conv, "dilations", [1]))
-                and not any(attr(conv, "pads", [0])))
 
 
 def _dq(node: Any) -> bool:
@@ -74,7 +68,7 @@ def pointwise_integer_matmul(model: Any) -> int:
     outputs = {o.name for o in model.graph.output}
     replaced: dict[int, list[Any]] = {}
     for node in model.graph.node:
-        if node.op_type != "Conv" or node.domain not in ("", "ai.onnx") or len(node.input) < 2 or not _plain_pointwise(node):
+        if node.op_type != "Conv" or node.domain not in ("", "ai.onnx") or len(node.input) < 2 or not plain_pointwise(node):
             continue
         after = readers.get(node.output[0], [])
         if node.output[0] not in outputs and len(after) == 1 and after[0].op_type == "QuantizeLinear":
@@ -88,7 +82,7 @@ def pointwise_integer_matmul(model: Any) -> int:
         bias = None
         if weights is not None and len(node.input) > 2 and node.input[2]:
             b_dq = producers.get(node.input[2])
-            bias = _dequantized(b_dq, consts) if b_dq is not None else consts.get(node.input[2])
+            bias = dequantized(b_dq, consts) if b_dq is not None else consts.get(node.input[2])
             if bias is None or bias.dtype != np.float32 or bias.size != weights[1].size:
                 continue
         if act is None or weights is None:
