@@ -2,6 +2,7 @@
 
     python tools/bench_int8.py                                  # demo model, all methods, prints a table
     python tools/bench_int8.py --eval-seeds 1000000:1000300 --json bench_int8.json
+    python tools/bench_int8.py --built state/build/yolo-demo --head-to-head-only --rounds 30   # the speedup alone
 
 Calibration frames are generated stills (`--calib-seeds`, standing in for frames captured on site; the
 INT8 step's 75/25 split keeps the last quarter out, as `edge-sdk build` does); evaluation is on the held-out
@@ -46,6 +47,7 @@ from edge_sdk.config.calibration import CalibrationConfig  # noqa: E402
 from edge_sdk.decode import DecodeParams, decode_yolov8  # noqa: E402
 from edge_sdk.engines.onnxrt import OnnxRuntimeEngine  # noqa: E402
 from edge_sdk.evaluate.metrics import coco_map  # noqa: E402
+from edge_sdk.quant.atomic import write_json_atomic  # noqa: E402
 from edge_sdk.quant.forms import FormSpec, ort_spec, quantize_form, trt_spec  # noqa: E402
 from edge_sdk.quant.gate import (  # noqa: E402
     GateSettings,
@@ -155,6 +157,48 @@ def head_to_head(fp32: Path, int8: Path, x: Any, thread_counts: list[int], worke
     return out
 
 
+def _machine() -> tuple[str, bool]:
+    """The CPU's model name and whether it has AVX-512 VNNI (ONNX Runtime's fast INT8 kernels)."""
+    info = Path("/proc/cpuinfo").read_text()
+    cpu = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+               platform.processor())
+    return cpu, "avx512_vnni" in info
+
+
+def head_to_head_only(args: argparse.Namespace, model: Path, work: Path, thread_counts: list[int],
+                      t_start: float) -> int:
+    """`--head-to-head-only`: FP32 against the CPU form `edge-sdk build` shipped in `--built`, nothing else."""
+    import onnxruntime
+
+    if not args.built or not args.rounds:
+        print("bench_int8: --head-to-head-only needs --built DIR and --rounds N > 0", file=sys.stderr)
+        return 2
+    report = json.loads((Path(args.built) / "report.json").read_text())
+    floats = report["int8"]["ort"]["layers_in_float"]
+    label = f"INT8 edge-sdk build, CPU form ({len(floats)} layers in float)"
+    eval_frames = frame_files(frames_dir(work, "eval", args.eval_seeds))
+    with OnnxRuntimeEngine(model) as e:
+        x = preprocess_file(eval_frames[0], e.info.input_hw)
+    print(f"head to head: FP32 against {label}, {args.rounds} rounds ...", file=sys.stderr)
+    int8 = Path(args.built) / "model.int8.ort.qdq.onnx"
+    duel: dict[str, Any] = {"model": label,
+                            "speedup": head_to_head(model, int8, x, thread_counts, args.workers, args.rounds)}
+    cpu, vnni = _machine()
+    header = (f"INT8 head to head: {model.name} against {label}; ONNX Runtime {onnxruntime.__version__} CPU, "
+              f"threads {thread_counts} (0 = all), {cpu}{' (AVX-512 VNNI)' if vnni else ''}"
+              + (f"; throughput with {args.workers} workers x 1 thread" if args.workers else ""))
+    print(header)
+    print(f"\n{args.rounds} rounds of A-B-B-A blocks: speedup")
+    print(format_table(["config", "median", "min", "max"],
+                       [[tag, v["median"], v["min"], v["max"]] for tag, v in duel["speedup"].items()]))
+    if args.json:
+        result = {"header": header, "model": str(model), "onnxruntime": onnxruntime.__version__, "cpu": cpu,
+                  "avx512_vnni": vnni, "threads": thread_counts, "workers": args.workers, "rounds": args.rounds,
+                  "head_to_head": duel, "seconds": round(time.monotonic() - t_start, 1)}
+        write_json_atomic(Path(args.json), result)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(ROOT / "models/demo/yolo-demo.onnx"))
@@ -175,6 +219,9 @@ def main() -> int:
     ap.add_argument("--built", default=None,
                     help="also measure what `edge-sdk build` published in this build directory (after repair), e.g. "
                          "state/build/yolo-demo of a config calibrated on the same --calib-seeds stills")
+    ap.add_argument("--head-to-head-only", action="store_true",
+                    help="with --built: only the head to head of FP32 against the shipped CPU form (no quantizing, no "
+                         "mAP, no table; a few minutes), e.g. with more --rounds on a noisy host")
     args = ap.parse_args()
     thread_counts = [int(t) for t in str(args.threads).split(",")]
     args.threads = thread_counts[0]
@@ -182,6 +229,8 @@ def main() -> int:
     model = Path(args.model)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    if args.head_to_head_only:
+        return head_to_head_only(args, model, work, thread_counts, t_start)
     calib_dir = frames_dir(work, "calib", args.calib_seeds)
     eval_dir = frames_dir(work, "eval", args.eval_seeds)
     gt = json.loads((eval_dir / "annotations.coco.json").read_text())
@@ -258,9 +307,7 @@ def main() -> int:
                 "speedup": head_to_head(model, variants[shipped][0], x, thread_counts, args.workers, args.rounds)}
     import onnxruntime
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    vnni = "avx512_vnni" in Path("/proc/cpuinfo").read_text()
+    cpu, vnni = _machine()
     header = (f"INT8 benchmark: {model.name}, {len(calib)} calibration frames (seeds {args.calib_seeds.start}:"
               f"{args.calib_seeds.stop}, 75% split), {len(eval_frames)} held-out frames with ground truth (seeds "
               f"{args.eval_seeds.start}:{args.eval_seeds.stop}); ONNX Runtime {onnxruntime.__version__} CPU, "
@@ -278,7 +325,7 @@ def main() -> int:
               "runs": args.runs, "workers": args.workers, "rows": rows, "head_to_head": duel,
               "seconds": round(time.monotonic() - t_start, 1)}
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        write_json_atomic(Path(args.json), result)
     return 0
 
 

@@ -120,6 +120,32 @@ def test_demo_int8_under_edge_sdk_run_and_reuse(demo_build: tuple[Path, BuildOut
     assert resolve_int8_model(cfg) == out.model("ort")
 
 
+def test_bench_int8_head_to_head_of_the_shipped_build(demo_build: tuple[Path, BuildOutcome], tmp_path: Path) -> None:
+    """tools/bench_int8.py --head-to-head-only times FP32 against the CPU form in the build directory, nothing
+    else, and writes every round's speedup (the values are timings: only their shape and consistency are
+    checked)."""
+    _, out = demo_build
+    tool = [sys.executable, str(ROOT / "tools/bench_int8.py"), "--head-to-head-only", "--work", str(tmp_path / "work"),
+            "--eval-seeds", "1000000:1000001", "--threads", "1", "--workers", "2", "--rounds", "2"]
+    result = tmp_path / "h2h.json"
+    run = subprocess.run([*tool, "--built", str(out.folder), "--json", str(result)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(result.read_text())
+    assert data["head_to_head"]["model"] == "INT8 edge-sdk build, CPU form (0 layers in float)"  # repair is off
+    assert data["rounds"] == 2 and data["workers"] == 2 and data["threads"] == [1]
+    speedup = data["head_to_head"]["speedup"]
+    assert set(speedup) == {"1T", "2x1T"}
+    for figures in speedup.values():
+        assert len(figures["rounds"]) == 2 and all(r > 0 for r in figures["rounds"])
+        assert figures["min"] == min(figures["rounds"]) and figures["max"] == max(figures["rounds"])
+        assert figures["min"] <= figures["median"] <= figures["max"]
+    assert "1T" in run.stdout and "2x1T" in run.stdout  # the printed table
+    assert not (tmp_path / "work" / "models").exists()  # nothing quantized, no per-method table
+    missing = subprocess.run(tool, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "--head-to-head-only needs --built DIR" in missing.stderr
+
+
 def test_demo_all_black_calibration_fails_and_says_so(demo_model: Path, demo_frames: Path, tmp_path: Path) -> None:
     black = black_frames(tmp_path / "black", 10)
     _, cfg = write_config(tmp_path, demo_model, black, calibration={"holdout_dir": str(demo_frames), "min_frames": 8,
