@@ -165,6 +165,25 @@ def _machine() -> tuple[str, bool]:
     return cpu, "avx512_vnni" in info
 
 
+def built_models(built: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """The two models `edge-sdk build` published in `built` (CPU form first), labelled with how many layers its
+    repair kept in float, with the method and layers from its report."""
+    report = json.loads((built / "report.json").read_text())
+    models: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for form, name in (("ort", "CPU"), ("trt", "TensorRT")):
+        floats = report["int8"][form]["layers_in_float"]
+        models[f"edge-sdk build, {name} form ({len(floats)} layers in float)"] = (
+            built / f"model.int8.{form}.qdq.onnx",
+            {"method": report["method"]["method"], "form": form, "built": True, "layers_in_float": floats})
+    return models
+
+
+def print_duel(duel: dict[str, Any], rounds: int) -> None:
+    print(f"\nhead to head, FP32 against {duel['model']} ({rounds} rounds of A-B-B-A blocks): speedup")
+    print(format_table(["config", "median", "min", "max"],
+                       [[tag, v["median"], v["min"], v["max"]] for tag, v in duel["speedup"].items()]))
+
+
 def head_to_head_only(args: argparse.Namespace, model: Path, work: Path, thread_counts: list[int],
                       t_start: float) -> int:
     """`--head-to-head-only`: FP32 against the CPU form `edge-sdk build` shipped in `--built`, nothing else."""
@@ -173,14 +192,12 @@ def head_to_head_only(args: argparse.Namespace, model: Path, work: Path, thread_
     if not args.built or not args.rounds:
         print("bench_int8: --head-to-head-only needs --built DIR and --rounds N > 0", file=sys.stderr)
         return 2
-    report = json.loads((Path(args.built) / "report.json").read_text())
-    floats = report["int8"]["ort"]["layers_in_float"]
-    label = f"INT8 edge-sdk build, CPU form ({len(floats)} layers in float)"
+    name, (int8, _) = next(iter(built_models(Path(args.built)).items()))  # the CPU form
+    label = f"INT8 {name}"
     eval_frames = frame_files(frames_dir(work, "eval", args.eval_seeds))
     with OnnxRuntimeEngine(model) as e:
         x = preprocess_file(eval_frames[0], e.info.input_hw)
     print(f"head to head: FP32 against {label}, {args.rounds} rounds ...", file=sys.stderr)
-    int8 = Path(args.built) / "model.int8.ort.qdq.onnx"
     duel: dict[str, Any] = {"model": label,
                             "speedup": head_to_head(model, int8, x, thread_counts, args.workers, args.rounds)}
     cpu, vnni = _machine()
@@ -188,9 +205,7 @@ def head_to_head_only(args: argparse.Namespace, model: Path, work: Path, thread_
               f"threads {thread_counts} (0 = all), {cpu}{' (AVX-512 VNNI)' if vnni else ''}"
               + (f"; throughput with {args.workers} workers x 1 thread" if args.workers else ""))
     print(header)
-    print(f"\n{args.rounds} rounds of A-B-B-A blocks: speedup")
-    print(format_table(["config", "median", "min", "max"],
-                       [[tag, v["median"], v["min"], v["max"]] for tag, v in duel["speedup"].items()]))
+    print_duel(duel, args.rounds)
     if args.json:
         result = {"header": header, "model": str(model), "onnxruntime": onnxruntime.__version__, "cpu": cpu,
                   "avx512_vnni": vnni, "threads": thread_counts, "workers": args.workers, "rounds": args.rounds,
@@ -263,12 +278,7 @@ def main() -> int:
             naive = quantize_form(model, ranges, FormSpec("naive", (), frozenset(), frozenset()), out_dir / "naive.onnx")
             variants["naive full INT8 (MinMax)"] = (naive, {"method": "minmax", "form": "naive", "calibration_s": calib_s})
     if args.built:
-        report = json.loads((Path(args.built) / "report.json").read_text())
-        for form, name in (("ort", "CPU"), ("trt", "TensorRT")):
-            floats = report["int8"][form]["layers_in_float"]
-            variants[f"edge-sdk build, {name} form ({len(floats)} layers in float)"] = (
-                Path(args.built) / f"model.int8.{form}.qdq.onnx",
-                {"method": report["method"]["method"], "form": form, "built": True, "layers_in_float": floats})
+        variants.update(built_models(Path(args.built)))
     rows: list[dict[str, Any]] = []
     fp32_map = ground_truth_map(model, eval_dir, gt, args.threads)
     rows.append({"model": "FP32", "map50_95": fp32_map[0], "map50": fp32_map[1], "drop": 0.0, "gate_drop": 0.0})
@@ -317,9 +327,7 @@ def main() -> int:
     print(header)
     print(table)
     if duel:
-        print(f"\nhead to head, FP32 against {duel['model']} ({args.rounds} rounds of A-B-B-A blocks): speedup")
-        print(format_table(["config", "median", "min", "max"],
-                           [[tag, v["median"], v["min"], v["max"]] for tag, v in duel["speedup"].items()]))
+        print_duel(duel, args.rounds)
     result = {"header": header, "model": str(model), "calibration_frames": len(calib), "eval_frames": len(eval_frames),
               "onnxruntime": onnxruntime.__version__, "cpu": cpu, "avx512_vnni": vnni, "threads": thread_counts,
               "runs": args.runs, "workers": args.workers, "rows": rows, "head_to_head": duel,
