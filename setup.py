@@ -9,7 +9,7 @@ TensorRT always comes from the system (JetPack's python3-libnvinfer); the `jetso
 import os
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 SYSTEM_OPENCV = Path("/etc/nv_tegra_release").exists() or os.environ.get("EDGE_SDK_SYSTEM_OPENCV") == "1"
 
@@ -26,6 +26,13 @@ install_requires = [
 if not SYSTEM_OPENCV:
     install_requires.append("opencv-python>=4.8")
 
+# ONNX Runtime custom op for the INT8 CPU form (edge_sdk/engines/ops/byte_lookup.c): a plain shared library that
+# ONNX Runtime loads, not a Python module. Optional: without a C compiler the install goes on and the graph
+# rewrite that uses it says it is unavailable (INT8 models then run their SiLU in two passes).
+byte_lookup = Extension("edge_sdk.engines.ops._byte_lookup", sources=["edge_sdk/engines/ops/byte_lookup.c"],
+                        extra_compile_args=["-O2", "-fvisibility=hidden", "-std=c11"], libraries=["pthread"],
+                        optional=True)
+
 setup(
     name="edge-sdk",
     version="0.1.0",
@@ -38,6 +45,7 @@ setup(
     include_package_data=True,
     # Device profiles live at the top of the source tree; installed copies go to <prefix>/share/edge-sdk/.
     data_files=[("share/edge-sdk/device_configs", sorted(str(p) for p in Path("device_configs").glob("*.yaml")))],
+    ext_modules=[byte_lookup],
     install_requires=install_requires,
     extras_require={
         # pycuda builds against the CUDA toolkit JetPack installs; TensorRT comes from python3-libnvinfer.

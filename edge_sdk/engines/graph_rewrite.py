@@ -35,7 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from edge_sdk import onnx_graph
+from edge_sdk.engines import ops
 from edge_sdk.engines.graph_rewrite_head import float_conv_weights, softmax_expectation
+from edge_sdk.engines.graph_rewrite_lut import silu_lookup
 from edge_sdk.engines.graph_rewrite_matmul import pointwise_integer_matmul
 from edge_sdk.onnx_graph import attr, constant_values, opset
 
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 class Rewritten:
     model_bytes: bytes
     applied: dict[str, int]  # rewrite name -> nodes changed
+    libraries: tuple[str, ...] = ()  # native op libraries the session must register (SessionOptions)
 
 
 def softmax_last_axis(model: Any) -> int:
@@ -228,10 +231,11 @@ def qdq_byte_concat(model: Any) -> int:
 #: qdq-pointwise-matmul the 1x1 convs it rewrites away from float-conv-weights.
 REWRITES = {"softmax-expectation": softmax_expectation, "softmax-last-axis": softmax_last_axis,
             "qdq-nearest-upsample": qdq_nearest_upsample, "qdq-byte-concat": qdq_byte_concat,
-            "qdq-pointwise-matmul": pointwise_integer_matmul, "float-conv-weights": float_conv_weights}
+            "qdq-silu-lookup": silu_lookup, "qdq-pointwise-matmul": pointwise_integer_matmul,
+            "float-conv-weights": float_conv_weights}
 #: Rewrites tuned to ONNX Runtime's CPU provider (its NHWC layout for INT8, its blocked-layout float Conv).
-CPU_ONLY = frozenset({"softmax-expectation", "qdq-nearest-upsample", "qdq-byte-concat", "qdq-pointwise-matmul",
-                      "float-conv-weights"})
+CPU_ONLY = frozenset({"softmax-expectation", "qdq-nearest-upsample", "qdq-byte-concat", "qdq-silu-lookup",
+                      "qdq-pointwise-matmul", "float-conv-weights"})
 _TRIGGERS = frozenset({"Softmax", "Resize", "DequantizeLinear"})
 
 
@@ -262,4 +266,6 @@ def rewrite_for_cpu(path: Path, *, cpu: bool = True) -> Rewritten | None:
             applied[name] = count
     if not applied:
         return None
-    return Rewritten(head.SerializeToString(), applied)
+    native = any(o.domain == ops.DOMAIN for o in head.opset_import)
+    library = ops.byte_lookup_library() if native else None
+    return Rewritten(head.SerializeToString(), applied, (str(library),) if library else ())

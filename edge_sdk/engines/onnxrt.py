@@ -70,6 +70,8 @@ class OnnxRuntimeEngine(Engine):
             from edge_sdk.engines.graph_rewrite import rewrite_for_cpu
 
             rewritten = rewrite_for_cpu(path, cpu=wanted[0] == "CPUExecutionProvider")
+            for library in rewritten.libraries if rewritten else ():
+                opts.register_custom_ops_library(library)
         try:
             source: str | bytes = rewritten.model_bytes if rewritten else str(path)
             self._session = ort.InferenceSession(source, sess_options=opts, providers=wanted)
