@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -211,3 +214,12 @@ def test_sessions_come_and_go_and_run_side_by_side(tmp_path: Path) -> None:
     assert len(results) == 40
     for y in results:
         np.testing.assert_array_equal(y, reference)
+
+
+def test_the_scalar_loop_can_be_forced_for_measuring_it() -> None:
+    code = ("import ctypes, sys; lib = ctypes.CDLL(sys.argv[1]); lib.edge_sdk_byte_lookup_path.restype = ctypes.c_char_p; "
+            "print(lib.edge_sdk_byte_lookup_path().decode())")
+    env = {**os.environ, "EDGE_SDK_BYTE_LOOKUP": "scalar"}
+    out = subprocess.run([sys.executable, "-c", code, str(_library())], env=env, capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "scalar"

@@ -11,6 +11,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
 #if defined(__x86_64__)
@@ -115,7 +116,10 @@ static void lookup_vbmi(const uint8_t* x, uint8_t* y, size_t n, const uint8_t* t
 
 static LookupFn g_lookup = lookup_scalar;
 
+/* EDGE_SDK_BYTE_LOOKUP=scalar forces the portable loop (to measure it, or to rule the vector path out). */
 static void choose_lookup(void) {
+  const char* forced = getenv("EDGE_SDK_BYTE_LOOKUP");
+  if (forced && strcmp(forced, "scalar") == 0) return;
 #if defined(__x86_64__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw"))
