@@ -31,8 +31,10 @@ class OnnxRuntimeEngineConfig(Section):
                                                    "faster before loading (the model file is not changed): on the CPU, "
                                                    "YOLOv8's DFL (Softmax then a 1x1 Conv) as reductions, and in INT8 "
                                                    "Q/DQ models nearest upsampling as NHWC channel copies, Concats on "
-                                                   "the quantized bytes, the head's float 1x1 convs as integer "
-                                                   "matmuls and its other float convs with folded weights; "
+                                                   "the quantized bytes, each SiLU as one byte lookup (a native "
+                                                   "op setup.py builds with the C compiler), the head's float 1x1 "
+                                                   "convs as integer matmuls and its other float convs with folded "
+                                                   "weights; "
                                                    "elsewhere a Softmax over a "
                                                    "middle axis over the last axis. See engines/graph_rewrite.py")
 

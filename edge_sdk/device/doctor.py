@@ -245,12 +245,24 @@ def check_memory(root: Path, profile: DeviceProfile | None) -> Check:
                  data={"total_mb": total, "budget_mb": budget})
 
 
+def check_native_ops() -> Check:
+    """edge-sdk's native ONNX Runtime op (the INT8 CPU form's SiLU as one byte lookup), built at install."""
+    from edge_sdk.engines import ops
+
+    path = ops.byte_lookup_path()
+    if path is None:
+        return Check("native ops", "WARN", "the INT8 SiLU lookup op is not built: INT8 models on the CPU run their "
+                     "SiLU in two passes (slower)", ops.missing_reason())
+    return Check("native ops", "OK", f"INT8 SiLU lookup op built ({path} code path)", data={"byte_lookup": path})
+
+
 def run_doctor(inp: DoctorInput) -> list[Check]:
     board = inp.board or detect_board(inp.root)
     profile_check, profile = check_profile(inp, board)
     return [check_board(board), check_l4t(board), profile_check, check_tensorrt(inp, board), check_cuda(inp, board),
             check_pycuda(board), check_dla(profile), check_video(board), check_cameras(inp.root), check_broker(inp),
-            check_disk(inp.disk_path), check_power(board, profile), check_memory(inp.root, profile)]
+            check_disk(inp.disk_path), check_power(board, profile), check_memory(inp.root, profile),
+            check_native_ops()]
 
 
 def run_checks(profile: str = "auto") -> list[Check]:

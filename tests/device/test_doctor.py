@@ -53,6 +53,19 @@ def test_elsewhere_missing_tensorrt_is_only_a_warning(tmp_path: Path) -> None:
     assert checks["device profile"].detail.startswith("cpu")
     assert checks["cameras"].status == "WARN" and checks["power mode"].detail == "n/a (not a Jetson)"
     assert checks["MQTT broker"].status == "WARN" and "--broker" in (checks["MQTT broker"].fix or "")
+    # setup.py built the native op here (CI installs gcc); the code path is what this CPU can run
+    vbmi = "avx512vbmi" in Path("/proc/cpuinfo").read_text()
+    assert checks["native ops"].status == "OK"
+    assert checks["native ops"].data["byte_lookup"] == ("avx512vbmi" if vbmi else "scalar")
+
+
+def test_an_install_without_the_native_op_is_told_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_sdk.device.doctor import check_native_ops
+    from edge_sdk.engines import ops
+
+    monkeypatch.setattr(ops, "byte_lookup_library", lambda: None)
+    check = check_native_ops()
+    assert check.status == "WARN" and "gcc" in (check.fix or "") and "two passes" in check.detail
 
 
 @pytest.mark.parametrize(("version", "status", "text"), [

@@ -19,6 +19,18 @@ def byte_lookup_library() -> Path | None:
     return next(iter(sorted(_HERE.glob("_byte_lookup*.so"))), None)
 
 
+def byte_lookup_path() -> str | None:
+    """Which code path the built op runs on this CPU ("avx512vbmi" or "scalar"), or None when it is not built."""
+    import ctypes
+
+    library = byte_lookup_library()
+    if library is None:
+        return None
+    lib = ctypes.CDLL(str(library))
+    lib.edge_sdk_byte_lookup_path.restype = ctypes.c_char_p
+    return str(lib.edge_sdk_byte_lookup_path().decode())
+
+
 def missing_reason() -> str:
     return (f"edge-sdk's native op library is not built in {_HERE} (the install had no C compiler): "
             "install gcc and reinstall edge-sdk (pip install --force-reinstall --no-deps edge-sdk, "
