@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -223,3 +224,25 @@ def test_the_scalar_loop_can_be_forced_for_measuring_it() -> None:
     out = subprocess.run([sys.executable, "-c", code, str(_library())], env=env, capture_output=True, text=True,
                          check=True, timeout=60)
     assert out.stdout.strip() == "scalar"
+
+
+def test_the_portable_build_compiles_warning_free_and_gives_the_same_bytes(tmp_path: Path) -> None:
+    """What other architectures (a Jetson's Arm cores) compile: the scalar loop alone, built here with
+    -DEDGE_SDK_PORTABLE and -Werror, then run through ONNX Runtime."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler here")
+    source = Path(ops.__file__).with_name("byte_lookup.c")
+    out = tmp_path / "portable.so"
+    subprocess.run([cc, "-DEDGE_SDK_PORTABLE", "-O2", "-std=c11", "-Wall", "-Wextra", "-Wundef", "-Werror", "-shared",
+                    "-fPIC", "-fvisibility=hidden", "-o", str(out), str(source), "-lpthread"], check=True, timeout=120)
+    lib = ctypes.CDLL(str(out))
+    lib.edge_sdk_byte_lookup_path.restype = ctypes.c_char_p
+    assert lib.edge_sdk_byte_lookup_path().decode() == "scalar"
+    rng = np.random.default_rng(6)
+    table = rng.integers(0, 256, 256, dtype=np.uint8)
+    opts = ort.SessionOptions()
+    opts.register_custom_ops_library(str(out))
+    session = ort.InferenceSession(_lookup_model(["n", 64, 80, 80], table), opts, providers=["CPUExecutionProvider"])
+    x = rng.integers(0, 256, (1, 64, 80, 80), dtype=np.uint8)
+    np.testing.assert_array_equal(session.run(None, {"x": x})[0], table[x])

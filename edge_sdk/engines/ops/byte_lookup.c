@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
-#if defined(__x86_64__)
+/* X86_VBMI: the AVX-512 VBMI path is compiled in (chosen at run time by CPUID); -DEDGE_SDK_PORTABLE leaves only
+ * the scalar loop, as on other architectures (the tests build it so to check that path compiles). */
+#if defined(__x86_64__) && !defined(EDGE_SDK_PORTABLE)
+#define X86_VBMI 1
 #include <immintrin.h>
 #endif
 
@@ -90,7 +93,7 @@ static void lookup_scalar(const uint8_t* x, uint8_t* y, size_t n, const uint8_t*
   for (; i < n; i++) y[i] = table[x[i]];
 }
 
-#if defined(__x86_64__)
+#ifdef X86_VBMI
 /* AVX-512 VBMI: VPERMI2B looks 64 bytes up in a 128-entry table at once; two of them cover 256 entries and the
  * top bit of each index picks between their results. */
 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
@@ -120,7 +123,7 @@ static LookupFn g_lookup = lookup_scalar;
 static void choose_lookup(void) {
   const char* forced = getenv("EDGE_SDK_BYTE_LOOKUP");
   if (forced && strcmp(forced, "scalar") == 0) return;
-#if defined(__x86_64__)
+#ifdef X86_VBMI
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw"))
     g_lookup = lookup_vbmi;
