@@ -67,8 +67,9 @@ def silu_table(x: tuple[float, int], sig: tuple[float, int], out: tuple[float, i
 
 
 def _silu(mul: Any, producers: dict[str, Any], readers: dict[str, list[Any]],
-          consts: dict[str, Any]) -> tuple[Any, list[Any], np.ndarray] | None:
-    """For a Mul that ends a Q/DQ SiLU: (the input DequantizeLinear, the nodes to remove, the table), else None."""
+          consts: dict[str, Any]) -> tuple[list[Any], np.ndarray] | None:
+    """For a Mul that ends a Q/DQ SiLU: (its nodes from the input DequantizeLinear to the output QuantizeLinear,
+    the table), else None."""
     if not _is(mul, "Mul") or len(mul.input) != 2:
         return None
     after = readers.get(mul.output[0], [])
@@ -93,7 +94,7 @@ def _silu(mul: Any, producers: dict[str, Any], readers: dict[str, list[Any]],
             continue
         if dq_x.input[0] in consts:
             continue
-        return dq_x, [dq_x, sigmoid, q_s, dq_s, mul, q_out], silu_table(p_in, p_sig, p_out)
+        return [dq_x, sigmoid, q_s, dq_s, mul, q_out], silu_table(p_in, p_sig, p_out)
     return None
 
 
@@ -111,7 +112,7 @@ def silu_lookup(model: Any) -> int:
     producers, readers = onnx_graph.producers(model.graph), onnx_graph.consumers(model.graph)
     outputs = {o.name for o in model.graph.output}
     found = [m for m in (_silu(n, producers, readers, consts) for n in model.graph.node if _is(n, "Mul")) if m]
-    found = [m for m in found if not outputs.intersection(n.output[0] for n in m[1][:-1])]
+    found = [m for m in found if not outputs.intersection(n.output[0] for n in m[0][:-1])]
     if not found:
         return 0
     g = shape_inference.infer_shapes(model).graph
@@ -120,10 +121,10 @@ def silu_lookup(model: Any) -> int:
     replaced: dict[int, list[Any]] = {}
     dropped: set[int] = set()
     tables: dict[bytes, str] = {}
-    for dq_x, nodes, table in found:
+    for nodes, table in found:
+        dq_x, q_out = nodes[0], nodes[-1]
         if ranks.get(dq_x.input[0]) != 4:
             continue
-        q_out = nodes[-1]
         p = f"{q_out.output[0]}/silu_lookup"  # output names are unique
         name = tables.get(table.tobytes())
         if name is None:  # layers with the same ranges share one table
