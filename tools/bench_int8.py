@@ -41,13 +41,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edge_sdk.atomic import write_json_atomic  # noqa: E402
 from edge_sdk.bench.table import format_table  # noqa: E402
 from edge_sdk.calibration.dataset import FrameFile, scan_folder, split_frames  # noqa: E402
 from edge_sdk.config.calibration import CalibrationConfig  # noqa: E402
 from edge_sdk.decode import DecodeParams, decode_yolov8  # noqa: E402
 from edge_sdk.engines.onnxrt import OnnxRuntimeEngine  # noqa: E402
 from edge_sdk.evaluate.metrics import coco_map  # noqa: E402
-from edge_sdk.quant.atomic import write_json_atomic  # noqa: E402
 from edge_sdk.quant.forms import FormSpec, ort_spec, quantize_form, trt_spec  # noqa: E402
 from edge_sdk.quant.gate import (  # noqa: E402
     GateSettings,

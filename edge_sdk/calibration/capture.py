@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from edge_sdk.atomic import write_bytes_atomic
 from edge_sdk.calibration.dataset import frames_folder
 from edge_sdk.calibration.images import encode_image, read_image, sha256_bytes, thumbnail
 from edge_sdk.calibration.manifest import CaptureManifest, FrameEntry, load_manifest, utc_now
 from edge_sdk.calibration.progress import Progress
 from edge_sdk.errors import ConfigError, SourceError
 from edge_sdk.frame import CaptureStatus, Frame
-from edge_sdk.quant.atomic import write_bytes_atomic
 
 if TYPE_CHECKING:
     from edge_sdk.config.app import AppConfig

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edge_sdk.atomic import write_bytes_atomic
 from edge_sdk.calibration.dataset import frames_folder, scan_folder
 from edge_sdk.calibration.manifest import FrameEntry, load_manifest, utc_now
 from edge_sdk.calibration.progress import Progress
 from edge_sdk.errors import CalibrationError
-from edge_sdk.quant.atomic import write_bytes_atomic
 
 if TYPE_CHECKING:
     from edge_sdk.config.app import AppConfig

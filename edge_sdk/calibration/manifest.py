@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge_sdk.atomic import write_json_atomic
 from edge_sdk.errors import CalibrationError
-from edge_sdk.quant.atomic import write_json_atomic
 
 MANIFEST_NAME = "manifest.json"
 VERSION = 1

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from edge_sdk.atomic import write_json_atomic
 
 COMMAND = "bench"
 HELP = "measure engine-only vs pipeline FPS, per-stage latency, capture-to-broker latency"
@@ -47,12 +47,7 @@ def run(args: argparse.Namespace) -> int:
     data = res.as_dict()
     if args.out:
         out = Path(args.out)
-        fd, tmp = tempfile.mkstemp(dir=out.parent or ".", prefix=f".{out.name}.")
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
+        write_json_atomic(out, data)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0

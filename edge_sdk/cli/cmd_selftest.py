@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     failed = any(s.result == "FAIL" for s in steps)
     report = {"ok": not failed, "steps": [s.as_dict() for s in steps]}
     if args.out:
-        from edge_sdk.engines.trt.atomic import write_json_atomic
+        from edge_sdk.atomic import write_json_atomic
 
         write_json_atomic(args.out, report)
     if args.json:

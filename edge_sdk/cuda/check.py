@@ -12,18 +12,13 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from edge_sdk.errors import DependencyMissing, EngineError
+from edge_sdk.errors import EngineError
+from edge_sdk.lazy import lazy_import
 
 
-def import_pycuda() -> Any:
+def import_pycuda(needed_for: str = "the CUDA-stream runner and TensorRT engines") -> Any:
     """`pycuda.driver`, or `DependencyMissing` with how to install it."""
-    try:
-        import pycuda.driver as cuda
-    except ImportError as exc:
-        raise DependencyMissing("pycuda", needed_for="the CUDA-stream runner (GPU engines)",
-                                jetson="pip install 'edge-sdk[jetson]' (builds pycuda against JetPack's CUDA)",
-                                elsewhere="install the CUDA toolkit, then pip install 'edge-sdk[gpu]'") from exc
-    return cuda
+    return lazy_import("pycuda.driver", needed_for=needed_for)
 
 
 @contextlib.contextmanager

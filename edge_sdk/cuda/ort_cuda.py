@@ -35,19 +35,15 @@ import numpy as np
 
 from edge_sdk.cuda.api import SlotBinding, static_shape
 from edge_sdk.engines.base import Engine, EngineInfo
-from edge_sdk.errors import DependencyMissing, EngineError, ModelError
+from edge_sdk.errors import EngineError, ModelError
+from edge_sdk.lazy import lazy_import
 
 log = logging.getLogger(__name__)
 CUDA_EP = "CUDAExecutionProvider"
 
 
 def _import_ort_gpu() -> Any:
-    try:
-        import onnxruntime as ort
-    except ImportError as exc:
-        raise DependencyMissing("onnxruntime-gpu", needed_for="the onnxruntime engine on CUDA",
-                                jetson="pip install onnxruntime-gpu from the Jetson AI Lab index for your JetPack",
-                                elsewhere="pip install onnxruntime-gpu (built for your CUDA major version)") from exc
+    ort = lazy_import("onnxruntime", needed_for="the onnxruntime engine on CUDA (onnxruntime-gpu)")
     if CUDA_EP not in ort.get_available_providers():
         raise EngineError(f"this ONNX Runtime ({ort.__version__}) has no {CUDA_EP} "
                           f"(available: {', '.join(ort.get_available_providers())})", where="engine.providers",

@@ -105,8 +105,9 @@ def check_profile(inp: DoctorInput, board: BoardInfo) -> tuple[Check, DeviceProf
 
 
 def check_tensorrt(inp: DoctorInput, board: BoardInfo) -> Check:
-    from edge_sdk.engines.trt.version import INSTALL_ELSEWHERE, INSTALL_JETSON, parse_version, require_tensorrt
+    from edge_sdk.engines.trt.version import parse_version, require_tensorrt
     from edge_sdk.errors import DependencyMissing
+    from edge_sdk.lazy import INSTALL
 
     why = "not installed"
     if inp.tensorrt_version is not None:
@@ -117,7 +118,7 @@ def check_tensorrt(inp: DoctorInput, board: BoardInfo) -> Check:
         except DependencyMissing as exc:
             text, why = None, exc.message.split(";")[0]
     if text is None:
-        fix = INSTALL_JETSON if board.is_jetson else INSTALL_ELSEWHERE
+        fix = INSTALL["tensorrt"].jetson if board.is_jetson else INSTALL["tensorrt"].elsewhere
         return Check("TensorRT", _severity(board.is_jetson), f"{why} (engine type tensorrt unavailable)", fix)
     version = parse_version(text)
     try:

@@ -10,20 +10,15 @@ import numpy as np
 
 from edge_sdk.engines.base import Engine, EngineInfo, TensorSpec
 from edge_sdk.engines.model_info import file_sha256
-from edge_sdk.errors import DependencyMissing, EngineError, ModelError
+from edge_sdk.errors import EngineError, ModelError
+from edge_sdk.lazy import lazy_import
 
 _ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(uint8)": "uint8",
               "tensor(int8)": "int8", "tensor(int64)": "int64", "tensor(int32)": "int32"}
 
 
 def _import_ort() -> Any:
-    try:
-        import onnxruntime
-    except ImportError as exc:
-        raise DependencyMissing("onnxruntime", needed_for="the onnxruntime engine",
-                                jetson="pip install onnxruntime-gpu from the Jetson AI Lab index for your JetPack",
-                                elsewhere="pip install onnxruntime") from exc
-    return onnxruntime
+    return lazy_import("onnxruntime", needed_for="the onnxruntime engine")
 
 
 def _precision_of(path: Path) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_sdk.errors import DependencyMissing
+from edge_sdk.lazy import missing
 
 BACKENDS = ("pycocotools", "faster-coco-eval")
 
@@ -77,12 +77,7 @@ def _load_backend(backend: str) -> tuple[Any, Any]:
 
         return FCOCO, COCOeval_faster
     except ImportError as exc:
-        raise DependencyMissing(
-            backend,
-            needed_for="COCO mAP evaluation",
-            jetson=f"pip install {backend}",
-            elsewhere=f"pip install {backend} (or pip install edge-sdk[test])",
-        ) from exc
+        raise missing(backend, needed_for="COCO mAP evaluation") from exc
 
 
 def _run_cocoeval(gt: dict[str, Any], dets: list[dict[str, Any]], backend: str, iou_thrs: Iterable[float] | None = None) -> Any:

@@ -13,11 +13,12 @@ import os
 import pwd
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from edge_sdk.atomic import atomic_open
 
 Status = Literal["unchanged", "changed", "would change", "skipped", "failed", "warning", "ok"]
 
@@ -68,25 +69,8 @@ def _differences(path: Path, digest: str, mode: int, owner_ids: tuple[int, int] 
 
 
 def _atomic_install(path: Path, write: Callable[[Any], None], mode: int, owner_ids: tuple[int, int] | None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), mode)
-            if owner_ids is not None:
-                os.fchown(f.fileno(), *owner_ids)
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dfd = os.open(path.parent, os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    with atomic_open(path, "wb", perms=mode, owner=owner_ids) as f:
+        write(f)
 
 
 def _install(name: str, path: Path, digest: str, write: Callable[[Any], None], mode: int,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edge_sdk.atomic import fsync_dir, move_atomic, write_json_atomic
 from edge_sdk.errors import BuildError
-from edge_sdk.quant.atomic import fsync_dir, move_atomic, write_json_atomic
 
 if TYPE_CHECKING:
     from edge_sdk.config.app import AppConfig

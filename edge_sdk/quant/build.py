@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from edge_sdk.atomic import write_json_atomic, write_text_atomic
 from edge_sdk.calibration.dataset import FrameSplit, calibration_fingerprint, even_spread, frames_folder, load_split
 from edge_sdk.errors import BuildError, ConfigError, ModelError
 from edge_sdk.quant import artifacts as art
 from edge_sdk.quant import report as rep
-from edge_sdk.quant.atomic import write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:
     from edge_sdk.config.app import AppConfig

@@ -76,7 +76,7 @@ class TensorRanges:
         return path
 
     def save(self, path: Path) -> None:
-        from edge_sdk.quant.atomic import write_json_atomic
+        from edge_sdk.atomic import write_json_atomic
 
         write_json_atomic(path, self.to_dict())
 

@@ -60,8 +60,8 @@ def write_cache(ranges: TensorRanges, version: str, folder: Path) -> Path:
 def ensure_cache(build_folder: Path, version: str) -> Path:
     """The cache for the installed TensorRT `version` in a published build folder, written atomically from
     its ranges.json when build.trt_versions did not list that version."""
+    from edge_sdk.atomic import write_text_atomic
     from edge_sdk.errors import BuildError
-    from edge_sdk.quant.atomic import write_text_atomic
 
     path = build_folder / cache_file_name(version)
     if path.is_file():

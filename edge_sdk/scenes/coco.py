@@ -6,12 +6,10 @@ Category ids are class index + 1. Objects too hidden or too cut to be fair targe
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from edge_sdk.atomic import write_json_atomic
 from edge_sdk.scenes.types import CLASS_NAMES, GENERATOR_VERSION, Annotation
 
 
@@ -51,21 +49,4 @@ class CocoBuilder:
 
     def write(self, path: str | Path) -> Path:
         """Write atomically (temp file, fsync, rename) and return the path."""
-        return write_json_atomic(path, self.to_dict())
-
-
-def write_json_atomic(path: str | Path, data: Any) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, separators=(",", ":"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        return write_json_atomic(path, self.to_dict(), indent=None)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_sdk.errors import DependencyMissing
+from edge_sdk.lazy import missing
 
 log = logging.getLogger(__name__)
 
@@ -153,10 +154,7 @@ def _missing(name: str) -> DependencyMissing:
                                  jetson="sudo apt install nvidia-opencv (and pip uninstall opencv-python)",
                                  elsewhere="use backend=gi or backend=launch; pip's OpenCV has no GStreamer")
     if name == "gi":
-        return DependencyMissing("PyGObject (gi) with Gst 1.0", needed_for="backend=gi",
-                                 jetson="sudo apt install python3-gi gir1.2-gstreamer-1.0 (system Python)",
-                                 elsewhere='apt install libgirepository1.0-dev libcairo2-dev gir1.2-gstreamer-1.0 '
-                                           '&& pip install "PyGObject<3.50"')
+        return missing("gi", needed_for="backend=gi")
     return DependencyMissing("GStreamer (gst-launch-1.0)", needed_for="csi://, gst:// and GStreamer RTSP sources",
                              jetson="sudo apt install gstreamer1.0-tools (part of JetPack)",
                              elsewhere="sudo apt install gstreamer1.0-tools gstreamer1.0-plugins-base "

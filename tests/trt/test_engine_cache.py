@@ -134,7 +134,7 @@ def test_edge_sdk_logic_writes_are_atomic_and_manifest_comes_last(install_fake_t
     install_fake_trt("10")
     out = tmp_path / "e"
 
-    def crash(path: Path, data: object) -> None:
+    def crash(path: Path, data: object, **_: object) -> None:
         raise OSError("power cut")
 
     monkeypatch.setattr(cache, "write_json_atomic", crash)

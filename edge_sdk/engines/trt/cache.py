@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_sdk.engines.trt.atomic import write_bytes_atomic, write_json_atomic
+from edge_sdk.atomic import write_bytes_atomic, write_json_atomic
 from edge_sdk.errors import EngineError
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def store(engine_path: Path, data: bytes, manifest: dict[str, object]) -> dict[s
     manifest = dict(manifest, schema=MANIFEST_SCHEMA, engine_file=engine_path.name,
                     engine_sha256=sha256_bytes(data), engine_bytes=len(data))
     write_bytes_atomic(engine_path, data)
-    write_json_atomic(manifest_path_for(engine_path), manifest)
+    write_json_atomic(manifest_path_for(engine_path), manifest, sort_keys=True)
     return manifest
 
 

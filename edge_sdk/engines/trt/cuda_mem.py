@@ -17,18 +17,12 @@ from types import ModuleType
 
 import numpy as np
 
-from edge_sdk.errors import DependencyMissing, EngineError
+from edge_sdk.cuda.check import import_pycuda
+from edge_sdk.errors import EngineError
 
 
 def require_pycuda() -> ModuleType:
-    try:
-        import pycuda.driver as cuda
-    except ImportError as exc:
-        raise DependencyMissing("pycuda", needed_for="running TensorRT engines (CUDA buffers and streams)",
-                                jetson="pip install '.[jetson]' with the CUDA toolkit on PATH "
-                                       "(export PATH=/usr/local/cuda/bin:$PATH)",
-                                elsewhere="pip install pycuda (needs the CUDA toolkit and an NVIDIA driver)") from exc
-    module: ModuleType = cuda
+    module: ModuleType = import_pycuda("running TensorRT engines (CUDA buffers and streams)")
     return module
 
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge_sdk.engines.trt.atomic import write_bytes_atomic
-from edge_sdk.errors import BuildError, DependencyMissing
+from edge_sdk.atomic import write_bytes_atomic
+from edge_sdk.errors import BuildError
+from edge_sdk.lazy import missing
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,8 @@ def _converter() -> tuple[Callable[..., Any], str, list[str]]:
 
         return ortf.convert_float_to_float16, f"onnxruntime {onnxruntime.__version__}", list(ortf.DEFAULT_OP_BLOCK_LIST)
     except ImportError as exc:
-        raise DependencyMissing("onnxconverter-common", needed_for="TensorRT 11 FP16/INT8 engines (FP16 conversion "
-                                "of the ONNX)", jetson="pip install onnxconverter-common",
-                                elsewhere="pip install onnxconverter-common") from exc
+        raise missing("onnxconverter_common",
+                      needed_for="TensorRT 11 FP16/INT8 engines (FP16 conversion of the ONNX)") from exc
 
 
 def default_opset(model: Any) -> int:

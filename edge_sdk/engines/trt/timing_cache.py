@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge_sdk.engines.trt.atomic import write_bytes_atomic
+from edge_sdk.atomic import write_bytes_atomic
 from edge_sdk.engines.trt.version import TrtVersion
 
 if TYPE_CHECKING:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from edge_sdk.errors import DependencyMissing, DeviceError
+from edge_sdk.lazy import missing
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +103,8 @@ def api_path(version: TrtVersion) -> ApiPath:
                       fix="upgrade to JetPack 6 or later (TensorRT 8.6 on JetPack 6.0, 10.3 on JetPack 6.1/6.2)")
 
 
-INSTALL_JETSON = ("sudo apt-get install python3-libnvinfer python3-libnvinfer-dev (JetPack's TensorRT), then "
-                  "use a venv made with --system-site-packages so it sees them")
-INSTALL_ELSEWHERE = ("x86_64 with an NVIDIA GPU: pip install tensorrt (from NVIDIA's package index); "
-                     "without an NVIDIA GPU use engine type onnxruntime")
-
-
 def _missing(detail: str) -> DependencyMissing:
-    return DependencyMissing(f"tensorrt ({detail})", needed_for="engine type tensorrt (building and running engines)",
-                             jetson=INSTALL_JETSON, elsewhere=INSTALL_ELSEWHERE)
+    return missing("tensorrt", needed_for="engine type tensorrt (building and running engines)", detail=detail)
 
 
 def require_tensorrt() -> TrtVersion:
