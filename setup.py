@@ -14,6 +14,7 @@ from setuptools import Extension, find_packages, setup
 SYSTEM_OPENCV = Path("/etc/nv_tegra_release").exists() or os.environ.get("EDGE_SDK_SYSTEM_OPENCV") == "1"
 
 install_requires = [
+    "cryptography>=41",  # Ed25519 signatures of model bundles (edge_sdk/fleet/keys.py); JetPack: python3-cryptography
     "numpy>=1.24",
     "onnx>=1.15",
     "onnxruntime>=1.17",

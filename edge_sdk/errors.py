@@ -71,3 +71,7 @@ class BuildError(EdgeSdkError):
 
 class DeviceError(EdgeSdkError):
     """The device (board, DLA core, GPU) cannot do what was asked."""
+
+
+class BundleError(EdgeSdkError):
+    """A model bundle cannot be made, read, or trusted (bad signature, tampered file, unknown key)."""
