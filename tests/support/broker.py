@@ -33,19 +33,23 @@ def wait_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> bool
 
 
 class MosquittoBroker:
-    def __init__(self, workdir: Path, port: int | None = None, extra_conf: str = "") -> None:
+    def __init__(self, workdir: Path, port: int | None = None, extra_conf: str = "", conf_text: str | None = None) -> None:
         self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not os.path.exists(self.binary):
             raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
         self.workdir = workdir
         self.port = port or free_port()
         self.extra_conf = extra_conf
+        self.conf_text = conf_text  # a whole config of its own (its listener must be on `port`)
         self.proc: subprocess.Popen[bytes] | None = None
         self.conf = workdir / "mosquitto.conf"
         self.log = workdir / "mosquitto.log"
 
     def write_conf(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.conf_text is not None:
+            self.conf.write_text(("user root\n" if os.geteuid() == 0 else "") + self.conf_text)
+            return
         lines = [
             # As root, mosquitto drops to user 'mosquitto', which cannot write persistence into pytest's
             # 0700 tmp dirs: persistence (sessions, queued messages) would silently be off. Stay root.
@@ -68,8 +72,12 @@ class MosquittoBroker:
 
     def start(self, timeout: float = 10.0) -> MosquittoBroker:
         self.write_conf()
-        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+        if self.conf_text is not None:  # such a config logs to stderr (as under systemd): keep it in the log file
+            with self.log.open("ab") as log:
+                self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=log)
+        else:
+            self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE)
         if not wait_port(self.port, timeout):
             err = self.proc.stderr.read().decode() if self.proc.stderr and self.proc.poll() is not None else ""
             self.stop()
