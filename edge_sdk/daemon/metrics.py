@@ -1,7 +1,9 @@
-"""Optional Prometheus metrics endpoint (off by default: `daemon.metrics_port`).
+"""Optional Prometheus metrics endpoint (off by default: `daemon.metrics_port`), with health probes.
 
 Serves `GET /metrics` in the Prometheus text format with the same figures as the stats topic
-(`Pipeline.snapshot()`): results, per-stage frames/fps/latency, per-camera health. Standard library only.
+(`Pipeline.snapshot()`): results, per-stage frames/fps/latency, per-camera health; and `GET /healthz`,
+`GET /readyz` (see health.py) for fleet tools. Standard library only. Bound to `daemon.metrics_host`
+(127.0.0.1 unless configured).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from edge_sdk.config.app import AppConfig
+from edge_sdk.daemon.health import readiness
 from edge_sdk.pipeline.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -61,12 +64,21 @@ def serve_metrics(pipeline: Pipeline, cfg: AppConfig) -> Iterator[http.server.Th
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path.split("?")[0] != "/metrics":
-                self.send_error(404, "only /metrics is served")
-                return
-            body = render_metrics(pipeline.snapshot(), device_id).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            path = self.path.split("?")[0]
+            if path == "/metrics":
+                self._reply(200, render_metrics(pipeline.snapshot(), device_id), "text/plain; version=0.0.4; charset=utf-8")
+            elif path == "/healthz":
+                self._reply(200, "ok\n")
+            elif path == "/readyz":
+                state = readiness(pipeline, cfg.daemon.watchdog_stall_s)
+                self._reply(200 if state.ready else 503, f"{'ready' if state.ready else 'not ready'}: {state.detail}\n")
+            else:
+                self.send_error(404, "served: /metrics, /healthz, /readyz")
+
+        def _reply(self, code: int, text: str, content_type: str = "text/plain; charset=utf-8") -> None:
+            body = text.encode()
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

@@ -57,3 +57,33 @@ def test_metrics_endpoint_serves_the_stats_figures(tmp_path: Path, const_model: 
 def test_metrics_off_by_default(tmp_path: Path, const_model: Path) -> None:
     cfg = load_config(str(app_yaml(tmp_path, const_model, f"file://{write_video(tmp_path / 'c.avi', 5)}")))
     assert cfg.daemon.metrics_port is None
+
+
+def test_health_probes_say_alive_and_ready_once_frames_flow(tmp_path: Path, const_model: Path) -> None:
+    from edge_sdk.daemon.health import readiness
+
+    port = _free_port()
+    video = write_video(tmp_path / "clip.avi", 40)
+    cfg = load_config(str(app_yaml(tmp_path, const_model, f"file://{video}?loop=1",
+                                   f"daemon:\n  metrics_port: {port}\n")))
+    answers: dict[str, tuple[int, str]] = {}
+    before: list[str] = []
+
+    def probe(pipeline: Pipeline) -> None:
+        if not before:
+            before.append(readiness(pipeline, 5.0).detail if not pipeline.first_result.is_set() else "had a result")
+        if pipeline.results < 5:
+            return
+        for path in ("/healthz", "/readyz"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                answers[path] = (r.status, r.read().decode())
+        stale = readiness(pipeline, 1e-6)  # as if every camera had been silent longer than the bound
+        answers["stale"] = (int(stale.ready), stale.detail)
+        pipeline.stop()
+
+    run_service(cfg, on_tick=probe)
+    assert answers["/healthz"] == (200, "ok\n")
+    code, text = answers["/readyz"]
+    assert code == 200 and text.startswith("ready: engine onnxruntime, cameras delivering: cam0")
+    assert answers["stale"] == (0, "no camera delivered a frame within 1e-06 s (cam0)")
+    assert before[0] in ("had a result", "starting: no frame through the engine yet")
