@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from edge_sdk.device import probes
-from edge_sdk.device.jetson import JETPACK_TENSORRT, BoardInfo, detect_board
+from edge_sdk.cuda.versions import toolkit_version
+from edge_sdk.device import jetpack, probes
+from edge_sdk.device.jetson import BoardInfo, detect_board
 from edge_sdk.device.profiles import DeviceProfile, resolve_profile
 from edge_sdk.errors import EdgeSdkError
 
@@ -126,15 +127,16 @@ def check_tensorrt(inp: DoctorInput, board: BoardInfo) -> Check:
     except EdgeSdkError as exc:
         return Check("TensorRT", "FAIL", exc.message, exc.fix, {"version": text})
     data: dict[str, object] = {"version": text, "api_path": path}
-    expected = JETPACK_TENSORRT.get(board.jetpack or "")
-    if expected and f"{version.major}.{version.minor}" != expected:
-        return Check("TensorRT", "WARN", f"{text} but JetPack {board.jetpack} ships {expected}",
+    release = jetpack.release(board.jetpack)
+    expected = release.tensorrt_choices() if release else ()
+    if expected and not any(jetpack.matches(e, text) for e in expected):
+        return Check("TensorRT", "WARN", f"{text} but JetPack {board.jetpack} ships {' or '.join(expected)}",
                      "use JetPack's python3-libnvinfer (a pip TensorRT for another JetPack will not load)", data)
     return Check("TensorRT", "OK", f"{text} (API path {path})", data=data)
 
 
 def check_cuda(inp: DoctorInput, board: BoardInfo) -> Check:
-    version = probes.cuda_version(inp.root)
+    version = toolkit_version(inp.root)
     lib = probes.cudart_library()
     if version is None and lib is None:
         return Check("CUDA", _severity(board.is_jetson), "no CUDA toolkit (/usr/local/cuda) or libcudart found",
@@ -149,7 +151,7 @@ def check_pycuda(board: BoardInfo) -> Check:
     if not p.available:
         return Check("pycuda", _severity(board.is_jetson), p.detail,
                      "pip install '.[jetson]' with CUDA on PATH (export PATH=/usr/local/cuda/bin:$PATH)")
-    return Check("pycuda", "OK", p.detail, data={"device": p.device, "compute_capability": p.compute_capability})
+    return Check("pycuda", "OK", p.detail, data={"device": p.name, "compute_capability": p.compute_capability})
 
 
 def check_dla(profile: DeviceProfile | None) -> Check:

@@ -5,8 +5,9 @@ Every read goes through a `root` prefix (default "/"), so tests run on copies of
     detect_board(Path("/"))            # the running machine
     detect_board(tmp_path)             # tmp_path/etc/nv_tegra_release, tmp_path/proc/device-tree/model
 
-L4T majors map to JetPack families: R35 -> JetPack 5, R36 -> JetPack 6, R38 -> JetPack 7. Releases in
-`_JETPACK` map to an exact JetPack version; any other release of a known major maps to its family ("6.x").
+L4T majors map to JetPack families: R35 -> JetPack 5, R36 -> JetPack 6, R38 -> JetPack 7. Releases in the table of
+edge_sdk/device/jetpack.py map to an exact JetPack version; any other release of a known major maps to its family
+("6.x"), except that an Orin on R38 runs JetPack 7.2 (the first JetPack 7 for Orin).
 """
 
 from __future__ import annotations
@@ -16,25 +17,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge_sdk.device.jetpack import by_l4t, orin_jetpack_for_l4t_major
+
 NV_TEGRA_RELEASE = "etc/nv_tegra_release"
 DEVICE_TREE_MODEL = "proc/device-tree/model"
 
 # "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan  8 ..."
 _RELEASE_RE = re.compile(r"^#\s*R(?P<major>\d+)\s*\((?P<kind>[^)]*)\),\s*REVISION:\s*(?P<rev>[0-9.]+)(?P<rest>.*)$")
 
-# L4T release -> JetPack (NVIDIA's JetPack archive). Orin runs JetPack 5.x, 6.x and 7.x.
-_JETPACK: dict[str, str] = {
-    "35.1.0": "5.0.2", "35.2.1": "5.1", "35.3.1": "5.1.1", "35.4.1": "5.1.2", "35.5.0": "5.1.3",
-    "35.6.0": "5.1.4", "35.6.1": "5.1.5",
-    "36.2.0": "6.0 DP", "36.3.0": "6.0", "36.4.0": "6.1", "36.4.3": "6.2", "36.4.4": "6.2.1",
-}
+# L4T majors -> JetPack families, for releases not in edge_sdk/device/jetpack.py's table.
 _JETPACK_FAMILY: dict[int, str] = {35: "5.x", 36: "6.x", 38: "7.x"}
-
-# JetPack -> the TensorRT it ships (major.minor), for doctor's cross-check.
-JETPACK_TENSORRT: dict[str, str] = {
-    "5.0.2": "8.4", "5.1": "8.5", "5.1.1": "8.5", "5.1.2": "8.5", "5.1.3": "8.5", "5.1.4": "8.5", "5.1.5": "8.5",
-    "6.0 DP": "8.6", "6.0": "8.6", "6.1": "10.3", "6.2": "10.3", "6.2.1": "10.3",
-}
 
 
 @dataclass(frozen=True)
@@ -61,11 +53,12 @@ class L4tRelease:
     @property
     def jetpack(self) -> str | None:
         """The JetPack version ("6.2"), its family for unknown releases ("6.x"), or None for unknown majors."""
-        return _JETPACK.get(self.version) or _JETPACK_FAMILY.get(self.major)
+        known = by_l4t(self.version)
+        return known.jetpack if known else _JETPACK_FAMILY.get(self.major)
 
     @property
     def jetpack_exact(self) -> bool:
-        return self.version in _JETPACK
+        return by_l4t(self.version) is not None
 
 
 @dataclass(frozen=True)
@@ -83,8 +76,17 @@ class BoardInfo:
             self.model is not None and "jetson" in self.model.lower())
 
     @property
+    def is_orin(self) -> bool:
+        return self.model is not None and "orin" in self.model.lower()
+
+    @property
     def jetpack(self) -> str | None:
-        return self.l4t.jetpack if self.l4t else None
+        """JetPack from the L4T release; on an Orin, an R38 release not in the table is 7.2 (7.0/7.1 are Thor-only)."""
+        if self.l4t is None:
+            return None
+        if not self.l4t.jetpack_exact and self.is_orin:
+            return orin_jetpack_for_l4t_major(self.l4t.major) or self.l4t.jetpack
+        return self.l4t.jetpack
 
     def describe(self) -> str:
         if not self.is_jetson:

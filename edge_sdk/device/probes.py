@@ -6,7 +6,6 @@ File reads go through a `root` prefix so tests can use copies of a Jetson's file
 from __future__ import annotations
 
 import ctypes.util
-import json
 import os
 import shutil
 import socket
@@ -14,6 +13,8 @@ import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from edge_sdk.cuda.check import GpuQuery, query_gpu
 
 
 @dataclass(frozen=True)
@@ -70,39 +71,13 @@ def mem_total_mb(root: Path = Path("/")) -> int | None:
     return None
 
 
-def cuda_version(root: Path = Path("/")) -> str | None:
-    """CUDA toolkit version from /usr/local/cuda/version.json (JetPack, CUDA >= 11), else None."""
-    try:
-        data = json.loads((root / "usr/local/cuda/version.json").read_text())
-        return str(data["cuda"]["version"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
 def cudart_library() -> str | None:
     return ctypes.util.find_library("cudart")
 
 
-@dataclass(frozen=True)
-class PycudaProbe:
-    available: bool
-    detail: str
-    device: str | None = None
-    compute_capability: str | None = None
-
-
-def probe_pycuda() -> PycudaProbe:
-    try:
-        import pycuda.driver as cuda
-    except ImportError as exc:
-        return PycudaProbe(False, f"not importable: {exc}")
-    try:
-        cuda.init()
-        dev = cuda.Device(0)
-        major, minor = dev.compute_capability()
-        return PycudaProbe(True, f"{dev.name()} (compute capability {major}.{minor})", str(dev.name()), f"{major}.{minor}")
-    except Exception as exc:  # pycuda.driver.Error: no driver, no device, no permission
-        return PycudaProbe(False, f"imports, but CUDA does not start: {exc}")
+def probe_pycuda() -> GpuQuery:
+    """The first GPU as pycuda sees it (edge_sdk.cuda.check.query_gpu); `available` False says why not."""
+    return query_gpu(0)
 
 
 def nvpmodel_mode() -> tuple[int | None, str | None]:

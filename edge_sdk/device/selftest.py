@@ -78,6 +78,7 @@ class SelftestState:
     reference: list[list[np.ndarray]] = field(default_factory=list)
     decoder_name: str = ""
     jetson: bool = False
+    tensorrt_dla: bool = True  # the installed TensorRT can use DLA on Orin (not 10.8+ / 11.0-11.3)
     engines: dict[str, Path] = field(default_factory=dict)
 
 
@@ -147,8 +148,9 @@ def run_selftest(inp: SelftestInput) -> list[Step]:
     _timed(steps, "run fp16 engine vs onnxruntime", lambda: s.step_run(inp, st, "fp16", None), needs=built,
            skip_reason=why or "the build failed")
     _timed(steps, "engine cache reuse", lambda: s.step_reuse(inp, st), needs=built, skip_reason=why or "the build failed")
-    dla = ready and inp.dla and s.profile_dla_cores(st) > 0
-    dla_why = why or ("--no-dla" if not inp.dla else "this board has no DLA")
+    dla = ready and inp.dla and s.profile_dla_cores(st) > 0 and st.tensorrt_dla
+    dla_why = why or ("--no-dla" if not inp.dla else "this board has no DLA" if s.profile_dla_cores(st) == 0
+                      else "this TensorRT has no DLA on Orin (10.8+ of 10.x, 11.0-11.3; JetPack 7.2 ships 10.16)")
     dla_built = _timed(steps, "build fp16 engine on DLA 0", lambda: s.step_build(inp, st, "fp16", 0), needs=dla,
                        skip_reason=dla_why)
     _timed(steps, "run DLA 0 engine vs onnxruntime", lambda: s.step_run(inp, st, "fp16", 0), needs=dla_built,

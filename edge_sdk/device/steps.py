@@ -106,6 +106,7 @@ def step_tensorrt(st: SelftestState) -> Out:
     from edge_sdk.engines.trt.version import require_tensorrt
 
     v = require_tensorrt()
+    st.tensorrt_dla = v.dla_supported
     return f"TensorRT {v.text} (API path {v.path})", {"version": v.text, "api_path": v.path,
                                                      "dla_supported": v.dla_supported}
 

@@ -24,6 +24,16 @@ def edge_sdk_logs_reach_caplog(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(logging.getLogger("edge_sdk"), "propagate", True)
 
 
+@pytest.fixture(autouse=True)
+def no_host_cuda_libraries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stand-in tests describe a device through files under a root; a CUDA runtime or driver library of the
+    machine running the tests (the GPU machine has both) must not leak into their engine keys."""
+    from edge_sdk.cuda import versions
+
+    monkeypatch.setattr(versions, "runtime_version", lambda: None)
+    monkeypatch.setattr(versions, "driver_version", lambda: None)
+
+
 @pytest.fixture()
 def install_fake_trt(monkeypatch: pytest.MonkeyPatch) -> InstallTrt:
     """install_fake_trt("10", FakeState(...), version_text=None) -> (module, recorder), as `tensorrt`."""

@@ -12,8 +12,11 @@ enum value that the version's dump lacks raises AttributeError (and is recorded 
 the real module would. tests/trt/test_fake_surface.py checks that every name the fake implements exists in
 the dumps, with the same parameter names. Every access and call is recorded for the contract tests.
 
-    fake, rec = make_fake_tensorrt("10", FakeState(num_dla_cores=2))
+    fake, rec = make_fake_tensorrt("10.3", FakeState(num_dla_cores=2))
     monkeypatch.setitem(sys.modules, "tensorrt", fake)
+
+Targets (`TARGETS`): "8.6" (JetPack 6.0), "10.3" (JetPack 6.1/6.2), "10.16" (JetPack 7.2) and "11" (11.4, JetPack
+7.2.2 on AGX Orin), each with its own dump; "10" is an alias of "10.3".
 """
 
 from __future__ import annotations
@@ -27,8 +30,28 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 API_DIR = Path(__file__).resolve().parents[1] / "data" / "trt_api"
-DUMP_FOR_PATH = {"8.6": "8.6.1", "10": "10.3.0", "11": "11.4.0.106"}
-VERSION_TEXT = {"8.6": "8.6.1.6", "10": "10.3.0.30", "11": "11.4.0.106"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One TensorRT version the stand-in can be: its API path, the committed dump of its bindings, what it reports."""
+
+    name: str
+    path: str  # edge-sdk's API path ("8.6", "10", "11")
+    dump: str  # tests/data/trt_api/tensorrt-<dump>.json
+    version_text: str  # trt.__version__
+    jetpack: str
+
+
+TARGETS: dict[str, Target] = {t.name: t for t in (
+    Target("8.6", "8.6", "8.6.1", "8.6.1.6", "6.0"), Target("10.3", "10", "10.3.0", "10.3.0.30", "6.2"),
+    Target("10.16", "10", "10.16.1.11", "10.16.1.11", "7.2"), Target("11", "11", "11.4.0.106", "11.4.0.106", "7.2.2"))}
+ALIASES = {"10": "10.3"}
+TARGET_NAMES = tuple(TARGETS)
+
+
+def target(name: str) -> Target:
+    return TARGETS[ALIASES.get(name, name)]
 SEVERITY = {"INTERNAL_ERROR": 0, "ERROR": 1, "WARNING": 2, "INFO": 3, "VERBOSE": 4}
 _ONNX_DTYPE = {1: "FLOAT", 10: "HALF", 7: "INT64", 6: "INT32", 3: "INT8", 2: "UINT8", 9: "BOOL"}
 _LAYER_TYPE = {"Conv": "CONVOLUTION", "ConvTranspose": "DECONVOLUTION", "Relu": "ACTIVATION", "Sigmoid": "ACTIVATION",
@@ -575,12 +598,13 @@ class _FakeModule(types.ModuleType):
         return d[name]
 
 
-def make_fake_tensorrt(path: str, state: FakeState | None = None,
+def make_fake_tensorrt(name: str, state: FakeState | None = None,
                        version_text: str | None = None) -> tuple[types.ModuleType, Recorder]:
-    """A fresh stand-in `tensorrt` module for API path "8.6", "10" or "11" (its surface: that path's dump), and its
-    recorder. `version_text` overrides the reported version (e.g. "11.4.1" for DLA on 11.x)."""
-    version = version_text or VERSION_TEXT[path]
-    api = load_api(DUMP_FOR_PATH[path])
+    """A fresh stand-in `tensorrt` module for target "8.6", "10.3" (alias "10"), "10.16" or "11" (its surface: that
+    version's dump), and its recorder. `version_text` overrides the reported version (e.g. "10.7.0.23")."""
+    tgt = target(name)
+    version = version_text or tgt.version_text
+    api = load_api(tgt.dump)
     rec, state = Recorder(), state or FakeState()
     module = _FakeModule("tensorrt", f"fake_tensorrt stand-in for TensorRT {version} (not TensorRT)")
     classes: dict[str, Any] = {}

@@ -2,7 +2,9 @@
 
 The name lists are the committed dumps of NVIDIA's own bindings (tests/data/trt_api/, from
 tools/trt_api/dump_trt_api.py): tensorrt-bindings 8.6.1, tensorrt-cu12-bindings 10.3.0 and
-tensorrt-cu13-bindings 11.4.0.106. Two checks that complement each other:
+tensorrt-cu13-bindings 11.4.0.106, and 10.16.1.11 (JetPack 7.2's TensorRT; the cu12 and cu13 wheels of 10.16.1.11 dump
+identically, as do 10.16.0.72 and 10.16.1.11). Each check runs per target version (10.3 and 10.16 share path "10"
+but not a dump). Two checks that complement each other:
 - statically, every `trt.X` / `trt.X.Y` in the TensorRT modules exists in the dump of every path that
   uses it (`PATH_SPECIFIC` lists the names only some paths use), and the compat accessors' names exist
   exactly where LEGACY_NAMES says;
@@ -30,12 +32,13 @@ from edge_sdk.engines.trt.builder import build_engine
 from edge_sdk.engines.trt.compat import LEGACY_NAMES
 from edge_sdk.errors import BuildError
 from tests.trt.conftest import InstallTrt
-from tests.trt.fake_tensorrt import DUMP_FOR_PATH, FakeState, class_members, load_api
+from tests.trt.fake_tensorrt import TARGET_NAMES, FakeState, class_members, load_api, target
 from tests.trt.models import calibration_cache, tiny_detector
 
 ROOT = Path(__file__).resolve().parents[2]
 TRT_MODULES = sorted((ROOT / "edge_sdk" / "engines" / "trt").glob("*.py")) + [ROOT / "edge_sdk" / "device" / "probes.py"]
 PATHS = ("8.6", "10", "11")
+TARGETS = TARGET_NAMES
 # Names the code uses on some paths only (everything else it uses on all three).
 PATH_SPECIFIC: dict[str, tuple[str, ...]] = {
     "NetworkDefinitionCreationFlag.EXPLICIT_BATCH": ("8.6",),
@@ -61,8 +64,11 @@ PATH_SPECIFIC: dict[str, tuple[str, ...]] = {
 }
 
 
-def has_name(path: str, dotted: str) -> bool:
-    api = load_api(DUMP_FOR_PATH[path])
+def has_name(name: str, dotted: str) -> bool:
+    """Whether target `name`'s dump (or, for an API path, the dumps of every target on it) has `dotted`."""
+    if name in PATHS and name not in TARGETS:
+        return all(has_name(t, dotted) for t in TARGETS if target(t).path == name)
+    api = load_api(target(name).dump)
     head, _, tail = dotted.partition(".")
     if not tail:
         return head in api["classes"] or head in api["enums"] or head in api["functions"]
@@ -112,15 +118,15 @@ def static_names(runtime_only: bool = False) -> set[str]:
 def test_static_trt_names_exist_in_every_path_that_uses_them() -> None:
     names = static_names()
     assert {"Builder", "OnnxParser", "BuilderFlag.INT8", "MemoryPoolType.WORKSPACE", "DeviceType.DLA"} <= names
-    problems = [f"{name} missing in TensorRT {DUMP_FOR_PATH[p]}" for name in sorted(names)
-                for p in PATH_SPECIFIC.get(name, PATHS) if not has_name(p, name)]
+    problems = [f"{name} missing in TensorRT {target(t).dump}" for name in sorted(names)
+                for t in TARGETS if target(t).path in PATH_SPECIFIC.get(name, PATHS) and not has_name(t, name)]
     assert not problems, problems
 
 
 def test_path_specific_names_exist_exactly_where_declared_or_are_unused_elsewhere() -> None:
     for name, paths in PATH_SPECIFIC.items():
         for p in paths:
-            assert has_name(p, name), f"{name} is declared for {p} but TensorRT {DUMP_FOR_PATH[p]} lacks it"
+            assert has_name(p, name), f"{name} is declared for path {p} but a TensorRT of that path lacks it"
 
 
 def test_legacy_accessor_names_are_absent_from_the_1013_stubs_and_other_paths() -> None:
@@ -129,32 +135,32 @@ def test_legacy_accessor_names_are_absent_from_the_1013_stubs_and_other_paths() 
     for name, paths in LEGACY_NAMES.items():
         member = name.split(".")[1]
         assert f"def {member}(" not in stubs and f"    {member}:" not in stubs, f"{name} is in the stubs: no accessor"
-        for p in PATHS:
-            assert has_name(p, name) == (p in paths), f"{name} on {p}"
+        for t in TARGETS:
+            assert has_name(t, name) == (target(t).path in paths), f"{name} on {t}"
 
 
-def run_all_flows(path: str, install: InstallTrt, cuda: Any, tmp: Path) -> Any:
-    """Drive every TensorRT-touching flow of edge-sdk on one path; returns the recorder."""
+def run_all_flows(name: str, install: InstallTrt, cuda: Any, tmp: Path) -> Any:
+    """Drive every TensorRT-touching flow of edge-sdk on one target version; returns the recorders."""
     from edge_sdk.device.probes import dla_cores_from_tensorrt
     from edge_sdk.engines.trt.runtime import TensorRtEngine
 
     def fill(addresses: dict[str, int], stream: int) -> None:
         cuda.memory.view(addresses["output0"])[:] = 0
 
-    _, rec = install(path, FakeState(num_dla_cores=2, dla_unsupported_ops=frozenset({"Sigmoid"}), on_execute=fill),
-                     version_text="11.4.1" if path == "11" else None)
+    _, rec = install(name, FakeState(num_dla_cores=2, dla_unsupported_ops=frozenset({"Sigmoid"}), on_execute=fill))
     agx = load_profile("orin-agx")
     tmp.mkdir(parents=True, exist_ok=True)
     fp32 = tiny_detector(tmp / "m.onnx")
     qdq = tiny_detector(tmp / "m.qdq.onnx", qdq=True)
     calib = calibration_cache(tmp / "m.cache")
     built = [build_engine(qdq, None, agx, TensorRtEngineConfig(), tmp / "e"),
-             build_engine(fp32, None, agx, TensorRtEngineConfig(), tmp / "e"),
-             build_engine(qdq, calib, agx, TensorRtEngineConfig(dla_core=1), tmp / "e")]
+             build_engine(fp32, None, agx, TensorRtEngineConfig(), tmp / "e")]
+    if name != "10.16":  # no DLA on Orin with 10.16 (refused before TensorRT is touched)
+        built.append(build_engine(qdq, calib, agx, TensorRtEngineConfig(dla_core=1), tmp / "e"))
     for art in built:
         with TensorRtEngine(art.engine_path, slots=2) as engine:
             engine.infer(np.zeros((1, 3, 32, 32), np.float32))
-    _, rec2 = install(path, FakeState(unsupported_ops=frozenset({"Conv"})), version_text="11.4.1" if path == "11" else None)
+    _, rec2 = install(name, FakeState(unsupported_ops=frozenset({"Conv"})))
     with pytest.raises(BuildError):
         build_engine(fp32, None, agx, TensorRtEngineConfig(), tmp / "f")
     assert dla_cores_from_tensorrt() == 0
@@ -164,19 +170,20 @@ def run_all_flows(path: str, install: InstallTrt, cuda: Any, tmp: Path) -> Any:
 def test_dynamic_usage_on_each_path_is_within_that_versions_api(install_fake_trt: InstallTrt, fake_cuda: Any,
                                                                 tmp_path: Path) -> None:
     accessed: dict[str, set[str]] = {}
-    for path in PATHS:
-        recs = run_all_flows(path, install_fake_trt, fake_cuda, tmp_path / path)
+    for name in TARGETS:
+        recs = run_all_flows(name, install_fake_trt, fake_cuda, tmp_path / name)
         assert not any(r.missing for r in recs), [r.missing for r in recs]
-        accessed[path] = set().union(*(r.accessed for r in recs))
-        outside = [n for n in accessed[path] if not has_name(path, n)]
-        assert not outside, f"{path}: {outside}"
-        wrong = [n for n in accessed[path] if n in PATH_SPECIFIC and path not in PATH_SPECIFIC[n]]
-        assert not wrong, f"{path} uses names declared for other paths: {wrong}"
+        path = target(name).path
+        accessed[name] = set().union(*(r.accessed for r in recs))
+        outside = [n for n in accessed[name] if not has_name(name, n)]
+        assert not outside, f"{name}: {outside}"
+        wrong = [n for n in accessed[name] if n in PATH_SPECIFIC and path not in PATH_SPECIFIC[n]]
+        assert not wrong, f"{name} uses names declared for other paths: {wrong}"
     every = set().union(*accessed.values())
     unexercised = sorted(n for n in static_names(runtime_only=True) if n not in every)
     assert not unexercised, f"names in the code that no contract flow reaches: {unexercised}"
     assert "IExecutionContext.execute_async_v2" in accessed["8.6"]
-    assert "IExecutionContext.execute_async_v3" in accessed["10"] and "IExecutionContext.execute_async_v3" in accessed["11"]
+    assert all("IExecutionContext.execute_async_v3" in accessed[t] for t in ("10.3", "10.16", "11"))
 
 
 def test_no_any_escape_hatches_around_tensorrt_calls() -> None:

@@ -21,10 +21,11 @@ from edge_sdk.device.profiles import load_profile
 from edge_sdk.engines.trt.builder import build_engine
 from edge_sdk.errors import BuildError, CalibrationError, DeviceError
 from tests.trt.conftest import InstallTrt
-from tests.trt.fake_tensorrt import FakeState, Recorder
+from tests.trt.fake_tensorrt import TARGET_NAMES, FakeState, Recorder, target
 from tests.trt.models import calibration_cache, tiny_detector
 
-PATHS = ("8.6", "10", "11")
+PATHS = ("8.6", "10", "11")  # the API paths; "10" is 10.3 (JetPack 6.2)
+TARGETS = TARGET_NAMES  # every dumped version, 10.16 (JetPack 7.2) included
 AGX = load_profile("orin-agx")
 
 
@@ -44,11 +45,12 @@ def network_flag_names(rec: Recorder, trt: Any) -> list[str]:
     return [n for i, n in enumerate(values) if mask >> i & 1]
 
 
-@pytest.mark.parametrize("path", PATHS)
-def test_edge_sdk_logic_int8_gpu_build_sets_exactly_the_intended_config(path: str, install_fake_trt: InstallTrt,
+@pytest.mark.parametrize("name", TARGETS)
+def test_edge_sdk_logic_int8_gpu_build_sets_exactly_the_intended_config(name: str, install_fake_trt: InstallTrt,
                                                                          qdq_detector: Path, tmp_path: Path) -> None:
-    """edge-sdk logic, not TensorRT: an INT8 GPU build on each path."""
-    trt, rec = install_fake_trt(path)
+    """edge-sdk logic, not TensorRT: an INT8 GPU build on each version."""
+    trt, rec = install_fake_trt(name)
+    path = target(name).path
     cfg = TensorRtEngineConfig(workspace_mb=512, optimization_level=4)
     art = build_engine(qdq_detector, None, AGX, cfg, tmp_path / "engines")
     assert art.precision == "int8" and not art.reused
@@ -69,11 +71,12 @@ def test_edge_sdk_logic_int8_gpu_build_sets_exactly_the_intended_config(path: st
     assert sorted(manifest["build"]["builder_flags"]) == expected_flags and manifest["build"]["api_path"] == path
 
 
-@pytest.mark.parametrize("path", PATHS)
-def test_edge_sdk_logic_fp16_build_flags_and_11x_onnx_conversion(path: str, install_fake_trt: InstallTrt,
+@pytest.mark.parametrize("name", TARGETS)
+def test_edge_sdk_logic_fp16_build_flags_and_11x_onnx_conversion(name: str, install_fake_trt: InstallTrt,
                                                                  detector: Path, tmp_path: Path) -> None:
     """edge-sdk logic, not TensorRT: FP16 is a flag on 8.6/10.x and FP16 tensor types in the ONNX on 11.x."""
-    _, rec = install_fake_trt(path)
+    _, rec = install_fake_trt(name)
+    path = target(name).path
     art = build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "engines")
     assert art.precision == "fp16"
     assert flag_names(rec) == ([] if path == "11" else ["FP16"])
@@ -119,13 +122,21 @@ def test_edge_sdk_logic_dla_int8_without_calibration_cache_is_refused(path: str,
     assert not rec.of("Builder.build_serialized_network")
 
 
-def test_edge_sdk_logic_dla_on_11x_has_no_calibrator_and_needs_11_4_1(install_fake_trt: InstallTrt,
-                                                                      qdq_detector: Path, tmp_path: Path) -> None:
-    """edge-sdk logic, not TensorRT: 11.x DLA takes types from the ONNX; 11.0-11.4.0 have no DLA on Jetson."""
-    _, rec = install_fake_trt("11", FakeState(num_dla_cores=2), version_text="11.4.0.106")
-    with pytest.raises(DeviceError, match=r"11\.4\.1"):
+@pytest.mark.parametrize("version", ["11.3.0.1", "10.16.1.11", "10.8.0.43"])
+def test_edge_sdk_logic_dla_where_tensorrt_has_none_on_orin_is_an_error_not_a_gpu_build(
+        version: str, install_fake_trt: InstallTrt, qdq_detector: Path, tmp_path: Path) -> None:
+    """edge-sdk logic, not TensorRT: JetPack 7.2's 10.16 (and 10.8+, 11.0-11.3) have no DLA on Orin."""
+    _, rec = install_fake_trt("11" if version.startswith("11") else "10.16", FakeState(num_dla_cores=2),
+                              version_text=version)
+    with pytest.raises(DeviceError, match="no DLA on Jetson Orin") as err:
         build_engine(qdq_detector, None, AGX, TensorRtEngineConfig(dla_core=0), tmp_path / "a")
-    _, rec = install_fake_trt("11", FakeState(num_dla_cores=2), version_text="11.4.1.2")
+    assert "dla_core: null" in (err.value.fix or "") and not rec.calls
+
+
+def test_edge_sdk_logic_dla_on_11x_has_no_calibrator(install_fake_trt: InstallTrt, qdq_detector: Path,
+                                                     tmp_path: Path) -> None:
+    """edge-sdk logic, not TensorRT: 11.x DLA (11.4+) takes types from the ONNX, no calibrator."""
+    _, rec = install_fake_trt("11", FakeState(num_dla_cores=2), version_text="11.4.0.106")
     build_engine(qdq_detector, None, AGX, TensorRtEngineConfig(dla_core=0), tmp_path / "b")
     props = set_props(rec, "IBuilderConfig")
     assert props["default_device_type"].name == "DLA" and props["DLA_core"] == 0
@@ -151,8 +162,7 @@ def test_edge_sdk_logic_dla_requests_the_board_cannot_serve_are_errors(install_f
 @pytest.mark.parametrize("path", PATHS)
 def test_edge_sdk_logic_no_gpu_fallback_refuses_layers_dla_cannot_run(path: str, install_fake_trt: InstallTrt,
                                                                       detector: Path, tmp_path: Path) -> None:
-    _, rec = install_fake_trt(path, FakeState(num_dla_cores=2, dla_unsupported_ops=frozenset({"Reshape", "Mul"})),
-                              version_text="11.4.1" if path == "11" else None)
+    _, rec = install_fake_trt(path, FakeState(num_dla_cores=2, dla_unsupported_ops=frozenset({"Reshape", "Mul"})))
     with pytest.raises(BuildError, match=r"2 of [46] layers cannot run on DLA.*/model.1/Reshape \(SHUFFLE\)"):
         build_engine(detector, None, AGX, TensorRtEngineConfig(dla_core=0, gpu_fallback=False), tmp_path / "e")
     assert "GPU_FALLBACK" not in flag_names(rec) and not rec.of("Builder.build_serialized_network")

@@ -35,6 +35,7 @@ def test_signature_lines_become_parameter_names(line: str, params: list[str] | N
 
 
 @pytest.mark.parametrize(("version", "package"), [("8.6.1", "tensorrt-bindings"), ("10.3.0", "tensorrt-cu12-bindings"),
+                                                  ("10.16.1.11", "tensorrt-cu12-bindings"),
                                                   ("11.4.0.106", "tensorrt-cu13-bindings")])
 def test_committed_dumps_are_complete(version: str, package: str) -> None:
     data = json.loads((ROOT / f"tests/data/trt_api/tensorrt-{version}.json").read_text())

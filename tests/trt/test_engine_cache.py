@@ -13,6 +13,7 @@ from edge_sdk.config.engine import TensorRtEngineConfig
 from edge_sdk.device.profiles import load_profile
 from edge_sdk.engines.trt import cache
 from edge_sdk.engines.trt.builder import build_engine
+from edge_sdk.engines.trt.key import key_digest
 from edge_sdk.errors import EngineError
 from tests.trt.conftest import InstallTrt
 from tests.trt.models import calibration_cache, tiny_detector
@@ -22,7 +23,10 @@ R36_3 = "# R36 (release), REVISION: 3.0, GCID: 36191598, BOARD: generic, EABI: a
 R36_4_3 = "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan  8 01:49:37 UTC 2025\n"
 
 
-def jetson_root(root: Path, release: str, model: str = "NVIDIA Jetson AGX Orin Developer Kit") -> Path:
+def jetson_root(root: Path, release: str, model: str = "NVIDIA Jetson AGX Orin Developer Kit",
+                cuda: str = "12.6.68") -> Path:
+    (root / "usr/local/cuda").mkdir(parents=True, exist_ok=True)
+    (root / "usr/local/cuda/version.json").write_text(json.dumps({"cuda": {"name": "CUDA SDK", "version": cuda}}))
     (root / "etc").mkdir(parents=True, exist_ok=True)
     (root / "etc/nv_tegra_release").write_text(release)
     (root / "proc/device-tree").mkdir(parents=True, exist_ok=True)
@@ -45,21 +49,23 @@ def test_edge_sdk_logic_manifest_records_what_the_engine_depends_on(install_fake
     assert key["tensorrt_version"] == "10.3.0.30" and key["l4t_release"] == "R36.4.3"
     assert key["board"] == "NVIDIA Jetson AGX Orin Developer Kit" and key["compute_capability"] == "8.7"
     assert key["precision"] == "int8" and key["dla_core"] is None
-    assert key["builder"] == {"workspace_mb": 1024, "optimization_level": 3, "gpu_fallback": True}
+    assert key["builder"] == {"workspace_mb": 1024, "optimization_level": 3, "gpu_fallback": True, "tf32": True}
+    assert key["cuda_version"] == "12.6" and key["jetpack"] == "6.2" and key["schema"] == 2
     assert m["device"]["jetpack"] == "6.2" and m["device"]["compute_capability_source"] == "profile"
+    assert m["device"]["cuda_version_source"] == "toolkit" and m["key_digest"] == key_digest(key)
     assert m["engine_sha256"] == cache.sha256_file(art.engine_path) and m["engine_bytes"] == art.engine_path.stat().st_size
 
 
 @pytest.mark.parametrize(("change", "expect"), [
     ("onnx", "onnx_sha256"), ("tensorrt", "tensorrt_version '10.3.0.30' -> '10.7.0.23'"),
-    ("jetpack", "l4t_release 'R36.3.0' -> 'R36.4.3'"), ("calibration", "calibration_set_sha256"),
+    ("jetpack", "jetpack '6.0' -> '6.2'"), ("cuda", "cuda_version '12.2' -> '12.6'"), ("calibration", "calibration_set_sha256"),
     ("settings", "builder.optimization_level 3 -> 5"), ("precision", "no cached engine")])
 def test_edge_sdk_logic_a_changed_dependency_rebuilds_with_a_reason(change: str, expect: str,
                                                                     install_fake_trt: InstallTrt, tmp_path: Path,
                                                                     caplog: pytest.LogCaptureFixture) -> None:
     _, rec = install_fake_trt("10")
     model = tiny_detector(tmp_path / "m.onnx")
-    root = jetson_root(tmp_path / "root", R36_3)
+    root = jetson_root(tmp_path / "root", R36_3, cuda="12.2.140")
     out = tmp_path / "engines"
     first = build_engine(model, None, AGX, TensorRtEngineConfig(), out, root=root, calibration_set_sha256="1" * 64)
     same = build_engine(model, None, AGX, TensorRtEngineConfig(), out, root=root, calibration_set_sha256="1" * 64)
@@ -70,7 +76,9 @@ def test_edge_sdk_logic_a_changed_dependency_rebuilds_with_a_reason(change: str,
     elif change == "tensorrt":
         _, rec = install_fake_trt("10", version_text="10.7.0.23")
     elif change == "jetpack":
-        jetson_root(root, R36_4_3)
+        jetson_root(root, R36_4_3, cuda="12.2.140")
+    elif change == "cuda":
+        jetson_root(root, R36_3, cuda="12.6.68")
     elif change == "calibration":
         calib_set = "2" * 64
     elif change == "settings":

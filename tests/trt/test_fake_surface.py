@@ -15,7 +15,7 @@ import pytest
 
 from tests.trt import fake_tensorrt as ft
 
-PATHS = ("8.6", "10", "11")
+TARGETS = ft.TARGET_NAMES
 
 
 def own_members(impl: type) -> dict[str, object]:
@@ -49,7 +49,7 @@ def accepts(real: list[str], fake: list[str]) -> bool:
 
 @pytest.mark.parametrize("impl", ft.IMPLEMENTED, ids=lambda c: c.__name__)
 def test_every_fake_member_exists_in_a_real_dump_with_the_same_parameters(impl: type) -> None:
-    apis = {p: ft.load_api(ft.DUMP_FOR_PATH[p]) for p in PATHS}
+    apis = {t: ft.load_api(ft.target(t).dump) for t in TARGETS}
     having = {p: ft.class_members(api, impl._api_name) for p, api in apis.items() if impl._api_name in api["classes"]}
     assert having, f"{impl._api_name} is in no dump"
     names = set(own_members(impl)) | instance_attributes(impl)
@@ -69,10 +69,11 @@ def test_every_fake_member_exists_in_a_real_dump_with_the_same_parameters(impl: 
                 pytest.fail(f"{impl._api_name}.{name}{tuple(fake_params(value))} matches no {p} signature {kind}")
 
 
-@pytest.mark.parametrize("path", PATHS)
-def test_fake_exposes_only_what_the_version_has(path: str) -> None:
-    trt, rec = ft.make_fake_tensorrt(path)
-    api = ft.load_api(ft.DUMP_FOR_PATH[path])
+@pytest.mark.parametrize("name", TARGETS)
+def test_fake_exposes_only_what_the_version_has(name: str) -> None:
+    trt, rec = ft.make_fake_tensorrt(name)
+    path = ft.target(name).path
+    api = ft.load_api(ft.target(name).dump)
     for enum, values in api["enums"].items():
         cls = getattr(trt, enum)
         assert all(getattr(cls, v).name == v for v in values)

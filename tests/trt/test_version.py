@@ -31,9 +31,11 @@ def test_a_newer_major_takes_the_11x_path_with_a_warning(caplog: pytest.LogCaptu
     assert "newer than edge-sdk knows" in caplog.text
 
 
-@pytest.mark.parametrize(("text", "dla"), [("8.6.2", True), ("10.3.0", True), ("11.0.0", False), ("11.4.0.106", False),
-                                           ("11.4.1", True), ("11.5.0", True)])
-def test_dla_support_by_version(text: str, dla: bool) -> None:
+@pytest.mark.parametrize(("text", "dla"), [("8.6.2", True), ("10.3.0", True), ("10.7.0.23", True), ("10.8.0", False),
+                                           ("10.16.1.11", False), ("11.0.0", False), ("11.3.0", False),
+                                           ("11.4.0.106", True), ("11.5.0", True)])
+def test_dla_on_orin_by_version_as_jetpack_ships_it(text: str, dla: bool) -> None:
+    """JetPack 6.2 (10.3) has DLA; JetPack 7.2 (10.16) has none; TensorRT 11 brings it back from 11.4."""
     assert parse_version(text).dla_supported is dla
 
 

@@ -9,10 +9,13 @@ signature. This script runs it and stores, per version, `tests/data/trt_api/tens
      "classes": {"IBuilderConfig": {"bases": [], "members": {"set_flag": [["flag"]], "DLA_core": "property", ...}}},
      "enums": {"BuilderFlag": ["FP16", "INT8", ...]}, "functions": {...}, "constants": [...]}
 
+10.16.1.11 is JetPack 7.2's TensorRT (CUDA 13): the shared dumper takes the cu12 wheel for every 10.x, and the
+tensorrt-cu13-bindings 10.16.1.11 wheel dumps to the identical API (checked 2026-12-06), as does 10.16.0.72.
+
 A method's value lists its overloads, each the parameter names after `self` (a trailing "=" marks a default).
 tests/trt/ checks edge-sdk's TensorRT usage and the `fake_tensorrt` stand-in against these files.
 
-    python tools/trt_api/dump_trt_api.py                       # 8.6.1, 10.3.0, 11.4.0.106
+    python tools/trt_api/dump_trt_api.py                       # 8.6.1, 10.3.0, 10.16.1.11, 11.4.0.106
     python tools/trt_api/dump_trt_api.py 10.7.0 11.5.0         # other versions (then add them to the tests)
     python tools/trt_api/dump_trt_api.py --from-raw DIR        # compact existing raw dumps only
 """
@@ -30,7 +33,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "data" / "trt_api"
-DEFAULT_VERSIONS = ("8.6.1", "10.3.0", "11.4.0.106")
+DEFAULT_VERSIONS = ("8.6.1", "10.3.0", "10.16.1.11", "11.4.0.106")
 DUMP_SH = Path(os.environ.get("TRT_API_DUMP_SH", str(ROOT.parent / "shared" / "trt-api" / "dump.sh")))
 
 

@@ -11,8 +11,9 @@ Thin on purpose; nothing here imports TensorRT until it is used (`version.requir
     calibrator.py     the INT8 step's calibration cache and the cache-only calibrator (DLA on 8.6/10.x)
     fp16.py           FP16 conversion of the ONNX for 11.x strongly typed networks
     timing_cache.py   timing cache per TensorRT version and device
+    key.py            engine_cache_key(): what an engine is bound to (TensorRT, CUDA, GPU, JetPack, model, settings)
     cache.py          engine + manifest, reuse decisions, checksum refusal (atomic writes: atomic.py)
-    facts.py          board, L4T, compute capability for the manifest
+    facts.py          board, L4T/JetPack, CUDA, compute capability of this device (the key's target)
     runtime.py        TensorRtEngine (infer / enqueue per slot) and open_tensorrt() for engine.type tensorrt
     iospec.py         I/O tensors by name (10/11) or binding (8.6)
     cuda_mem.py       pycuda: primary context, stream, pinned / zero-copy buffers

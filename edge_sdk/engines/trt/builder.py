@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 from edge_sdk.engines.trt import cache
 from edge_sdk.engines.trt.builder_config import BuildSettings, Precision, configure
 from edge_sdk.engines.trt.calibrator import read_calibration_cache
-from edge_sdk.engines.trt.dla import check_builder_core, check_requested_core
-from edge_sdk.engines.trt.facts import DeviceFacts, gather
+from edge_sdk.engines.trt.dla import check_builder_core, check_requested_core, check_version_has_dla
+from edge_sdk.engines.trt.facts import gather
+from edge_sdk.engines.trt.key import engine_cache_key, key_digest
 from edge_sdk.engines.trt.network import parse_onnx
 from edge_sdk.engines.trt.timing_cache import TimingCacheUse, attach, save, timing_cache_path
 from edge_sdk.engines.trt.trtlog import TrtLog
@@ -81,6 +82,12 @@ def has_qdq(onnx_path: Path) -> bool:
     return any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
 
 
+def settings_for(engine_cfg: TensorRtEngineConfig, precision: Precision) -> BuildSettings:
+    """The builder settings of an engine config at `precision` (what the cache key holds; fleet uses it too)."""
+    return BuildSettings(precision=precision, dla_core=engine_cfg.dla_core, gpu_fallback=engine_cfg.gpu_fallback,
+                         workspace_mb=engine_cfg.workspace_mb, optimization_level=engine_cfg.optimization_level)
+
+
 def choose_precision(onnx_path: Path, requested: Precision | None) -> Precision:
     """int8 for a Q/DQ model, else fp16; an explicit int8 on a model without Q/DQ nodes is an error."""
     qdq = has_qdq(onnx_path)
@@ -129,16 +136,6 @@ def build_serialized(onnx_path: Path, settings: BuildSettings, version: TrtVersi
                            warnings=tuple(trt_log.warnings))
 
 
-def cache_key(onnx_sha: str, calibration_set_sha256: str | None, calib_cache_sha: str | None, facts: DeviceFacts,
-              settings: BuildSettings) -> dict[str, object]:
-    return {"schema": cache.MANIFEST_SCHEMA, "onnx_sha256": onnx_sha, "calibration_set_sha256": calibration_set_sha256,
-            "calibration_cache_sha256": calib_cache_sha, "tensorrt_version": facts.tensorrt_version,
-            "l4t_release": facts.l4t_release, "board": facts.board, "compute_capability": facts.compute_capability,
-            "precision": settings.precision, "dla_core": settings.dla_core,
-            "builder": {"workspace_mb": settings.workspace_mb, "optimization_level": settings.optimization_level,
-                        "gpu_fallback": settings.gpu_fallback}}
-
-
 def build_engine(qdq_onnx: str | Path, calib_cache: str | Path | None, profile: DeviceProfile,
                  engine_cfg: TensorRtEngineConfig, out_dir: str | Path, *, precision: Precision | None = None,
                  calibration_set_sha256: str | None = None, force: bool = False, root: Path = Path("/"),
@@ -160,19 +157,20 @@ def build_engine(qdq_onnx: str | Path, calib_cache: str | Path | None, profile: 
     if not onnx_path.is_file():
         raise ModelError("ONNX model not found", where=str(onnx_path), fix="run the INT8 step first, or check the path")
     chosen = choose_precision(onnx_path, precision)
-    settings = BuildSettings(precision=chosen, dla_core=engine_cfg.dla_core, gpu_fallback=engine_cfg.gpu_fallback,
-                             workspace_mb=engine_cfg.workspace_mb, optimization_level=engine_cfg.optimization_level)
+    settings = settings_for(engine_cfg, chosen)
     if settings.workspace_mb > profile.memory_budget_mb:
         raise DeviceError(f"engine.workspace_mb {settings.workspace_mb} exceeds the {profile.name} memory budget of "
                           f"{profile.memory_budget_mb} MiB", where="engine.workspace_mb",
                           fix=f"set engine.workspace_mb to at most {profile.memory_budget_mb}")
     check_requested_core(settings.dla_core, profile, chosen)
+    check_version_has_dla(settings.dla_core, version)
     calib_bytes: bytes | None = None
     if calib_cache is not None:
         calib_bytes, _ = read_calibration_cache(Path(calib_cache), version)
     facts = gather(version, profile, root)
-    key = cache_key(cache.sha256_file(onnx_path), calibration_set_sha256,
-                    cache.sha256_bytes(calib_bytes) if calib_bytes is not None else None, facts, settings)
+    key = engine_cache_key(onnx_sha256=cache.sha256_file(onnx_path), target=facts.target(), settings=settings,
+                           calibration_set_sha256=calibration_set_sha256,
+                           calibration_cache_sha256=cache.sha256_bytes(calib_bytes) if calib_bytes is not None else None)
     engine_path = out / (cache.engine_stem(onnx_path, chosen, settings.dla_core) + ".engine")
     decision = cache.decide(engine_path, key)
     if decision.reuse and not force:
@@ -192,7 +190,7 @@ def build_engine(qdq_onnx: str | Path, calib_cache: str | Path | None, profile: 
     timing_file = timing_cache_path(timing_cache_dir or out / "timing-cache", version, profile.slug)
     built = build_serialized(build_input, settings, version, calib_cache=calib_bytes, timing_cache_file=timing_file)
     manifest = cache.store(engine_path, built.data, {
-        "key": key, "device": facts.as_dict(), "onnx_path": str(onnx_path),
+        "key": key, "key_digest": key_digest(key), "device": facts.as_dict(), "onnx_path": str(onnx_path),
         "calibration_cache_path": str(calib_cache) if calib_cache is not None else None,
         "build": {"seconds": round(built.seconds, 3), "reason": reason, "api_path": features.path,
                   "built_from": str(build_input), "network_flags": list(built.network_flags),

@@ -6,7 +6,7 @@ What each path sets (tests/trt/test_builder_contract.py checks exactly this agai
 |---|---|---|---|
 | int8 | INT8 + FP16 flags | INT8 + FP16 flags | none (types from the FP16-converted Q/DQ ONNX) |
 | fp16 | FP16 flag | FP16 flag | none (types from the FP16-converted ONNX) |
-| DLA | device DLA, core, GPU_FALLBACK | same | same (TensorRT >= 11.4.1) |
+| DLA | device DLA, core, GPU_FALLBACK | same | same (TensorRT 11.4+; none on 10.8+ and 11.0-11.3) |
 | DLA + int8 | + cache-only calibrator | + cache-only calibrator | - |
 | always | WORKSPACE limit, optimization level, timing cache, DETAILED profiling | + progress monitor | + progress monitor |
 """
@@ -37,10 +37,15 @@ class BuildSettings:
     gpu_fallback: bool = True
     workspace_mb: int = 1024
     optimization_level: int = 3
+    tf32: bool = True  # TensorRT's default: FP32 convolutions and matmuls may use TF32 (Ampere and newer)
+
+    def builder_dict(self) -> dict[str, object]:
+        """The builder part of the engine cache key."""
+        return {"workspace_mb": self.workspace_mb, "optimization_level": self.optimization_level,
+                "gpu_fallback": self.gpu_fallback, "tf32": self.tf32}
 
     def as_dict(self) -> dict[str, object]:
-        return {"precision": self.precision, "dla_core": self.dla_core, "gpu_fallback": self.gpu_fallback,
-                "workspace_mb": self.workspace_mb, "optimization_level": self.optimization_level}
+        return {"precision": self.precision, "dla_core": self.dla_core, **self.builder_dict()}
 
 
 @dataclass

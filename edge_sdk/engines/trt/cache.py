@@ -3,8 +3,9 @@
     <out_dir>/yolo-demo.int8.gpu.engine
     <out_dir>/yolo-demo.int8.gpu.engine.json     (the manifest, written after the engine)
 
-The manifest's `key` holds what the engine depends on: sha256 of the ONNX and of the calibration set and
-cache, TensorRT version, L4T release, board, compute capability, precision, DLA core and builder settings.
+The manifest's `key` holds what the engine depends on (key.py: `engine_cache_key`): sha256 of the ONNX and of the
+calibration set and cache, TensorRT version and build, CUDA version, compute capability, JetPack and L4T release,
+board, precision, DLA core and builder settings.
 An engine is reused only if every key field matches and the engine file's sha256 equals the manifest's;
 otherwise it is rebuilt, with a log line naming what changed. An engine whose checksum does not match is
 never loaded. Both files are written atomically, the manifest last: an engine without a manifest is never
@@ -20,13 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_sdk.atomic import write_bytes_atomic, write_json_atomic
+from edge_sdk.engines.trt.key import KEY_FIELDS
 from edge_sdk.errors import EngineError
 
 log = logging.getLogger(__name__)
 
 MANIFEST_SCHEMA = 1
-KEY_FIELDS = ("schema", "onnx_sha256", "calibration_set_sha256", "calibration_cache_sha256", "tensorrt_version",
-              "l4t_release", "board", "compute_capability", "precision", "dla_core", "builder")
 
 
 def sha256_bytes(data: bytes) -> str:

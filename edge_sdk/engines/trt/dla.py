@@ -44,12 +44,20 @@ def check_requested_core(core: int | None, profile: DeviceProfile, precision: st
                           fix="build int8 (or fp16) for DLA, or set engine.dla_core: null")
 
 
+def check_version_has_dla(core: int | None, version: TrtVersion) -> None:
+    """Refuse DLA on a TensorRT that has none on Orin (10.8+ of 10.x, 11.0-11.3): never a quiet GPU build."""
+    if core is None or version.dla_supported:
+        return
+    raise DeviceError(f"engine.dla_core is {core}, but TensorRT {version.text} has no DLA on Jetson Orin "
+                      "(TensorRT 10.8 and later 10.x, and 11.0 to 11.3, dropped it; JetPack 7.2 ships 10.16)",
+                      where="engine.dla_core",
+                      fix="set engine.dla_core: null to build for the GPU, or use JetPack 6.2 (TensorRT 10.3) or "
+                          "TensorRT 11.4+ on AGX Orin (JetPack 7.2.2) for DLA")
+
+
 def check_builder_core(core: int, builder_cores: int, version: TrtVersion) -> None:
     """Refuse DLA where this TensorRT or this board's TensorRT runtime reports no such core."""
-    if not version.dla_supported:
-        raise DeviceError(f"TensorRT {version.text} cannot build for DLA on Jetson (11.0 to 11.4.0 have no DLA there)",
-                          where="engine.dla_core",
-                          fix="use TensorRT 11.4.1 or later (JetPack 7.2.2), or set engine.dla_core: null")
+    check_version_has_dla(core, version)
     if builder_cores == 0:
         raise DeviceError("TensorRT reports no DLA cores on this device", where="engine.dla_core",
                           fix="set engine.dla_core: null (GPU); check `edge-sdk doctor` for the board and profile")

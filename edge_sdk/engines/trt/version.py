@@ -3,8 +3,11 @@
 | path | TensorRT (JetPack) | network | precision | I/O at run time |
 |---|---|---|---|---|
 | "8.6" | 8.6.x (6.0) | EXPLICIT_BATCH flag | INT8/FP16 flags | bindings, execute_async_v2 |
-| "10" | 10.x (6.1/6.2: 10.3) | explicit batch default | INT8/FP16 flags; DLA INT8: calib. cache | I/O tensors, v3 |
-| "11" | 11.x (7.2) | STRONGLY_TYPED | tensor types; ONNX converted to FP16 | I/O tensors, execute_async_v3 |
+| "10" | 10.x (6.1/6.2: 10.3; 7.2: 10.16) | explicit batch default | INT8/FP16 flags; DLA INT8: calib. cache | I/O tensors, v3 |
+| "11" | 11.x (7.2.2+, AGX Orin) | STRONGLY_TYPED | tensor types; ONNX converted to FP16 | I/O tensors, execute_async_v3 |
+
+Within a path the versions differ in what the device offers, not in the API edge-sdk calls: 10.3 (JetPack 6.2)
+and 10.16 (JetPack 7.2) are both path "10", but 10.16 has no DLA on Orin (`TrtVersion.dla_supported`).
 
 `require_tensorrt()` is the one place that imports TensorRT on purpose; it turns every way of not having
 it (not installed, libraries missing, only `tensorrt-stubs` installed) into one DependencyMissing.
@@ -17,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from edge_sdk.device.jetpack import dla_on_orin
 from edge_sdk.errors import DependencyMissing, DeviceError
 from edge_sdk.lazy import missing
 
@@ -24,9 +28,6 @@ log = logging.getLogger(__name__)
 
 ApiPath = Literal["8.6", "10", "11"]
 API_PATHS: tuple[ApiPath, ...] = ("8.6", "10", "11")
-
-# TensorRT 11.x supports DLA on Orin from 11.4.1 (JetPack 7.2.2); 11.0-11.4.0 have no DLA on Jetson.
-DLA_MIN_11 = (11, 4, 1)
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,9 @@ class TrtVersion:
 
     @property
     def dla_supported(self) -> bool:
-        """Whether this TensorRT can build for DLA at all on Jetson (the board must still have DLA cores)."""
-        return self.major < 11 or self.triple >= DLA_MIN_11
+        """Whether this TensorRT can build for DLA at all on Jetson Orin (the board must still have DLA cores):
+        8.6 and 10.0-10.7 yes, 10.8+ and 11.0-11.3 no, 11.4+ yes (edge_sdk/device/jetpack.py)."""
+        return dla_on_orin(self.text)
 
 
 def parse_version(text: str) -> TrtVersion:
