@@ -22,9 +22,14 @@ EPILOG = """examples:
   edge-sdk subscribe --broker host:8883 --ca ca.pem --username viewer --password-env MQTT_PASSWORD
   edge-sdk subscribe --client-id dashboard-1 --qos 1 --timeout 60    persistent session: on the next start it
                                                                      also gets what was sent while it was away
+  edge-sdk subscribe --broker central:1883 --prefix plant-3 --share workers --client-id worker-1 --json
+                                                                     one of N consumers sharing a fleet's messages
+                                                                     ($share/workers/plant-3/+/+/detections)
 
 At exit (--count reached, --timeout, Ctrl-C) it prints per camera: messages received, unique, missing
-(sequence gaps), duplicates and late arrivals. Exit status: 0; 1 if --count was not reached within
+(sequence gaps), duplicates and late arrivals. With --share, "missing" counts the messages the broker gave to
+the group's other members: gaps and duplicates are a property of the whole group (docs/fleet.md).
+Exit status: 0; 1 if --count was not reached within
 --timeout or the broker cannot be reached or refuses the connection."""
 
 
@@ -45,6 +50,8 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--session-expiry", type=int, metavar="S", help="MQTT 5 session expiry with --client-id (default 3600)")
     p.add_argument("--protocol", choices=("3.1.1", "5"), help="MQTT version (default: the config's, else 5)")
     p.add_argument("--keep-duplicates", action="store_true", help="also print duplicates (marked)")
+    p.add_argument("--share", metavar="GROUP", help="MQTT 5 shared subscription: consumers with the same GROUP split "
+                                                    "the messages between them ($share/GROUP/...)")
     tls = p.add_argument_group("TLS and credentials")
     tls.add_argument("--ca", metavar="FILE", help="CA certificate (PEM) of the broker; turns TLS on")
     tls.add_argument("--cert", metavar="FILE", help="client certificate (PEM) for mutual TLS")
@@ -69,9 +76,15 @@ def run(args: argparse.Namespace) -> int:
     if args.session_expiry is not None and not args.client_id:
         raise ConfigError("--session-expiry needs --client-id (a persistent session)")
     broker, prefix = _broker(args)
-    sub = DetectionSubscriber(broker, topic_prefix=prefix, devices=args.device, cameras=args.camera,
-                              classes=args.classes, client_id=args.client_id, qos=args.qos,
-                              persistent=bool(args.client_id), drop_duplicates=not args.keep_duplicates)
+    if args.share is not None and broker.protocol != "5":
+        raise ConfigError("--share needs MQTT 5", fix="drop --protocol 3.1.1 (shared subscriptions are MQTT 5)")
+    try:
+        sub = DetectionSubscriber(broker, topic_prefix=prefix, devices=args.device, cameras=args.camera,
+                                  classes=args.classes, client_id=args.client_id, qos=args.qos,
+                                  persistent=bool(args.client_id), drop_duplicates=not args.keep_duplicates,
+                                  share_group=args.share)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     stop: list[str] = []
     old = signal.signal(signal.SIGTERM, lambda *_: stop.append("SIGTERM"))
     shown = 0
@@ -94,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, old)
     for line in sub.tracker.summary_lines() or ["no detection messages received"]:
         print(f"edge-sdk subscribe: {line}", file=sys.stderr)
+    if args.share and sub.tracker.streams:
+        print(f"edge-sdk subscribe: a member of share group {args.share!r}: 'missing' are the messages the broker gave "
+              "to the other members", file=sys.stderr)
     if sub.invalid:
         print(f"edge-sdk subscribe: {sub.invalid} message(s) were not detection messages and were ignored", file=sys.stderr)
     if args.count is not None and shown < args.count and not stop:

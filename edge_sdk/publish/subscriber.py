@@ -17,6 +17,20 @@
 
 A message is acknowledged to the broker once it is parsed and queued here; a consumer that must not
 lose one across its own crash should process it before taking the next (and use a persistent session).
+
+Shared subscriptions (MQTT 5, `share_group="g"`: topics `$share/g/<prefix>/<device>/<camera>/detections`):
+N consumer processes with the same group split the messages between them; the broker gives each message to
+one member of the group. What a member sees, and what it does not:
+- A subset of every device's stream (Mosquitto deals messages round-robin; EMQX can stick a device to one
+  member with its `hash_topic` strategy). Its own tracker therefore counts the other members' messages as
+  gaps: per member, `missing` means "went to someone else", not "lost". No gaps and no duplicates per device
+  are a property of the group: the union of the (device, camera, seq) the members received.
+- Duplicates it receives itself are dropped as usual. A message that was in flight to a member when that
+  member's connection dropped may be redelivered to it when it comes back (persistent session) or, by the
+  broker's choice, to another member (MQTT 5, 4.8.2): the second copy is a duplicate the group must drop by
+  message_id or (device, camera, seq) across members; one member alone cannot see it.
+- Use a fixed `client_id` per member with `persistent=True`, so a member that restarts gets the messages the
+  broker kept for it.
 """
 
 from __future__ import annotations
@@ -119,9 +133,20 @@ class ClassFilter:
         return d.class_id in self.ids or d.label in self.labels
 
 
-def topic_filters(prefix: str, devices: Collection[str] | None, cameras: Collection[str] | None) -> list[str]:
-    return [f"{prefix}/{d}/{c}/detections" for d in (sorted(devices) if devices else ["+"])
+def topic_filters(prefix: str, devices: Collection[str] | None, cameras: Collection[str] | None,
+                  share_group: str | None = None) -> list[str]:
+    """The subscriptions; `share_group` makes each one a shared subscription `$share/<group>/...`.
+    `prefix` may be `+` (every site of a fleet, behind a bridge: `<site>/<device>/...`)."""
+    head = f"$share/{share_group}/" if share_group else ""
+    return [f"{head}{prefix}/{d}/{c}/detections" for d in (sorted(devices) if devices else ["+"])
             for c in (sorted(cameras) if cameras else ["+"])]
+
+
+def check_share_group(group: str) -> str:
+    """A shared-subscription group name: non-empty, without '/', '+' or '#' (MQTT 5, 4.8.2)."""
+    if not group or any(c in group for c in "/+#") or group.strip() != group:
+        raise ValueError(f"share group {group!r} must be non-empty, without '/', '+', '#' or surrounding spaces")
+    return group
 
 
 class DetectionSubscriber:
@@ -130,13 +155,18 @@ class DetectionSubscriber:
     def __init__(self, broker: BrokerSettings, *, topic_prefix: str = "edge", devices: Collection[str] | None = None,
                  cameras: Collection[str] | None = None, classes: Collection[str | int] | None = None,
                  client_id: str | None = None, qos: int = 1, persistent: bool = False,
-                 drop_duplicates: bool = True, max_reconnect_delay_s: int = 5) -> None:
+                 drop_duplicates: bool = True, max_reconnect_delay_s: int = 5, share_group: str | None = None) -> None:
         if qos not in (0, 1, 2):
             raise ValueError("qos must be 0, 1 or 2")
         if persistent and not client_id:
             raise ValueError("a persistent session needs a fixed client_id")
+        if share_group is not None:
+            check_share_group(share_group)
+            if broker.protocol != "5":
+                raise ValueError("shared subscriptions ($share/...) need MQTT 5 (protocol '5')")
         self.broker = broker
-        self.topics = topic_filters(topic_prefix, devices, cameras)
+        self.share_group = share_group
+        self.topics = topic_filters(topic_prefix, devices, cameras, share_group)
         self.classes = ClassFilter(classes) if classes else None
         self.client_id = client_id or f"edge-sdk-sub-{uuid.uuid4().hex[:12]}"
         self.qos = qos
