@@ -13,6 +13,7 @@ from edge_sdk.config.build import BuildConfig
 from edge_sdk.config.calibration import CalibrationConfig
 from edge_sdk.config.daemon import DaemonConfig
 from edge_sdk.config.engine import EngineConfig, OnnxRuntimeEngineConfig
+from edge_sdk.config.fleet import FleetConfig
 from edge_sdk.config.mqtt import MqttConfig
 from edge_sdk.config.source import SourceConfig
 
@@ -64,6 +65,7 @@ class AppConfig(Section):
     daemon: DaemonConfig = Field(default_factory=DaemonConfig, description="service behaviour under systemd")
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig, description="calibration frames (INT8)")
     build: BuildConfig = Field(default_factory=BuildConfig, description="the INT8 step of `edge-sdk build`")
+    fleet: FleetConfig = Field(default_factory=FleetConfig, description="fleet membership and model rollouts")
 
     # Set by the loader: the directory relative paths are resolved from. Not part of the file.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True, description="(internal) config file directory")

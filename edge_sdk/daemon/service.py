@@ -14,11 +14,12 @@ from types import FrameType
 from typing import Any
 
 from edge_sdk.config.app import AppConfig
+from edge_sdk.daemon.fleet_link import FleetLink
 from edge_sdk.daemon.notify import Notifier
 from edge_sdk.daemon.reload import ConfigSource, reload_config
 from edge_sdk.daemon.supervisor import SystemdSupervisor
 from edge_sdk.frame import FrameResult
-from edge_sdk.pipeline.build import ModelBundle, open_model, open_publisher_for, open_sources
+from edge_sdk.pipeline.build import ModelBundle, open_publisher_for, open_sources
 from edge_sdk.pipeline.gpu import gpu_runner_factory
 from edge_sdk.pipeline.pipeline import Pipeline, PipelineParts
 
@@ -85,6 +86,8 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
     it sends READY/STATUS/WATCHDOG/STOPPING.
     """
     summary = RunSummary()
+    fleet = FleetLink.open(cfg, config_path)
+    cfg, config_path = fleet.cfg, fleet.config_source
     stop_reason: list[str] = []
     reload_requests: list[int] = []
     drain_s = cfg.daemon.drain_timeout_s if drain_timeout_s is None else drain_timeout_s
@@ -120,11 +123,18 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
 
     def count(result: FrameResult) -> None:
         summary.detections += len(result.detections)
+        fleet.observe(result)
         if on_result is not None:
             on_result(result)
 
+    def handle_swaps() -> None:
+        nonlocal cfg
+        cfg = fleet.serve_swaps(cfg, pipeline)
+        supervisor.cfg = cfg.daemon
+
     with contextlib.ExitStack() as stack:
-        bundle: ModelBundle = open_model(cfg)
+        bundle: ModelBundle = fleet.open_model()
+        cfg = fleet.cfg
         stack.callback(bundle.engine.close)
         publisher = open_publisher_for(cfg, bundle)
         if publisher is not None:
@@ -143,9 +153,13 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
                 from edge_sdk.daemon.metrics import serve_metrics
 
                 metrics_stack.enter_context(serve_metrics(pipeline, cfg))
+            metrics_stack.callback(fleet.stop)
+            fleet.start(pipeline)
             while not pipeline.wait(0.25):
                 if reload_requests and not stop_reason:
                     handle_reload()
+                if not stop_reason:
+                    handle_swaps()
                 supervisor.tick(pipeline)
                 if on_tick is not None:
                     on_tick(pipeline)
