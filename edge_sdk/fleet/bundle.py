@@ -4,7 +4,8 @@
     classes.json          {"0": "person", ...} (from the model's `names` metadata or --classes)
     build.json            build settings: precision, and the decode/build sections of an app config if given
     engines/<n>.engine    optional prebuilt TensorRT engines, each with its cache manifest (<n>.engine.json),
-                          keyed by board, JetPack (L4T), TensorRT and CUDA (`engines[].key` in the manifest)
+                          keyed by the engine cache key (edge_sdk/engines/trt/key.py: board, JetPack/L4T, TensorRT,
+                          CUDA, compute capability, ...): `engines[].target` and `engines[].key_digest`
     manifest.json         name, version, every file's sha256 and size, the signing key's id
     manifest.sig          Ed25519 signature of manifest.json's exact bytes (base64)
 
@@ -43,8 +44,6 @@ SIGNATURE = "manifest.sig"
 MODEL = "model.onnx"
 CLASSES = "classes.json"
 BUILD = "build.json"
-#: What a prebuilt engine is keyed by (the engine cache manifest's fields a device must match).
-ENGINE_KEY_FIELDS = ("board", "l4t_release", "tensorrt_version", "cuda_version")
 MAX_MANIFEST_BYTES = 1 << 20
 
 
@@ -108,8 +107,14 @@ def _engine_entries(engines: Sequence[Path]) -> list[tuple[str, Path, str, Path,
         if not engine.is_file() or not manifest_path.is_file():
             raise BundleError("a prebuilt engine needs its cache manifest (<engine>.json) beside it", where=str(engine),
                               fix="bundle engines built by edge-sdk (edge-sdk build / provision), which write both")
+        from edge_sdk.engines.trt.key import key_digest, key_target
+
         key = json.loads(manifest_path.read_text(encoding="utf-8")).get("key", {})
-        entry = {f: key.get(f) for f in ENGINE_KEY_FIELDS}
+        if not isinstance(key, dict) or not key.get("tensorrt_version"):
+            raise BundleError("the engine's cache manifest has no key (TensorRT version, CUDA, board, JetPack)",
+                              where=str(manifest_path), fix="rebuild the engine with edge-sdk build")
+        # the device matches the full key (engines/trt/key.py); the target is repeated for people and fleet tools
+        entry = {"target": key_target(key).as_dict(), "key_digest": key_digest(key)}
         name = f"engines/{i}-{engine.name}"
         out.append((name, engine, name + ".json", manifest_path, entry))
     return out

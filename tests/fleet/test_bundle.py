@@ -160,3 +160,25 @@ def test_cli_keygen_create_verify(tmp_path, model, capsys):
                         lambda n, d: d.replace(b"person", b"persoN") if n == "classes.json" else d)
     assert main(["bundle", "verify", str(tampered), "--trust", str(key.parent) + "/fleet.key.pub"]) == 1
     assert "classes.json does not match the signed manifest" in capsys.readouterr().err
+
+
+def test_a_prebuilt_engine_travels_with_its_cache_key(tmp_path, keys, model):
+    from edge_sdk.engines.trt.key import key_digest
+
+    key, pub = keys
+    engine = tmp_path / "m.int8.gpu.engine"
+    engine.write_bytes(b"serialized engine bytes")
+    cache_key = {"schema": 2, "onnx_sha256": "ab" * 32, "tensorrt_version": "10.3.0.30", "cuda_version": "12.6",
+                 "compute_capability": "8.7", "jetpack": "6.2", "l4t_release": "R36.4.3",
+                 "board": "NVIDIA Jetson Orin NX", "precision": "int8", "dla_core": None, "builder": {}}
+    (tmp_path / "m.int8.gpu.engine.json").write_text(json.dumps({"key": cache_key}))
+    out = tmp_path / "e.bundle"
+    create_bundle(BundleSpec(model=model, version="4", engines=[engine]), key, out)
+    info = install_bundle(out, trusted_keys(pub), tmp_path / "bundles")
+    (entry,) = info.engines
+    assert entry["target"]["jetpack"] == "6.2" and entry["target"]["tensorrt_version"] == "10.3.0.30"
+    assert entry["key_digest"] == key_digest(cache_key)
+    assert info.folder is not None and (info.folder / entry["file"]).read_bytes() == b"serialized engine bytes"
+    (tmp_path / "m.int8.gpu.engine.json").unlink()
+    with pytest.raises(BundleError, match="cache manifest"):
+        create_bundle(BundleSpec(model=model, version="5", engines=[engine]), key, tmp_path / "f.bundle")
