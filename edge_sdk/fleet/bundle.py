@@ -143,7 +143,7 @@ def create_bundle(spec: BundleSpec, signing_key: Path, out: Path) -> BundleInfo:
     engines = []
     for name, engine, mname, manifest_path, key in _engine_entries(spec.engines):
         blobs[name], blobs[mname] = engine, manifest_path
-        engines.append({"file": name, "manifest": mname, "key": key})
+        engines.append({"file": name, "manifest": mname, **key})
     files = {}
     for name, blob in blobs.items():
         data_sha = hashlib.sha256(blob).hexdigest() if isinstance(blob, bytes) else sha256_file(blob)
