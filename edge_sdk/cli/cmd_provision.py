@@ -7,20 +7,36 @@ import json
 from pathlib import Path
 
 COMMAND = "provision"
-HELP = "turn this device into a supervised detection service (config, model, engine, user, systemd unit)"
+HELP = "turn this device into a supervised detection service (config, model, engine, environment, user, unit)"
 EPILOG = """examples:
-  sudo edge-sdk provision --device orin --config app.yaml           detect the Orin board, build, install, start
+  sudo edge-sdk provision --device orin --config configs/orin.yaml  detect the Orin board, build, install, start
   sudo edge-sdk provision --device orin-nx --model det.onnx --source csi://0 --broker mqtt://10.0.0.2
+  sudo edge-sdk provision --device cpu --config configs/demo.yaml   the demo as a service on any Linux machine
   edge-sdk provision --device cpu --config app.yaml --prefix /tmp/image --json   build an install tree
   edge-sdk provision --device orin --config app.yaml --dry-run       print every action without doing it
 
-Each step compares what it wants with what is there: a second run with nothing changed changes nothing
-and says so. Under --prefix the service user and systemctl steps are skipped (and reported so); paths
-inside the installed files are the runtime ones (/etc/edge-sdk, /var/lib/edge-sdk).
-Exit status: 0 when provisioned (or nothing to do), 1 when a step failed (the report says which)."""
+The engine is the device profile's (TensorRT on every Orin, ONNX Runtime on cpu); a config that asks for
+another is refused unless --engine names it. The service runs from its own environment,
+/opt/edge-sdk/venv, with this edge-sdk installed into it (pip; PIP_* settings apply, e.g. an offline device:
+PIP_NO_INDEX=1 PIP_FIND_LINKS=/media/wheels). Each step compares what it wants with what is there: a second
+run with nothing changed changes nothing and says so. The last line says what was installed: engine,
+precision and where it runs (CPU, GPU or a DLA core).
+Under --prefix the service user, environment and systemctl steps are skipped (and reported so); paths
+inside the installed files are the runtime ones (/etc/edge-sdk, /var/lib/edge-sdk, /opt/edge-sdk).
+Exit status: 0 when provisioned (or nothing to do), 1 when a step failed (the report says which), 2 for a
+bad option or config."""
+
+
+def _precisions() -> tuple[str, ...]:
+    from typing import get_args
+
+    from edge_sdk.config.app import ModelConfig
+
+    return tuple(get_args(ModelConfig.model_fields["precision"].annotation))
 
 
 def register(p: argparse.ArgumentParser) -> None:
+    from edge_sdk.engines.registry import available_engines
     from edge_sdk.provision import DEVICES
 
     p.add_argument("--device", required=True, choices=DEVICES, help="device profile; `orin` detects the board")
@@ -28,14 +44,19 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, default=None, metavar="ONNX", help="the FP32 ONNX model (overrides model.path)")
     p.add_argument("--source", default=None, metavar="URI", help="the first camera's URI (overrides the config)")
     p.add_argument("--broker", default=None, metavar="URL", help="mqtt://[user[:password]@]host[:port] or mqtts://...")
+    p.add_argument("--engine", choices=available_engines(), default=None,
+                   help="default: the device profile's (tensorrt on Orin, onnxruntime on cpu); needed to install "
+                        "another engine than the profile's")
+    p.add_argument("--precision", choices=_precisions(), default=None,
+                   help="default: the config's model.precision, else the profile's (int8 on Orin, fp32 on cpu)")
+    p.add_argument("--package", type=Path, default=None, metavar="WHEEL|DIR",
+                   help="the edge-sdk to install into /opt/edge-sdk/venv (default: where this one came from)")
     p.add_argument("--prefix", type=Path, default=None, metavar="DIR", help="install into DIR instead of /")
-    p.add_argument("--precision", choices=("fp32", "int8"), default=None,
-                   help="default: int8 on Orin profiles, fp32 on cpu")
     p.add_argument("--tune", action="store_true", help="apply the profile's nvpmodel mode and jetson_clocks (Orin)")
     p.add_argument("--validate-frames", type=int, default=30, metavar="N", help="frames of the smoke run (default 30)")
     p.add_argument("--dry-run", action="store_true", help="print every action without doing it")
     p.add_argument("--no-enable", action="store_true", help="install but do not enable or start the service")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--json", action="store_true", help="print the report (or the error) as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,10 +64,11 @@ def run(args: argparse.Namespace) -> int:
     from edge_sdk.provision import ProvisionOptions, run_provision
 
     if args.validate_frames < 1:
-        raise ConfigError("--validate-frames must be at least 1")
+        raise ConfigError("--validate-frames must be at least 1", where="--validate-frames")
     report = run_provision(ProvisionOptions(
         device=args.device, config=args.config, model=args.model, source=args.source, broker=args.broker,
-        prefix=args.prefix.resolve() if args.prefix else None, dry_run=args.dry_run, no_enable=args.no_enable,
-        tune=args.tune, precision=args.precision, validate_frames=args.validate_frames))
+        engine=args.engine, prefix=args.prefix.resolve() if args.prefix else None, dry_run=args.dry_run,
+        no_enable=args.no_enable, tune=args.tune, precision=args.precision, validate_frames=args.validate_frames,
+        package=args.package))
     print(json.dumps(report.as_dict(), indent=2) if args.json else report.text())
     return 1 if report.failed else 0

@@ -63,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args._run(args)
         return code
     except EdgeSdkError as exc:
+        if getattr(args, "json", False):  # a --json caller reads stdout: the error is JSON there too
+            import json
+
+            print(json.dumps({"ok": False, "error": {"type": type(exc).__name__, "message": exc.message,
+                                                     "where": exc.where, "fix": exc.fix,
+                                                     "exit_code": exc.exit_code}}))
         print(f"edge-sdk {args.command}: error: {exc.render()}", file=sys.stderr)
         if args.verbose:
             logging.getLogger("edge_sdk").exception("details")

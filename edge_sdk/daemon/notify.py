@@ -5,17 +5,24 @@
 leading NUL byte). Without it (not under systemd, or Type= is not notify) every call is a no-op that
 returns False. A failed send is an expected condition: logged once, returned as False, never raised.
 
+Long work at start (a TensorRT engine build when the cache misses, e.g. after a JetPack upgrade): inside
+`with notifier.extending("building ..."):` a thread sends EXTEND_TIMEOUT_USEC every `every_s`, each time
+asking for `extend_s` more, so TimeoutStartSec= (300 s) does not kill a build that is making progress, while
+a process that hangs elsewhere still times out.
+
 The watchdog: systemd passes `WATCHDOG_USEC` (and `WATCHDOG_PID`) when the unit sets WatchdogSec=; we must
 send WATCHDOG=1 more often than that, and sd_watchdog_enabled(3) advises every half interval.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +97,36 @@ class Notifier:
 
     def stopping(self, status: str = "draining") -> bool:
         return self.send(STOPPING=1, STATUS=status)
+
+    def extend_timeout(self, seconds: float, status: str) -> bool:
+        return self.send(EXTEND_TIMEOUT_USEC=int(seconds * 1e6), STATUS=status)
+
+    @contextlib.contextmanager
+    def extending(self, what: str, *, every_s: float = 20.0, extend_s: float = 60.0,
+                  tick: Callable[[], None] | None = None) -> Iterator[None]:
+        """While inside, keep asking systemd for `extend_s` more seconds (every `every_s`), with STATUS=`what`
+        and the time it has taken; `tick` (e.g. the watchdog's) runs each time too. A no-op outside systemd."""
+        if not self.enabled:
+            yield
+            return
+        done = threading.Event()
+        t0 = time.monotonic()
+
+        def keep() -> None:
+            while True:
+                self.extend_timeout(extend_s, f"{what} ({time.monotonic() - t0:.0f} s)")
+                if tick is not None:
+                    tick()
+                if done.wait(every_s):
+                    return
+
+        thread = threading.Thread(target=keep, name="notify-extend", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join(timeout=5)
 
     def close(self) -> None:
         if self._sock is not None:

@@ -115,7 +115,9 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
             return
         log.info("SIGHUP received: reloading the config")
         supervisor.reloading()
-        outcome, cfg = reload_config(config_path, cfg, pipeline)
+        # Loading the new model can take long (a TensorRT build): keep the watchdog fed while frames flow.
+        with supervisor.notifier.extending("reloading: loading the model", tick=lambda: supervisor.tick(pipeline)):
+            outcome, cfg = reload_config(config_path, cfg, pipeline)
         supervisor.cfg = cfg.daemon
         (log.info if outcome.ok and not outcome.needs_restart else log.warning)("%s", outcome.summary())
         summary.reloads.append(outcome.summary())
@@ -133,7 +135,9 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
         supervisor.cfg = cfg.daemon
 
     with contextlib.ExitStack() as stack:
-        bundle: ModelBundle = fleet.open_model()
+        # A TensorRT engine is built here when its cache misses: minutes, more than TimeoutStartSec on a Nano.
+        with supervisor.notifier.extending(f"loading the model {cfg.model_name} ({cfg.engine.type})"):
+            bundle: ModelBundle = fleet.open_model()
         cfg = fleet.cfg
         stack.callback(bundle.engine.close)
         publisher = open_publisher_for(cfg, bundle)

@@ -260,12 +260,14 @@ def check_native_ops() -> Check:
 
 
 def run_doctor(inp: DoctorInput) -> list[Check]:
+    from edge_sdk.device.system_packages import check_numpy
+
     board = inp.board or detect_board(inp.root)
     profile_check, profile = check_profile(inp, board)
     return [check_board(board), check_l4t(board), profile_check, check_tensorrt(inp, board), check_cuda(inp, board),
             check_pycuda(board), check_dla(profile), check_video(board), check_cameras(inp.root), check_broker(inp),
             check_disk(inp.disk_path), check_power(board, profile), check_memory(inp.root, profile),
-            check_native_ops()]
+            check_native_ops(), check_numpy()]
 
 
 def run_checks(profile: str = "auto") -> list[Check]:

@@ -13,7 +13,7 @@ import os
 import pwd
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -140,15 +140,17 @@ def run_command(name: str, argv: Sequence[str], dry_run: bool, *, timeout: float
     return StepResult(name, "changed", f"ran: {shown}")
 
 
-def own_tree(name: str, root: Path, owner: Owner, dry_run: bool) -> StepResult:
-    """Give `root` and everything below it to `owner` (what provision built as root, e.g. the INT8 build and
-    calibration frames, must be the service's); only entries owned by someone else are touched."""
+def own_tree(name: str, root: Path, owner: Owner, dry_run: bool, keep: Collection[Path] = ()) -> StepResult:
+    """Give `root` and everything below it, but the paths in `keep`, to `owner` (what provision built as root,
+    e.g. the INT8 build and calibration frames, must be the service's); only entries owned by someone else are
+    touched."""
     ids = owner.ids()
     if ids is None:
         return StepResult(name, "skipped", f"no user {owner.user} here")
     if not root.exists():
         return StepResult(name, "unchanged", f"{root} does not exist")
-    wrong = [p for p in [root, *root.rglob("*")] if not p.is_symlink() and (p.stat().st_uid, p.stat().st_gid) != ids]
+    wrong = [p for p in [root, *root.rglob("*")]
+             if p not in keep and not p.is_symlink() and (p.stat().st_uid, p.stat().st_gid) != ids]
     if not wrong:
         return StepResult(name, "unchanged", f"{root} belongs to {owner.user}")
     if dry_run:

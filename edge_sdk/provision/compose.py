@@ -23,6 +23,7 @@ class Composed:
     files: dict[PurePosixPath, Path] = field(default_factory=dict)  # runtime path -> file to copy there
     secrets: dict[str, str] = field(default_factory=dict)  # credential name -> secret value
     secret_files: dict[str, Path] = field(default_factory=dict)  # credential name -> file to copy
+    engine: str = "onnxruntime"  # the engine type installed (chosen by choose_engine)
 
     def yaml_text(self) -> str:
         head = "# Installed by `edge-sdk provision`; edit, then `systemctl reload edge-sdk` (model/engine/decode)\n" \
@@ -65,10 +66,30 @@ def _input_config(config: Path | None, source: str | None) -> tuple[AppConfig, d
     return cfg, cfg.model_dump(mode="json", exclude_unset=True)
 
 
+def choose_engine(data: dict[str, Any], profile: str, profile_engine: str, asked: str | None) -> str:
+    """Set `data["engine"]` to the engine to install and return its type: `asked` (--engine) if given, else
+    the device profile's. A config that names another engine than the profile's is refused unless --engine
+    names it too: installing ONNX Runtime on an Orin (or TensorRT on a CPU box) is never done quietly."""
+    section = data.get("engine")
+    configured = (section.get("type") or "onnxruntime") if isinstance(section, dict) else None
+    target = asked or profile_engine
+    if asked is None and configured is not None and configured != profile_engine:
+        raise ConfigError(f"the config asks for engine.type {configured}, but the {profile} profile's engine is "
+                          f"{profile_engine}", where="engine.type",
+                          fix=f"pass --engine {configured} to install {configured} on this {profile} anyway, or set "
+                              f"engine.type: {profile_engine} (or drop the engine section) to use the profile's")
+    if configured != target or not isinstance(section, dict):
+        data["engine"] = {"type": target}  # the other engine's settings do not apply
+    return target
+
+
 def compose(layout: Layout, *, device: str, config: Path | None, model: Path | None, source: str | None,
-            broker: str | None) -> Composed:
+            broker: str | None, engine: str | None = None) -> Composed:
+    from edge_sdk.device.profiles import load_profile
+
     cfg, data = _input_config(config, source)
     out = Composed(data)
+    out.engine = choose_engine(data, device, load_profile(device).default_engine, engine)
     data["device"] = device
     data["state_dir"] = str(STATE)
     model_src = model.resolve() if model is not None else cfg.resolve(cfg.model.path)

@@ -12,6 +12,11 @@ from pathlib import Path, PurePosixPath
 ETC = PurePosixPath("/etc/edge-sdk")
 STATE = PurePosixPath("/var/lib/edge-sdk")
 UNIT = PurePosixPath("/etc/systemd/system/edge-sdk.service")
+OPT = PurePosixPath("/opt/edge-sdk")  # the service's own Python environment (never a checkout's .venv)
+VENV = OPT / "venv"
+SERVICE_EXEC = VENV / "bin" / "edge-sdk"
+
+
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from edge_sdk.errors import ConfigError
 
 DEFAULT_EXEC = "/opt/edge-sdk/venv/bin/edge-sdk"
 DEFAULT_CONFIG = "/etc/edge-sdk/app.yaml"
@@ -30,6 +33,13 @@ TEGRA_DEVICES = (  # Jetson Orin iGPU, DLA and the memory allocator (L4T r35 and
 DGPU_DEVICES = ("char-nvidia-frontend rw", "char-nvidia-uvm rw", "char-nvidia-caps rw")  # x86 dGPU /dev/nvidia*
 RENDER_DEVICES = ("char-drm rw",)  # /dev/dri/renderD* (VA-API/V4L2 M2M decoders on some boards)
 
+# CSI cameras: GStreamer's nvarguscamerasrc talks to nvargus-daemon over this UNIX socket in the host's /tmp,
+# which PrivateTmp=yes hides; BindPaths= puts it into the service's private /tmp ("-": not an error while the
+# daemon has not made it yet).
+ARGUS_SOCKET = "/tmp/argus_socket"
+ARGUS_SERVICE = "nvargus-daemon.service"
+HIDDEN_FROM_SERVICE = ("/home", "/root", "/run/user", "/tmp", "/var/tmp", "/dev/shm")
+
 
 @dataclass
 class UnitSettings:
@@ -41,6 +51,8 @@ class UnitSettings:
     credentials: dict[str, str] = field(default_factory=dict)  # credential name -> file
     gpu: bool = True  # allow the NVIDIA nodes; False on the cpu profile
     memory_deny_write_execute: bool = False  # True only where no CUDA/TensorRT runs (cpu profile)
+    csi: bool = False  # a csi:// camera is configured: bind nvargus-daemon's socket, start after the daemon
+    after: list[str] = field(default_factory=list)  # more units to start after (and want), e.g. a local broker
 
     @property
     def timeout_stop_sec(self) -> int:
@@ -65,8 +77,8 @@ TEMPLATE = """\
 #   ProtectSystem=strict: the only writable places are the state, logs and runtime directories.
 [Unit]
 Description=edge-sdk detection service (camera -> detector -> MQTT)
-After=network-online.target
-Wants=network-online.target
+After={after}
+Wants={after}
 StartLimitIntervalSec=300
 StartLimitBurst=5
 
@@ -92,7 +104,7 @@ LogsDirectory=edge-sdk
 RuntimeDirectory=edge-sdk
 ConfigurationDirectory=edge-sdk
 Environment=PYTHONUNBUFFERED=1 HOME=/var/lib/edge-sdk
-{credential_lines}StandardOutput=journal
+{credential_lines}{bind_lines}StandardOutput=journal
 StandardError=journal
 SyslogIdentifier=edge-sdk
 SyslogLevelPrefix=yes
@@ -140,11 +152,32 @@ def render_unit(s: UnitSettings) -> str:
     if s.gpu:
         devices += list(TEGRA_DEVICES) + list(DGPU_DEVICES)
     creds = "".join(f"LoadCredential={name}:{path}\n" for name, path in sorted(s.credentials.items()))
+    after = ["network-online.target"] + ([ARGUS_SERVICE] if s.csi else []) + s.after
+    binds = f"BindPaths=-{ARGUS_SOCKET}\n" if s.csi else ""
     mdwx_reason = ("yes: this install runs ONNX Runtime on the CPU, no JIT." if s.memory_deny_write_execute else
                    "no: the CUDA driver and TensorRT (NVRTC-compiled kernels) map W+X pages.")
     return TEMPLATE.format(exec_path=s.exec_path, config_path=s.config_path, user=s.user,
                            watchdog_sec=s.watchdog_sec, timeout_stop_sec=s.timeout_stop_sec,
-                           credential_lines=creds, mdwx="yes" if s.memory_deny_write_execute else "no",
+                           credential_lines=creds, bind_lines=binds, after=" ".join(after),
+                           mdwx="yes" if s.memory_deny_write_execute else "no",
                            mdwx_reason=mdwx_reason,
                            device_lines="".join(f"DeviceAllow={d}\n" for d in devices))
 
+
+
+def hidden_from_service(path: str | PurePosixPath) -> str | None:
+    """The directory of `path` that the unit's sandbox hides (home directories, /tmp), or None."""
+    p = str(path)
+    return next((d for d in HIDDEN_FROM_SERVICE if p == d or p.startswith(d + "/")), None)
+
+
+def check_exec(exec_path: str, interpreter: str | None = None) -> None:
+    """Refuse a unit whose program (or the Python it runs on, symlinks followed) lies where the service cannot
+    see it: ProtectHome=yes hides /home, /root and /run/user, and PrivateTmp=yes gives it its own /tmp."""
+    for what, path in (("ExecStart", exec_path), ("its Python", interpreter)):
+        hidden = hidden_from_service(path) if path else None
+        if hidden is not None:
+            raise ConfigError(f"the unit would run {path} ({what}), which is under {hidden}: the service cannot see "
+                              f"it (ProtectHome=yes / PrivateTmp=yes), so it would never start",
+                              fix="let provision make the service's environment in /opt/edge-sdk/venv (do not pass "
+                                  "an exec path in a home directory or /tmp), and use a system Python (/usr/bin/python3)")

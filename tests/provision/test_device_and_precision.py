@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edge_sdk.errors import DeviceError
-from edge_sdk.provision.steps import resolve_device
+from edge_sdk.provision.steps.device import resolve_device
 from tests.provision.test_provision import _steps, provision
 
 
@@ -37,8 +37,26 @@ def test_orin_picks_the_detected_board(tmp_path: Path, model: str, profile: str)
 def test_orin_on_a_machine_that_is_not_an_orin_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DeviceError, match="not a Jetson Orin") as err:
         resolve_device("orin", tmp_path)  # an empty root: no device tree, no L4T
-    assert "--device" in (err.value.fix or "")
+    assert "--device cpu" in (err.value.fix or "") and "--device orin-agx" in (err.value.fix or "")
     assert resolve_device("cpu", tmp_path)[0] == "cpu"
+
+
+def test_orin_on_a_machine_that_is_not_an_orin_says_so_in_json_too() -> None:
+    """This machine is no Jetson: `--device orin --json` prints one JSON error on stdout, no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.provision.test_provision import ROOT
+
+    proc = subprocess.run([sys.executable, "-m", "edge_sdk.cli.main", "provision", "--device", "orin", "--json",
+                           "--config", "configs/demo.yaml", "--dry-run"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    assert proc.returncode == 1, proc
+    error = json.loads(proc.stdout)["error"]
+    assert error["type"] == "DeviceError" and "not a Jetson" in error["message"] and error["where"] == "--device"
+    assert "--device cpu" in error["fix"]
+    assert "Traceback" not in proc.stderr and "--device cpu" in proc.stderr
 
 
 def test_int8_that_cannot_be_built_fails_loudly_and_enables_nothing(tmp_path: Path) -> None:

@@ -65,16 +65,16 @@ def provision(*args: str) -> tuple[int, dict[str, Any], str]:
     return proc.returncode, report, proc.stderr
 
 
-def _subscribe(port: int, topic: str, request: pytest.FixtureRequest) -> list[bytes]:
-    """A real MQTT subscriber collecting payloads on `topic` for the rest of the test."""
+def _subscribe(port: int, topic: str, request: pytest.FixtureRequest) -> list[tuple[str, bytes]]:
+    """A real MQTT subscriber collecting (topic, payload) on `topic` (wildcards allowed) for the rest of the test."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    got: list[bytes] = []
+    got: list[tuple[str, bytes]] = []
     ready = threading.Event()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="prov-test")
     client.on_connect = lambda c, *_: (c.subscribe(topic, qos=1), ready.set())
-    client.on_message = lambda _c, _u, m: got.append(m.payload)
+    client.on_message = lambda _c, _u, m: got.append((m.topic, m.payload))
     client.connect("127.0.0.1", port)
     client.loop_start()
     request.addfinalizer(lambda: (client.disconnect(), client.loop_stop()))
@@ -96,17 +96,22 @@ def test_provision_cpu_into_prefix_then_nothing_changes(tmp_path: Path, app: Pat
                                                         request: pytest.FixtureRequest) -> None:
     prefix = tmp_path / "root"
     url = f"mqtt://edge:s3cret@127.0.0.1:{broker.port}"
-    received = _subscribe(broker.port, "edge/prov1/cam0/detections", request)
+    received = _subscribe(broker.port, "edge/#", request)
     rc, report, err = provision("--config", str(app), "--broker", url, "--prefix", str(prefix))
     assert rc == 0, (report, err)
     steps = _steps(report)
     assert steps["broker"]["status"] == "ok", steps["broker"]
     assert steps["doctor"]["status"] == "ok", steps["doctor"]
     assert steps["smoke run"]["status"] == "changed" and "30 frames" in steps["smoke run"]["detail"]
+    assert report["installed"]["engine"] == "onnxruntime" and report["installed"]["runs_on"] == "CPU"
+    assert report["verdict"].endswith("installed: onnxruntime fp32 on CPU (cpu profile)"), report["verdict"]
+    smoke = "edge/prov1/smoke/prov1/cam0/detections"
     deadline = time.monotonic() + 10
-    while len(received) < 30 and time.monotonic() < deadline:
+    while sum(t == smoke for t, _ in received) < 30 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert len(received) == 30, "the smoke run publishes its 30 frames through the real broker"
+    assert sum(t == smoke for t, _ in received) == 30, "the smoke run publishes its 30 frames through the real broker"
+    touched = sorted({t for t, _ in received if not t.startswith("edge/prov1/smoke/")})
+    assert touched == [], f"the smoke run must leave the service's topics (status, stats, detections) alone: {touched}"
     for skipped in ("service user", "systemctl daemon-reload", "systemctl enable", "systemctl start", "tuning"):
         assert steps[skipped]["status"] == "skipped" and steps[skipped]["detail"], skipped
 
@@ -178,3 +183,20 @@ def test_user_errors_are_one_clear_message(tmp_path: Path, app: Path) -> None:
                            str(app), "--broker", "mqtt://host:notaport", "--prefix", str(tmp_path / "r")],
                           capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
     assert proc.returncode != 0 and "port" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_smoke_run_has_its_own_client_id_spool_and_topics(tmp_path: Path, app: Path) -> None:
+    """Re-provisioning a live device: the smoke run must not kick the service off the broker (same client id),
+    replay into its spool, or overwrite its retained status."""
+    from edge_sdk.config import load_config
+    from edge_sdk.provision.steps.smoke import smoke_config
+    from edge_sdk.publish.settings import PublisherSettings
+
+    service = load_config(str(app))
+    service.mqtt.client_id = "cam-7"
+    smoke = PublisherSettings.from_config(smoke_config(service, tmp_path / "smoke"))
+    live = PublisherSettings.from_config(service)
+    assert smoke.client_id == "cam-7-smoke" != live.client_id
+    assert smoke.spool_path == tmp_path / "smoke" / "smoke-spool.sqlite" != live.spool_path
+    assert smoke.topic_prefix == "edge/prov1/smoke" and live.topic_prefix == "edge"
+    assert service.mqtt.client_id == "cam-7", "the service's config is not changed"

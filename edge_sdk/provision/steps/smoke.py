@@ -1,0 +1,95 @@
+"""Smoke step: the installed config runs on a few frames (real engine, real cameras, real broker) before the
+service is enabled; cached by the content hash of the config and the installed files.
+
+It never touches the running service's MQTT state: its own client id (`edge-sdk-<device_id>-smoke`; the same
+id as the service would make the broker kick one of them off at every connect), its own throw-away spool (its
+messages are never replayed by the service), and its own topics under `<prefix>/<device_id>/smoke/` (so its
+retained `online`/`offline` status never overwrites the service's, and consumers of
+`<prefix>/+/+/detections` do not see its frames; a broker ACL that grants the device `<prefix>/<device_id>/#`
+allows them).
+
+What it ran (engine, precision, CPU/GPU/DLA) becomes the report's `installed` line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from edge_sdk.errors import EdgeSdkError
+from edge_sdk.provision.actions import StepResult, install_text, sha256_file
+from edge_sdk.provision.context import Context
+from edge_sdk.provision.report import Installed
+from edge_sdk.provision.steps import Step, optional
+
+NAME = "smoke run"
+
+
+def smoke_config(staged: Any, spool_dir: Path) -> Any:
+    """The installed config as the smoke run uses it: own client id, own spool, own topics."""
+    cfg = staged.model_copy(deep=True)
+    m = cfg.mqtt
+    m.client_id = f"{m.client_id or 'edge-sdk-' + cfg.device_id}-smoke"
+    m.topic_prefix = f"{m.topic_prefix}/{cfg.device_id}/smoke"
+    m.spool.path = str(spool_dir / "smoke-spool.sqlite")
+    return cfg
+
+
+def _shipped_because(ctx: Context) -> str:
+    report = getattr(ctx.int8, "report", None)
+    if not isinstance(report, dict):
+        return ""
+    return f"INT8 build: {report.get('decision', '')}".rstrip(": ")
+
+
+def run(ctx: Context) -> None:
+    composed, staged, layout, opts = ctx.composed, ctx.staged, ctx.layout, ctx.opts
+    if composed is None or staged is None:
+        return
+    key_src = composed.yaml_text() + "".join(sha256_file(p) for _, p in sorted(composed.files.items()))
+    key = hashlib.sha256(key_src.encode()).hexdigest()
+    state_path = layout.staged(layout.state_file)
+    previous = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    rebuilt = ctx.changed("int8 build")
+    if previous.get("validated") == key and not rebuilt:
+        if isinstance(previous.get("installed"), dict):
+            ctx.report.installed = Installed(**previous["installed"])
+        ctx.report.add(StepResult(NAME, "unchanged", f"these artifacts passed before ({previous.get('summary', '')})"))
+        return
+    if opts.dry_run:
+        ctx.report.add(StepResult(NAME, "would change", f"would run the installed config on {opts.validate_frames} frames"))
+        return
+    from edge_sdk.daemon import run_service
+
+    note = ""
+    if staged.mqtt.enabled and optional("edge_sdk.publish", "open_publisher") is None:
+        staged = staged.model_copy(deep=True)
+        staged.mqtt.enabled = False
+        note = "; MQTT publishing NOT exercised: edge_sdk.publish.open_publisher is not in this build"
+    try:
+        with tempfile.TemporaryDirectory(prefix="edge-sdk-smoke-") as tmp:
+            summary = run_service(smoke_config(staged, Path(tmp)), max_frames=opts.validate_frames)
+    except (EdgeSdkError, ImportError) as exc:
+        ctx.report.add(StepResult(NAME, "failed", f"the installed config does not run: {exc}"))
+        return
+    if summary.frames < opts.validate_frames:
+        ctx.report.add(StepResult(NAME, "failed", f"only {summary.frames}/{opts.validate_frames} frames came through "
+                                                  f"({summary.stopped_by})"))
+        return
+    eng = summary.stats.get("engine", {})
+    installed = Installed(engine=str(eng.get("type")), precision=str(eng.get("precision")),
+                          device=str(eng.get("device")), model=staged.model_name,
+                          model_sha256=str(eng.get("model_sha256", "")), shipped_because=_shipped_because(ctx))
+    ctx.report.installed = installed
+    text = (f"{summary.frames} frames, {summary.detections} detections, {summary.fps:.1f} fps on "
+            f"{installed.line()} (model sha256 {installed.model_sha256}){note}")
+    install_text("provision state", state_path,
+                 json.dumps({"validated": key, "summary": text, "installed": installed.__dict__}) + "\n", 0o640, None,
+                 False)
+    ctx.report.add(StepResult(NAME, "changed", text))
+
+
+STEP = Step("smoke", run, "activate", skipped_names=(NAME,))
