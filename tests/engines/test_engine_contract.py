@@ -58,9 +58,9 @@ def test_onnxruntime_refuses_a_wrong_size_with_where_and_fix(tmp_path: Path) -> 
 
 def test_a_fixed_batch_says_how_to_batch_and_a_dynamic_batch_takes_any(tmp_path: Path) -> None:
     frames = np.stack([np.full((3, 8, 8), v, np.float32) for v in (0.1, 0.5, 0.9)])
-    with OnnxRuntimeEngine(mean_model(tmp_path / "fixed.onnx")) as fixed:
-        with pytest.raises(EngineInputError, match="fixed at 1") as err:
-            fixed.infer(frames)
+    with OnnxRuntimeEngine(mean_model(tmp_path / "fixed.onnx")) as fixed, \
+            pytest.raises(EngineInputError, match="fixed at 1") as err:
+        fixed.infer(frames)
     assert "dynamic batch" in (err.value.fix or "")
     with OnnxRuntimeEngine(mean_model(tmp_path / "dyn.onnx", batch="N")) as dynamic:
         assert dynamic.info.inputs[0].shape[0] == "N"
