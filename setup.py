@@ -57,7 +57,10 @@ setup(
         # python3-gi); <3.50 because 3.50+ needs GLib 2.80's girepository-2.0 (Debian 12, Ubuntu 22.04 lack it).
         "gst": ["PyGObject>=3.42,<3.50"],
         "test": ["pytest>=8", "pytest-timeout>=2.3", "jsonschema>=4.20", "faster-coco-eval>=1.6", "pycocotools>=2.0.7",
-                 "PyGObject>=3.42,<3.50", "onnxconverter-common>=1.14"],
+                 "PyGObject>=3.42,<3.50", "onnxconverter-common>=1.14",
+                 # tracking metrics (MOTA, IDF1, ID switches) for tools/bench_tracking.py and its tests; scipy comes
+                 # with it and checks the tracker's own assignment solver
+                 "motmetrics>=1.4"],
         "dev": ["mypy>=1.10", "ruff>=0.5", "types-PyYAML"],
     },
     entry_points={"console_scripts": ["edge-sdk=edge_sdk.cli.main:main"]},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -12,16 +12,11 @@ from edge_sdk.config.base import Section
 from edge_sdk.config.build import BuildConfig
 from edge_sdk.config.calibration import CalibrationConfig
 from edge_sdk.config.daemon import DaemonConfig
+from edge_sdk.config.engine import EngineConfig, OnnxRuntimeEngineConfig
+from edge_sdk.config.events import EventsConfig, HomeAssistantConfig, PreviewConfig
 from edge_sdk.config.fleet import FleetConfig
 from edge_sdk.config.mqtt import MqttConfig
 from edge_sdk.config.source import SourceConfig
-from edge_sdk.engines.base import EngineConfigBase
-from edge_sdk.engines.registry import default_engine_config, engine_config_union
-
-if TYPE_CHECKING:  # mypy sees the base class; narrow with isinstance on a backend's config class
-    EngineConfig = EngineConfigBase
-else:  # the registered backends' sections, a union discriminated on `type` (engines/registry.py)
-    EngineConfig = engine_config_union()
 
 
 def _default_device_id() -> str:
@@ -62,7 +57,7 @@ class AppConfig(Section):
                            description="this device's id in MQTT topics; default the host name")
     state_dir: str = Field("state", description="writable state (spool, build outputs); relative to the config file")
     model: ModelConfig = Field(default_factory=ModelConfig, description="the detection model")
-    engine: EngineConfig = Field(default_factory=default_engine_config, description="the inference engine, by type")
+    engine: EngineConfig = Field(default_factory=OnnxRuntimeEngineConfig, description="the inference engine, by type")
     decode: DecodeConfig = Field(default_factory=DecodeConfig, description="output decoding and NMS")
     sources: list[SourceConfig] = Field(..., min_length=1, max_length=16, description="cameras")
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="pipeline queues and workers")
@@ -72,6 +67,10 @@ class AppConfig(Section):
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig, description="calibration frames (INT8)")
     build: BuildConfig = Field(default_factory=BuildConfig, description="the INT8 step of `edge-sdk build`")
     fleet: FleetConfig = Field(default_factory=FleetConfig, description="fleet membership and model rollouts")
+    events: EventsConfig | None = Field(None, description="tracking, zones, lines and events; absent: no events")
+    preview: PreviewConfig = Field(default_factory=PreviewConfig, description="live annotated MJPEG preview (off)")
+    homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig,
+                                               description="Home Assistant MQTT discovery (off)")
 
     # Set by the loader: the directory relative paths are resolved from. Not part of the file.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True, description="(internal) config file directory")
@@ -87,6 +86,17 @@ class AppConfig(Section):
 
     @model_validator(mode="after")
     def _engine_fits_precision(self) -> AppConfig:
+        return self
+
+    @model_validator(mode="after")
+    def _events_fit_cameras(self) -> AppConfig:
+        if self.events is not None:
+            unknown = sorted(set(self.events.cameras) - {s.name for s in self.sources})
+            if unknown:
+                raise ValueError(f"events.cameras names unknown cameras {unknown}; cameras are "
+                                 f"{[s.name for s in self.sources]}")
+        if self.homeassistant.enabled and (self.events is None or not self.mqtt.enabled):
+            raise ValueError("homeassistant.enabled needs an events section and mqtt.enabled")
         return self
 
     def resolve(self, path: str) -> Path:

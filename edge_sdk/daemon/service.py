@@ -19,7 +19,7 @@ from edge_sdk.daemon.notify import Notifier
 from edge_sdk.daemon.reload import ConfigSource, reload_config
 from edge_sdk.daemon.supervisor import SystemdSupervisor
 from edge_sdk.frame import FrameResult
-from edge_sdk.pipeline.build import ModelBundle, open_publisher_for, open_sources
+from edge_sdk.pipeline.build import ModelBundle, open_event_layer, open_publisher_for, open_sources
 from edge_sdk.pipeline.gpu import gpu_runner_factory
 from edge_sdk.pipeline.pipeline import Pipeline, PipelineParts
 
@@ -123,11 +123,21 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
         summary.reloads.append(outcome.summary())
         supervisor.reloaded(pipeline, outcome.summary())
 
+    layer: Any = None
+
     def count(result: FrameResult) -> None:
         summary.detections += len(result.detections)
         fleet.observe(result)
+        if layer is not None:
+            layer.on_result(result)
         if on_result is not None:
             on_result(result)
+
+    def figures() -> dict[str, Any]:
+        snap = pipeline.snapshot()
+        if layer is not None:
+            snap["events"] = layer.stats()
+        return snap
 
     def handle_swaps() -> None:
         nonlocal cfg
@@ -143,6 +153,9 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
         publisher = open_publisher_for(cfg, bundle)
         if publisher is not None:
             stack.enter_context(publisher)
+        layer = open_event_layer(cfg, bundle, publisher)
+        if layer is not None:  # closed before the publisher: the last `end` events are spooled and drained
+            stack.enter_context(layer)
         sources = stack.enter_context(open_sources(cfg))
         sink = _PublisherSink(publisher) if publisher is not None else None
         parts = PipelineParts(bundle.engine, bundle.decoder, bundle.params, bundle.metadata, sources,
@@ -168,7 +181,7 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
                 if on_tick is not None:
                     on_tick(pipeline)
                 if publisher is not None and time.monotonic() >= next_stats:
-                    publisher.publish_stats(pipeline.snapshot())
+                    publisher.publish_stats(figures())
                     next_stats += cfg.mqtt.stats_interval_s
                 if stop_reason and time.monotonic() - t0 > 0 and not pipeline.wait(drain_s):
                     log.warning("pipeline did not drain within %.0f s; aborting", drain_s)
@@ -181,7 +194,7 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
         summary.seconds = time.monotonic() - t0
         summary.frames = pipeline.results
         summary.steady_fps = pipeline.steady_fps()
-        summary.stats = pipeline.snapshot()
+        summary.stats = figures()
         if publisher is not None:
             publisher.publish_stats(summary.stats)
         if pipeline.error is not None:

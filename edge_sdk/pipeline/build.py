@@ -48,7 +48,9 @@ def model_path_for(cfg: AppConfig) -> Path:
     return fp32
 
 
-def class_ids_from(names: list[str | int] | None, metadata: ModelMetadata) -> frozenset[int] | None:
+def class_ids_from(names: list[str | int] | None, metadata: ModelMetadata,
+                   where: str = "decode.classes") -> frozenset[int] | None:
+    """Class names or ids from a config key as ids; ConfigError naming `where` for an unknown name."""
     if names is None:
         return None
     by_name = {v: k for k, v in metadata.names.items()}
@@ -60,7 +62,7 @@ def class_ids_from(names: list[str | int] | None, metadata: ModelMetadata) -> fr
             ids.add(by_name[n])
         else:
             known = ", ".join(metadata.names.values()) or "(the model lists no class names)"
-            raise ConfigError(f"unknown class {n!r}", where="decode.classes", fix=f"use one of: {known}")
+            raise ConfigError(f"unknown class {n!r}", where=where, fix=f"use one of: {known}")
     return frozenset(ids)
 
 
@@ -108,3 +110,11 @@ def open_publisher_for(cfg: AppConfig, bundle: ModelBundle) -> Any:
     from edge_sdk.publish import open_publisher
 
     return open_publisher(cfg, engine_info=bundle.engine.info, metadata=bundle.metadata)
+
+
+def open_event_layer(cfg: AppConfig, bundle: ModelBundle, publisher: Any) -> Any:
+    """The events layer (tracking, zones, snapshots, preview; edge_sdk/events/), or None when the config has
+    neither `events` nor `preview`. Use it as a context manager and hand `on_result` every result."""
+    from edge_sdk.events.layer import EventLayer
+
+    return EventLayer.from_config(cfg, bundle.metadata, publisher)

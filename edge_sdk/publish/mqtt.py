@@ -22,7 +22,7 @@ from edge_sdk.publish.message import (
 from edge_sdk.publish.sender import SpoolSender
 from edge_sdk.publish.settings import PublisherSettings
 from edge_sdk.publish.spool import Spool
-from edge_sdk.publish.writer import PendingResult, SpoolWriter
+from edge_sdk.publish.writer import PendingMessage, PendingResult, SpoolWriter
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,20 @@ class MqttPublisher(Publisher):
             raise RuntimeError("publish_result after close")
         self._writer.put(PendingResult(ResultSnapshot.of(result), self._model_ref(engine_info or self._engine_info),
                                        label or self._label))
+
+    def publish_message(self, topic: str, build: Callable[[int | None], bytes], *, stream: str | None = None,
+                        retain: bool = False) -> None:
+        """Queue any other message (events, retained state) through the same spool, QoS and sender as the
+        detections: microseconds here, committed by the writer thread, never lost while the broker is down.
+        `build(seq)` makes the payload on the writer thread, with the next number of `stream` (None: not
+        numbered). The topic is used as given (see `topic`)."""
+        if self._closed:
+            raise RuntimeError("publish_message after close")
+        self._writer.put(PendingMessage(topic, build, stream, retain))
+
+    def topic(self, *parts: str) -> str:
+        """`<prefix>/<device_id>/<parts...>`: where this publisher's messages go."""
+        return "/".join((self.settings.topic_prefix, self.settings.device_id, *parts))
 
     def _encode(self, item: PendingResult, seq: int) -> tuple[str, bytes]:
         """On the writer thread: the topic and JSON of one result numbered `seq`."""

@@ -134,11 +134,11 @@ class ClassFilter:
 
 
 def topic_filters(prefix: str, devices: Collection[str] | None, cameras: Collection[str] | None,
-                  share_group: str | None = None) -> list[str]:
+                  share_group: str | None = None, kind: str = "detections") -> list[str]:
     """The subscriptions; `share_group` makes each one a shared subscription `$share/<group>/...`.
     `prefix` may be `+` (every site of a fleet, behind a bridge: `<site>/<device>/...`)."""
     head = f"$share/{share_group}/" if share_group else ""
-    return [f"{head}{prefix}/{d}/{c}/detections" for d in (sorted(devices) if devices else ["+"])
+    return [f"{head}{prefix}/{d}/{c}/{kind}" for d in (sorted(devices) if devices else ["+"])
             for c in (sorted(cameras) if cameras else ["+"])]
 
 
@@ -150,7 +150,12 @@ def check_share_group(group: str) -> str:
 
 
 class DetectionSubscriber:
-    """Receives detection messages from a broker; a context manager (see the module docstring)."""
+    """Receives detection messages from a broker; a context manager (see the module docstring).
+
+    Subclasses receive other per-camera message kinds (`edge_sdk.events.subscriber.EventSubscriber`): they
+    set `KIND` (the last topic level) and override `parse` and `keep`."""
+
+    KIND = "detections"
 
     def __init__(self, broker: BrokerSettings, *, topic_prefix: str = "edge", devices: Collection[str] | None = None,
                  cameras: Collection[str] | None = None, classes: Collection[str | int] | None = None,
@@ -166,7 +171,7 @@ class DetectionSubscriber:
                 raise ValueError("shared subscriptions ($share/...) need MQTT 5 (protocol '5')")
         self.broker = broker
         self.share_group = share_group
-        self.topics = topic_filters(topic_prefix, devices, cameras, share_group)
+        self.topics = topic_filters(topic_prefix, devices, cameras, share_group, self.KIND)
         self.classes = ClassFilter(classes) if classes else None
         self.client_id = client_id or f"edge-sdk-sub-{uuid.uuid4().hex[:12]}"
         self.qos = qos
@@ -175,7 +180,7 @@ class DetectionSubscriber:
         self.tracker = SequenceTracker()
         self.invalid = 0
         self.connects = 0
-        self._queue: queue.Queue[DetectionMessage] = queue.Queue()
+        self._queue: queue.Queue[Any] = queue.Queue()
         self._client = make_client(broker, self.client_id, persistent=persistent, reconnect=True)
         self._client.reconnect_delay_set(1, max(1, max_reconnect_delay_s))
         self._client.on_connect = self._on_connect
@@ -228,14 +233,25 @@ class DetectionSubscriber:
         return self._connected
 
     # -- receiving -----------------------------------------------------------------------------------
-    def get(self, timeout: float | None = None) -> DetectionMessage | None:
+    def get(self, timeout: float | None = None) -> Any:
         """The next message, or None after `timeout` seconds (None: wait forever)."""
         try:
             return self._queue.get(timeout=timeout)
         except queue.Empty:
             return None
 
-    def __iter__(self) -> Iterator[DetectionMessage]:
+    def parse(self, topic: str, payload: bytes) -> Any:
+        """The message of one MQTT payload (it has device_id, camera, seq, message_id); ValueError if invalid."""
+        return DetectionMessage.parse(topic, payload)
+
+    def keep(self, m: Any) -> Any:
+        """The message to deliver after the class filter (None: none of it matches)."""
+        if self.classes is None:
+            return m
+        m = m.only(self.classes)
+        return m if m.detections else None
+
+    def __iter__(self) -> Iterator[Any]:
         while True:
             msg = self.get()
             if msg is not None:
@@ -286,7 +302,7 @@ class DetectionSubscriber:
 
     def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
         try:
-            m = DetectionMessage.parse(msg.topic, msg.payload)
+            m = self.parse(msg.topic, msg.payload)
         except ValueError as exc:
             self.invalid += 1
             if self.invalid <= 5:
@@ -297,8 +313,6 @@ class DetectionSubscriber:
             return
         if verdict is not Verdict.NEW:
             m = replace(m, verdict=verdict)
-        if self.classes is not None:
-            m = m.only(self.classes)
-            if not m.detections:
-                return
-        self._queue.put(m)
+        m = self.keep(m)
+        if m is not None:
+            self._queue.put(m)

@@ -47,6 +47,29 @@ class PendingResult:
     snapshot: ResultSnapshot
     model: ModelRef
     label: Callable[[int], str] = str  # class id -> name, of the model that produced the result
+    retain = False
+
+    @property
+    def stream(self) -> str:
+        """The sequence-number stream: the camera."""
+        return self.snapshot.camera
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    """Any other message (events, retained state): `build(seq)` makes its payload on the writer thread.
+
+    `stream` names its own sequence-number stream (e.g. "cam0/events", never a camera's detections
+    stream): the writer numbers it like detections, so consumers see gaps and duplicates. `stream=None`
+    is not numbered (`build(None)`): retained state, where only the latest value matters."""
+
+    topic: str
+    build: Callable[[int | None], bytes]
+    stream: str | None = None
+    retain: bool = False
+
+
+Pending = PendingResult | PendingMessage
 
 
 class SpoolWriter:
@@ -71,7 +94,7 @@ class SpoolWriter:
         self._thread = threading.Thread(target=self._run, name="mqtt-spool-writer", daemon=True)
         self._thread.start()
 
-    def put(self, item: PendingResult) -> None:
+    def put(self, item: Pending) -> None:
         with self._pending_lock:
             self._pending += 1
         self._queue.put(item)
@@ -117,25 +140,29 @@ class SpoolWriter:
             if batch:
                 self._commit(batch)
 
-    def _commit(self, batch: list[PendingResult]) -> None:
+    def _commit(self, batch: list[Pending]) -> None:
         entries = []
         try:
             for item in batch:
-                camera = item.snapshot.camera
-                seq = self._seqs.get(camera, 0) + 1
+                stream = item.stream
+                seq = None if stream is None else self._seqs.get(stream, 0) + 1
                 try:
-                    topic, payload = self._encode(item, seq)
-                except Exception:  # a bug, never the input's fault: the frame is lost, numbering goes on
-                    self._error("cannot encode a detection message", None)
+                    if isinstance(item, PendingMessage):
+                        topic, payload = item.topic, item.build(seq)
+                    else:
+                        topic, payload = self._encode(item, seq or 0)
+                except Exception:  # a bug, never the input's fault: the message is lost, numbering goes on
+                    self._error("cannot encode a message", None)
                     continue
-                self._seqs[camera] = seq
-                entries.append(SpoolEntry(topic, payload, self.qos, False, camera, seq))
+                if stream is not None and seq is not None:
+                    self._seqs[stream] = seq
+                entries.append(SpoolEntry(topic, payload, self.qos, item.retain, stream, seq))
             if entries:
                 self.spool.append_many(entries)
                 self.commits += 1
                 self._on_committed()
         except Exception as exc:  # disk full, I/O error: these messages are lost; consumers see the gap
-            self._error(f"cannot write {len(entries)} detection message(s) to the spool; they are lost", exc)
+            self._error(f"cannot write {len(entries)} message(s) to the spool; they are lost", exc)
         finally:
             with self._idle:
                 self._pending -= len(batch)
