@@ -100,3 +100,17 @@ def test_nothing_is_encoded_while_nobody_watches() -> None:
         assert not p.wants("cam0", time.monotonic())
     finally:
         p.close()
+
+
+def test_edge_sdk_view_saves_the_latest_frame(preview: PreviewServer, tmp_path: Path) -> None:
+    import sys
+
+    host, port = preview.address
+    out = tmp_path / "now.jpg"
+    res = subprocess.run([sys.executable, "-m", "edge_sdk.cli.main", "view", "--url", f"http://{host}:{port}",
+                          "--camera", "cam0", "--save", str(out)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert cv2.imread(str(out)).shape == (240, 640, 3)
+    bad = subprocess.run([sys.executable, "-m", "edge_sdk.cli.main", "view", "--url", "http://127.0.0.1:9",
+                          "--camera", "cam0", "--save", str(out)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "cannot reach the preview" in bad.stderr and "Traceback" not in bad.stderr
