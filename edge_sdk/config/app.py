@@ -16,6 +16,7 @@ from edge_sdk.config.engine import EngineConfig, OnnxRuntimeEngineConfig
 from edge_sdk.config.events import EventsConfig, HomeAssistantConfig, PreviewConfig
 from edge_sdk.config.fleet import FleetConfig
 from edge_sdk.config.mqtt import MqttConfig
+from edge_sdk.config.preprocess import PreprocessConfig
 from edge_sdk.config.source import SourceConfig
 
 
@@ -28,6 +29,13 @@ class ModelConfig(Section):
     path: str = Field("models/demo/yolo-demo.onnx", description="FP32 ONNX model (relative to the config file)")
     name: str | None = Field(None, description="model name in messages; default the file name without suffix")
     precision: Literal["fp32", "int8"] = Field("fp32", description="int8 runs the Q/DQ model made by `edge-sdk build`")
+    labels: str | list[str] | None = Field(
+        None, description="class names: a file (one name per line, or a JSON/YAML list or {id: name} mapping; "
+                          "relative to the config file) or an inline list; default the model's own (metadata "
+                          "`names`, `labels`, ..., or a PaddleDetection infer_cfg.yml beside it), else the ids")
+    preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig,
+                                         description="how frames become the model input; each key left out is "
+                                                     "read from the model (see docs/models.md)")
 
 
 class DecodeConfig(Section):

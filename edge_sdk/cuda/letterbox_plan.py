@@ -9,7 +9,10 @@ reproduces `edge_sdk.preprocess.letterbox` bit for bit on almost every pixel; Op
 (the last few pixels of a row that do not fill a SIMD vector) rounds differently by at most one level,
 which is 1/255 in the 0..1 tensor.
 
-`letterbox_reference` is the same arithmetic in numpy: the CPU stand-in of the kernel in tests.
+`letterbox_reference` is the same arithmetic in numpy for any `PreprocessSpec` (stretch or letterbox, either
+alignment, pad value, channel order, scale/mean/std, NCHW or NHWC, float32/float16/uint8): the CPU stand-in of
+the kernel in tests, and what a kernel honouring every option must match (the CPU reference of the spec itself is
+`edge_sdk.preprocess.apply.preprocess_into`; the two differ only where OpenCV's scalar tail rounds differently).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_sdk.preprocess.letterbox import PAD_VALUE, LetterboxInfo, letterbox_params
+from edge_sdk.preprocess.geometry import LetterboxInfo
+from edge_sdk.preprocess.spec import PreprocessSpec, ultralytics_spec
 
 COEF_BITS = 11
 COEF_SCALE = 1 << COEF_BITS
@@ -65,25 +69,31 @@ def _axis_table(src: int, dst: int) -> np.ndarray:
     return np.stack([idx, w0, w1], axis=1).astype(np.int32)
 
 
-def make_plan(src_h: int, src_w: int, dst_hw: tuple[int, int]) -> LetterboxPlan:
-    """The plan for letterboxing a `src_w` x `src_h` frame into `dst_hw` = (height, width)."""
+def make_plan(src_h: int, src_w: int, dst_hw: tuple[int, int], spec: PreprocessSpec | None = None) -> LetterboxPlan:
+    """The plan for placing a `src_w` x `src_h` frame into `dst_hw` = (height, width) as `spec` says (its
+    geometry: letterbox or stretch, alignment; Ultralytics' centred letterbox by default)."""
     if src_h < 1 or src_w < 1:
         raise ValueError(f"frame size {src_w}x{src_h} is empty")
+    spec = spec or ultralytics_spec(dst_hw)
+    if spec.size != dst_hw:
+        raise ValueError(f"the spec's size {spec.size} differs from the input {dst_hw}")
     dst_h, dst_w = dst_hw
-    geo = letterbox_params(src_w, src_h, dst_hw)
-    # The same split of the padding as edge_sdk.preprocess.letterbox_image.
-    top, left = int(round(geo.pad_y - 0.1)), int(round(geo.pad_x - 0.1))
-    info = LetterboxInfo(geo.scale, float(left), float(top), src_w, src_h, geo.new_w, geo.new_h)
+    info = spec.placement(src_w, src_h)  # the same geometry as the CPU reference
+    left, top = int(info.pad_x), int(info.pad_y)
     return LetterboxPlan(src_h, src_w, dst_h, dst_w, left, top, info,
-                         _axis_table(src_w, geo.new_w), _axis_table(src_h, geo.new_h))
+                         _axis_table(src_w, info.new_w), _axis_table(src_h, info.new_h))
 
 
-def letterbox_reference(bgr: np.ndarray, out: np.ndarray, plan: LetterboxPlan | None = None) -> LetterboxInfo:
-    """The kernel's arithmetic in numpy: letterbox BGR uint8 HxWx3 into `out` [1,3,H,W] (float32/float16)."""
-    chw = out[0] if out.ndim == 4 else out
-    dst_h, dst_w = int(chw.shape[1]), int(chw.shape[2])
+def letterbox_reference(bgr: np.ndarray, out: np.ndarray, plan: LetterboxPlan | None = None,
+                        spec: PreprocessSpec | None = None) -> LetterboxInfo:
+    """The kernel's arithmetic in numpy: BGR uint8 HxWx3 into slot 0 of `out` as `spec` says (Ultralytics'
+    letterbox into float32/float16 NCHW by default)."""
+    dst = out[0] if out.ndim == 4 else out
+    nhwc = spec is not None and spec.layout == "nhwc"
+    dst_h, dst_w = (int(dst.shape[0]), int(dst.shape[1])) if nhwc else (int(dst.shape[1]), int(dst.shape[2]))
+    spec = spec or ultralytics_spec((dst_h, dst_w))
     h, w = int(bgr.shape[0]), int(bgr.shape[1])
-    plan = plan or make_plan(h, w, (dst_h, dst_w))
+    plan = plan or make_plan(h, w, (dst_h, dst_w), spec)
     sx, a0, a1 = (plan.xtab[:, i].astype(np.int64) for i in range(3))
     sy, b0, b1 = (plan.ytab[:, i].astype(np.int64) for i in range(3))
     sx1, sy1 = np.minimum(sx + 1, w - 1), np.minimum(sy + 1, h - 1)
@@ -93,7 +103,34 @@ def letterbox_reference(bgr: np.ndarray, out: np.ndarray, plan: LetterboxPlan | 
     h1 = img[sy1][:, sx] * a0 + img[sy1][:, sx1] * a1
     v = (((h0 >> 4) * b0[:, None, None] >> 16) + ((h1 >> 4) * b1[:, None, None] >> 16) + 2) >> 2
     resized = np.clip(v, 0, 255).astype(np.uint8)
-    padded = np.full((dst_h, dst_w, 3), PAD_VALUE, np.uint8)
+    padded = np.full((dst_h, dst_w, 3), spec.pad_value, np.uint8)
     padded[plan.top:plan.top + plan.new_h, plan.left:plan.left + plan.new_w] = resized
-    np.multiply(padded[:, :, ::-1].transpose(2, 0, 1), np.float32(1.0 / 255.0), out=chw, casting="unsafe")
+    pixels = padded[:, :, [spec.source_channel(c) for c in range(3)]]  # model channel order, HWC
+    if spec.dtype == "uint8":
+        values = pixels
+    else:
+        a, b = spec.channel_affine()
+        values = pixels.astype(np.float32) * a + b if np.any(b) else pixels * a
+    dst[...] = values if nhwc else values.transpose(2, 0, 1)
     return plan.info
+
+
+def kernel_supports(spec: PreprocessSpec) -> str:
+    """'' when the CUDA kernel (`kernels.py`) computes `spec` exactly, else what it lacks. Today the kernel does
+    any geometry (letterbox either alignment, stretch: it follows the plan) into one float32/float16 NCHW RGB
+    slot with pad 114 and values pixel/255; the runner preprocesses on the CPU otherwise."""
+    lacks = []
+    if spec.pad_value != 114:
+        lacks.append(f"pad value {spec.pad_value}")
+    if spec.channel_order != "rgb":
+        lacks.append("BGR channel order")
+    if spec.dtype not in ("float32", "float16"):
+        lacks.append(f"{spec.dtype} input")
+    if spec.layout != "nchw":
+        lacks.append("NHWC layout")
+    if spec.batch != 1:
+        lacks.append(f"batch {spec.batch}")
+    a, b = spec.channel_affine()
+    if np.any(b) or not np.all(a == np.float32(1.0 / 255.0)):
+        lacks.append("scale/mean/std other than x/255")
+    return ", ".join(lacks)

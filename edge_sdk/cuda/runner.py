@@ -45,7 +45,9 @@ from edge_sdk.cuda.letterbox_plan import LetterboxPlan, make_plan
 from edge_sdk.cuda.slots import Pending, Slot, SlotLayout, allocate_raw, allocate_slot, free_slot
 from edge_sdk.errors import EdgeSdkError, EngineError
 from edge_sdk.frame import Frame
-from edge_sdk.preprocess.letterbox import LetterboxInfo, letterbox_into
+from edge_sdk.preprocess.apply import preprocess_into
+from edge_sdk.preprocess.geometry import LetterboxInfo
+from edge_sdk.preprocess.spec import PreprocessSpec, ultralytics_spec
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ class RunnerOptions:
     preprocess: "gpu" (the raw frame crosses the bus; one kernel letterboxes it) or "cpu"
         (`edge_sdk.preprocess.letterbox` on the host; the float tensor crosses the bus).
     max_frame_hw: the largest frame (height, width) the slots hold without growing their buffers.
+    spec: the model's preprocessing (None: Ultralytics' letterbox at the engine's input size); with "gpu" it
+        must be one the kernel does (`letterbox_plan.kernel_supports`).
     """
 
     slots: int = 2
@@ -73,6 +77,7 @@ class RunnerOptions:
     preprocess: PreprocessMode = "gpu"
     max_frame_hw: tuple[int, int] = (1080, 1920)
     device_id: int = 0
+    spec: PreprocessSpec | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.slots <= MAX_SLOTS:
@@ -83,6 +88,11 @@ class RunnerOptions:
             raise ValueError(f"preprocess must be 'gpu' or 'cpu', got {self.preprocess!r}")
         if min(self.max_frame_hw) < 1:
             raise ValueError(f"max_frame_hw must be positive, got {self.max_frame_hw}")
+        if self.preprocess == "gpu" and self.spec is not None:
+            from edge_sdk.cuda.letterbox_plan import kernel_supports
+
+            if lacks := kernel_supports(self.spec):
+                raise ValueError(f"the GPU letterbox kernel does not do {lacks}: use preprocess='cpu'")
 
 
 def layout_for(engine: StreamEngine, options: RunnerOptions, mapped: bool) -> SlotLayout:
@@ -297,7 +307,8 @@ class CudaRunner:
             layout = self._layout
             if layout is None:
                 raise EngineError("the runner is not open")
-            plan = self._plans[(h, w)] = make_plan(h, w, (layout.input_shape[2], layout.input_shape[3]))
+            plan = self._plans[(h, w)] = make_plan(h, w, (layout.input_shape[2], layout.input_shape[3]),
+                                                   self.options.spec)
         return plan
 
     def _stage_raw(self, backend: Backend, slot: Slot, image: np.ndarray) -> LetterboxInfo:
@@ -325,7 +336,8 @@ class CudaRunner:
         host = slot.host_input
         if host is None:
             raise EngineError("the slot has no host input buffer")
-        info = letterbox_into(image, host)
+        size = (int(host.shape[2]), int(host.shape[3]))
+        info = preprocess_into(image, host, self.options.spec or ultralytics_spec(size))
         if self.memory == "copy":
             backend.htod(slot.input_ptr, host, slot.upload_stream)
         return info

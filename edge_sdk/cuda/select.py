@@ -12,6 +12,7 @@ The CPU path keeps its threaded stages.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -22,6 +23,9 @@ from edge_sdk.errors import ConfigError, EngineError
 if TYPE_CHECKING:
     from edge_sdk.config.app import AppConfig
     from edge_sdk.cuda.runner import RunnerOptions
+    from edge_sdk.preprocess.spec import PreprocessSpec
+
+log = logging.getLogger(__name__)
 
 
 def memory_mode_for_profile(profile: str) -> Literal["copy", "mapped", "auto"]:
@@ -80,12 +84,18 @@ def as_stream_engine(engine: Engine | StreamEngine) -> StreamEngine:
                       fix="use engine.type tensorrt, or onnxruntime with providers [CUDAExecutionProvider]")
 
 
-def runner_options_for(cfg: AppConfig) -> RunnerOptions:
-    """Slots from `engine.slots` (default 2), memory mode from the device profile, GPU preprocessing."""
+def runner_options_for(cfg: AppConfig, spec: PreprocessSpec | None = None) -> RunnerOptions:
+    """Slots from `engine.slots` (default 2), memory mode from the device profile, GPU preprocessing when the
+    kernel does what `spec` asks (else the CPU reference, said in the log)."""
+    from edge_sdk.cuda.letterbox_plan import kernel_supports
     from edge_sdk.cuda.runner import RunnerOptions
 
     slots = int(getattr(cfg.engine, "slots", 2))
+    mode: Literal["gpu", "cpu"] = "gpu"
+    if spec is not None and (why := kernel_supports(spec)):
+        log.info("preprocessing on the CPU: the GPU letterbox kernel does not do this model's %s yet", why)
+        mode = "cpu"
     try:
-        return RunnerOptions(slots=slots, memory=memory_mode_for_profile(cfg.device), preprocess="gpu")
+        return RunnerOptions(slots=slots, memory=memory_mode_for_profile(cfg.device), preprocess=mode, spec=spec)
     except ValueError as exc:
         raise ConfigError(str(exc), where="engine.slots") from exc

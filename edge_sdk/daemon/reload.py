@@ -70,7 +70,8 @@ def reload_config(source: ConfigSource, current: AppConfig, pipeline: Pipeline) 
         except EdgeSdkError as exc:
             return ReloadOutcome(False, error=str(exc)), current
         try:
-            old_engine = pipeline.swap_engine(bundle.engine, bundle.decoder, bundle.params, bundle.metadata)
+            old_engine = pipeline.swap_engine(bundle.engine, bundle.decoder, bundle.params, bundle.metadata,
+                                              bundle.preprocess)
         except ValueError as exc:
             bundle.engine.close()
             outcome.needs_restart += [c for c in ENGINE_SECTIONS if c in live]

@@ -159,7 +159,8 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
         sources = stack.enter_context(open_sources(cfg))
         sink = _PublisherSink(publisher) if publisher is not None else None
         parts = PipelineParts(bundle.engine, bundle.decoder, bundle.params, bundle.metadata, sources,
-                              sink=sink, on_result=count, make_runner=gpu_runner_factory(cfg, bundle.engine))
+                              sink=sink, on_result=count, make_runner=gpu_runner_factory(cfg, bundle.engine, bundle.preprocess),
+                              preprocess=bundle.preprocess)
         pipeline = Pipeline(parts, queue_size=cfg.pipeline.queue_size, max_frames=max_frames,
                             background_nice=cfg.pipeline.background_nice)
         t0 = time.monotonic()

@@ -1,16 +1,24 @@
 """Decode: raw model outputs to detections in input pixels, then class-aware NMS.
 
-Layouts (chosen by `type` in config, or detected from the output shape and metadata):
-- `yolov8`: [1, 4+nc, N] (YOLOv8/YOLO11: cx, cy, w, h, class scores; no objectness)
-- `yolov5`: [1, N, 5+nc] (cx, cy, w, h, objectness, class scores)
-- `end2end`: [1, K, 6] (x1, y1, x2, y2, score, class; NMS already done in the model)
-A user decoder is any callable `(outputs: list[np.ndarray], params: DecodeParams) -> Detections`,
-named by a dotted path `package.module:function` in config.
+Built-in layouts (`decode/layouts.py`, chosen by `decode.type` or detected from every output): yolov8,
+yolov5, yolox, end2end, rtdetr, end2end-split, ppyoloe. A plugin is any function
+`decode(outputs: Sequence[np.ndarray], ctx: DecodeContext) -> Detections` named by a dotted path
+`package.module:function` in config; `ctx` carries the thresholds, the model (input size, output names and
+shapes, labels, strides, preprocessing) and the frame's placement (docs/models.md).
 """
 
-from edge_sdk.decode.base import DecodeParams, Decoder, Detections
+from edge_sdk.decode.base import (
+    BoundDecoder,
+    DecodeContext,
+    DecodeModel,
+    DecodeParams,
+    Decoder,
+    Detections,
+    filter_classes,
+)
 from edge_sdk.decode.nms import nms
 from edge_sdk.decode.registry import detect_layout, get_decoder
 from edge_sdk.decode.yolov8 import decode_yolov8
 
-__all__ = ["DecodeParams", "Detections", "Decoder", "nms", "detect_layout", "get_decoder", "decode_yolov8"]
+__all__ = ["BoundDecoder", "DecodeContext", "DecodeModel", "DecodeParams", "Decoder", "Detections", "decode_yolov8",
+           "detect_layout", "filter_classes", "get_decoder", "nms"]

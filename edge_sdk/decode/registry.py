@@ -1,62 +1,81 @@
-"""Choose a decoder by name, by dotted path, or from the model's output shape."""
+"""Choose a decoder: a built-in layout by name, a plugin by dotted path, or auto-detection over every output.
+
+Auto-detection never guesses: exactly one built-in layout must account for all outputs, else it refuses,
+listing the outputs, the layouts it knows and how to name one or write a plugin.
+"""
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
 
-from edge_sdk.decode.base import Decoder
-from edge_sdk.decode.end2end import decode_end2end
-from edge_sdk.decode.yolov5 import decode_yolov5
-from edge_sdk.decode.yolov8 import decode_yolov8
+from edge_sdk.decode.base import BoundDecoder, DecodeFn, DecodeModel
+from edge_sdk.decode.layouts import BY_NAME, LAYOUTS, Layout, ModelFacts, OutputInfo, describe_outputs
 from edge_sdk.errors import ConfigError, ModelError
 
-BUILTIN: dict[str, Decoder] = {"yolov8": decode_yolov8, "yolov5": decode_yolov5, "end2end": decode_end2end}
+#: Built-in decode functions by layout name (each `(outputs, ctx) -> Detections`).
+BUILTIN: dict[str, DecodeFn] = {layout.name: layout.decode for layout in LAYOUTS}
+
+PLUGIN_HOWTO = ("write a decoder plugin, a function `decode(outputs, ctx) -> Detections` (docs/models.md, example "
+                "apps/centernet_decoder.py), and set decode.type: yourpackage.module:decode")
 
 
-def detect_layout(output_shape: Sequence[int | str | None], num_classes: int | None) -> str:
-    """Guess the layout from the first output's shape [1, a, b] and the class count from metadata.
-
-    YOLOv8 puts the (small) channel axis second: [1, 4+nc, N] with N anchors (8400 at 640).
-    YOLOv5 puts it last: [1, N, 5+nc]. End-to-end models output [1, K, 6].
-    """
-    if len(output_shape) != 3:
-        raise ModelError(f"cannot detect the output layout of shape {list(output_shape)}: expected 3 dimensions",
-                         fix="set decode.type in the config (yolov8, yolov5, end2end or a dotted path)")
-    _, a, b = output_shape
-    if isinstance(a, int) and isinstance(b, int):
-        if num_classes is not None:
-            if a == 4 + num_classes and b > a:
-                return "yolov8"
-            if b == 5 + num_classes:
-                return "yolov5"
-        if b == 6 and (num_classes is None or num_classes != 1):
-            return "end2end"
-        if a < b:
-            return "yolov8"
-        return "yolov5"
-    if isinstance(a, int):
-        return "yolov8"
-    if isinstance(b, int):
-        return "end2end" if b == 6 else "yolov5"
-    raise ModelError(f"cannot detect the output layout of shape {list(output_shape)}",
-                     fix="set decode.type in the config")
+def known_layouts() -> str:
+    return "; ".join(f"{layout.name}: {layout.looks_like}" for layout in LAYOUTS)
 
 
-def get_decoder(name: str) -> Decoder:
-    """A built-in decoder by name, or a user decoder by dotted path `package.module:function`."""
+def detect(outputs: Sequence[OutputInfo], facts: ModelFacts) -> tuple[Layout, str]:
+    """The one built-in layout that accounts for every output, and how it matched; refuses otherwise."""
+    outs = tuple(outputs)
+    found = [(layout, how) for layout in LAYOUTS if (how := layout.match(outs, facts)) is not None]
+    if len(found) == 1:
+        return found[0]
+    classes = f"{facts.num_classes} classes from the labels" if facts.num_classes else "no labels"
+    seen = f"outputs {describe_outputs(outs)} (input {list(facts.input_size)}, {classes})"
+    if found:
+        names = ", ".join(f"{layout.name} ({how})" for layout, how in found)
+        raise ModelError(f"{seen} fit several layouts: {names}",
+                         fix=f"set decode.type to the right one ({', '.join(lay.name for lay, _ in found)}); if the "
+                             "class count is what tells them apart, give model.labels")
+    raise ModelError(f"cannot tell how to decode {seen}. Known layouts: {known_layouts()}",
+                     fix=f"if the model is one of these, set decode.type (and model.labels if the class count is "
+                         f"unknown); otherwise {PLUGIN_HOWTO}")
+
+
+def detect_layout(output_shape: Sequence[int | str | None], num_classes: int | None,
+                  input_size: tuple[int, int] = (640, 640)) -> str:
+    """The layout of a single-output model from its shape (kept for callers that know only that)."""
+    shape = tuple(int(d) if isinstance(d, int) else -1 for d in output_shape)
+    layout, _ = detect([OutputInfo("output0", shape, "float32")], ModelFacts(input_size, num_classes))
+    return layout.name
+
+
+def get_decoder(name: str, model: DecodeModel | None = None) -> BoundDecoder:
+    """The decoder named `name` (a built-in layout or a plugin path), bound to `model` (input size, labels ...;
+    decoders that need none work without): call it as `decoder(outputs, params)`."""
+    return BoundDecoder(name, decode_function(name), model or DecodeModel())
+
+
+def decode_function(name: str) -> DecodeFn:
+    """A built-in decode function by layout name, or a plugin by dotted path `package.module:function`."""
     if name in BUILTIN:
         return BUILTIN[name]
     if ":" not in name:
-        raise ConfigError(f"unknown decoder {name!r}",
-                          fix=f"use one of {', '.join(BUILTIN)} or a dotted path like mypkg.decoders:decode")
+        raise ConfigError(f"unknown decoder {name!r}", where="decode.type",
+                          fix=f"use auto, one of {', '.join(BUILTIN)}, or a plugin path like mypkg.decoders:decode")
     module_name, _, attr = name.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"cannot import decoder module {module_name!r}: {exc}",
-                          fix="check the dotted path and that the module is on PYTHONPATH") from exc
+        raise ConfigError(f"cannot import decoder module {module_name!r}: {exc}", where="decode.type",
+                          fix="check the dotted path and that the module is importable (on PYTHONPATH, or "
+                              "installed in the same environment)") from exc
     fn = getattr(module, attr, None)
     if not callable(fn):
-        raise ConfigError(f"{module_name} has no callable {attr!r}", fix="point decode.type at a function")
+        raise ConfigError(f"{module_name} has no callable {attr!r}", where="decode.type",
+                          fix="point decode.type at a function decode(outputs, ctx) -> Detections")
     return fn  # type: ignore[no-any-return]
+
+
+def layout_named(name: str) -> Layout | None:
+    return BY_NAME.get(name)

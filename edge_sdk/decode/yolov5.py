@@ -1,4 +1,5 @@
-"""YOLOv5 / YOLOv7 layout: one output [1, N, 5+nc] with cx, cy, w, h, objectness, class scores."""
+"""Boxes decoded in the graph, with objectness: one output [1, N, 5+nc] with cx, cy, w, h (input pixels),
+objectness, class scores. YOLOv5/YOLOv7 (anchor-based), YOLOX exported with decode_in_inference, YOLOv6."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from edge_sdk.decode.base import DecodeParams, Detections, cxcywh_to_xyxy, filter_classes
+from edge_sdk.decode.base import DecodeContext, DecodeParams, Detections, as_context, cxcywh_to_xyxy, filter_classes
 from edge_sdk.decode.nms import nms
 
 
-def decode_yolov5(outputs: Sequence[np.ndarray], params: DecodeParams) -> Detections:
-    out = outputs[0]
+def decode_yolov5(outputs: Sequence[np.ndarray], ctx: DecodeContext | DecodeParams | None = None) -> Detections:
+    return decode_objectness(outputs[0], as_context(ctx).params)
+
+
+def decode_objectness(out: np.ndarray, params: DecodeParams) -> Detections:
+    """[1, N, 5+nc] cx, cy, w, h, objectness, class scores -> detections (score = objectness x class)."""
     if out.ndim != 3 or out.shape[0] != 1 or out.shape[2] < 6:
         raise ValueError(f"yolov5 layout expects [1, N, 5+nc], got {list(out.shape)}")
     pred = out[0]

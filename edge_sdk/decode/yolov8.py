@@ -1,4 +1,5 @@
-"""YOLOv8 / YOLO11 layout: one output [1, 4+nc, N] with cx, cy, w, h and per-class scores."""
+"""YOLOv8 / YOLO11 / YOLOv5u / YOLOv9 (Ultralytics) layout: one output [1, 4+nc, N] with cx, cy, w, h and
+per-class scores over N anchors (no objectness)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from edge_sdk.decode.base import DecodeParams, Detections, cxcywh_to_xyxy, filter_classes
+from edge_sdk.decode.base import DecodeContext, DecodeParams, Detections, as_context, cxcywh_to_xyxy, filter_classes
 from edge_sdk.decode.nms import nms
 
 
@@ -25,7 +26,8 @@ def decode_yolov8_array(out: np.ndarray, params: DecodeParams) -> Detections:
     return nms(filter_classes(dets, params), params)
 
 
-def decode_yolov8(outputs: Sequence[np.ndarray] | np.ndarray, params: DecodeParams | None = None) -> Detections:
+def decode_yolov8(outputs: Sequence[np.ndarray] | np.ndarray,
+                  ctx: DecodeContext | DecodeParams | None = None) -> Detections:
     """Decode the first output in YOLOv8 layout; boxes are x1,y1,x2,y2 in model-input pixels."""
     out = outputs if isinstance(outputs, np.ndarray) else outputs[0]
-    return decode_yolov8_array(out, params or DecodeParams())
+    return decode_yolov8_array(out, as_context(ctx).params)

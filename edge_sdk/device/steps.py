@@ -93,7 +93,7 @@ def step_reference(inp: SelftestInput, st: SelftestState) -> Out:
             times.append(time.perf_counter() - t0)
         shapes = [list(o.shape) for o in st.reference[0]]
         num_classes = st.metadata.num_classes if st.metadata else None
-        st.decoder_name = detect_layout(eng.info.outputs[0].shape, num_classes)
+        st.decoder_name = detect_layout(st.reference[0][0].shape, num_classes, input_size=st.input_hw)
     if not all(np.isfinite(o).all() for outs in st.reference for o in outs):
         raise StepFail("ONNX Runtime produced non-finite outputs", {"shapes": shapes})
     decoder = get_decoder(st.decoder_name)

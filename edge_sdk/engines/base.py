@@ -32,8 +32,9 @@ class EngineInfo:
 
     @property
     def input_hw(self) -> tuple[int, int]:
+        """(height, width) of the image input, NCHW or NHWC (the axis of 3 channels tells which)."""
         shape = self.inputs[0].shape
-        h, w = shape[2], shape[3]
+        h, w = (shape[1], shape[2]) if shape[3] == 3 and shape[1] != 3 else (shape[2], shape[3])
         if not isinstance(h, int) or not isinstance(w, int):
             raise ValueError(f"input {self.inputs[0].name} has a dynamic spatial shape {shape}")
         return h, w

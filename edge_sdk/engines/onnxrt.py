@@ -108,17 +108,17 @@ def _usable_cpus() -> int:
 
 
 def _check_image_input(inputs: tuple[TensorSpec, ...], path: Path) -> None:
-    if len(inputs) != 1:
-        raise ModelError(f"the model has {len(inputs)} inputs; a detector takes exactly one image tensor",
-                         where=str(path), fix="export the model with a single NCHW image input")
+    """One 4-D image input of a type edge-sdk feeds; what else the model needs (its size, layout, side inputs,
+    weights listed as inputs) is settled by edge_sdk.model.prepare before an engine opens it."""
+    if len(inputs) != 1 or len(inputs[0].shape) != 4:
+        listed = ", ".join(f"{i.name} {list(i.shape)}" for i in inputs)
+        raise ModelError(f"the model has inputs {listed}; a detector takes one image tensor (4 dimensions)",
+                         where=str(path), fix="open it through the pipeline (which fixes weights listed as inputs and "
+                                              "known side inputs), or export it with the image as its only input")
     spec = inputs[0]
-    shape = spec.shape
-    if len(shape) != 4 or shape[1] != 3 or not all(isinstance(d, int) for d in shape[2:]):
-        raise ModelError(f"input {spec.name!r} has shape {list(shape)}; expected an image tensor [1,3,H,W] "
-                         "with fixed H and W", where=str(path),
-                         fix="export with a fixed input size (e.g. imgsz=640) and batch 1")
-    if spec.dtype not in ("float32", "float16"):
-        raise ModelError(f"input {spec.name!r} is {spec.dtype}; expected float32 or float16", where=str(path))
+    if spec.dtype not in ("float32", "float16", "uint8"):
+        raise ModelError(f"input {spec.name!r} is {spec.dtype}; expected float32, float16 or uint8", where=str(path),
+                         fix="export the model with a float32 image input")
 
 
 def open_onnxruntime(model_path: str, options: Any = None) -> OnnxRuntimeEngine:

@@ -14,11 +14,11 @@ from typing import Any
 
 from edge_sdk.config.app import AppConfig
 from edge_sdk.decode.base import DecodeParams, Decoder
-from edge_sdk.decode.registry import detect_layout, get_decoder
 from edge_sdk.engines.base import Engine
-from edge_sdk.engines.model_info import ModelMetadata, read_metadata
+from edge_sdk.engines.model_info import ModelMetadata
 from edge_sdk.engines.registry import open_engine
-from edge_sdk.errors import ConfigError, ModelError
+from edge_sdk.errors import ConfigError, EdgeSdkError, ModelError
+from edge_sdk.preprocess.spec import PreprocessSpec
 from edge_sdk.sources.base import ReconnectPolicy, Source
 from edge_sdk.sources.registry import open_source
 
@@ -33,6 +33,8 @@ class ModelBundle:
     decoder: Decoder
     decoder_name: str
     params: DecodeParams
+    preprocess: PreprocessSpec | None = None  # None: Ultralytics' letterbox at the engine's input size
+    resolved: Any = None  # the edge_sdk.model.resolve.ResolvedModel it came from
 
 
 def model_path_for(cfg: AppConfig) -> Path:
@@ -66,24 +68,55 @@ def class_ids_from(names: list[str | int] | None, metadata: ModelMetadata,
     return frozenset(ids)
 
 
-def open_model(cfg: AppConfig) -> ModelBundle:
-    """Load the model into its engine and pick the decoder. The caller owns (closes) the engine."""
-    path = model_path_for(cfg)
-    metadata = read_metadata(path)
-    engine = open_engine(cfg.engine.type, str(path), cfg.engine)
+def model_cache_dir(cfg: AppConfig) -> Path:
+    """Where fixed copies of models are kept (see edge_sdk.model.prepare)."""
+    return cfg.resolve(cfg.state_dir) / "models"
+
+
+def open_model(cfg: AppConfig, *, fp32: bool = False) -> ModelBundle:
+    """Check and fix the model, load it into its engine, run one inference on a blank input, pick and check
+    the decoder (`fp32`: the FP32 model whatever model.precision says). The caller owns (closes) the engine."""
+    from edge_sdk.model.decoding import choose_decoder, first_image
+    from edge_sdk.model.resolve import origin_summary, resolve_model
+
+    source = cfg.resolve(cfg.model.path)
+    path = source if fp32 else model_path_for(cfg)
+    resolved = resolve_model(path, cfg.model, base_dir=cfg.base_dir, cache_dir=model_cache_dir(cfg),
+                             conventions_from=source)
+    engine = open_engine(cfg.engine.type, str(resolved.path), cfg.engine)
     try:
-        name = cfg.decode.type
-        if name == "auto":
-            name = detect_layout(engine.info.outputs[0].shape, metadata.num_classes)
-        decoder = get_decoder(name)
+        probe = first_image(probe_engine(engine, resolved.preprocess, resolved.path), resolved.preprocess.batch)
+        names = [o.name for o in engine.info.outputs]
+        decoder, resolved, how = choose_decoder(cfg.decode.type, resolved, names, probe)
+        metadata = resolved.metadata
         params = DecodeParams(conf_thres=cfg.decode.conf_thres, iou_thres=cfg.decode.iou_thres,
                               max_det=cfg.decode.max_det, classes=class_ids_from(cfg.decode.classes, metadata))
     except BaseException:
         engine.close()
         raise
-    log.info("model %s: %s engine on %s, %s, decoder %s, %d classes", path.name, engine.info.type,
-             engine.info.device, engine.info.precision, name, len(metadata.names))
-    return ModelBundle(path, metadata, engine, decoder, name, params)
+    spec = resolved.preprocess
+    log.info("model %s: %s engine on %s, %s, decoder %s (%s), %d classes%s", path.name, engine.info.type,
+             engine.info.device, engine.info.precision, decoder.name, how, len(metadata.names),
+             f" ({resolved.labels_origin})" if resolved.labels_origin else "")
+    log.info("model %s: preprocess %s [%s]", path.name, spec.describe(), origin_summary(spec))
+    if resolved.stated_nothing():
+        log.warning("model %s states nothing about its preprocessing and the config sets none: using %s; if it "
+                    "was trained otherwise, set model.preprocess.* (docs/models.md)", path.name, spec.describe())
+    for note in resolved.prepared.notes:
+        log.warning("model %s: %s", path.name, note)
+    return ModelBundle(path, metadata, engine, decoder, decoder.name, params, spec, resolved)
+
+
+def probe_engine(engine: Engine, spec: PreprocessSpec, where: Path) -> list[Any]:
+    """One inference on a blank input: the outputs' real shapes, and a model that cannot run fails here."""
+    try:
+        return engine.infer(spec.blank())
+    except EdgeSdkError:
+        raise
+    except Exception as exc:  # the runtime's own error types
+        raise ModelError(f"the model fails on an input of shape {list(spec.tensor_shape())} {spec.dtype}: "
+                         f"{str(exc).strip()[:300]}", where=str(where),
+                         fix="check the export with `edge-sdk model check`; re-export if it does not run") from exc
 
 
 def make_sources(cfg: AppConfig) -> list[Source]:

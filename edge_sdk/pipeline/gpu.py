@@ -17,13 +17,15 @@ if TYPE_CHECKING:
     from edge_sdk.config.app import AppConfig
     from edge_sdk.cuda.runner import CudaRunner
     from edge_sdk.engines.base import Engine
+    from edge_sdk.preprocess.spec import PreprocessSpec
     from edge_sdk.sources.base import Source
 
 RunnerFactory = Callable[[], "CudaRunner"]
 
 
-def gpu_runner_factory(cfg: AppConfig, engine: Engine) -> RunnerFactory | None:
-    """A factory of the CUDA runner for `engine` if it runs on a GPU/DLA, else None (the CPU path)."""
+def gpu_runner_factory(cfg: AppConfig, engine: Engine, spec: PreprocessSpec | None = None) -> RunnerFactory | None:
+    """A factory of the CUDA runner for `engine` if it runs on a GPU/DLA, else None (the CPU path). `spec`: the
+    model's preprocessing (None: Ultralytics' letterbox)."""
     from edge_sdk.cuda.select import engine_runs_on_gpu
 
     if not engine_runs_on_gpu(engine.info):
@@ -31,7 +33,7 @@ def gpu_runner_factory(cfg: AppConfig, engine: Engine) -> RunnerFactory | None:
     from edge_sdk.cuda.runner import CudaRunner
     from edge_sdk.cuda.select import as_stream_engine, runner_options_for
 
-    options = runner_options_for(cfg)
+    options = runner_options_for(cfg, spec)
     stream_engine = as_stream_engine(engine)
     return lambda: CudaRunner(stream_engine, options)
 

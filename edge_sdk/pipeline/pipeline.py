@@ -24,13 +24,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from edge_sdk.decode.base import DecodeParams, Decoder, Detections
+from edge_sdk.decode.base import BoundDecoder, DecodeParams, Decoder, Detections
 from edge_sdk.engines.base import Engine
 from edge_sdk.engines.model_info import ModelMetadata
 from edge_sdk.frame import CaptureStatus, Frame, FrameResult, ModelTag
 from edge_sdk.pipeline.gpu import RunnerFactory, round_robin_frames, run_gpu_stage
 from edge_sdk.pipeline.stats import StageStats
-from edge_sdk.preprocess.letterbox import LetterboxInfo, letterbox_into
+from edge_sdk.preprocess.apply import preprocess_into
+from edge_sdk.preprocess.geometry import LetterboxInfo
+from edge_sdk.preprocess.spec import PreprocessSpec, ultralytics_spec
 from edge_sdk.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,8 @@ class PipelineParts:
     on_result: Callable[[FrameResult], None] | None = None  # extra per-result hook (tests, bench, daemon)
     # GPU branch: when set, a CUDA-stream runner replaces the preprocess and infer stages (see gpu.py)
     make_runner: RunnerFactory | None = None
+    # the model's preprocessing; None: Ultralytics' letterbox at the engine's input size
+    preprocess: PreprocessSpec | None = None
 
 
 @dataclass
@@ -96,7 +100,8 @@ class Pipeline:
         self.parts = parts
         self.background_nice = background_nice
         self.max_frames = max_frames
-        self.input_hw = parts.engine.info.input_hw
+        self.spec = parts.preprocess or ultralytics_spec(parts.engine.info.input_hw)
+        self.input_hw = self.spec.size
         self._decode_q: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()  # stop capturing; stages drain what is queued
         self._abort = threading.Event()  # stop everything now
@@ -160,7 +165,7 @@ class Pipeline:
             t.join(max(0.0, deadline - time.monotonic()))
 
     def swap_engine(self, engine: Engine, decoder: Decoder | None = None, decode_params: DecodeParams | None = None,
-                    metadata: ModelMetadata | None = None) -> Engine:
+                    metadata: ModelMetadata | None = None, preprocess: PreprocessSpec | None = None) -> Engine:
         """Replace the engine (and with it the decoder, thresholds and class labels) between two inferences;
         returns the old engine (the caller closes it). Frames inferred before the swap are still decoded and
         labelled by the model that inferred them.
@@ -168,8 +173,10 @@ class Pipeline:
         Not on the GPU branch: the CUDA runner owns per-slot contexts of its engine (restart instead)."""
         if self.parts.make_runner is not None:
             raise ValueError("the engine of a GPU pipeline cannot be swapped live; restart the service")
-        if engine.info.input_hw != self.input_hw:
-            raise ValueError(f"new engine input {engine.info.input_hw} differs from {self.input_hw}")
+        spec = preprocess or ultralytics_spec(engine.info.input_hw)
+        if spec != self.spec:
+            raise ValueError(f"the new model's preprocessing ({spec.describe()}) differs from the running one's "
+                             f"({self.spec.describe()})")
         if max(1, engine.concurrency) != self._workers:
             raise ValueError(f"engine.workers changed ({self._workers} -> {engine.concurrency}); the running "
                              "pipeline keeps its number of infer workers")
@@ -300,18 +307,20 @@ class Pipeline:
         letterboxes it into its own input tensor, infers, decodes, and hands the result over for publishing.
         Doing it all on one thread saves a hand-off per stage: on a small CPU the engine saturates, the
         other stages' CPU and wake-ups are taken from the engine."""
-        h, w = self.input_hw
-        tensor = np.empty((1, 3, h, w), dtype=np.float32)  # reused: the letterbox border is written once
+        spec = self.spec
+        tensor = spec.blank()  # reused: the letterbox border is written once (other batch slots hold padding)
         previous: LetterboxInfo | None = None
         try:
             while not self._abort.is_set() and (taken := self._next_frame()) is not None:
                 seq, frame = taken
                 t0 = time.perf_counter()
-                info = previous = letterbox_into(frame.image, tensor, previous)
+                info = previous = preprocess_into(frame.image, tensor, spec, previous)
                 t1 = time.perf_counter()
                 model = self._lease()
                 try:
                     outputs = model.engine.infer(tensor)
+                    if spec.batch > 1:  # a model with a fixed batch: the frame is in slot 0
+                        outputs = [o[:1] if o.ndim and o.shape[0] == spec.batch else o for o in outputs]
                 finally:
                     self._unlease()
                 t2 = time.perf_counter()
@@ -362,7 +371,9 @@ class Pipeline:
             with self._engine_cond:
                 item.model = self._model()
         t0 = time.perf_counter()
-        dets: Detections = item.model.decoder(outputs, item.model.params)
+        decoder = item.model.decoder
+        dets: Detections = (decoder(outputs, item.model.params, item.info) if isinstance(decoder, BoundDecoder)
+                            else decoder(outputs, item.model.params))
         dets.boxes = item.info.to_original(dets.boxes)
         dt = time.perf_counter() - t0
         self.stats["decode"].record(dt)

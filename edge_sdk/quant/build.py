@@ -122,7 +122,7 @@ def _check_model(cfg: AppConfig, fp32: Path, split: FrameSplit) -> tuple[GateSet
         except Exception as exc:  # onnxruntime raises its own Fail/RuntimeException types
             raise ModelError(f"the model fails on ONNX Runtime: {str(exc).strip()[:300]}", where=str(fp32),
                              fix="check the export (opset, shapes) with `edge-sdk run` in fp32 first") from exc
-        name = cfg.decode.type if cfg.decode.type != "auto" else detect_layout(engine.info.outputs[0].shape, meta.num_classes)
+        name = cfg.decode.type if cfg.decode.type != "auto" else detect_layout(out[0].shape, meta.num_classes, size)
         input_name = engine.info.inputs[0].name
     num_classes = meta.num_classes or (int(out[0].shape[1]) - 4 if name == "yolov8" else 1000)
     ref = DecodeParams(conf_thres=cfg.decode.conf_thres, iou_thres=cfg.decode.iou_thres, max_det=cfg.decode.max_det)

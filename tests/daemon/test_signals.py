@@ -23,7 +23,7 @@ from tests.support.onnx_models import constant_output_model
 
 
 def _model(path: Path, score: float, cls: int, names: dict[int, str] | None = None) -> Path:
-    out = np.zeros((1, 6, 64), np.float32)
+    out = np.zeros((1, 6, 84), np.float32)  # 84 anchors: a 64x64 input at strides 8, 16, 32
     out[0, :4, :] = 1
     out[0, :, 0] = [32, 32, 16, 8, 0.0, 0.0]
     out[0, 4 + cls, 0] = score

@@ -18,12 +18,12 @@ def _run(tmp_path: Path, out: np.ndarray) -> tuple[list[np.ndarray], str]:
     path = constant_output_model(tmp_path / "m.onnx", out, names=NAMES)
     with OnnxRuntimeEngine(path) as engine:
         outputs = engine.infer(np.zeros((1, 3, 64, 64), np.float32))
-        layout = detect_layout(engine.info.outputs[0].shape, len(NAMES))
+        layout = detect_layout(outputs[0].shape, len(NAMES), input_size=(64, 64))
     return outputs, layout
 
 
 def test_yolov8_layout(tmp_path: Path) -> None:
-    n = 50
+    n = 84  # anchors of a 64x64 input at strides 8, 16, 32
     out = np.zeros((1, 4 + 3, n), np.float32)
     out[0, :4, :] = [[10], [10], [4], [4]]  # background anchors, low score
     out[0, 4:, :] = 0.01
@@ -41,7 +41,7 @@ def test_yolov8_layout(tmp_path: Path) -> None:
 
 
 def test_yolov5_layout_multiplies_objectness(tmp_path: Path) -> None:
-    out = np.zeros((1, 30, 5 + 3), np.float32)
+    out = np.zeros((1, 252, 5 + 3), np.float32)  # 3 anchors x 84 cells
     out[0, 0] = [20, 20, 10, 10, 0.9, 0.1, 0.1, 0.8]  # bicycle, score 0.72
     out[0, 1] = [40, 40, 10, 10, 0.5, 0.9, 0.0, 0.0]  # person, score 0.45
     out[0, 2] = [50, 50, 10, 10, 0.2, 0.9, 0.0, 0.0]  # objectness too low
@@ -87,7 +87,7 @@ def test_nms_suppresses_only_same_class_above_threshold() -> None:
 
 
 def test_user_decoder_by_dotted_path_and_errors() -> None:
-    assert get_decoder("edge_sdk.decode.yolov5:decode_yolov5").__name__ == "decode_yolov5"
+    assert get_decoder("edge_sdk.decode.yolov5:decode_yolov5").fn.__name__ == "decode_yolov5"
     with pytest.raises(ConfigError, match="unknown decoder"):
         get_decoder("yolov99")
     with pytest.raises(ConfigError, match="cannot import"):

@@ -29,7 +29,7 @@ def video(tmp_path: Path) -> Path:
 @pytest.fixture()
 def const_model(tmp_path: Path) -> Path:
     """A 'detector' on 64x64 input that always sees one car centred at (32,32), 16x8 in input pixels."""
-    out = np.zeros((1, 4 + 2, 64), np.float32)
+    out = np.zeros((1, 4 + 2, 84), np.float32)  # 84 anchors: a 64x64 input at strides 8, 16, 32
     out[0, :4, :] = [[1], [1], [1], [1]]
     out[0, :, 0] = [32, 32, 16, 8, 0.05, 0.9]
     return constant_output_model(tmp_path / "const.onnx", out, names={0: "person", 1: "car"})

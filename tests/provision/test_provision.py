@@ -30,7 +30,7 @@ def _model(tmp_path: Path, *, prefer_demo: bool = True) -> Path:
         return DEMO_MODEL
     import numpy as np
 
-    out = np.zeros((1, 6, 64), np.float32)
+    out = np.zeros((1, 6, 84), np.float32)  # 84 anchors: a 64x64 input at strides 8, 16, 32
     out[0, :4, :] = 1
     out[0, :, 0] = [32, 32, 16, 8, 0.05, 0.9]
     return constant_output_model(tmp_path / "tiny-detector.onnx", out, names={0: "person", 1: "car"})

@@ -31,7 +31,7 @@ FRAMES = 60
 
 
 def _app(tmp_path: Path, port: int) -> Path:
-    out = np.zeros((1, 6, 64), np.float32)
+    out = np.zeros((1, 6, 84), np.float32)  # 84 anchors: a 64x64 input at strides 8, 16, 32
     out[0, :4, :] = 1
     out[0, :, 0] = [32, 32, 16, 8, 0.05, 0.9]  # one "car" per frame
     model = constant_output_model(tmp_path / "const.onnx", out, names={0: "person", 1: "car"})

@@ -50,7 +50,7 @@ def frames(hw: tuple[int, int], n: int = 4) -> list[np.ndarray]:
 def reference(model: Path, batches: list[np.ndarray]) -> tuple[list[list[np.ndarray]], str]:
     with OnnxRuntimeEngine(model) as eng:
         outs = [eng.infer(b) for b in batches]
-        return outs, detect_layout(eng.info.outputs[0].shape, None)
+        return outs, detect_layout(eng.info.outputs[0].shape, None, eng.info.input_hw)
 
 
 def model_under_test(tmp_path: Path) -> Path:
