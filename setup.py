@@ -42,7 +42,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["edge_sdk", "edge_sdk.*"]),
-    package_data={"edge_sdk": ["py.typed", "schemas/*.json", "data/*", "device_configs/*.yaml"]},
+    package_data={"edge_sdk": ["py.typed", "schemas/*.json", "data/*", "device_configs/*.yaml", "cuda/letterbox.cu",
+                               "cuda/prebuilt/*"]},
     include_package_data=True,
     # Device profiles live at the top of the source tree; installed copies go to <prefix>/share/edge-sdk/.
     data_files=[("share/edge-sdk/device_configs", sorted(str(p) for p in Path("device_configs").glob("*.yaml")))],
@@ -56,11 +57,14 @@ setup(
         # PyGObject for the GStreamer appsink read path in a virtual environment (JetPack's system Python has
         # python3-gi); <3.50 because 3.50+ needs GLib 2.80's girepository-2.0 (Debian 12, Ubuntu 22.04 lack it).
         "gst": ["PyGObject>=3.42,<3.50"],
+        # nvidia-cuda-nvrtc-cu12: NVIDIA's run-time CUDA compiler (a library, no GPU needed), so CI compiles the GPU
+        # preprocess kernels (edge_sdk/cuda/letterbox.cu) with the NVRTC the committed fatbin was built with.
         "test": ["pytest>=8", "pytest-timeout>=2.3", "jsonschema>=4.20", "faster-coco-eval>=1.6", "pycocotools>=2.0.7",
                  "PyGObject>=3.42,<3.50", "onnxconverter-common>=1.14",
                  # tracking metrics (MOTA, IDF1, ID switches) for tools/bench_tracking.py and its tests; scipy comes
                  # with it and checks the tracker's own assignment solver
-                 "motmetrics>=1.4"],
+                 "motmetrics>=1.4",
+                 "nvidia-cuda-nvrtc-cu12==12.2.140; platform_machine == 'x86_64'"],
         "dev": ["mypy>=1.10", "ruff>=0.5", "types-PyYAML"],
     },
     entry_points={"console_scripts": ["edge-sdk=edge_sdk.cli.main:main"]},

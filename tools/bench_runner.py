@@ -59,7 +59,7 @@ class Timer:
     """CUDA-event timing of work enqueued on one stream: median milliseconds over `repeats` after a warm-up."""
 
     def __init__(self, backend: PycudaBackend, stream: Any) -> None:
-        self.cuda, self.stream = backend._cuda, stream
+        self.cuda, self.stream = backend.cuda, stream
         self.start, self.stop = self.cuda.Event(), self.cuda.Event()
 
     def ms(self, work: Callable[[], None], repeats: int = 20) -> float:
@@ -396,7 +396,7 @@ def environment(be: PycudaBackend) -> dict[str, Any]:
     import onnxruntime as ort
     import pycuda
 
-    cuda = be._cuda
+    cuda = be.cuda
     return {"gpu": be.device_name, "driver_cuda": cuda.get_driver_version(), "pycuda": pycuda.VERSION_TEXT,
             "onnxruntime": ort.__version__, "providers": ort.get_available_providers(), "python": platform.python_version(),
             "cpus": os.cpu_count(), "opencv": cv2.__version__}

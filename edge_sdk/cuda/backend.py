@@ -1,8 +1,9 @@
 """The few device operations the runner uses, behind one small interface.
 
-`PycudaBackend` (pycuda_backend.py) is the real one. Tests on machines without a GPU drive the same
-runner through a CPU stand-in that implements this interface with threads (tests/cuda/standin.py); it
-checks the runner's bookkeeping (ordering, slot reuse, shutdown), never CUDA itself.
+`PycudaBackend` (pycuda_backend.py) is the real one, and edge-sdk's one CUDA layer (TensorRT uses it too).
+Tests on machines without a GPU drive the same runner through a CPU stand-in that implements this interface
+with threads (tests/cuda/standin.py); it checks the runner's bookkeeping (ordering, slot reuse, shutdown),
+never CUDA itself.
 
 Objects a backend returns (streams, events, device memory) are opaque to the runner; it hands them
 back to the backend that made them. All calls come from threads where `activate()` is in effect.
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from edge_sdk.cuda.kernels import PixelArgs
 from edge_sdk.cuda.letterbox_plan import LetterboxPlan
 
 
@@ -65,6 +67,8 @@ class Backend(Protocol):
 
     def synchronize_event(self, event: Any) -> None: ...
 
+    def synchronize_stream(self, stream: Any) -> None: ...
+
     def synchronize(self) -> None:
         """Wait for all work of the context."""
 
@@ -78,7 +82,11 @@ class Backend(Protocol):
     def dtoh(self, dst: np.ndarray, src_ptr: int, stream: Any) -> None: ...
 
     def letterbox(self, stream: Any, plan: LetterboxPlan, src_ptr: int, src_pitch: int, dst_ptr: int,
-                  dst_dtype: np.dtype[Any]) -> None:
-        """Enqueue the letterbox kernel: raw BGR uint8 at `src_ptr` -> NCHW tensor at `dst_ptr`."""
+                  dst_dtype: np.dtype[Any], pixels: PixelArgs | None = None) -> None:
+        """Enqueue the letterbox kernel: raw BGR uint8 at `src_ptr` -> input tensor at `dst_ptr` (Ultralytics'
+        RGB 0..1 NCHW unless `pixels` says otherwise)."""
+
+    def kernel_info(self) -> str:
+        """Load the preprocess kernels now (errors raise here, not at the first frame) and say where they came from."""
 
     def close(self) -> None: ...

@@ -116,21 +116,8 @@ def letterbox_reference(bgr: np.ndarray, out: np.ndarray, plan: LetterboxPlan | 
 
 
 def kernel_supports(spec: PreprocessSpec) -> str:
-    """'' when the CUDA kernel (`kernels.py`) computes `spec` exactly, else what it lacks. Today the kernel does
-    any geometry (letterbox either alignment, stretch: it follows the plan) into one float32/float16 NCHW RGB
-    slot with pad 114 and values pixel/255; the runner preprocesses on the CPU otherwise."""
-    lacks = []
-    if spec.pad_value != 114:
-        lacks.append(f"pad value {spec.pad_value}")
-    if spec.channel_order != "rgb":
-        lacks.append("BGR channel order")
-    if spec.dtype not in ("float32", "float16"):
-        lacks.append(f"{spec.dtype} input")
-    if spec.layout != "nchw":
-        lacks.append("NHWC layout")
-    if spec.batch != 1:
-        lacks.append(f"batch {spec.batch}")
-    a, b = spec.channel_affine()
-    if np.any(b) or not np.all(a == np.float32(1.0 / 255.0)):
-        lacks.append("scale/mean/std other than x/255")
-    return ", ".join(lacks)
+    """'' when the CUDA kernel (letterbox.cu, through `kernels.PixelArgs.from_spec`) computes `spec` exactly, else
+    what it lacks. It does every option of one image: any geometry (it follows the plan), pad value, channel
+    order, scale/mean/std (rounded as numpy rounds), NCHW or NHWC, float32/float16/uint8; not batches (one
+    image per slot)."""
+    return f"batch {spec.batch}" if spec.batch != 1 else ""

@@ -1,9 +1,15 @@
-"""The runner's device operations on pycuda, in the device's primary context.
+"""edge-sdk's one CUDA layer: the device's primary context, memory, streams, events and kernels, on pycuda.
 
-The primary context is the one the CUDA runtime uses, so device pointers made here are valid in ONNX
-Runtime's CUDA provider and in TensorRT, which use the runtime API. `PycudaBackend` is a context manager:
-it retains the primary context on entry and releases it (after freeing the kernel tables) on exit.
-Streams are created non-blocking, so they never wait for work on the legacy default stream.
+Both GPU users go through it: the CUDA-stream runner (runner.py, slots.py) and the TensorRT engine
+(engines/trt/runtime.py, with buffers.py for its synchronous `infer`). It owns the retained primary context of
+one device: the context the CUDA runtime uses, so device pointers and streams made here are valid in TensorRT
+and in ONNX Runtime's CUDA provider. Every use happens inside `with backend.activate():`, which pushes the
+context and pops it again, so any thread may use it (CUDA contexts are per thread).
+
+A context manager: `close()` (or leaving the `with` block) frees the kernel tables and releases the context.
+Streams are created non-blocking, so they never wait for work on the legacy default stream. Every CUDA call is
+checked (cuda_call turns pycuda's errors into EngineError naming the call). The kernels come precompiled or from
+NVRTC (kernels.py), never from nvcc: `kernels` says which one loaded.
 """
 
 from __future__ import annotations
@@ -16,12 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from edge_sdk.cuda import kernels as k
 from edge_sdk.cuda.check import cuda_call, import_pycuda
-from edge_sdk.cuda.kernels import BLOCK_2D, LETTERBOX_ARGS, compile_module, grid_2d
 from edge_sdk.cuda.letterbox_plan import LetterboxPlan
-from edge_sdk.errors import DeviceError
-
-_INV255 = np.float32(1.0 / 255.0)  # the same constant as the CPU letterbox, so equal levels give equal floats
+from edge_sdk.errors import DeviceError, EdgeSdkError
 
 
 @dataclass
@@ -34,6 +38,15 @@ class PycudaMemory:
         return int(self.alloc)
 
 
+@dataclass(frozen=True)
+class LoadedKernels:
+    """Which kernel image the backend loaded, and why the others were not used."""
+
+    origin: str  # "prebuilt" or "nvrtc"
+    detail: str
+    skipped: tuple[str, ...] = ()
+
+
 def _host_allocation(host: np.ndarray) -> Any:
     base: Any = host
     while isinstance(base, np.ndarray):
@@ -44,12 +57,13 @@ def _host_allocation(host: np.ndarray) -> Any:
 
 
 class PycudaBackend:
-    """Owns the retained primary context of one GPU and the letterbox kernels and tables."""
+    """Owns the retained primary context of one GPU, and the kernels and their tables once used."""
 
     name = "pycuda"
 
-    def __init__(self, device_id: int = 0) -> None:
-        cuda = import_pycuda()
+    def __init__(self, device_id: int = 0, *, kernel_mode: k.KernelMode | None = None,
+                 needed_for: str = "the CUDA-stream runner and TensorRT engines") -> None:
+        cuda = import_pycuda(needed_for)
         self._cuda = cuda
         where = f"cuda:{device_id}"
         try:
@@ -57,15 +71,20 @@ class PycudaBackend:
             count = cuda.Device.count()
         except Exception as exc:  # pycuda.driver.Error: no driver, no device node, driver too old, ...
             raise DeviceError(f"CUDA is not usable on this machine: {exc}", where=where,
-                              fix="check that the NVIDIA driver is loaded (nvidia-smi, or tegrastats on a Jetson)") from exc
+                              fix="check that the NVIDIA driver is loaded (nvidia-smi, or tegrastats on a Jetson); "
+                                  "on a Jetson run as a user in group video") from exc
         if not 0 <= device_id < count:
             raise DeviceError(f"there is no CUDA device {device_id} (this machine has {count})", where=where,
                               fix="use device 0, or check CUDA_VISIBLE_DEVICES")
         with cuda_call("cuDevicePrimaryCtxRetain", where):
             self.device = cuda.Device(device_id)
             self._ctx = self.device.retain_primary_context()
-        self.device_name: str = self.device.name()
+        self.device_name: str = str(self.device.name())
+        major, minor = self.device.compute_capability()
+        self.compute_capability = f"{int(major)}.{int(minor)}"
         self._where = where
+        self._kernel_mode: k.KernelMode = kernel_mode or k.mode_from_env()
+        self.kernels: LoadedKernels | None = None
         self._module: Any = None
         self._functions: dict[str, Any] = {}
         self._tables: dict[tuple[int, int, int, int], tuple[Any, Any]] = {}
@@ -78,8 +97,15 @@ class PycudaBackend:
                  tb: TracebackType | None) -> None:
         self.close()
 
+    @property
+    def cuda(self) -> Any:
+        """`pycuda.driver`, for callers that need a call this class does not wrap (events for timing)."""
+        return self._cuda
+
     @contextlib.contextmanager
     def activate(self) -> Iterator[None]:
+        if self._closed:
+            raise DeviceError("the CUDA context is closed", where=self._where)
         with cuda_call("cuCtxPushCurrent", self._where):
             self._ctx.push()
         try:
@@ -90,6 +116,17 @@ class PycudaBackend:
     def is_integrated(self) -> bool:
         with cuda_call("cuDeviceGetAttribute(INTEGRATED)", self._where):
             return bool(self.device.get_attribute(self._cuda.device_attribute.INTEGRATED))
+
+    def attribute(self, name: str) -> int:
+        """A device attribute by pycuda name, e.g. "MULTIPROCESSOR_COUNT"."""
+        with cuda_call(f"cuDeviceGetAttribute({name})", self._where):
+            return int(self.device.get_attribute(getattr(self._cuda.device_attribute, name)))
+
+    def driver_cuda(self) -> str:
+        """The CUDA version the driver supports, e.g. "13.0"."""
+        with cuda_call("cuDriverGetVersion", self._where):
+            version = int(self._cuda.get_driver_version())
+        return f"{version // 1000}.{version % 1000 // 10}"
 
     # -- memory ----------------------------------------------------------------------------------
     def pinned(self, shape: tuple[int, ...], dtype: np.dtype[Any], *, mapped: bool) -> np.ndarray:
@@ -109,7 +146,7 @@ class PycudaBackend:
 
     def device_alloc(self, nbytes: int) -> PycudaMemory:
         with cuda_call(f"cuMemAlloc({nbytes} bytes)", self._where):
-            return PycudaMemory(self._cuda.mem_alloc(nbytes), nbytes)
+            return PycudaMemory(self._cuda.mem_alloc(max(1, nbytes)), nbytes)
 
     def free_device(self, mem: Any) -> None:
         with cuda_call("cuMemFree", self._where):
@@ -123,9 +160,9 @@ class PycudaBackend:
     def stream_handle(self, stream: Any) -> int:
         return int(stream.handle)
 
-    def event(self) -> Any:
+    def event(self, timing: bool = False) -> Any:
         with cuda_call("cuEventCreate", self._where):
-            return self._cuda.Event(self._cuda.event_flags.DISABLE_TIMING)
+            return self._cuda.Event(0 if timing else self._cuda.event_flags.DISABLE_TIMING)
 
     def record(self, event: Any, stream: Any) -> None:
         with cuda_call("cuEventRecord", self._where):
@@ -142,6 +179,10 @@ class PycudaBackend:
     def synchronize_event(self, event: Any) -> None:
         with cuda_call("cuEventSynchronize (an earlier copy, kernel or inference failed)", self._where):
             event.synchronize()
+
+    def synchronize_stream(self, stream: Any) -> None:
+        with cuda_call("cuStreamSynchronize (an earlier copy, kernel or inference failed)", self._where):
+            stream.synchronize()
 
     def synchronize(self) -> None:
         with cuda_call("cuCtxSynchronize", self._where):
@@ -162,12 +203,36 @@ class PycudaBackend:
         with cuda_call(f"cuMemcpyDtoHAsync({dst.nbytes} bytes)", self._where):
             self._cuda.memcpy_dtoh_async(dst, src_ptr, stream)
 
+    # -- kernels ---------------------------------------------------------------------------------
+    def load_kernels(self) -> LoadedKernels:
+        """Load the kernel module (prebuilt fatbin, else NVRTC; kernels.py) once; DeviceError if neither works."""
+        if self.kernels is not None:
+            return self.kernels
+        skipped: list[str] = []
+        driver = self.driver_cuda()
+        for origin in k.order(self._kernel_mode):
+            try:
+                image = k.image(origin, self.compute_capability, driver)
+                with self.activate(), cuda_call(f"cuModuleLoadData ({image.detail})", self._where):
+                    self._module = self._cuda.module_from_buffer(image.data)
+            except EdgeSdkError as exc:  # KernelUnavailable, NvrtcError, or the driver refusing the image (EngineError)
+                skipped.append(f"{origin}: {exc.message}")
+                continue
+            self.kernels = LoadedKernels(origin, image.detail, tuple(skipped))
+            return self.kernels
+        raise DeviceError(f"no CUDA kernels for {self.device_name} (compute capability {self.compute_capability}, "
+                          f"driver CUDA {driver}): " + "; ".join(skipped), where="edge_sdk/cuda/letterbox.cu",
+                          fix="install NVRTC (Jetson: sudo apt install cuda-nvrtc-12-6 or cuda-nvrtc-13-0; elsewhere: "
+                              "pip install nvidia-cuda-nvrtc-cu12), or preprocess on the CPU")
+
+    def kernel_info(self) -> str:
+        return self.load_kernels().detail
+
     def function(self, name: str, signature: str) -> Any:
-        """A prepared kernel from kernels.py, compiled on first use."""
+        """A prepared kernel of letterbox.cu (the module is loaded on first use)."""
         fn = self._functions.get(name)
         if fn is None:
-            if self._module is None:
-                self._module = compile_module()
+            self.load_kernels()
             with cuda_call(f"cuModuleGetFunction({name})", self._where):
                 fn = self._module.get_function(name)
                 fn.prepare(signature)
@@ -185,24 +250,26 @@ class PycudaBackend:
         return tables
 
     def letterbox(self, stream: Any, plan: LetterboxPlan, src_ptr: int, src_pitch: int, dst_ptr: int,
-                  dst_dtype: np.dtype[Any]) -> None:
+                  dst_dtype: np.dtype[Any], pixels: k.PixelArgs | None = None) -> None:
+        """Enqueue the preprocess of the raw 8-bit frame at `src_ptr` into the input tensor at `dst_ptr`."""
         dtype = np.dtype(dst_dtype)
-        if dtype == np.float32:
-            fn = self.function("letterbox_f32", LETTERBOX_ARGS)
-        elif dtype == np.float16:
-            fn = self.function("letterbox_f16", LETTERBOX_ARGS)
-        else:
-            raise ValueError(f"the letterbox kernel writes float32 or float16, not {dtype}")
+        name = k.LETTERBOX_FOR_DTYPE.get(dtype.name)
+        if name is None:
+            raise ValueError(f"the letterbox kernel writes float32, float16 or uint8, not {dtype}")
+        px = pixels or k.PixelArgs.ultralytics()
+        fn = self.function(name, k.LETTERBOX_ARGS)
         xtab, ytab = self._plan_tables(plan)
+        plane, pixel = px.strides(plan.dst_h, plan.dst_w)
+        f32 = np.float32
         with cuda_call("launch of the letterbox kernel", self._where):
-            fn.prepared_async_call(grid_2d(plan.dst_w, plan.dst_h), BLOCK_2D, stream, src_ptr, plan.src_w, plan.src_h,
-                                   src_pitch, xtab, ytab, plan.new_w, plan.new_h, plan.left, plan.top, dst_ptr,
-                                   plan.dst_w, plan.dst_h, _INV255)
+            fn.prepared_async_call(k.grid_2d(plan.dst_w, plan.dst_h), k.BLOCK_2D, stream, src_ptr, plan.src_w,
+                                   plan.src_h, src_pitch, int(px.swap_rb), xtab, ytab, plan.new_w, plan.new_h, plan.left,
+                                   plan.top, dst_ptr, plan.dst_w, plan.dst_h, plane, pixel,
+                                   *(f32(v) for v in (*px.mul, *px.add, *px.pad)))
 
     def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
         try:
             with self.activate():
                 for xtab, ytab in self._tables.values():
@@ -212,5 +279,6 @@ class PycudaBackend:
                 self._functions.clear()
                 self._module = None
         finally:
+            self._closed = True
             with cuda_call("cuDevicePrimaryCtxRelease", self._where):
                 self._ctx.detach()

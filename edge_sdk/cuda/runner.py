@@ -41,6 +41,7 @@ import numpy as np
 
 from edge_sdk.cuda.api import RunnerResult, SlotBinding, StreamEngine, static_shape
 from edge_sdk.cuda.backend import Backend
+from edge_sdk.cuda.kernels import KernelMode, PixelArgs
 from edge_sdk.cuda.letterbox_plan import LetterboxPlan, make_plan
 from edge_sdk.cuda.slots import Pending, Slot, SlotLayout, allocate_raw, allocate_slot, free_slot
 from edge_sdk.errors import EdgeSdkError, EngineError
@@ -68,8 +69,11 @@ class RunnerOptions:
     preprocess: "gpu" (the raw frame crosses the bus; one kernel letterboxes it) or "cpu"
         (`edge_sdk.preprocess.letterbox` on the host; the float tensor crosses the bus).
     max_frame_hw: the largest frame (height, width) the slots hold without growing their buffers.
-    spec: the model's preprocessing (None: Ultralytics' letterbox at the engine's input size); with "gpu" it
-        must be one the kernel does (`letterbox_plan.kernel_supports`).
+    spec: the model's preprocessing (None: Ultralytics' letterbox at the engine's input size). The GPU kernel
+        does every option of a one-image spec (geometry, pad, channel order, scale/mean/std, NCHW/NHWC,
+        float32/float16/uint8: `kernels.PixelArgs.from_spec`); `letterbox_plan.kernel_supports` says what not.
+    kernels: where the GPU preprocess kernels come from ("auto": the prebuilt fatbin, else NVRTC; see
+        edge_sdk/cuda/kernels.py); None: $EDGE_SDK_KERNELS or "auto".
     """
 
     slots: int = 2
@@ -78,6 +82,7 @@ class RunnerOptions:
     max_frame_hw: tuple[int, int] = (1080, 1920)
     device_id: int = 0
     spec: PreprocessSpec | None = None
+    kernels: KernelMode | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.slots <= MAX_SLOTS:
@@ -95,13 +100,24 @@ class RunnerOptions:
                 raise ValueError(f"the GPU letterbox kernel does not do {lacks}: use preprocess='cpu'")
 
 
+def _nhwc(options: RunnerOptions) -> bool:
+    return options.spec is not None and options.spec.layout == "nhwc"
+
+
+def input_hw(shape: tuple[int, ...], options: RunnerOptions) -> tuple[int, int]:
+    """(H, W) of the image input: [1,3,H,W], or [1,H,W,3] when the spec's layout is NHWC."""
+    return (shape[1], shape[2]) if _nhwc(options) else (shape[2], shape[3])
+
+
 def layout_for(engine: StreamEngine, options: RunnerOptions, mapped: bool) -> SlotLayout:
     """The slot buffers this engine needs."""
     info = engine.info
     spec = info.inputs[0]
     shape = static_shape(spec.shape, spec.name, info.model_path)
-    if len(shape) != 4 or shape[0] != 1 or shape[1] != 3:
-        raise EngineError(f"input {spec.name!r} has shape {list(shape)}; the runner feeds one image [1,3,H,W]",
+    channels = (shape[3] if _nhwc(options) else shape[1]) if len(shape) == 4 else 0
+    if len(shape) != 4 or shape[0] != 1 or channels != 3:
+        want = "[1,H,W,3]" if _nhwc(options) else "[1,3,H,W]"
+        raise EngineError(f"input {spec.name!r} has shape {list(shape)}; the runner feeds one image {want}",
                           where=info.model_path, fix="export the model with batch 1 and a 3-channel image input")
     out_shapes = tuple(static_shape(o.shape, o.name, info.model_path) for o in info.outputs)
     h, w = options.max_frame_hw
@@ -130,6 +146,8 @@ class CudaRunner:
         self._lock = threading.RLock()
         self.memory: Literal["copy", "mapped"] = "copy"
         self.discarded = 0  # frames in flight when the runner was closed (their results were dropped)
+        self.kernels = ""  # where the GPU preprocess kernels came from (prebuilt fatbin or NVRTC), once open
+        self._pixels = PixelArgs.from_spec(self.options.spec) if self.options.spec is not None else None
 
     # -- lifetime --------------------------------------------------------------------------------
     def __enter__(self) -> CudaRunner:
@@ -147,15 +165,15 @@ class CudaRunner:
             if self._backend is None:
                 from edge_sdk.cuda.pycuda_backend import PycudaBackend
 
-                self._backend = PycudaBackend(self.options.device_id)
+                self._backend = PycudaBackend(self.options.device_id, kernel_mode=self.options.kernels)
             with self._backend.activate():
                 self._open_slots(self._backend)
         except BaseException:
             self._close(raise_errors=False)
             raise
         self._state = "open"
-        log.info("CUDA runner: %d slots on %s, %s memory, %s preprocess", len(self._slots), self._backend.name,
-                 self.memory, self.options.preprocess)
+        log.info("CUDA runner: %d slots on %s, %s memory, %s preprocess%s", len(self._slots), self._backend.name,
+                 self.memory, self.options.preprocess, f" (kernels: {self.kernels})" if self.kernels else "")
         return self
 
     def _open_slots(self, backend: Backend) -> None:
@@ -165,6 +183,8 @@ class CudaRunner:
         if self.memory == "mapped" and not integrated:
             log.warning("mapped memory on a discrete GPU: every access crosses the bus (use memory: copy here)")
         self._layout = layout_for(self.engine, self.options, self.memory == "mapped")
+        if self.options.preprocess == "gpu":
+            self.kernels = backend.kernel_info()
         for i in range(self.options.slots):
             self._slots.append(allocate_slot(backend, i, self._layout))
         self.engine.prepare_slots([SlotBinding(s.index, backend.stream_handle(s.work_stream), s.input_ptr, s.output_ptrs,
@@ -307,8 +327,7 @@ class CudaRunner:
             layout = self._layout
             if layout is None:
                 raise EngineError("the runner is not open")
-            plan = self._plans[(h, w)] = make_plan(h, w, (layout.input_shape[2], layout.input_shape[3]),
-                                                   self.options.spec)
+            plan = self._plans[(h, w)] = make_plan(h, w, input_hw(layout.input_shape, self.options), self.options.spec)
         return plan
 
     def _stage_raw(self, backend: Backend, slot: Slot, image: np.ndarray) -> LetterboxInfo:
@@ -329,14 +348,15 @@ class CudaRunner:
         layout = self._layout
         if layout is None:
             raise EngineError("the runner is not open")
-        backend.letterbox(slot.upload_stream, plan, slot.raw_ptr, w * 3, slot.input_ptr, layout.input_dtype)
+        backend.letterbox(slot.upload_stream, plan, slot.raw_ptr, w * 3, slot.input_ptr, layout.input_dtype,
+                          self._pixels)
         return plan.info
 
     def _stage_cpu(self, backend: Backend, slot: Slot, image: np.ndarray) -> LetterboxInfo:
         host = slot.host_input
         if host is None:
             raise EngineError("the slot has no host input buffer")
-        size = (int(host.shape[2]), int(host.shape[3]))
+        size = input_hw(tuple(int(d) for d in host.shape), self.options)
         info = preprocess_into(image, host, self.options.spec or ultralytics_spec(size))
         if self.memory == "copy":
             backend.htod(slot.input_ptr, host, slot.upload_stream)

@@ -44,10 +44,8 @@ class SpinEngine:
         self._grid = (1, 1)
 
     def prepare_slots(self, slots: Sequence[SlotBinding]) -> None:
-        cuda = self.backend._cuda
-        with cuda_call("cuDeviceGetAttribute(MULTIPROCESSOR_COUNT)"):
-            sms = int(self.backend.device.get_attribute(cuda.device_attribute.MULTIPROCESSOR_COUNT))
-            per_sm = int(self.backend.device.get_attribute(cuda.device_attribute.MAX_THREADS_PER_MULTIPROCESSOR))
+        sms = self.backend.attribute("MULTIPROCESSOR_COUNT")
+        per_sm = self.backend.attribute("MAX_THREADS_PER_MULTIPROCESSOR")
         self._grid = (sms * max(1, per_sm // THREADS), 1)
         self._fn = self.backend.function("spin_copy", SPIN_ARGS)
         self._streams = {b.index: b.stream for b in slots}
@@ -69,14 +67,13 @@ class SpinEngine:
 
 def measure_cycles_per_ms(backend: PycudaBackend, *, probe_cycles: int = 20_000_000, repeats: int = 5) -> float:
     """The spin kernel's clock64 rate on this GPU as it runs now (cycles per millisecond), timed with events."""
-    cuda = backend._cuda
     with backend.activate():
         engine = SpinEngine(backend, cycles=0, input_hw=(8, 8), output_shapes=((1, 192),))
         buf_in, buf_out = backend.device_alloc(192 * 4), backend.device_alloc(192 * 4)
         stream = backend.stream()
         try:
             engine.prepare_slots([SlotBinding(0, backend.stream_handle(stream), buf_in.ptr, (buf_out.ptr,), stream)])
-            start, stop = cuda.Event(), cuda.Event()
+            start, stop = backend.event(timing=True), backend.event(timing=True)
             times = []
             for _ in range(repeats + 1):
                 with cuda_call("timing of the spin kernel"):

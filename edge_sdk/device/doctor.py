@@ -7,59 +7,25 @@ it is a WARN (the CPU path still works). Checks never raise: a check that cannot
 from __future__ import annotations
 
 import glob
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
 
-from edge_sdk.cuda.versions import toolkit_version
-from edge_sdk.device import jetpack, probes
+from edge_sdk.device import probes
+from edge_sdk.device.checks import REQUIRED, Check, DoctorInput, Status, gather_stack
+from edge_sdk.device.doctor_gpu import (
+    check_cuda,
+    check_dla,
+    check_driver_stack,
+    check_engine_target,
+    check_kernels,
+    check_pycuda,
+    check_tensorrt,
+    tensorrt_seen,
+)
 from edge_sdk.device.jetson import BoardInfo, detect_board
 from edge_sdk.device.profiles import DeviceProfile, resolve_profile
 from edge_sdk.errors import EdgeSdkError
 
-Status = Literal["OK", "WARN", "FAIL"]
-# Checks whose FAIL blocks the device path (provisioning stops on them); the broker has its own check there.
-REQUIRED = frozenset({"L4T/JetPack", "device profile", "TensorRT", "CUDA", "pycuda", "disk"})
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: Status
-    detail: str
-    fix: str | None = None
-    data: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.status != "FAIL"
-
-    @property
-    def required(self) -> bool:
-        return self.name in REQUIRED
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-@dataclass
-class DoctorInput:
-    """What doctor looks at. Tests point `root` at a copy of a Jetson's files."""
-
-    root: Path = Path("/")
-    device: str = "auto"  # the config's `device:` (a profile name or auto)
-    broker: tuple[str, int] | None = None
-    broker_tls: bool = False
-    disk_path: Path = Path(".")
-    profiles_dir: Path | None = None
-    board: BoardInfo | None = None
-    tensorrt_version: Callable[[], str | None] | None = None  # default: the installed TensorRT's
-
-
-def _severity(jetson: bool) -> Status:
-    return "FAIL" if jetson else "WARN"
-
+__all__ = ["REQUIRED", "Check", "DoctorInput", "Status", "run_checks", "run_doctor"]
 
 def check_board(board: BoardInfo) -> Check:
     if board.l4t_error:
@@ -103,69 +69,6 @@ def check_profile(inp: DoctorInput, board: BoardInfo) -> tuple[Check, DeviceProf
         return Check("device profile", "WARN", f"config says {chosen.name} but this board is {detected.name}",
                      f"set device: {detected.name} (or auto) in the config", data), chosen
     return Check("device profile", "OK", detail, data=data), chosen
-
-
-def check_tensorrt(inp: DoctorInput, board: BoardInfo) -> Check:
-    from edge_sdk.engines.trt.version import parse_version, require_tensorrt
-    from edge_sdk.errors import DependencyMissing
-    from edge_sdk.lazy import INSTALL
-
-    why = "not installed"
-    if inp.tensorrt_version is not None:
-        text = inp.tensorrt_version()
-    else:
-        try:
-            text = require_tensorrt().text
-        except DependencyMissing as exc:
-            text, why = None, exc.message.split(";")[0]
-    if text is None:
-        fix = INSTALL["tensorrt"].jetson if board.is_jetson else INSTALL["tensorrt"].elsewhere
-        return Check("TensorRT", _severity(board.is_jetson), f"{why} (engine type tensorrt unavailable)", fix)
-    version = parse_version(text)
-    try:
-        path = version.path
-    except EdgeSdkError as exc:
-        return Check("TensorRT", "FAIL", exc.message, exc.fix, {"version": text})
-    data: dict[str, object] = {"version": text, "api_path": path}
-    release = jetpack.release(board.jetpack)
-    expected = release.tensorrt_choices() if release else ()
-    if expected and not any(jetpack.matches(e, text) for e in expected):
-        return Check("TensorRT", "WARN", f"{text} but JetPack {board.jetpack} ships {' or '.join(expected)}",
-                     "use JetPack's python3-libnvinfer (a pip TensorRT for another JetPack will not load)", data)
-    return Check("TensorRT", "OK", f"{text} (API path {path})", data=data)
-
-
-def check_cuda(inp: DoctorInput, board: BoardInfo) -> Check:
-    version = toolkit_version(inp.root)
-    lib = probes.cudart_library()
-    if version is None and lib is None:
-        return Check("CUDA", _severity(board.is_jetson), "no CUDA toolkit (/usr/local/cuda) or libcudart found",
-                     "on a Jetson: sudo apt install nvidia-jetpack (or cuda-toolkit-12-6); elsewhere: the NVIDIA driver "
-                     "and CUDA toolkit, or stay on the CPU path")
-    return Check("CUDA", "OK", f"toolkit {version or 'unknown version'}" + (f", {lib}" if lib else ""),
-                 data={"version": version, "cudart": lib})
-
-
-def check_pycuda(board: BoardInfo) -> Check:
-    p = probes.probe_pycuda()
-    if not p.available:
-        return Check("pycuda", _severity(board.is_jetson), p.detail,
-                     "pip install '.[jetson]' with CUDA on PATH (export PATH=/usr/local/cuda/bin:$PATH)")
-    return Check("pycuda", "OK", p.detail, data={"device": p.name, "compute_capability": p.compute_capability})
-
-
-def check_dla(profile: DeviceProfile | None) -> Check:
-    if profile is None:
-        return Check("DLA", "WARN", "unknown: no device profile")
-    from_trt = probes.dla_cores_from_tensorrt()
-    data: dict[str, object] = {"profile": profile.dla_cores, "tensorrt": from_trt}
-    if from_trt is not None and from_trt != profile.dla_cores:
-        return Check("DLA", "WARN", f"TensorRT reports {from_trt} DLA cores, profile {profile.name} says "
-                     f"{profile.dla_cores}", "TensorRT's count governs builds (Orin NX 8 GB has 1)", data)
-    if profile.dla_cores == 0:
-        return Check("DLA", "OK", f"none on {profile.name} (engines run on the GPU)", data=data)
-    source = "TensorRT" if from_trt is not None else "profile"
-    return Check("DLA", "OK", f"{profile.dla_cores} cores ({source}); set engine.dla_core: 0 or 1 to use one", data=data)
 
 
 def check_video(board: BoardInfo) -> Check:
@@ -264,10 +167,13 @@ def run_doctor(inp: DoctorInput) -> list[Check]:
 
     board = inp.board or detect_board(inp.root)
     profile_check, profile = check_profile(inp, board)
-    return [check_board(board), check_l4t(board), profile_check, check_tensorrt(inp, board), check_cuda(inp, board),
-            check_pycuda(board), check_dla(profile), check_video(board), check_cameras(inp.root), check_broker(inp),
-            check_disk(inp.disk_path), check_power(board, profile), check_memory(inp.root, profile),
-            check_native_ops(), check_numpy()]
+    seen = tensorrt_seen(inp)
+    stack = inp.stack or gather_stack(inp.root)
+    return [check_board(board), check_l4t(board), profile_check, check_tensorrt(seen, board, profile),
+            check_cuda(stack, board), check_driver_stack(stack, seen, board), check_pycuda(board),
+            check_kernels(board, profile, stack), check_dla(profile, seen), check_engine_target(inp, seen, profile),
+            check_video(board), check_cameras(inp.root), check_broker(inp), check_disk(inp.disk_path),
+            check_power(board, profile), check_memory(inp.root, profile), check_native_ops(), check_numpy()]
 
 
 def run_checks(profile: str = "auto") -> list[Check]:

@@ -77,6 +77,18 @@ def by_l4t(l4t_version: str) -> JetPackRelease | None:
     return next((j for j in JETPACKS if l4t_version in j.l4t), None)
 
 
+def releases_for(l4t_version: str | None) -> tuple[JetPackRelease, ...]:
+    """The JetPack releases an L4T release can be: the exact one, or for an R38 revision not in the table every
+    7.2.x (the installed TensorRT tells them apart: 11.x only from 7.2.2)."""
+    if not l4t_version:
+        return ()
+    exact = by_l4t(l4t_version)
+    if exact:
+        return (exact,)
+    major = int(l4t_version.split(".")[0])
+    return tuple(j for j in JETPACKS if j.l4t_major == major and not j.l4t)
+
+
 def orin_jetpack_for_l4t_major(major: int) -> str | None:
     """What an Orin on an L4T major not in the table runs: R38 -> "7.2" (7.0/7.1 do not run on Orin)."""
     return "7.2" if major == 38 else None
@@ -118,3 +130,14 @@ def jetpacks_shipping(tensorrt_version: str, profile: str | None = None) -> list
 def jetpacks_with_cuda(cuda_version: str) -> list[str]:
     """The JetPack releases whose CUDA is this version ("12.6.68" -> 6.1, 6.2, 6.2.1)."""
     return [j.jetpack for j in JETPACKS if matches(j.cuda, cuda_version)]
+
+
+# The Jetson kernel of each L4T major ("5.15.148-tegra" -> 36): in a container, `uname -r` is still the host's.
+_KERNEL_L4T = (("5.10.", 35), ("5.15.", 36), ("6.8.", 38))
+
+
+def l4t_major_for_kernel(release: str) -> int | None:
+    """The host's L4T major from its kernel release, where it is a Jetson (tegra) kernel; else None."""
+    if "tegra" not in release:
+        return None
+    return next((major for prefix, major in _KERNEL_L4T if release.startswith(prefix)), None)

@@ -25,7 +25,9 @@ from typing import Any
 import numpy as np
 
 from edge_sdk.cuda.api import SlotBinding
+from edge_sdk.cuda.kernels import PixelArgs
 from edge_sdk.cuda.letterbox_plan import LetterboxPlan, letterbox_reference
+from edge_sdk.preprocess.spec import PreprocessSpec
 from edge_sdk.engines.base import EngineInfo, TensorSpec
 from edge_sdk.errors import EngineError
 
@@ -178,7 +180,7 @@ class StandInBackend:
     def by_handle(self, handle: int) -> StandInStream:
         return self.streams[handle]
 
-    def event(self) -> StandInEvent:
+    def event(self, timing: bool = False) -> StandInEvent:
         return StandInEvent()
 
     def record(self, event: Any, stream: Any) -> None:
@@ -205,6 +207,12 @@ class StandInBackend:
         event.wait_for(event.recorded)
         self._raise_stream_errors()
 
+    def synchronize_stream(self, stream: Any) -> None:
+        ev = StandInEvent()
+        self.record(ev, stream)
+        ev.wait_for(ev.recorded)
+        self._raise_stream_errors()
+
     def synchronize(self) -> None:
         for s in list(self.streams.values()):
             ev = StandInEvent()
@@ -229,17 +237,21 @@ class StandInBackend:
         stream.put(lambda: dst.reshape(-1).view(np.uint8).__setitem__(slice(None), self.view(src_ptr, dst.nbytes)))
 
     def letterbox(self, stream: Any, plan: LetterboxPlan, src_ptr: int, src_pitch: int, dst_ptr: int,
-                  dst_dtype: np.dtype[Any]) -> None:
+                  dst_dtype: np.dtype[Any], pixels: PixelArgs | None = None) -> None:
         self.kernels += 1
         dtype = np.dtype(dst_dtype)
+        px = pixels or PixelArgs.ultralytics()
 
         def run() -> None:
             raw = self.view(src_ptr, plan.src_h * src_pitch).reshape(plan.src_h, plan.src_w, 3)
             nbytes = 3 * plan.dst_h * plan.dst_w * dtype.itemsize
-            out = self.view(dst_ptr, nbytes).view(dtype).reshape(1, 3, plan.dst_h, plan.dst_w)
-            letterbox_reference(raw, out, plan)
+            shape = (1, 3, plan.dst_h, plan.dst_w) if px.layout == "nchw" else (1, plan.dst_h, plan.dst_w, 3)
+            kernel_reference(raw, self.view(dst_ptr, nbytes).view(dtype).reshape(shape), plan, px)
 
         stream.put(run)
+
+    def kernel_info(self) -> str:
+        return "CPU stand-in (numpy letterbox_reference)"
 
     def close(self) -> None:
         for s in list(self.streams.values()):
@@ -302,3 +314,18 @@ def tagging_info(input_hw: tuple[int, int] = (32, 32), out_len: int = 8) -> Engi
 
 def tagging_compute(out_len: int = 8) -> Callable[[np.ndarray], list[np.ndarray]]:
     return lambda x: [(x.reshape(-1)[:out_len] + 1).reshape(1, out_len)]
+
+
+def kernel_reference(raw: np.ndarray, out: np.ndarray, plan: LetterboxPlan, px: PixelArgs) -> None:
+    """letterbox.cu in numpy: the levels (letterbox_reference with the plan, BGR uint8 NHWC, px's pad level), then
+    the channel order, out = float32(level) * mul + add (two roundings), the layout and the dtype."""
+    h, w = plan.dst_h, plan.dst_w
+    levels = np.empty((1, h, w, 3), np.uint8)
+    letterbox_reference(raw, levels, plan, PreprocessSpec((h, w), pad_value=px.pad_level, channel_order="bgr",
+                                                          scale=1.0, layout="nhwc", dtype="uint8"))
+    model = levels[0, :, :, ::-1] if px.swap_rb else levels[0]
+    if out.dtype == np.uint8:
+        values = model
+    else:
+        values = (model.astype(np.float32) * np.asarray(px.mul, np.float32) + np.asarray(px.add, np.float32))
+    out[0] = values if px.layout == "nhwc" else values.transpose(2, 0, 1)

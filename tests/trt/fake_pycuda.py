@@ -1,8 +1,9 @@
 """fake_pycuda: a STAND-IN for `pycuda.driver` with "device memory" in host RAM. Not CUDA.
 
-pycuda is absent here (no GPU). This stand-in lets tests run the TensorRT runtime's buffer, copy, context and
-stream bookkeeping (which pointer goes where, copies in and out, the context pushed around every use, every
-allocation freed once) together with fake_tensorrt. It proves nothing about CUDA: the real pycuda runs on the
+pycuda is absent here (no GPU). This stand-in lets tests run edge-sdk's CUDA layer (PycudaBackend) under the
+TensorRT runtime and the kernel loader: buffer, copy, context and stream bookkeeping (which pointer goes where,
+copies in and out, the context pushed around every use, every allocation freed once) together with
+fake_tensorrt. It proves nothing about CUDA: the real pycuda runs on the
 GPU machine only.
 
     cuda = make_fake_pycuda()
@@ -20,7 +21,10 @@ import numpy as np
 
 
 class FakeCudaError(Exception):
-    pass
+    """Raised where pycuda raises pycuda.driver.Error (whose module is pycuda's own, as edge-sdk's cuda_call expects)."""
+
+
+FakeCudaError.__module__ = "pycuda._driver"
 
 
 class _Memory:
@@ -55,10 +59,13 @@ class _Memory:
             raise FakeCudaError("no current CUDA context")
 
 
-def make_fake_pycuda(name: str = "Fake GPU (not CUDA)", cc: tuple[int, int] = (8, 7)) -> Any:
+def make_fake_pycuda(name: str = "Fake GPU (not CUDA)", cc: tuple[int, int] = (8, 7), *, integrated: bool = True,
+                     driver: int = 12060) -> Any:
+    """`driver`: cuDriverGetVersion's value (12060 = CUDA 12.6). `drv.refuse_module` (a predicate on the image
+    bytes) makes module loading fail like a driver that cannot use an image; `drv.modules` lists loaded images."""
     mem = _Memory()
     drv = types.ModuleType("pycuda.driver")
-    vars(drv).update({"memory": mem, "Error": FakeCudaError})
+    vars(drv).update({"memory": mem, "Error": FakeCudaError, "modules": [], "refuse_module": lambda data: False})
 
     class DeviceAllocation:
         def __init__(self, nbytes: int) -> None:
@@ -88,6 +95,10 @@ def make_fake_pycuda(name: str = "Fake GPU (not CUDA)", cc: tuple[int, int] = (8
             mem.require_context()
             mem.context_depth -= 1
 
+        @staticmethod
+        def synchronize() -> None:
+            mem.require_context()
+
     class PrimaryContext:
         detached = False
 
@@ -111,6 +122,14 @@ def make_fake_pycuda(name: str = "Fake GPU (not CUDA)", cc: tuple[int, int] = (8
         def compute_capability(self) -> tuple[int, int]:
             return cc
 
+        @staticmethod
+        def count() -> int:
+            return 1
+
+        def get_attribute(self, attribute: str) -> int:
+            return {"INTEGRATED": int(integrated), "MULTIPROCESSOR_COUNT": 16,
+                    "MAX_THREADS_PER_MULTIPROCESSOR": 1536}[attribute]
+
         def retain_primary_context(self) -> PrimaryContext:
             ctx = PrimaryContext()
             vars(drv)["contexts"].append(ctx)
@@ -119,14 +138,62 @@ def make_fake_pycuda(name: str = "Fake GPU (not CUDA)", cc: tuple[int, int] = (8
     class Stream:
         _handles = itertools.count(1)
 
-        def __init__(self) -> None:
+        def __init__(self, flags: int = 0) -> None:
             mem.require_context()
             self.handle = next(Stream._handles)
+            self.flags = flags
             self.synchronized = 0
 
         def synchronize(self) -> None:
             mem.require_context()
             self.synchronized += 1
+
+    class Event:
+        def __init__(self, flags: int = 0) -> None:
+            mem.require_context()
+
+        def record(self, stream: Any = None) -> None:
+            mem.require_context()
+
+        def synchronize(self) -> None:
+            mem.require_context()
+
+        def query(self) -> bool:
+            return True
+
+    class Function:
+        def __init__(self, name: str) -> None:
+            self.name = name
+            self.signature = ""
+            self.calls: list[tuple[Any, ...]] = []
+
+        def prepare(self, signature: str) -> None:
+            self.signature = signature
+
+        def prepared_async_call(self, *args: Any) -> None:
+            mem.require_context()
+            self.calls.append(args)
+
+    class Module:
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+            self.functions: dict[str, Function] = {}
+
+        def get_function(self, fn: str) -> Function:
+            return self.functions.setdefault(fn, Function(fn))
+
+    def module_from_buffer(data: bytes) -> Module:
+        mem.require_context()
+        if vars(drv)["refuse_module"](bytes(data)):
+            raise FakeCudaError("cuModuleLoadData failed: device kernel image is invalid")
+        module = Module(bytes(data))
+        vars(drv)["modules"].append(module)
+        return module
+
+    def to_device(array: np.ndarray) -> Any:
+        alloc = DeviceAllocation(array.nbytes)
+        mem.view(alloc.ptr)[:] = np.frombuffer(np.ascontiguousarray(array).tobytes(), np.uint8)
+        return alloc
 
     def pagelocked_empty(shape: tuple[int, ...], dtype: Any, mem_flags: int = 0) -> np.ndarray:
         mem.require_context()
@@ -144,9 +211,12 @@ def make_fake_pycuda(name: str = "Fake GPU (not CUDA)", cc: tuple[int, int] = (8
 
     package = types.ModuleType("pycuda")
     vars(drv).update({
-        "contexts": [], "init": lambda: None, "Device": Device, "Context": Context, "Stream": Stream,
-        "mem_alloc": DeviceAllocation, "pagelocked_empty": pagelocked_empty,
+        "contexts": [], "init": lambda: None, "Device": Device, "Context": Context, "Stream": Stream, "Event": Event,
+        "mem_alloc": DeviceAllocation, "pagelocked_empty": pagelocked_empty, "to_device": to_device,
         "host_alloc_flags": types.SimpleNamespace(DEVICEMAP=2), "memcpy_htod_async": memcpy_htod_async,
-        "memcpy_dtoh_async": memcpy_dtoh_async, "package": package})
+        "memcpy_dtoh_async": memcpy_dtoh_async, "package": package, "module_from_buffer": module_from_buffer,
+        "get_driver_version": lambda: driver, "event_flags": types.SimpleNamespace(DISABLE_TIMING=2),
+        "device_attribute": types.SimpleNamespace(INTEGRATED="INTEGRATED", MULTIPROCESSOR_COUNT="MULTIPROCESSOR_COUNT",
+                                                  MAX_THREADS_PER_MULTIPROCESSOR="MAX_THREADS_PER_MULTIPROCESSOR")})
     vars(package)["driver"] = drv
     return drv

@@ -1,0 +1,138 @@
+"""The kernels without a compiler on the device: the committed fatbin (what it holds, that it matches letterbox.cu,
+which GPUs and drivers it serves), NVRTC (real, where a libnvrtc is found), and the backend's loading order with
+the `fake_pycuda` STAND-IN (which proves nothing about CUDA: tests/cuda/test_gpu_kernels.py loads both on a GPU)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from edge_sdk.cuda import kernels as k
+from edge_sdk.cuda.nvrtc import NvrtcError, candidates, load_nvrtc
+from edge_sdk.errors import DeviceError
+from tests.trt.fake_pycuda import make_fake_pycuda
+
+
+def nvrtc_or_skip() -> Any:
+    try:
+        return load_nvrtc()
+    except NvrtcError as exc:
+        pytest.skip(f"no NVRTC library here: {exc.message}")
+
+
+def test_committed_fatbin_matches_the_source_and_holds_sm87_sass_and_ptx() -> None:
+    info = k.prebuilt_info()
+    assert info is not None and info["source_sha256"] == k.source_sha256(), "rebuild: tools/gpu/build_kernels.py"
+    data = k.FATBIN.read_bytes()
+    assert sorted(k.fatbin_images(data)) == [("elf", 87), ("ptx", 87)]
+    isa = re.search(rb"\n\.version (\d+)\.(\d+)", data)
+    assert isa is not None and (int(isa.group(1)), int(isa.group(2))) <= (8, 2)  # loads on CUDA 12.2+ drivers
+    assert set(re.findall(rb"\.entry (\w+)", data)) == {n.encode() for n in k.KERNEL_NAMES}
+    assert info["min_driver_cuda"] == "12.2"
+
+
+@pytest.mark.parametrize(("cc", "path"), [("8.7", "sm_87 SASS"), ("9.0", "compute_87 PTX, compiled by the driver for sm_90"),
+                                          ("8.9", "binary compatible"), ("12.0", "for sm_120")])
+def test_prebuilt_serves_orin_by_sass_and_newer_gpus_by_ptx(cc: str, path: str) -> None:
+    image = k.prebuilt_image(cc, "13.0")
+    assert image.origin == "prebuilt" and path in image.detail and image.data == k.FATBIN.read_bytes()
+
+
+@pytest.mark.parametrize(("cc", "driver", "reason"), [("7.5", "13.0", "this GPU is 7.5"),
+                                                      ("8.7", "12.0", "CUDA 12.2 or newer")])
+def test_prebuilt_refuses_older_gpus_and_drivers(cc: str, driver: str, reason: str) -> None:
+    with pytest.raises(k.KernelUnavailable, match=reason):
+        k.prebuilt_image(cc, driver)
+
+
+def test_a_stale_fatbin_is_never_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    edited = tmp_path / "letterbox.cu"
+    edited.write_text(k.source_text() + "\n// edited\n")
+    monkeypatch.setattr(k, "SOURCE", edited)
+    with pytest.raises(k.KernelUnavailable, match="stale"):
+        k.prebuilt_image("8.7", "12.6")
+
+
+def test_kernel_mode_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(k.MODE_ENV, "nvrtc")
+    assert k.mode_from_env() == "nvrtc" and k.order("nvrtc") == ("nvrtc",)
+    monkeypatch.setenv(k.MODE_ENV, "nvcc")
+    with pytest.raises(DeviceError, match="not a kernel mode"):
+        k.mode_from_env()
+
+
+def test_pixel_args_default_is_the_cpu_letterbox() -> None:
+    px = k.PixelArgs.ultralytics()
+    inv255 = np.float32(1 / 255)
+    assert px.swap_rb and px.mul == (float(inv255),) * 3 and px.add == (0.0,) * 3
+    assert px.pad == (float(np.float32(114) * inv255),) * 3
+    assert px.strides(640, 480) == (640 * 480, 1)
+    nhwc = k.PixelArgs.from_affine((1, 1, 1), (0, 0, 0), 0, swap_rb=False, layout="nhwc", raw=True)
+    assert nhwc.strides(640, 480) == (1, 3) and nhwc.pad == (0.0, 0.0, 0.0)
+
+
+def test_nvrtc_compiles_the_kernels_for_orin_and_for_ptx() -> None:
+    lib = nvrtc_or_skip()
+    cubin = lib.compile(k.source_text(), "letterbox.cu", "sm_87", want="cubin")
+    ptx = lib.compile(k.source_text(), "letterbox.cu", "compute_87", want="ptx")
+    assert cubin[:4] == b"\x7fELF"
+    assert set(re.findall(rb"\.entry (\w+)", ptx)) == {n.encode() for n in k.KERNEL_NAMES}
+
+
+def test_nvrtc_compile_errors_carry_the_log() -> None:
+    lib = nvrtc_or_skip()
+    with pytest.raises(NvrtcError, match=r"could not compile broken\.cu") as err:
+        lib.compile("extern \"C\" __global__ void f() { undeclared(); }", "broken.cu", "sm_87", want="cubin")
+    assert "undeclared" in err.value.message
+
+
+def test_missing_nvrtc_says_how_to_install_it(tmp_path: Path) -> None:
+    with pytest.raises(NvrtcError) as err:
+        load_nvrtc(str(tmp_path / "libnvrtc.so.12"))
+    assert "cuda-nvrtc-12-6" in (err.value.fix or "") and "EDGE_SDK_NVRTC" in (err.value.fix or "")
+    assert isinstance(candidates(), list)
+
+
+def backend_on(monkeypatch: pytest.MonkeyPatch, mode: k.KernelMode, **fake: Any) -> Any:
+    cuda = make_fake_pycuda(**fake)
+    monkeypatch.setitem(sys.modules, "pycuda", cuda.package)
+    monkeypatch.setitem(sys.modules, "pycuda.driver", cuda)
+    from edge_sdk.cuda.pycuda_backend import PycudaBackend
+
+    return cuda, PycudaBackend(0, kernel_mode=mode)
+
+
+def test_edge_sdk_logic_backend_loads_the_prebuilt_fatbin_on_an_orin(monkeypatch: pytest.MonkeyPatch) -> None:
+    cuda, backend = backend_on(monkeypatch, "auto")
+    with backend:
+        assert "sm_87 SASS" in backend.kernel_info() and backend.kernels.origin == "prebuilt"
+        with backend.activate():
+            fn = backend.function("letterbox_f16", k.LETTERBOX_ARGS)
+        assert fn.signature == k.LETTERBOX_ARGS
+    assert [m.data for m in cuda.modules] == [k.FATBIN.read_bytes()] and cuda.memory.context_depth == 0
+
+
+def test_edge_sdk_logic_a_refused_fatbin_falls_back_to_nvrtc_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    cuda, backend = backend_on(monkeypatch, "auto", cc=(9, 0), driver=13000)
+    cuda.refuse_module = lambda data: data == k.FATBIN.read_bytes()
+    with backend:
+        try:
+            loaded = backend.load_kernels()
+        except DeviceError as exc:  # no NVRTC on this machine: both reasons are in the one error
+            assert "prebuilt: CUDA cuModuleLoadData" in exc.message and "nvrtc:" in exc.message
+            assert "cuda-nvrtc" in (exc.fix or "")
+            return
+        assert loaded.origin == "nvrtc" and "sm_90 cubin" in loaded.detail
+        assert any("device kernel image is invalid" in s for s in loaded.skipped)
+
+
+def test_edge_sdk_logic_prebuilt_only_mode_never_compiles(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, backend = backend_on(monkeypatch, "prebuilt", cc=(7, 5))
+    with backend, pytest.raises(DeviceError, match=r"this GPU is 7\.5") as err:
+        backend.load_kernels()
+    assert "prebuilt:" in err.value.message and "nvrtc:" not in err.value.message
