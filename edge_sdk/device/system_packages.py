@@ -11,7 +11,7 @@ import importlib.metadata
 import sys
 from pathlib import Path
 
-from edge_sdk.device.doctor import Check
+from edge_sdk.device.checks import Check
 
 
 def system_site_dirs() -> list[Path]:
