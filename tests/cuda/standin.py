@@ -27,9 +27,9 @@ import numpy as np
 from edge_sdk.cuda.api import SlotBinding
 from edge_sdk.cuda.kernels import PixelArgs
 from edge_sdk.cuda.letterbox_plan import LetterboxPlan, letterbox_reference
-from edge_sdk.preprocess.spec import PreprocessSpec
 from edge_sdk.engines.base import EngineInfo, TensorSpec
 from edge_sdk.errors import EngineError
+from edge_sdk.preprocess.spec import PreprocessSpec
 
 
 class StandInStream:

@@ -84,3 +84,36 @@ def test_every_pixel_option_follows_the_affine_rule(backend: Any, dtype: Any, la
     if layout == "nchw":
         expected = expected.transpose(2, 0, 1)
     np.testing.assert_array_equal(got[0], expected)
+
+
+SPECS: list[dict[str, Any]] = [
+    dict(),  # Ultralytics: letterbox centred, pad 114, RGB, 1/255, NCHW float32
+    dict(resize="stretch", channel_order="bgr", dtype="float16"),
+    dict(align="top-left", pad_value=0, scale=1.0, layout="nhwc", dtype="uint8"),  # raw pixels, YOLOX-style
+    dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), pad_value=127),  # ImageNet normalisation
+    dict(scale=1.0, mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375), channel_order="bgr",
+         layout="nhwc", align="top-left"),  # mmdetection's, in NHWC
+]
+
+
+@pytest.mark.parametrize("fields", SPECS, ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items()) or "ultralytics")
+def test_every_spec_option_against_the_cpu_reference(backend: Any, fields: dict[str, Any]) -> None:
+    """The kernel, given a model's PreprocessSpec, equals the kernel's numpy reference exactly and the CPU
+    reference (preprocess_into, OpenCV's resize) within one level of the pixel (OpenCV's scalar row tails)."""
+    from edge_sdk.cuda.kernels import PixelArgs
+    from edge_sdk.preprocess.apply import preprocess_into
+    from edge_sdk.preprocess.spec import PreprocessSpec
+
+    spec = PreprocessSpec(size=(480, 640), **fields)
+    img = image(720, 1280)
+    got = run_kernel(backend, img, spec.tensor_shape(), spec.np_dtype, PixelArgs.from_spec(spec), spec.size, spec)
+    exact = spec.blank()
+    letterbox_reference(img, exact, None, spec)
+    np.testing.assert_array_equal(got, exact)
+    cpu = spec.blank()
+    preprocess_into(img, cpu, spec)
+    a, _ = spec.channel_affine()
+    level = 1.0 if spec.dtype == "uint8" else float(np.max(np.abs(a)))
+    tol = level * (1.001 if spec.dtype != "float16" else 1.01) + (0.0 if spec.dtype != "float16" else 1e-2)
+    diff = np.abs(got.astype(np.float64) - cpu.astype(np.float64))
+    assert diff.max() <= tol and (diff > 0).mean() < 0.002

@@ -10,6 +10,7 @@ import pytest
 from edge_sdk.cuda.kernels import PixelArgs
 from edge_sdk.cuda.letterbox_plan import make_plan
 from edge_sdk.preprocess import letterbox
+from edge_sdk.preprocess.spec import PreprocessSpec
 
 pytestmark = pytest.mark.gpu
 
@@ -17,7 +18,7 @@ SIZES = [(1080, 1920), (720, 1280), (480, 640), (640, 640), (777, 1333), (300, 4
 
 
 def run_kernel(backend: Any, img: np.ndarray, shape: tuple[int, ...], dtype: Any, pixels: PixelArgs | None = None,
-               dst_hw: tuple[int, int] = (640, 640)) -> np.ndarray:
+               dst_hw: tuple[int, int] = (640, 640), spec: PreprocessSpec | None = None) -> np.ndarray:
     """One letterbox of `img` into a fresh input tensor of `shape` on the GPU, poisoned first (NaN, or 77 for
     uint8) so that an element the kernel leaves unwritten shows."""
     h, w = img.shape[:2]
@@ -32,7 +33,7 @@ def run_kernel(backend: Any, img: np.ndarray, shape: tuple[int, ...], dtype: Any
             host_out.fill(77 if np.dtype(dtype) == np.uint8 else np.nan)
             backend.htod(out.ptr, host_out, stream)
             backend.htod(raw.ptr, host_raw, stream)
-            backend.letterbox(stream, make_plan(h, w, dst_hw), raw.ptr, w * 3, out.ptr, np.dtype(dtype), pixels)
+            backend.letterbox(stream, make_plan(h, w, dst_hw, spec), raw.ptr, w * 3, out.ptr, np.dtype(dtype), pixels)
             backend.dtoh(host_out, out.ptr, stream)
             backend.synchronize_stream(stream)
             return np.array(host_out, copy=True)

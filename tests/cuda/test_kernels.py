@@ -13,8 +13,12 @@ import numpy as np
 import pytest
 
 from edge_sdk.cuda import kernels as k
+from edge_sdk.cuda.letterbox_plan import kernel_supports, letterbox_reference, make_plan
 from edge_sdk.cuda.nvrtc import NvrtcError, candidates, load_nvrtc
 from edge_sdk.errors import DeviceError
+from edge_sdk.preprocess.spec import PreprocessSpec
+from tests.cuda.standin import kernel_reference
+from tests.cuda.test_gpu_kernels import SPECS
 from tests.trt.fake_pycuda import make_fake_pycuda
 
 
@@ -136,3 +140,17 @@ def test_edge_sdk_logic_prebuilt_only_mode_never_compiles(monkeypatch: pytest.Mo
     with backend, pytest.raises(DeviceError, match=r"this GPU is 7\.5") as err:
         backend.load_kernels()
     assert "prebuilt:" in err.value.message and "nvrtc:" not in err.value.message
+
+
+@pytest.mark.parametrize("fields", SPECS, ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items()) or "ultralytics")
+def test_kernel_arguments_of_a_spec_reproduce_its_reference(fields: dict[str, Any]) -> None:
+    """letterbox.cu's arithmetic in numpy (tests/cuda/standin.kernel_reference) with `PixelArgs.from_spec` gives
+    the spec's own reference exactly, for every option (the GPU test checks the kernel against the same)."""
+    spec = PreprocessSpec(size=(480, 640), **fields)
+    img = np.random.default_rng(7).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    plan = make_plan(720, 1280, spec.size, spec)
+    got, expected = spec.blank(), spec.blank()
+    kernel_reference(img, got, plan, k.PixelArgs.from_spec(spec))
+    letterbox_reference(img, expected, plan, spec)
+    np.testing.assert_array_equal(got, expected)
+    assert kernel_supports(spec) == ""
