@@ -2,7 +2,9 @@
 
 Under systemd (JOURNAL_STREAM set, or format=journal) lines carry no timestamp (journald adds its own)
 and start with a syslog priority prefix like `<4>` so `journalctl -p warning` works. On a terminal
-lines carry a timestamp. `format=json` writes one JSON object per line.
+lines carry a timestamp. `format=json` writes one JSON object per line. Every line goes through
+`edge_sdk.redact.redact` last, so a password in a camera URL or a GStreamer pipeline never reaches the journal
+(whatever message or exception carried it).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import logging
 import os
 import sys
 import time
+
+from edge_sdk.redact import redact
 
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 
@@ -34,6 +38,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(obj)
 
 
+class RedactingFormatter(logging.Formatter):
+    """Formats with `inner`, then masks secrets in the whole text (message and traceback)."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record))
+
+
 def under_systemd() -> bool:
     return bool(os.environ.get("JOURNAL_STREAM") or os.environ.get("INVOCATION_ID"))
 
@@ -45,14 +60,15 @@ def setup_logging(level: str | None = None, fmt: str = "auto") -> None:
     if fmt == "auto":
         fmt = "journal" if under_systemd() else "text"
     handler = logging.StreamHandler(sys.stderr)
+    formatter: logging.Formatter
     if fmt == "journal":
-        handler.setFormatter(JournalFormatter())
+        formatter = JournalFormatter()
     elif fmt == "json":
-        handler.setFormatter(JsonFormatter())
+        formatter = JsonFormatter()
     else:
         formatter = logging.Formatter("%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
         formatter.converter = time.localtime
-        handler.setFormatter(formatter)
+    handler.setFormatter(RedactingFormatter(formatter))
     for old in list(logger.handlers):
         logger.removeHandler(old)
     logger.addHandler(handler)

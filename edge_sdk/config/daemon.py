@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from edge_sdk.config.base import Section
@@ -13,7 +15,10 @@ class DaemonConfig(Section):
                                                "the unit's TimeoutStopSec is set a little above it")
     watchdog_stall_s: float = Field(5.0, gt=0, le=600,
                                     description="the systemd watchdog is fed only while a result came out, and "
-                                                "every camera delivered a frame, within this many seconds")
+                                                "cameras delivered frames (see watchdog), within this many seconds")
+    watchdog: Literal["any", "all"] = Field(
+        "any", description="any: the watchdog is fed while at least one camera delivers (a camera that is down is "
+                           "a warning and a status, never a restart); all: only while every camera delivers")
     status_interval_s: float = Field(2.0, gt=0, le=60, description="period of STATUS= updates to systemd")
     metrics_port: int | None = Field(None, ge=1, le=65535,
                                      description="serve Prometheus metrics on this port; null (default) serves none")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ from pydantic import ValidationError
 
 from edge_sdk.config.app import AppConfig
 from edge_sdk.errors import ConfigError
+from edge_sdk.redact import MASK, is_secret_key, mask_secrets
 
 Loc = tuple[str | int, ...]
 
@@ -47,16 +47,11 @@ def _describe_allowed(err: Any) -> str:
     return ""
 
 
-_CREDENTIALS_IN_URL = re.compile(r"(//[^/:@\s]+):[^@/\s]*@")
-
-
 def _redact(loc: Loc, value: Any) -> Any:
-    """Never echo secrets: password-like keys are masked, and so are passwords inside URLs."""
-    if loc and any(w in str(loc[-1]).lower() for w in ("password", "secret", "token")):
-        return "***"
-    if isinstance(value, str):
-        return _CREDENTIALS_IN_URL.sub(r"\1:***@", value)
-    return value
+    """Never echo secrets: secret keys' values are masked, and so are secrets inside URIs and pipelines."""
+    if loc and is_secret_key(loc[-1]):
+        return MASK
+    return mask_secrets(value)
 
 
 def _closest_key(model: type[Any] | None, key: str) -> str | None:

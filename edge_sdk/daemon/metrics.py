@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from edge_sdk.config.app import AppConfig
-from edge_sdk.daemon.health import readiness
+from edge_sdk.daemon.health import HealthReporter, readiness
 from edge_sdk.pipeline.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,10 @@ def render_metrics(snap: dict[str, Any], device_id: str) -> str:
 
 
 @contextlib.contextmanager
-def serve_metrics(pipeline: Pipeline, cfg: AppConfig) -> Iterator[http.server.ThreadingHTTPServer]:
-    """Serve /metrics for `pipeline` on cfg.daemon.metrics_host:metrics_port while inside."""
+def serve_metrics(pipeline: Pipeline, cfg: AppConfig,
+                  publisher: HealthReporter | None = None) -> Iterator[http.server.ThreadingHTTPServer]:
+    """Serve /metrics, /healthz and /readyz for `pipeline` on cfg.daemon.metrics_host:metrics_port while inside
+    (/readyz: the watchdog's predicate, `service_health`, with `publisher`'s own health)."""
     device_id = cfg.device_id
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -70,7 +72,7 @@ def serve_metrics(pipeline: Pipeline, cfg: AppConfig) -> Iterator[http.server.Th
             elif path == "/healthz":
                 self._reply(200, "ok\n")
             elif path == "/readyz":
-                state = readiness(pipeline, cfg.daemon.watchdog_stall_s)
+                state = readiness(pipeline, cfg.daemon, publisher)
                 self._reply(200 if state.ready else 503, f"{'ready' if state.ready else 'not ready'}: {state.detail}\n")
             else:
                 self.send_error(404, "served: /metrics, /healthz, /readyz")

@@ -22,6 +22,7 @@ from edge_sdk.frame import FrameResult
 from edge_sdk.pipeline.build import ModelBundle, open_event_layer, open_publisher_for, open_sources
 from edge_sdk.pipeline.gpu import gpu_runner_factory
 from edge_sdk.pipeline.pipeline import Pipeline, PipelineParts
+from edge_sdk.sources.status import StatusBoard
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,16 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
                               preprocess=bundle.preprocess)
         pipeline = Pipeline(parts, queue_size=cfg.pipeline.queue_size, max_frames=max_frames,
                             background_nice=cfg.pipeline.background_nice)
+        board = StatusBoard()
+
+        def publish_camera_changes() -> None:
+            """Each camera's status topic, when it changed (online, offline, reconnecting, with the reason)."""
+            healths = [src.snapshot_health() for src in sources]
+            for status in board.changes((h.camera, h.status, h.status_reason) for h in healths):
+                if publisher is not None:
+                    publisher.publish_camera_status(status)
+
+        publish_camera_changes()  # cameras that could not be opened are `reconnecting` from the start
         t0 = time.monotonic()
         next_stats = t0 + cfg.mqtt.stats_interval_s
         with _signals(request_stop, request_reload), contextlib.ExitStack() as metrics_stack:
@@ -170,7 +181,7 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
             if cfg.daemon.metrics_port is not None:
                 from edge_sdk.daemon.metrics import serve_metrics
 
-                metrics_stack.enter_context(serve_metrics(pipeline, cfg))
+                metrics_stack.enter_context(serve_metrics(pipeline, cfg, publisher))
             metrics_stack.callback(fleet.stop)
             fleet.start(pipeline)
             while not pipeline.wait(0.25):
@@ -178,7 +189,8 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
                     handle_reload()
                 if not stop_reason:
                     handle_swaps()
-                supervisor.tick(pipeline)
+                supervisor.tick(pipeline, publisher)
+                publish_camera_changes()
                 if on_tick is not None:
                     on_tick(pipeline)
                 if publisher is not None and time.monotonic() >= next_stats:
@@ -197,6 +209,9 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
         summary.steady_fps = pipeline.steady_fps()
         summary.stats = figures()
         if publisher is not None:
+            publish_camera_changes()  # how each camera ended (end of stream, failed) ...
+            for status in board.final("service stopped"):  # ... and offline for every camera still up
+                publisher.publish_camera_status(status)
             publisher.publish_stats(summary.stats)
         if pipeline.error is not None:
             raise pipeline.error

@@ -1,10 +1,12 @@
 """The daemon's side of systemd supervision: READY once the first frame is through, STATUS with the
-frame rate, and WATCHDOG pings only while frames really flow.
+frame rate and each camera's state, and WATCHDOG pings only while the service is healthy.
 
-`SystemdSupervisor.tick(pipeline)` is called from the run loop a few times a second. The watchdog is fed
-only if a result came out of the pipeline within `watchdog_stall_s` AND every camera delivered a frame
-within that time, so a stuck camera or a hung engine stops the pings and systemd restarts the service
-(WatchdogSec=). Nothing is sent when not under systemd.
+`SystemdSupervisor.tick(pipeline, publisher)` is called from the run loop a few times a second. Whether to
+feed the watchdog is `daemon.health.service_health`, the one predicate: the engine produces results and at
+least one camera (`daemon.watchdog: any`, the default) or every camera (`all`) delivers within
+`watchdog_stall_s`, and the publisher can store what it sends. A hung engine, every camera gone, or a spool
+that cannot be written stops the pings and systemd restarts the service (WatchdogSec=); one camera down among
+others is a warning, its status topic and STATUS=, not a restart. Nothing is sent when not under systemd.
 """
 
 from __future__ import annotations
@@ -13,22 +15,11 @@ import logging
 import time
 
 from edge_sdk.config.daemon import DaemonConfig
+from edge_sdk.daemon.health import Health, HealthReporter, service_health
 from edge_sdk.daemon.notify import Notifier
 from edge_sdk.pipeline.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
-
-
-def stalled_cameras(pipeline: Pipeline, max_age_s: float) -> list[str]:
-    """Cameras whose newest frame is older than `max_age_s`, that never delivered one, or that the source
-    itself reports stalled (its own `stall_timeout_s`)."""
-    stalled = []
-    for src in pipeline.parts.sources:
-        health = src.snapshot_health()
-        age = health.last_frame_age_s
-        if age is None or age > max_age_s or getattr(health, "stalled", False):
-            stalled.append(src.camera)
-    return stalled
 
 
 def status_line(pipeline: Pipeline, state: str) -> str:
@@ -49,10 +40,10 @@ class SystemdSupervisor:
         self.pings = 0
         self._next_ping = 0.0
         self._next_status = 0.0
-        self._flowing: bool | None = None
+        self._last: tuple[bool, tuple[str, ...]] | None = None  # (healthy, degraded) last reported
         self.state = "starting"
 
-    def tick(self, pipeline: Pipeline) -> None:
+    def tick(self, pipeline: Pipeline, publisher: HealthReporter | None = None) -> Health:
         now = time.monotonic()
         if not self.ready_sent and pipeline.first_result.is_set():
             self.state = "running"
@@ -60,29 +51,31 @@ class SystemdSupervisor:
             self.ready_sent = True
             log.info("ready: engine loaded and the first frame processed")
             self._next_status = now + self.cfg.status_interval_s
-        self._watchdog(pipeline, now)
+        health = service_health(pipeline, self.cfg, publisher)
+        self._watchdog(health, now)
         if self.ready_sent and now >= self._next_status:
             self.notifier.status(status_line(pipeline, self.state))
             self._next_status = now + self.cfg.status_interval_s
+        return health
 
-    def _watchdog(self, pipeline: Pipeline, now: float) -> None:
-        interval = self.notifier.watchdog_interval_s
-        if interval is None or not self.ready_sent:
+    def _watchdog(self, health: Health, now: float) -> None:
+        if not self.ready_sent:
             return
-        flowing = pipeline.frames_flowing(self.cfg.watchdog_stall_s)
-        stalled = stalled_cameras(pipeline, self.cfg.watchdog_stall_s)
-        healthy = flowing and not stalled
-        if healthy != self._flowing:
-            if not healthy:
-                why = f"cameras stalled: {', '.join(stalled)}" if stalled else "no results from the engine"
-                log.warning("frames stopped flowing (%s): not feeding the watchdog", why)
-                self.state = "stalled"
-            elif self._flowing is not None:
-                log.info("frames flow again: feeding the watchdog")
-                self.state = "running"
-            self._flowing = healthy
+        state = "stalled" if not health.healthy else ("degraded" if health.degraded else "running")
+        if (health.healthy, health.degraded) != self._last:
+            if not health.healthy:
+                log.warning("service unhealthy (%s): not feeding the watchdog", health.summary())
+            elif health.degraded:
+                log.warning("cameras not delivering: %s; the others are, so the watchdog is still fed",
+                            ", ".join(health.degraded))
+            elif self._last is not None:
+                log.info("service healthy again: every camera delivers")
+            self._last = (health.healthy, health.degraded)
             self._next_status = now  # report the change at once
-        if healthy and now >= self._next_ping:
+        if self.state not in ("stopping",):
+            self.state = state
+        interval = self.notifier.watchdog_interval_s
+        if interval is not None and health.healthy and now >= self._next_ping:
             if self.notifier.watchdog():
                 self.pings += 1
             self._next_ping = now + interval

@@ -19,7 +19,8 @@ from edge_sdk.engines.model_info import ModelMetadata
 from edge_sdk.engines.registry import open_engine
 from edge_sdk.errors import ConfigError, EdgeSdkError, ModelError
 from edge_sdk.preprocess.spec import PreprocessSpec
-from edge_sdk.sources.base import ReconnectPolicy, Source
+from edge_sdk.sources.base import Source
+from edge_sdk.sources.reconnect import ReconnectPolicy
 from edge_sdk.sources.registry import open_source
 
 log = logging.getLogger(__name__)
@@ -128,11 +129,27 @@ def make_sources(cfg: AppConfig) -> list[Source]:
 
 @contextlib.contextmanager
 def open_sources(cfg: AppConfig) -> Iterator[list[Source]]:
+    """Start every camera; each fails alone. A live camera that cannot be opened now is retried in the
+    background (status `reconnecting`); one that is not live (a file) and cannot be opened is marked failed
+    (status `offline`) and the others run. Raises the first error only when no camera can ever deliver."""
     with contextlib.ExitStack() as stack:
-        sources = []
+        sources: list[Source] = []
+        failures: list[BaseException] = []
         for src in make_sources(cfg):
-            sources.append(stack.enter_context(src))
-            log.info("camera %s: opened %s", src.camera, src.uri.redacted())
+            sources.append(src)
+            try:
+                src.start(retry=True)
+            except Exception as exc:
+                failures.append(exc)
+                src.fail(str(exc).splitlines()[0])
+                log.error("camera %s: cannot open %s: %s; running without it", src.camera, src.uri.redacted(),
+                          src.health.last_error)
+                continue
+            stack.callback(src.close)
+            if src.health.state == "streaming":
+                log.info("camera %s: opened %s", src.camera, src.uri.redacted())
+        if len(failures) == len(sources):
+            raise failures[0]
         yield sources
 
 

@@ -11,14 +11,14 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from edge_sdk.frame import CaptureStatus, Frame
+from edge_sdk.frame import Frame
 
 if TYPE_CHECKING:
     from edge_sdk.config.app import AppConfig
     from edge_sdk.cuda.runner import CudaRunner
     from edge_sdk.engines.base import Engine
     from edge_sdk.preprocess.spec import PreprocessSpec
-    from edge_sdk.sources.base import Source
+    from edge_sdk.sources.round_robin import RoundRobin
 
 RunnerFactory = Callable[[], "CudaRunner"]
 
@@ -38,24 +38,11 @@ def gpu_runner_factory(cfg: AppConfig, engine: Engine, spec: PreprocessSpec | No
     return lambda: CudaRunner(stream_engine, options)
 
 
-def round_robin_frames(sources: list[Source], stopped: Callable[[], bool],
-                       on_end: Callable[[Source, CaptureStatus], None]) -> Iterator[Frame | None]:
+def round_robin_frames(frames: RoundRobin, stopped: Callable[[], bool]) -> Iterator[Frame | None]:
     """Frames from all sources in turn; `None` when none came in time (so the runner returns what is done).
     Ends when every source has ended or `stopped()` is true."""
-    live = list(sources)
-    timeout = 0.05 if len(live) > 1 else 0.2
-    while live and not stopped():
-        got_any = False
-        for src in list(live):
-            status, frame = src.read(timeout=timeout)
-            if status is CaptureStatus.OK and frame is not None:
-                got_any = True
-                yield frame
-            elif status is not CaptureStatus.TIMEOUT:
-                live.remove(src)
-                on_end(src, status)
-        if not got_any:
-            yield None
+    while frames.active and not stopped():
+        yield frames.next(0.05 if len(frames.active) > 1 else 0.2)
 
 
 def run_gpu_stage(make_runner: RunnerFactory, frames: Iterator[Frame | None],

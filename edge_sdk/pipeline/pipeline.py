@@ -13,6 +13,7 @@ rest as dropped.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import queue
@@ -34,6 +35,7 @@ from edge_sdk.preprocess.apply import preprocess_into
 from edge_sdk.preprocess.geometry import LetterboxInfo
 from edge_sdk.preprocess.spec import PreprocessSpec, ultralytics_spec
 from edge_sdk.sources.base import Source
+from edge_sdk.sources.round_robin import RoundRobin
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,11 @@ def lower_priority(nice: int, native_id: int | None = None) -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
     except (OSError, AttributeError):  # not Linux, or not permitted: run at normal priority
         log.debug("could not lower the priority of thread %s", native_id)
+
+
+def _log_source_end(src: Source, status: CaptureStatus) -> None:
+    if status is CaptureStatus.ERROR:
+        log.error("camera %s: source failed: %s", src.camera, src.health.last_error)
 
 
 class ResultSink(Protocol):
@@ -116,8 +123,9 @@ class Pipeline:
         if parts.make_runner is not None and parts.engine.concurrency > 1:
             log.info("engine.workers=%d does not apply on the GPU: the CUDA-stream runner keeps frames in flight "
                      "itself (engine slots)", parts.engine.concurrency)
-        self._active = list(parts.sources)  # sources still streaming (read by the infer workers)
-        self._turn = 0
+        # sources still streaming, taken in turn by the infer workers; a silent camera holds up no other
+        self._frames = RoundRobin(parts.sources, on_end=_log_source_end)
+        self.camera_results: collections.Counter[str] = collections.Counter()  # results published per camera
         self._workers_done = 0
         self._current: _Model | None = None  # decoder + tag of parts.engine, rebuilt after a swap
         self.stats = {name: StageStats(name) for name in ("preprocess", "infer", "decode", "publish", "total")}
@@ -223,7 +231,8 @@ class Pipeline:
             "uptime_s": round(time.monotonic() - self.started_mono, 1) if self.started_mono else 0.0,
             "results": self.results,
             "stages": {name: s.snapshot() for name, s in self.stats.items()},
-            "sources": [s.snapshot_health().as_dict() for s in self.parts.sources],
+            "sources": [{**s.snapshot_health().as_dict(), "results": self.camera_results[s.camera]}
+                        for s in self.parts.sources],
             "engine": {"type": info.type, "device": info.device, "precision": info.precision,
                        "model_sha256": info.model_sha256[:16], "workers": self._workers},
         }
@@ -255,16 +264,12 @@ class Pipeline:
         return False
 
     def _gpu_loop(self, make_runner: RunnerFactory) -> None:
-        def on_end(src: Source, status: CaptureStatus) -> None:
-            if status is CaptureStatus.ERROR:
-                log.error("camera %s: source failed: %s", src.camera, src.health.last_error)
-
         def emit(frame: Frame, info: LetterboxInfo, outputs: list[np.ndarray], timings: dict[str, float]) -> bool:
             self.stats["infer"].record(timings["infer"])
             seq, self._seq = self._seq, self._seq + 1  # the runner returns frames in order
             return self._put(self._decode_q, (seq, (_Item(frame, info, timings), outputs)))  # decoded in order
 
-        frames = round_robin_frames(list(self.parts.sources), self._stop.is_set, on_end)
+        frames = round_robin_frames(self._frames, self._stop.is_set)
         run_gpu_stage(make_runner, frames, emit)
         self._put(self._decode_q, _END)
 
@@ -286,18 +291,10 @@ class Pipeline:
         """The next frame for an infer worker, round-robin over the sources still streaming, and its sequence
         number (the publishing order); None once every source has ended or the pipeline is stopping."""
         with self._take_lock:  # read and number together: frame order = sequence order
-            while self._active and not self._stop.is_set():
-                src = self._active[self._turn % len(self._active)]
-                status, frame = src.read(timeout=0.05 if len(self._active) > 1 else 0.25)
-                if status is CaptureStatus.TIMEOUT:
-                    self._turn += 1
+            while self._frames.active and not self._stop.is_set():
+                frame = self._frames.next(0.25)
+                if frame is None:
                     continue
-                if status is not CaptureStatus.OK or frame is None:
-                    if status is CaptureStatus.ERROR:
-                        log.error("camera %s: source failed: %s", src.camera, src.health.last_error)
-                    self._active.remove(src)
-                    continue
-                self._turn += 1
                 seq, self._seq = self._seq, self._seq + 1
                 return seq, frame
         return None
@@ -389,6 +386,7 @@ class Pipeline:
         self.stats["publish"].record(time.perf_counter() - t1)
         self.stats["total"].record(time.monotonic() - result.frame.t_capture_mono)
         self.results += 1
+        self.camera_results[result.frame.camera] += 1
         self.last_result_mono = time.monotonic()
         if self.first_result_mono is None:
             self.first_result_mono = self.last_result_mono

@@ -64,7 +64,7 @@ TEMPLATE = """\
 # edge-sdk detection service. Rendered by `edge-sdk provision`; see docs/systemd.md for each directive.
 #
 # Type=notify: READY=1 once the engine is loaded and the first frame is through; STATUS= shows fps;
-#   WATCHDOG=1 is sent only while frames flow, so a stuck camera or hung engine gets a restart.
+#   WATCHDOG=1 is sent only while results flow and a camera delivers: a hung engine or no camera gets a restart.
 #   (systemd 252 has no Type=notify-reload; ExecReload sends SIGHUP: reload config, swap the engine,
 #   keep the MQTT session.)
 # Hardening, and why each exception:

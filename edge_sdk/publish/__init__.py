@@ -21,7 +21,9 @@ For the daemon (one call, one owner):
 
 Topics (`<prefix>` is mqtt.topic_prefix): `<prefix>/<device_id>/<camera>/detections` (QoS mqtt.qos),
 `<prefix>/<device_id>/status` (retained `online`/`offline`, `offline` is the Last Will),
-`<prefix>/<device_id>/stats` (retained). Message formats: message.py and edge_sdk/schemas/.
+`<prefix>/<device_id>/stats` (retained), `<prefix>/<device_id>/<camera>/status` (retained JSON: `online`,
+`offline` or `reconnecting` with the reason; `Publisher.publish_camera_status`). Message formats: message.py
+and edge_sdk/schemas/.
 
 For consumers: `DetectionSubscriber` (subscriber.py) delivers parsed messages filtered by device,
 camera and class, and counts gaps and duplicates per camera by sequence number.

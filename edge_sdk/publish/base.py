@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from edge_sdk.engines.base import EngineInfo
 from edge_sdk.frame import FrameResult
+from edge_sdk.sources.status import CameraStatus
 
 _P = TypeVar("_P", bound="Publisher")
 
@@ -37,6 +38,16 @@ class Publisher(abc.ABC):
     @abc.abstractmethod
     def publish_stats(self, figures: Mapping[str, Any]) -> None:
         """Publish the pipeline's figures on the stats topic, with the publisher's own added."""
+
+    @abc.abstractmethod
+    def publish_camera_status(self, status: CameraStatus) -> None:
+        """Publish a camera's availability (online, offline, reconnecting, with the reason) on its retained
+        status topic; only the newest per camera waits while the broker is away."""
+
+    def problem(self) -> str | None:
+        """Why the publisher cannot do its job (e.g. its spool cannot be written at all), or None. Part of the
+        service's health (edge_sdk.daemon.health): a problem stops the watchdog pings."""
+        return None
 
     @abc.abstractmethod
     def close(self) -> None:

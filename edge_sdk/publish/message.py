@@ -13,6 +13,13 @@ Detection message (one per frame, also when nothing was detected), `schema_versi
                      "box": [x1, y1, x2, y2],          # pixels of the original frame
                      "box_norm": [x1, y1, x2, y2]}]}   # the same, divided by width/height (0..1)
 
+Camera status (retained on `<prefix>/<device_id>/<camera>/status`, schema camera_status.schema.json):
+
+    {"schema_version": 1, "type": "camera_status", "device_id": "demo", "camera": "door",
+     "state": "reconnecting",              # online | offline | reconnecting
+     "reason": "no answer from 10.0.0.7:554 (Connection refused)",   # null when online; redacted
+     "since": 1764000000.123, "time": 1764000003.456}
+
 `seq` is per camera, starts at 1 and only increases (it survives restarts through the spool), so a
 consumer sees gaps (seq jumps) and duplicates (seq or message_id seen before). A message replayed from
 the spool is byte-for-byte the one first written: same message_id, same publish_time.
@@ -31,6 +38,8 @@ from typing import Any
 import numpy as np
 
 from edge_sdk.frame import FrameResult
+from edge_sdk.redact import mask_secrets, redact
+from edge_sdk.sources.status import CameraStatus
 
 SCHEMA_VERSION = 1
 STATUS_ONLINE = b"online"
@@ -47,6 +56,10 @@ def status_topic(prefix: str, device_id: str) -> str:
 
 def stats_topic(prefix: str, device_id: str) -> str:
     return f"{prefix}/{device_id}/stats"
+
+
+def camera_status_topic(prefix: str, device_id: str, camera: str) -> str:
+    return f"{prefix}/{device_id}/{camera}/status"
 
 
 @dataclass(frozen=True)
@@ -140,7 +153,15 @@ def stats_message(device_id: str, figures: Mapping[str, Any], publisher: Mapping
         if key not in msg and key != "mqtt":
             msg[key] = value
     msg["mqtt"] = dict(publisher)
-    return msg
+    masked: dict[str, Any] = mask_secrets(msg)  # every subscriber can read the stats: no camera password in it
+    return masked
+
+
+def camera_status_message(device_id: str, status: CameraStatus, now_wall: float | None = None) -> dict[str, Any]:
+    """A camera's availability (retained on its status topic): online, offline or reconnecting, with why."""
+    return {"schema_version": SCHEMA_VERSION, "type": "camera_status", "device_id": device_id,
+            **status.as_dict(), "reason": redact(status.reason) if status.reason else None,
+            "time": round(time.time() if now_wall is None else now_wall, 3)}
 
 
 def _default(obj: Any) -> Any:

@@ -14,6 +14,8 @@ from edge_sdk.publish.base import Publisher
 from edge_sdk.publish.message import (
     ModelRef,
     ResultSnapshot,
+    camera_status_message,
+    camera_status_topic,
     detections_message,
     detections_topic,
     encode,
@@ -23,6 +25,7 @@ from edge_sdk.publish.sender import SpoolSender
 from edge_sdk.publish.settings import PublisherSettings
 from edge_sdk.publish.spool import Spool
 from edge_sdk.publish.writer import PendingMessage, PendingResult, SpoolWriter
+from edge_sdk.sources.status import CameraStatus
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +121,12 @@ class MqttPublisher(Publisher):
     def publish_stats(self, figures: Mapping[str, Any]) -> None:
         if not self._closed:
             self._sender.post_stats(dict(figures))
+
+    def publish_camera_status(self, status: CameraStatus) -> None:
+        if not self._closed:
+            s = self.settings
+            self._sender.post_state(camera_status_topic(s.topic_prefix, s.device_id, status.camera),
+                                    encode(camera_status_message(s.device_id, status)))
 
     def wait_spooled(self, timeout: float) -> bool:
         """Wait until every result handed over so far is committed to the spool; False on timeout."""

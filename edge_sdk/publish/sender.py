@@ -15,6 +15,9 @@ woken through a socket pair when a message is appended), so nothing else ever to
   refused credentials) is logged as an error naming it; at startup `open_publisher` raises it instead.
 - Availability: `online` (retained) after each CONNACK; `offline` is the Last Will, and is published
   cleanly by `stop` before the DISCONNECT.
+- State messages (`post_state`: each camera's status) are retained, QoS 1, sent directly, not spooled: only
+  the newest per topic waits while offline, and every topic's newest state is published again after each
+  connect (a broker that lost its retained messages gets them back). `stop` sends pending ones before `offline`.
 """
 
 from __future__ import annotations
@@ -90,6 +93,8 @@ class SpoolSender:
         # shared with other threads (read-only there)
         self._stats_lock = threading.Lock()
         self._stats_figures: Any = None
+        self._states: dict[str, bytes] = {}  # topic -> newest retained state payload (under _stats_lock)
+        self._states_pending: set[str] = set()
         self._wake_pending = False
         self.first_outcome = threading.Event()
         self.first_failure: ConnectFailure | None = None
@@ -123,6 +128,14 @@ class SpoolSender:
         """Publish a stats message when connected; only the newest waits while offline."""
         with self._stats_lock:
             self._stats_figures = figures
+        self.wake()
+
+    def post_state(self, topic: str, payload: bytes) -> None:
+        """Publish a retained state message (QoS 1) when connected; only the newest per topic waits while
+        offline, and each topic's newest is published again after every reconnect."""
+        with self._stats_lock:
+            self._states[topic] = payload
+            self._states_pending.add(topic)
         self.wake()
 
     def stop(self, drain_timeout_s: float) -> None:
@@ -218,6 +231,7 @@ class SpoolSender:
             return True
         if self.connected:
             self._send_stats()
+            self._send_states()
             self._pump()
         elif self._connecting_since is not None and now - self._connecting_since > self.s.broker.connect_timeout_s:
             self._drop_socket()
@@ -322,6 +336,8 @@ class SpoolSender:
         self._replay_until = self.spool.last_id
         backlog = len(self.spool)
         self._publish_direct(self._status_topic, STATUS_ONLINE, retain=True)
+        with self._stats_lock:
+            self._states_pending = set(self._states)  # the broker may have lost them: publish every state again
         if self._lost_since is not None:
             self.reconnects += 1
             log.info("MQTT reconnected to %s after %.1f s offline; replaying %d spooled message(s)",
@@ -402,6 +418,15 @@ class SpoolSender:
         if figures is not None:
             self._publish_direct(self._stats_topic, self._stats_payload(figures), retain=True)
 
+    def _send_states(self) -> None:
+        with self._stats_lock:
+            pending = [(t, self._states[t]) for t in sorted(self._states_pending)]
+            self._states_pending.clear()
+        for topic, payload in pending:
+            if self._publish_direct(topic, payload, retain=True) is None:  # the connection is going down
+                with self._stats_lock:
+                    self._states_pending.add(topic)
+
     def _flush_acks(self) -> None:
         if self._acked:
             ids, self._acked = self._acked, []
@@ -429,6 +454,7 @@ class SpoolSender:
                     log.warning("MQTT: %d message(s) not sent before shutdown stay in the spool for the next start",
                                 len(self.spool))
                 self._send_stats()
+                self._send_states()
                 self._offline_mid = self._publish_direct(self._status_topic, STATUS_OFFLINE, retain=True)
                 self._offline_deadline = now + _OFFLINE_ACK_WAIT_S
             return False

@@ -5,7 +5,8 @@ One interface (`Source`), one module per kind, registered by URI scheme in `regi
 `gst_support.probe()` says which GStreamer path this machine has (for `edge-sdk doctor`).
 """
 
-from edge_sdk.sources.base import ReconnectPolicy, Source, SourceHealth
+from edge_sdk.sources.base import Source, SourceHealth
+from edge_sdk.sources.reconnect import ReconnectPolicy
 from edge_sdk.sources.registry import open_source
 from edge_sdk.sources.uri import SourceUri, parse_uri
 

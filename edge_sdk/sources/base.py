@@ -8,8 +8,13 @@ wall-clock time, keeps health figures, and hands frames out through `read(timeou
 End of stream, timeout and error come back as `CaptureStatus` values, never as exceptions.
 
 A live source that fails (error, end of stream, or no frame for `stall_timeout_s`) is reopened with capped
-exponential backoff (`ReconnectPolicy`, 0.5 s doubling up to 5 s by default); each successful reopen counts
-in `health.reconnects`. `is_flowing(max_age_s)` is what a watchdog asks.
+exponential backoff (`ReconnectPolicy`, 0.5 s doubling up to 5 s by default); a reader with a cheap probe
+(RTSP) is probed while its device is down and reopened the moment it answers (reconnect.py). Each successful
+reopen counts in `health.reconnects`. `start(retry=True)` starts a live source whose device cannot be opened
+now anyway: it reconnects in the background like one that failed later, so one camera down at boot does not
+keep the others from starting. `is_flowing(max_age_s)` is what a watchdog asks; `health.status` is the
+camera's published availability (online, offline, reconnecting: status.py). Every error text kept in the
+health figures is redacted (no camera password reaches logs or the stats topic).
 """
 
 from __future__ import annotations
@@ -25,7 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from edge_sdk.errors import ConfigError, DependencyMissing
 from edge_sdk.frame import CaptureStatus, Frame
+from edge_sdk.redact import redact
+from edge_sdk.sources.reconnect import PROBE_INTERVAL_S, ReconnectPolicy, wait_before_reopen
+from edge_sdk.sources.status import status_of
 from edge_sdk.sources.uri import SourceUri
 
 log = logging.getLogger(__name__)
@@ -60,6 +69,11 @@ class Reader(abc.ABC):
         """Facts worth reporting (backend, negotiated size, fps, ...)."""
         return {}
 
+    def probe(self) -> bool | None:
+        """While the device is down: whether it answers now, checked cheaply (no stream opened; within about a
+        second), with `error` set to why not. None: this reader has no cheap check (the backoff alone decides)."""
+        return None
+
 
 @dataclass
 class SourceHealth:
@@ -74,21 +88,11 @@ class SourceHealth:
     last_frame_age_s: float | None = None
     stalled: bool = False  # live, open, and no frame for longer than the stall timeout
     backend: str = ""  # how frames are read: opencv-file, opencv-ffmpeg, gst-gi, gst-launch, ...
+    status: str = "reconnecting"  # published availability: online, offline, reconnecting (status.py)
+    status_reason: str | None = None  # why not online (redacted)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class ReconnectPolicy:
-    """Capped exponential backoff for live sources; `None` max_attempts retries forever."""
-
-    initial_s: float = 0.5
-    max_s: float = 5.0
-    max_attempts: int | None = None
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.max_s, self.initial_s * (2 ** max(0, attempt - 1))))
 
 
 class Source:
@@ -115,17 +119,37 @@ class Source:
         self._opened_mono: float | None = None
         self.health = SourceHealth(camera=camera, uri=uri.redacted())
         self._thread: threading.Thread | None = None
+        self._listeners: list[threading.Event] = []  # set when a frame is queued or the stream ends
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> Source:
-        """Open the reader (errors raise `SourceError`) and start the capture thread."""
-        self.reader.open()
-        self._opened_mono = time.monotonic()
-        self.health.state = "streaming"
-        self.health.backend = str(self.reader.describe().get("backend", ""))
-        self._thread = threading.Thread(target=self._run, name=f"capture-{self.camera}", daemon=True)
+    def start(self, *, retry: bool = False) -> Source:
+        """Open the reader and start the capture thread. An open that fails raises (`SourceError`, ...), unless
+        `retry` and the source is live: then the capture thread keeps reopening it in the background (state
+        `reconnecting`, the reason in `last_error`). A missing dependency or a bad option always raises."""
+        pending: str | None = None
+        try:
+            self.reader.open()
+        except (ConfigError, DependencyMissing):
+            raise
+        except Exception as exc:
+            if not (retry and self.live):
+                raise
+            pending = _first_line(exc)
+            self.health.last_error = pending
+            self.health.state = "reconnecting"
+            log.warning("camera %s: cannot open it now (%s); retrying in the background", self.camera, pending)
+        else:
+            self._opened_mono = time.monotonic()
+            self.health.state = "streaming"
+            self.health.backend = str(self.reader.describe().get("backend", ""))
+        self._thread = threading.Thread(target=self._run, args=(pending,), name=f"capture-{self.camera}", daemon=True)
         self._thread.start()
         return self
+
+    def fail(self, reason: str) -> None:
+        """Mark a source that could not be started as failed for good: `read` returns ERROR, status offline."""
+        self.health.last_error = redact(reason)
+        self._finish(CaptureStatus.ERROR)
 
     def close(self) -> None:
         """Stop the capture thread (which releases the reader) and wait for it."""
@@ -182,7 +206,20 @@ class Source:
                 h.state = "stalled"
             elif h.state == "stalled" and not h.stalled:
                 h.state = "streaming"
+            h.status, h.status_reason = status_of(h.state, h.last_error, self.stall_timeout_s)
             return SourceHealth(**h.as_dict())
+
+    def listen(self, event: threading.Event) -> None:
+        """Set `event` whenever a frame is queued or the stream ends (RoundRobin waits on one for all cameras)."""
+        with self._cond:
+            self._listeners.append(event)
+            if self._queue or self._ended is not None:
+                event.set()
+
+    @property
+    def last_frame_mono(self) -> float | None:
+        """Monotonic time of the newest frame (None before the first)."""
+        return self._last_frame_mono
 
     def is_flowing(self, max_age_s: float | None = None) -> bool:
         """Whether a frame arrived within `max_age_s` (default: the stall timeout) and the source is still open."""
@@ -214,19 +251,27 @@ class Source:
                 log.info("camera %s: streaming again", self.camera)
                 self.health.state = "streaming"
             self._cond.notify_all()
+            for event in self._listeners:
+                event.set()
 
     def _finish(self, status: CaptureStatus) -> None:
         with self._cond:
             self._ended = status
             self.health.state = "eos" if status is CaptureStatus.EOS else "error"
             self._cond.notify_all()
+            for event in self._listeners:
+                event.set()
 
-    def _run(self) -> None:
+    def _run(self, pending_open: str | None) -> None:
         try:
+            if pending_open is not None and not self._reconnect(pending_open, announce=False):
+                if not self._stop.is_set():
+                    self._finish(CaptureStatus.ERROR)
+                return
             self._capture_loop()
         except Exception as exc:  # a reader bug must end the stream visibly, not kill the thread silently
             log.exception("camera %s: capture thread failed", self.camera)
-            self.health.last_error = f"{type(exc).__name__}: {exc}"
+            self.health.last_error = redact(f"{type(exc).__name__}: {exc}")
             self._finish(CaptureStatus.ERROR)
         finally:
             self.reader.close()  # the capture thread owns the reader while it runs
@@ -255,31 +300,60 @@ class Source:
                 return
             progress = time.monotonic()
 
-    def _reconnect(self, reason: str) -> bool:
-        """Reopen a live reader with capped backoff. Returns False if the source gives up or is stopped."""
-        self.health.last_error = reason
+    def _reconnect(self, reason: str, *, announce: bool = True) -> bool:
+        """Reopen a live reader: capped backoff between full reopens, and while a probe-able device does not
+        answer, a cheap probe until it does (reconnect.py). False if the source gives up or is stopped."""
+        self.health.last_error = redact(reason)
         if not self.live:
             return False
         attempt = 0
         self.health.state = "reconnecting"
-        log.warning("camera %s: %s; reconnecting", self.camera, reason)
+        if announce:
+            log.warning("camera %s: %s; reconnecting", self.camera, self.health.last_error)
         while not self._stop.is_set():
             attempt += 1
             if self.reconnect.max_attempts is not None and attempt > self.reconnect.max_attempts:
                 log.error("camera %s: giving up after %d reconnect attempts", self.camera, attempt - 1)
                 return False
             self.reader.close()
-            if self._stop.wait(self.reconnect.delay(attempt)):
+            waited = wait_before_reopen(self, self.reconnect.delay(attempt), self._stop,
+                                        until_back=self.reconnect.max_attempts is None)
+            if not waited.go:
                 return False
+            if waited.came_back:
+                attempt = 1  # the device was away, not refusing us: the backoff starts again
             try:
                 self.reader.open()
             except Exception as exc:  # SourceError or a backend error: keep trying
-                self.health.last_error = str(exc).splitlines()[0]
+                self.health.last_error = _first_line(exc)
                 log.info("camera %s: reconnect attempt %d failed: %s", self.camera, attempt, self.health.last_error)
                 continue
             with self._cond:
                 self.health.reconnects += 1
                 self._opened_mono = time.monotonic()
-            log.info("camera %s: reconnected after %d attempt(s)", self.camera, attempt)
+                self.health.backend = str(self.reader.describe().get("backend", "")) or self.health.backend
+            log.info("camera %s: %s after %d attempt(s)", self.camera,
+                     "opened" if self.health.frames == 0 and self.health.reconnects == 1 else "reconnected", attempt)
             return True
         return False
+
+    # -- probing, for wait_before_reopen ---------------------------------------------------------
+    def probe(self) -> bool | None:
+        """The reader's probe; a device that does not answer is logged once per outage, not at every probe."""
+        try:
+            answers = self.reader.probe()
+        except Exception as exc:  # a probe must never end the capture thread
+            log.debug("camera %s: probe failed: %s", self.camera, exc)
+            return None
+        if answers is False and self.reader.error:
+            why = redact(self.reader.error)
+            if why != self.health.last_error:
+                self.health.last_error = why
+                log.info("camera %s: %s; probing every %.1f s until it answers", self.camera, why, PROBE_INTERVAL_S)
+        return answers
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's message, first line, redacted: what health figures and statuses carry."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return redact(text)

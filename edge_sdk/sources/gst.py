@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from edge_sdk.redact import redact
 from edge_sdk.sources.base import Reader
 from edge_sdk.sources.delegate import DelegatingReader
 from edge_sdk.sources.gst_pipeline import user_head
@@ -45,8 +46,8 @@ class GstPipelineReader(DelegatingReader):
         self.head = head
         self.backend = backend
         self.timeout_s = timeout_s
-        self.label = label or head
-        self.shown_head = shown_head or head  # for logs: without credentials
+        self.label = redact(label or head)
+        self.shown_head = redact(shown_head or head)  # for logs: without credentials
         self._inner: Reader | None = None
 
     def _make_inner(self) -> Reader:

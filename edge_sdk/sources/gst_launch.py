@@ -25,6 +25,7 @@ import numpy as np
 
 from edge_sdk.errors import SourceError
 from edge_sdk.frame import CaptureStatus
+from edge_sdk.redact import redact
 from edge_sdk.sources.base import Reader
 from edge_sdk.sources.gst_pipeline import FDSINK_NAME, fdsink_tail
 from edge_sdk.sources.gst_support import choose_backend, launch_info
@@ -42,8 +43,8 @@ class GstLaunchReader(Reader):
     def __init__(self, head: str, timeout_s: float = 5.0, label: str = "", shown_head: str | None = None) -> None:
         self.head = head
         self.timeout_s = timeout_s
-        self.label = label or head
-        self.shown_head = shown_head or head  # for messages: without credentials
+        self.label = redact(label or head)
+        self.shown_head = redact(shown_head or head)  # for messages: without credentials
         self._proc: subprocess.Popen[bytes] | None = None
         self._fd: int | None = None
         self._caps: str | None = None

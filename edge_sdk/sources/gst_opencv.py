@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from edge_sdk.errors import SourceError
+from edge_sdk.redact import redact
 from edge_sdk.sources.gst_pipeline import appsink_tail
 from edge_sdk.sources.gst_support import choose_backend
 from edge_sdk.sources.opencv_capture import OpenCvCaptureReader
@@ -23,8 +24,8 @@ class GstOpenCvReader(OpenCvCaptureReader):
     def __init__(self, head: str, timeout_s: float = 5.0, label: str = "", shown_head: str | None = None) -> None:
         self.head = head
         self.timeout_s = timeout_s
-        self.label = label or head
-        self.shown_head = shown_head or head  # for messages: without credentials
+        self.label = redact(label or head)
+        self.shown_head = redact(shown_head or head)  # for messages: without credentials
         self._cap: Any = None
         self._size = (0, 0)
         self.timeouts = False  # whether this OpenCV took the open/read timeouts

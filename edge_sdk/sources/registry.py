@@ -6,8 +6,9 @@ import importlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from edge_sdk.sources.base import Reader, ReconnectPolicy, Source
+from edge_sdk.sources.base import Reader, Source
 from edge_sdk.sources.options import OPTIONS, parse_options
+from edge_sdk.sources.reconnect import ReconnectPolicy
 from edge_sdk.sources.uri import SourceUri, parse_uri
 
 # scheme -> "module:ReaderClass"; each class takes (uri, base_dir, options)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
 from edge_sdk.errors import ConfigError
+from edge_sdk.redact import redact
 
 SCHEMES = ("file", "v4l2", "rtsp", "rtsps", "csi", "gst")
 
@@ -23,13 +24,9 @@ class SourceUri:
     raw: str = ""
 
     def redacted(self) -> str:
-        """The URI with any password replaced, for logs and messages."""
-        if self.scheme.startswith("rtsp"):
-            parts = urlsplit(self.raw)
-            if parts.password:
-                netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-                return parts._replace(netloc=netloc).geturl()
-        return self.raw
+        """The URI with every secret masked (URL passwords, secret query values, secret pipeline properties),
+        for logs, messages and the stats topic."""
+        return redact(self.raw)
 
 
 def parse_uri(uri: str) -> SourceUri:

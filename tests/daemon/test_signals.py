@@ -118,7 +118,7 @@ def test_sighup_swaps_the_engine_keeping_the_mqtt_session(tmp_path: Path, broker
         try:
             ns.wait_for("READY", 60)
             sub.wait("/detections", 20)
-            assert sub.on("/status") == [b"online"]
+            assert sub.on("/sig1/status") == [b"online"]
             assert {d["model"]["sha256"] for d in sub.detections()} == {sha_a}
             assert {det["label"] for d in sub.detections() for det in d["detections"]} == {"car"}
 
@@ -139,7 +139,7 @@ def test_sighup_swaps_the_engine_keeping_the_mqtt_session(tmp_path: Path, broker
             for d in sub.detections():  # in flight during the swap or not: each message names its own model
                 labels = {det["label"] for det in d["detections"]}
                 assert labels <= ({"car"} if d["model"]["sha256"] == sha_a else {"parcel"})
-            assert sub.on("/status") == [b"online"], "the MQTT session must survive the reload (no offline/online)"
+            assert sub.on("/sig1/status") == [b"online"], "the MQTT session must survive the reload (no offline/online)"
             assert proc.poll() is None
         finally:
             rc, _out, err = stop_daemon(proc)
@@ -148,7 +148,7 @@ def test_sighup_swaps_the_engine_keeping_the_mqtt_session(tmp_path: Path, broker
     assert "needs a restart" in err and "engine swapped" in err
     sub2 = Collector(broker.port)
     try:
-        assert sub2.wait("/status", 10)[-1] == b"offline", "a clean stop publishes offline (retained)"
+        assert sub2.wait("/sig1/status", 10)[-1] == b"offline", "a clean stop publishes offline (retained)"
     finally:
         sub2.close()
 
@@ -180,7 +180,7 @@ def test_sigterm_drains_publishes_offline_and_exits_0(tmp_path: Path, broker: Mo
         summary = json.loads(out.strip().splitlines()[-1])
         assert summary["stopped_by"] == "SIGTERM" and summary["frames"] > 0
         assert "STOPPING" in ns.messages[-1][1] or ns.with_key("STOPPING")
-        assert sub.wait("/status", 10)[-1] == b"offline"
+        assert sub.wait("/sig1/status", 10)[-1] == b"offline"
         published = len(sub.detections())
         assert published == summary["frames"], "every frame taken in was published before exit (drain)"
         # Under systemd (JOURNAL_STREAM): syslog priority prefixes, no timestamps (journald adds its own).
