@@ -117,7 +117,10 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
         log.info("SIGHUP received: reloading the config")
         supervisor.reloading()
         # Loading the new model can take long (a TensorRT build): keep the watchdog fed while frames flow.
-        with supervisor.notifier.extending("reloading: loading the model", tick=lambda: supervisor.tick(pipeline)):
+        def tick() -> None:
+            supervisor.tick(pipeline, publisher)
+
+        with supervisor.notifier.extending("reloading: loading the model", tick=tick):
             outcome, cfg = reload_config(config_path, cfg, pipeline)
         supervisor.cfg = cfg.daemon
         (log.info if outcome.ok and not outcome.needs_restart else log.warning)("%s", outcome.summary())
