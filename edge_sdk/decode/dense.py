@@ -53,9 +53,9 @@ def _classify(shape: tuple[int, ...], index: int, size: tuple[int, int], nc: int
         return f"output {index} {list(shape)} is not [1, a, b]"
     valid = set(level_strides(size)) | set(anchor_free_counts(size))
     a, b = shape[1], shape[2]
-    if (a in valid) == (b in valid):
-        return f"output {index} {list(shape)}: no single axis is an anchor count at input {list(size)}"
-    anchors_last = b in valid
+    if a not in valid and b not in valid:
+        return f"output {index} {list(shape)}: no axis is an anchor count at input {list(size)}"
+    anchors_last = b in valid and (a not in valid or b > a)  # both counts (small inputs): anchors outnumber features
     feat = a if anchors_last else b
     anchors = b if anchors_last else a
     if feat == 4 and nc != 4:

@@ -38,6 +38,7 @@ class ModelFacts:
     strides: tuple[int, ...] = ()
     raw_outputs: frozenset[str] = frozenset()  # outputs straight from the head's convolutions
     side_inputs: tuple[str, ...] = ()  # side inputs the loader filled in (orig_target_sizes, ...)
+    end2end: bool = False  # the exporter says the head is one-to-one (Ultralytics `end2end: True`: YOLOv10, YOLO26)
 
 
 Matcher = Callable[[tuple[OutputInfo, ...], ModelFacts], "str | None"]
@@ -107,6 +108,8 @@ def match_end2end(outs: tuple[OutputInfo, ...], f: ModelFacts) -> str | None:
 def match_rtdetr(outs: tuple[OutputInfo, ...], f: ModelFacts) -> str | None:
     ab = _one(outs)
     if ab is None or f.num_classes is None or ab[1] != 4 + f.num_classes or ab[0] in _free(f) or ab[0] in _based(f):
+        return None
+    if f.end2end and ab[1] == 6:  # the exporter said: a one-to-one head's x1,y1,x2,y2,score,class rows
         return None
     return f"{list(outs[0].shape)}: {ab[0]} queries of normalised cx,cy,w,h + {f.num_classes} class scores"
 

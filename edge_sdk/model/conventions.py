@@ -114,10 +114,10 @@ def _paddle_preprocess(cfg: dict[str, Any]) -> dict[str, object]:
             continue
         kind = op.get("type")
         size = op.get("target_size")
-        if kind == "Resize":
-            out["resize"] = "letterbox" if op.get("keep_ratio") else "stretch"
-            out["align"] = "top-left"  # keep_ratio resizes, then PadStride pads bottom and right with 0
-            out["pad_value"] = 0
+        if kind == "Resize" and op.get("keep_ratio"):  # resizes, then PadStride pads bottom and right with 0
+            out.update(resize="letterbox", align="top-left", pad_value=0)
+        elif kind == "Resize":
+            out["resize"] = "stretch"
         elif kind == "LetterBoxResize":
             out.update(resize="letterbox", align="center", pad_value=128)  # PaddleDetection pads with 127.5
         elif kind == "NormalizeImage":

@@ -42,9 +42,10 @@ def choose_decoder(decode_type: str, resolved: ResolvedModel, names: Sequence[st
     spec = resolved.preprocess
     outs = output_infos(names, probe)
     graph = onnx.load(str(resolved.path), load_external_data=False)
+    side = tuple(n for n in SIDE_INPUTS if any(n in f for f in resolved.prepared.fixes))
+    end2end = resolved.conventions.hints.get("end2end", "").lower() == "true"
     facts = ModelFacts(spec.size, len(resolved.labels) or None, resolved.conventions.strides,
-                       raw_head_outputs(graph), tuple(n for n in SIDE_INPUTS if any(n in f for f in
-                                                                                   resolved.prepared.fixes)))
+                       raw_head_outputs(graph), side, end2end)
     layout: Layout | None
     if decode_type == "auto":
         layout, how = detect(outs, facts)

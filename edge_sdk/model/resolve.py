@@ -78,6 +78,8 @@ def build_spec(prepared: PreparedModel, given: dict[str, object], conv: Conventi
         else:
             origin[key] = "default"
     values["size"] = facts.size  # what the prepared model takes (the config's or the stated size was applied)
+    if origin["size"] == "default":
+        origin["size"] = "model input"
     values["layout"], values["dtype"], values["batch"] = facts.layout, input_dtype_of(facts), facts.batch or 1
     for key in ("layout", "dtype", "batch"):
         origin[key] = "model input"
