@@ -57,8 +57,10 @@ class BenchResult:
 
 
 def engine_only(cfg: AppConfig, iterations: int, warmup: int = 5) -> tuple[float, list[float], dict[str, Any]]:
-    """FPS of the bare engine on one fixed, realistic input (a letterboxed first frame of the source)."""
-    from edge_sdk.preprocess.letterbox import letterbox
+    """FPS of the bare engine on one fixed, realistic input (the source's first frame, preprocessed as the model
+    asks)."""
+    from edge_sdk.preprocess.apply import preprocess
+    from edge_sdk.preprocess.spec import ultralytics_spec
     from edge_sdk.sources.registry import open_source
 
     bundle = open_model(cfg)
@@ -67,13 +69,14 @@ def engine_only(cfg: AppConfig, iterations: int, warmup: int = 5) -> tuple[float
         with open_source(src.uri, src.name, base_dir=cfg.base_dir, deliver_all=True) as source:
             _status, frame = source.read(timeout=10.0)
         image = frame.image if frame is not None else np.full((480, 640, 3), 114, np.uint8)
-        tensor, _ = letterbox(image, bundle.engine.info.input_hw)
+        spec = bundle.preprocess or ultralytics_spec(bundle.engine.info.input_hw)
+        tensor, _ = preprocess(image, spec)
         for _ in range(warmup):
             bundle.engine.infer(tensor)
         fps, lat = concurrent_inferences(bundle.engine, tensor, iterations)
         info = {"engine": bundle.engine.info.type, "device": bundle.engine.info.device,
                 "precision": bundle.engine.info.precision, "model": str(bundle.path),
-                "input": list(bundle.engine.info.input_hw), "workers": bundle.engine.concurrency}
+                "input": list(spec.size), "workers": bundle.engine.concurrency}
         return fps, lat, info
     finally:
         bundle.engine.close()

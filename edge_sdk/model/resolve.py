@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_sdk.engines.model_info import ModelMetadata, read_metadata
+from edge_sdk.errors import ModelError
 from edge_sdk.model.conventions import Conventions, read_conventions
 from edge_sdk.model.inputs import input_dtype_of
 from edge_sdk.model.labels import labels_from, read_labels_file
@@ -52,6 +53,10 @@ def resolve_model(path: str | Path, model_cfg: Any = None, *, base_dir: Path | N
     and sidecar to read (the FP32 model when `path` is the INT8 model built from it)."""
     source = Path(path)
     stated = Path(conventions_from) if conventions_from is not None else source
+    for file in {source, stated}:
+        if not file.is_file():
+            raise ModelError("model file not found", where=str(file),
+                             fix="set model.path in the config to an existing ONNX file (relative to the config file)")
     meta = read_metadata(stated)
     conv = read_conventions(stated, meta)
     pre_cfg = getattr(model_cfg, "preprocess", None)
