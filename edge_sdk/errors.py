@@ -46,6 +46,12 @@ class EngineError(EdgeSdkError):
     """An inference engine failed to load or run."""
 
 
+class EngineInputError(EngineError, ValueError):
+    """The arrays given to `Engine.infer` do not match the engine's inputs (count, names, dtype, shape).
+
+    Also a ValueError: a bad argument, raised before anything runs."""
+
+
 class DependencyMissing(EdgeSdkError):
     """An optional dependency (tensorrt, pycuda, gi, ...) is not installed."""
 

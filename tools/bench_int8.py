@@ -46,7 +46,7 @@ from edge_sdk.bench.table import format_table  # noqa: E402
 from edge_sdk.calibration.dataset import FrameFile, scan_folder, split_frames  # noqa: E402
 from edge_sdk.config.calibration import CalibrationConfig  # noqa: E402
 from edge_sdk.decode import DecodeParams, decode_yolov8  # noqa: E402
-from edge_sdk.engines.onnxrt import OnnxRuntimeEngine  # noqa: E402
+from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine  # noqa: E402
 from edge_sdk.evaluate.metrics import coco_map  # noqa: E402
 from edge_sdk.quant.forms import FormSpec, ort_spec, quantize_form, trt_spec  # noqa: E402
 from edge_sdk.quant.gate import (  # noqa: E402

@@ -229,7 +229,7 @@ def as_frames(images: list[np.ndarray], n: int) -> Iterator[Frame]:
 
 def bench_demo(be: PycudaBackend, model: Path, video: Path, repeats: int) -> dict[str, Any]:
     from edge_sdk.cuda.ort_cuda import OrtCudaStreamEngine
-    from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+    from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 
     images = read_video(video)
     n = max(300, len(images))

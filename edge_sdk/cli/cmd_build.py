@@ -69,7 +69,7 @@ def _tensorrt_engine(cfg: AppConfig, outcome: BuildOutcome, force: bool) -> dict
         raise BuildError(f"the TensorRT engine builder is not part of this installation ({exc})",
                          where="engine.type: tensorrt",
                          fix="install edge-sdk with its TensorRT layer, or set engine.type: onnxruntime") from exc
-    from edge_sdk.config.engine import TensorRtEngineConfig
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngineConfig
     from edge_sdk.quant.trt_cache import ensure_cache
 
     if not isinstance(cfg.engine, TensorRtEngineConfig):

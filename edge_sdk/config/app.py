@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -12,12 +12,18 @@ from edge_sdk.config.base import Section
 from edge_sdk.config.build import BuildConfig
 from edge_sdk.config.calibration import CalibrationConfig
 from edge_sdk.config.daemon import DaemonConfig
-from edge_sdk.config.engine import EngineConfig, OnnxRuntimeEngineConfig
 from edge_sdk.config.events import EventsConfig, HomeAssistantConfig, PreviewConfig
 from edge_sdk.config.fleet import FleetConfig
 from edge_sdk.config.mqtt import MqttConfig
 from edge_sdk.config.preprocess import PreprocessConfig
 from edge_sdk.config.source import SourceConfig
+from edge_sdk.engines.base import EngineConfigBase
+from edge_sdk.engines.registry import default_engine_config, engine_config_union
+
+if TYPE_CHECKING:  # mypy sees the base class; narrow with isinstance on a backend's config class
+    EngineConfig = EngineConfigBase
+else:  # the registered backends' sections, a union discriminated on `type` (engines/registry.py)
+    EngineConfig = engine_config_union()
 
 
 def _default_device_id() -> str:
@@ -65,7 +71,7 @@ class AppConfig(Section):
                            description="this device's id in MQTT topics; default the host name")
     state_dir: str = Field("state", description="writable state (spool, build outputs); relative to the config file")
     model: ModelConfig = Field(default_factory=ModelConfig, description="the detection model")
-    engine: EngineConfig = Field(default_factory=OnnxRuntimeEngineConfig, description="the inference engine, by type")
+    engine: EngineConfig = Field(default_factory=default_engine_config, description="the inference engine, by type")
     decode: DecodeConfig = Field(default_factory=DecodeConfig, description="output decoding and NMS")
     sources: list[SourceConfig] = Field(..., min_length=1, max_length=16, description="cameras")
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="pipeline queues and workers")

@@ -5,33 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from edge_sdk.config.app import AppConfig
+from edge_sdk.config.yaml_lines import Loc, parse_yaml
 from edge_sdk.errors import ConfigError
 from edge_sdk.redact import MASK, is_secret_key, mask_secrets
-
-Loc = tuple[str | int, ...]
-
-
-def _line_map(node: yaml.Node, path: Loc, out: dict[Loc, int], source: str) -> None:
-    out.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                raise ConfigError(f"key {'.'.join(map(str, path + (key,)))!r} appears twice (first on line {seen[key]})",
-                                  where=f"{source}:{line}", fix="keep one of them")
-            seen[key] = line
-            out[path + (key,)] = line
-            _line_map(value_node, path + (key,), out, source)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            out[path + (i,)] = item.start_mark.line + 1
-            _line_map(item, path + (i,), out, source)
 
 
 def _describe_allowed(err: Any) -> str:
@@ -67,7 +46,9 @@ def _closest_key(model: type[Any] | None, key: str) -> str | None:
 def format_validation_error(exc: ValidationError, lines: dict[Loc, int], source: str) -> ConfigError:
     messages = []
     for err in exc.errors():
-        loc: Loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("onnxruntime", "tensorrt")))
+        loc, _, union = _walk(tuple(err["loc"]))
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):  # `type:` names no registered section
+            loc = (*loc, str((err.get("ctx") or {}).get("discriminator", "type")).strip("'"))
         line = None
         for cut in range(len(loc), -1, -1):
             if loc[:cut] in lines:
@@ -78,9 +59,11 @@ def format_validation_error(exc: ValidationError, lines: dict[Loc, int], source:
         msg = err["msg"].removeprefix("Value error, ")
         value = err.get("input")
         parts = [f"{where}: {key}: {msg}"]
-        if err["type"] == "extra_forbidden":
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            parts = [_tag_problem(where, key, err, [str(_tag(c)) for c in union])]
+        elif err["type"] == "extra_forbidden":
             parts = [f"{where}: {key}: unknown key"]
-            suggestion = _closest_key(_model_at(loc[:-1]), str(loc[-1]))
+            suggestion = _closest_key(_walk(tuple(err["loc"])[:-1])[1], str(loc[-1]))
             if suggestion:
                 parts.append(f"(did you mean {suggestion!r}?)")
         elif err["type"] != "missing" and not isinstance(value, dict):
@@ -94,42 +77,56 @@ def format_validation_error(exc: ValidationError, lines: dict[Loc, int], source:
                        fix="correct the keys above; `edge-sdk config schema` lists every key with its bounds")
 
 
-def _model_at(loc: Loc) -> type[Any] | None:
-    """The pydantic model class found at a key path of AppConfig (for 'did you mean' hints)."""
+def _tag_problem(where: str, key: str, err: Any, allowed: list[str]) -> str:
+    import difflib
+
+    ctx = err.get("ctx") or {}
+    if err["type"] == "union_tag_not_found":
+        return f"{where}: {key}: missing [allowed: {', '.join(allowed)}]"
+    tag = str(ctx.get("tag", ""))
+    close = difflib.get_close_matches(tag, allowed, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{where}: {key}: unknown type {tag!r}{hint} [allowed: {', '.join(allowed)}]"
+
+
+def _walk(raw: Loc) -> tuple[Loc, type[Any] | None, list[Any]]:
+    """A pydantic error location as the key path written in the YAML, the model class found at its end, and
+    the sections of the union found there (if it ends at a union field).
+
+    Pydantic puts a discriminated union's tag into the location (`engine.tensorrt.slots` for `engine: {type:
+    tensorrt, slots: ...}`): after a field whose type is a union of several sections, the next part is the tag;
+    it picks the section (for "did you mean") and is left out of the path shown."""
     from typing import get_args
 
+    shown: list[str | int] = []
     model: Any = AppConfig
-    for part in loc:
+    union: list[Any] = []
+    for part in raw:
+        if union:
+            tagged = next((c for c in union if _tag(c) == part), None)
+            union = []
+            if tagged is not None:
+                model = tagged
+                continue
+        shown.append(part)
         if isinstance(part, int):
             continue
         field = getattr(model, "model_fields", {}).get(part)
         if field is None:
-            return None
-        ann = field.annotation
-        candidates = [ann, *get_args(ann)]
+            model = None
+            continue
+        candidates = [field.annotation, *get_args(field.annotation)]
         for arg in list(candidates):
             candidates.extend(get_args(arg))
-        model = next((c for c in candidates if hasattr(c, "model_fields")), None)
-        if model is None:
-            return None
-    return model  # type: ignore[no-any-return]
+        models = list(dict.fromkeys(c for c in candidates if hasattr(c, "model_fields")))
+        model = models[0] if len(models) == 1 else None
+        union = models if len(models) > 1 else []
+    return tuple(shown), model, union
 
 
-def parse_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise ConfigError(f"malformed YAML: {exc.problem}", where=where,
-                          fix="check indentation and quoting around that line") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"malformed YAML: {exc}", where=source) from None
-    lines: dict[Loc, int] = {}
-    if node is not None:
-        _line_map(node, (), lines, source)
-    return data, lines
+def _tag(model: Any) -> Any:
+    field = model.model_fields.get("type")
+    return field.default if field is not None else None
 
 
 def load_config_text(text: str, source: str = "<config>", base_dir: Path | None = None) -> AppConfig:

@@ -83,7 +83,7 @@ class OrtCudaStreamEngine:
     @classmethod
     def open(cls, model_path: str, *, device_id: int = 0, provider_options: Mapping[str, str] | None = None,
              cuda_graph: bool = True) -> OrtCudaStreamEngine:
-        from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+        from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 
         with OnnxRuntimeEngine(model_path, providers=["CPUExecutionProvider"]) as probe:
             return cls(probe.info, device_id=device_id, provider_options=provider_options, cuda_graph=cuda_graph)

@@ -1,7 +1,7 @@
 """edge-sdk's one CUDA layer: the device's primary context, memory, streams, events and kernels, on pycuda.
 
 Both GPU users go through it: the CUDA-stream runner (runner.py, slots.py) and the TensorRT engine
-(engines/trt/runtime.py, with buffers.py for its synchronous `infer`). It owns the retained primary context of
+(engines/backends/tensorrt.py, with buffers.py for its synchronous `infer`). It owns the retained primary context of
 one device: the context the CUDA runtime uses, so device pointers and streams made here are valid in TensorRT
 and in ONNX Runtime's CUDA provider. Every use happens inside `with backend.activate():`, which pushes the
 context and pops it again, so any thread may use it (CUDA contexts are per thread).

@@ -76,7 +76,7 @@ def list_profiles(directory: Path | None = None) -> list[str]:
 
 def load_profile(name: str, directory: Path | None = None) -> DeviceProfile:
     """Load one profile by name. A bad name or file raises ConfigError naming file, key and fix."""
-    from edge_sdk.config.loader import parse_yaml
+    from edge_sdk.config.yaml_lines import parse_yaml
 
     d = profiles_dir(directory)
     path = d / f"{name}.yaml"

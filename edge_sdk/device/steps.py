@@ -83,7 +83,7 @@ def _median_ms(run: list[float]) -> float:
 def step_reference(inp: SelftestInput, st: SelftestState) -> Out:
     from edge_sdk.decode.base import DecodeParams
     from edge_sdk.decode.registry import detect_layout, get_decoder
-    from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+    from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 
     times = []
     with OnnxRuntimeEngine(inp.model) as eng:
@@ -116,7 +116,7 @@ def _engine_key(precision: str, dla_core: int | None) -> str:
 
 
 def step_build(inp: SelftestInput, st: SelftestState, precision: str, dla_core: int | None) -> Out:
-    from edge_sdk.config.engine import TensorRtEngineConfig
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngineConfig
     from edge_sdk.engines.trt.builder import build_engine
 
     profile = _profile(st)
@@ -135,7 +135,7 @@ def step_run(inp: SelftestInput, st: SelftestState, precision: str, dla_core: in
     from edge_sdk.decode.base import DecodeParams
     from edge_sdk.decode.registry import get_decoder
     from edge_sdk.device.compare import TOLERANCES, compare
-    from edge_sdk.engines.trt.runtime import TensorRtEngine
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngine
 
     path = st.engines[_engine_key(precision, dla_core)]
     got, times = [], []
@@ -155,7 +155,7 @@ def step_run(inp: SelftestInput, st: SelftestState, precision: str, dla_core: in
 
 
 def step_reuse(inp: SelftestInput, st: SelftestState) -> Out:
-    from edge_sdk.config.engine import TensorRtEngineConfig
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngineConfig
     from edge_sdk.engines.trt.builder import build_engine
 
     profile = _profile(st)

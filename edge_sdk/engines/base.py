@@ -1,17 +1,35 @@
-"""The engine interface: a context manager that turns one input tensor into the model's outputs."""
+"""The engine interface: a context manager that turns input tensors into the model's outputs.
+
+Each backend (edge_sdk/engines/backends/) subclasses `Engine` and implements `infer_impl` and `close_impl`;
+the public `infer` and `close` live here, so the contract is enforced once (Polygraphy's infer/infer_impl):
+`infer` refuses a closed engine and inputs that do not match `info.inputs` (count, dtype, shape; see
+engines/inputs.py), then calls `infer_impl` with one array per input, in `info.inputs` order, of exactly the
+declared dtype. Its config section subclasses `EngineConfigBase` in the same module.
+"""
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, final
 
 import numpy as np
+
+from edge_sdk.config.base import Section
+from edge_sdk.engines.inputs import check_inputs
+from edge_sdk.errors import EngineError
+
+#: What `Engine.infer` accepts: one array (a one-input model), arrays in `info.inputs` order, or arrays by name.
+Inputs = np.ndarray | Sequence[np.ndarray] | Mapping[str, np.ndarray]
 
 
 @dataclass(frozen=True)
 class TensorSpec:
+    """One input or output. A dimension that is not a non-negative int (a name such as "batch", None, or
+    TensorRT's -1) is dynamic: any size is accepted there."""
+
     name: str
     shape: tuple[int | str | None, ...]
     dtype: str  # numpy dtype name, e.g. "float32"
@@ -29,6 +47,11 @@ class EngineInfo:
     outputs: tuple[TensorSpec, ...]
     device: str  # e.g. "cpu", "cuda:0", "dla:0"
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The leading-dimension sizes (lowest, highest) the engine takes on every input, when that differs from the
+    #: declared shapes: a TensorRT optimization profile's batch range, or an engine that pads a partial batch up
+    #: to its fixed one. Then all inputs of one call must share the leading size. None: exactly the declared
+    #: leading dimension (any size where it is dynamic).
+    batch_range: tuple[int, int] | None = None
 
     @property
     def input_hw(self) -> tuple[int, int]:
@@ -38,6 +61,13 @@ class EngineInfo:
         if not isinstance(h, int) or not isinstance(w, int):
             raise ValueError(f"input {self.inputs[0].name} has a dynamic spatial shape {shape}")
         return h, w
+
+
+class EngineConfigBase(Section):
+    """Base of each backend's `engine:` section. Subclasses declare `type` as a one-value Literal with that
+    value as default (the config key selecting the backend) and live beside their engine (engines/backends/)."""
+
+    type: str
 
 
 class Engine(abc.ABC):
@@ -50,6 +80,7 @@ class Engine(abc.ABC):
     #: How many threads may call `infer` at once (the pipeline runs this many infer workers). Engines
     #: that are not thread-safe keep 1.
     concurrency: int = 1
+    _closed: bool = False
 
     def __enter__(self) -> Engine:
         return self
@@ -58,10 +89,39 @@ class Engine(abc.ABC):
                  tb: TracebackType | None) -> None:
         self.close()
 
-    @abc.abstractmethod
-    def infer(self, batch: np.ndarray) -> list[np.ndarray]:
-        """Run one input batch (float32 NCHW) and return the outputs in `info.outputs` order."""
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @final
+    def infer(self, inputs: Inputs) -> list[np.ndarray]:
+        """Run one batch and return the outputs in `info.outputs` order.
+
+        `inputs`: an array for a one-input model, or arrays in `info.inputs` order, or a mapping by input name.
+        Raises EngineError if the engine is closed, EngineInputError (also a ValueError) if the inputs do not
+        match `info.inputs`; floating-point arrays are converted to a floating input's own precision (float32
+        into a float16 input), other dtypes must match exactly.
+        """
+        if self._closed:
+            raise EngineError("engine is closed", where=self.info.model_path,
+                              fix="open the engine again; a closed engine (after close() or a reload) takes no input")
+        return self.infer_impl(check_inputs(self.info.inputs, inputs, self.info.batch_range, self.info.model_path))
 
     @abc.abstractmethod
+    def infer_impl(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Run checked inputs (one per `info.inputs`, in order, of the declared dtype). Called by `infer` only.
+
+        May still see a `close` from another thread that raced the check: raise EngineError("engine is closed")
+        then, never touch freed memory."""
+
+    @final
     def close(self) -> None:
         """Free sessions, contexts and buffers. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self.close_impl()
+
+    @abc.abstractmethod
+    def close_impl(self) -> None:
+        """Free what the engine owns. Called once, by `close` (also on a failed open)."""

@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from edge_sdk.atomic import write_json_atomic
-    from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+    from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
     from edge_sdk.scenes.video import video_coco_path
 
     t0 = time.perf_counter()

@@ -109,8 +109,8 @@ def _check_model(cfg: AppConfig, fp32: Path, split: FrameSplit) -> tuple[GateSet
     """Load the FP32 model in ONNX Runtime and run one frame: a model that fails there stops the build here."""
     from edge_sdk.decode.base import DecodeParams
     from edge_sdk.decode.registry import detect_layout, get_decoder
+    from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
     from edge_sdk.engines.model_info import read_metadata
-    from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
     from edge_sdk.quant.gate import GateSettings
     from edge_sdk.quant.stats import preprocess_file
 

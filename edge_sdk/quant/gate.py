@@ -72,7 +72,7 @@ class Reference:
 
 
 def _open(path: Path, threads: int) -> Any:
-    from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+    from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 
     return OnnxRuntimeEngine(path, intra_op_threads=threads)
 

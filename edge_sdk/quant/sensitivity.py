@@ -27,7 +27,7 @@ class LayerSensitivity:
 
 
 def reference_outputs(model_path: Path, inputs: Sequence[np.ndarray], threads: int) -> list[list[np.ndarray]]:
-    from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+    from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 
     with OnnxRuntimeEngine(model_path, intra_op_threads=threads) as engine:
         return [engine.infer(x) for x in inputs]

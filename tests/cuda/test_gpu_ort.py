@@ -20,7 +20,7 @@ from edge_sdk.cuda.runner import CudaRunner, RunnerOptions
 from edge_sdk.cuda.stage import run_frames
 from edge_sdk.decode.base import DecodeParams, Detections
 from edge_sdk.decode.yolov8 import decode_yolov8
-from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 from edge_sdk.frame import Frame
 from edge_sdk.preprocess import letterbox
 from tests.cuda.detections import Tolerance, compare

@@ -12,8 +12,8 @@ import pytest
 
 from edge_sdk.cuda.runner import CudaRunner, RunnerOptions
 from edge_sdk.cuda.stage import run_frames
+from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 from edge_sdk.engines.base import EngineInfo, TensorSpec
-from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
 from edge_sdk.errors import EngineError
 from edge_sdk.frame import Frame
 from edge_sdk.preprocess import letterbox

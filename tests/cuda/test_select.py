@@ -15,7 +15,7 @@ from edge_sdk.cuda.select import (
     memory_mode_for_profile,
     runner_options_for,
 )
-from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 from edge_sdk.errors import ConfigError, EngineError
 from tests.cuda.models import conv_model
 from tests.cuda.standin import StandInBackend, StandInEngine, tagging_compute, tagging_info

@@ -7,7 +7,7 @@ import pytest
 
 from edge_sdk.decode import DecodeParams, detect_layout, get_decoder, nms
 from edge_sdk.decode.base import Detections
-from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 from edge_sdk.errors import ConfigError
 from tests.support.onnx_models import constant_output_model
 

@@ -20,8 +20,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from edge_sdk.engines import graph_rewrite, ops
+from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 from edge_sdk.engines.graph_rewrite_lut import silu_lookup, silu_table
-from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
 
 
 def _library() -> Path:

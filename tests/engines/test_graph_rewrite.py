@@ -10,10 +10,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 from edge_sdk.engines.graph_rewrite import qdq_byte_concat, qdq_nearest_upsample, rewrite_for_cpu, softmax_last_axis
 from edge_sdk.engines.graph_rewrite_head import float_conv_weights, softmax_expectation
 from edge_sdk.engines.graph_rewrite_matmul import pointwise_integer_matmul
-from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
 
 
 def _save(path: Path, name: str, nodes: list[Any], inits: list[Any], in_shape: list[int], out_shape: list[int],

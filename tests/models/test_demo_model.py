@@ -11,8 +11,8 @@ import numpy as np
 import onnx
 import pytest
 
+from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 from edge_sdk.engines.model_info import read_metadata
-from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
 from edge_sdk.evaluate import recall_at_iou
 from edge_sdk.evaluate.detector import DEPLOY_PARAMS, detect_all, load_coco, video_frames
 from edge_sdk.scenes import CLASS_NAMES

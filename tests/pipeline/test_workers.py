@@ -13,9 +13,9 @@ from edge_sdk.config import load_config
 from edge_sdk.daemon import run_service
 from edge_sdk.decode.base import DecodeParams
 from edge_sdk.decode.registry import get_decoder
+from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 from edge_sdk.engines.base import Engine
 from edge_sdk.engines.model_info import read_metadata
-from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
 from edge_sdk.errors import EngineError
 from edge_sdk.frame import FrameResult
 from edge_sdk.pipeline.pipeline import Pipeline, PipelineParts
@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class UnevenEngine(Engine):
     """Real ONNX Runtime underneath; each call waits a different time, so concurrent calls finish out of
-    order. Counts the calls in flight at once, and fails any call after `close` (a swap must wait)."""
+    order. Counts the calls in flight at once, and fails any call after `close` (a swap must wait): the base
+    class refuses a call made after it, `used_after_close` records one that raced past that check."""
 
     def __init__(self, model: Path, workers: int, delays_ms: tuple[int, ...] = (30, 2, 12)) -> None:
         self._inner = OnnxRuntimeEngine(model, workers=workers)
@@ -36,12 +37,12 @@ class UnevenEngine(Engine):
         self._delays = delays_ms
         self._lock = threading.Lock()
         self.calls = self.in_flight = self.max_in_flight = 0
-        self.closed = False
+        self.was_closed = False
         self.used_after_close = False
 
-    def infer(self, batch: np.ndarray) -> list[np.ndarray]:
+    def infer_impl(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         with self._lock:
-            if self.closed:
+            if self.was_closed:
                 self.used_after_close = True
                 raise EngineError("closed engine used")
             delay = self._delays[self.calls % len(self._delays)] / 1000
@@ -50,14 +51,14 @@ class UnevenEngine(Engine):
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             time.sleep(delay)
-            return self._inner.infer(batch)
+            return self._inner.infer(inputs)
         finally:
             with self._lock:
                 self.in_flight -= 1
 
-    def close(self) -> None:
+    def close_impl(self) -> None:
         with self._lock:
-            self.closed = True
+            self.was_closed = True
         self._inner.close()
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import onnx
 import pytest
 
-from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 from edge_sdk.engines.trt.calibrator import read_calibration_cache
 from edge_sdk.errors import BuildError
 from edge_sdk.quant import build_int8, resolve_int8_model

@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 import pytest
 
-from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 from edge_sdk.quant import build_int8, resolve_int8_model
 from edge_sdk.quant.build import BuildOutcome, GateFailed
 from edge_sdk.quant.placement import plan_graph, summarize_qdq

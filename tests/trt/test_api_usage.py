@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edge_sdk.config.engine import TensorRtEngineConfig
 from edge_sdk.device.profiles import load_profile
+from edge_sdk.engines.backends.tensorrt import TensorRtEngineConfig
 from edge_sdk.engines.trt.builder import build_engine
 from edge_sdk.engines.trt.compat import LEGACY_NAMES
 from edge_sdk.errors import BuildError
@@ -142,7 +142,7 @@ def test_legacy_accessor_names_are_absent_from_the_1013_stubs_and_other_paths() 
 def run_all_flows(name: str, install: InstallTrt, cuda: Any, tmp: Path) -> Any:
     """Drive every TensorRT-touching flow of edge-sdk on one target version; returns the recorders."""
     from edge_sdk.device.probes import dla_cores_from_tensorrt
-    from edge_sdk.engines.trt.runtime import TensorRtEngine
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngine
 
     def fill(addresses: dict[str, int], stream: int) -> None:
         cuda.memory.view(addresses["output0"])[:] = 0

@@ -16,8 +16,8 @@ from typing import Any
 import onnx
 import pytest
 
-from edge_sdk.config.engine import TensorRtEngineConfig
 from edge_sdk.device.profiles import load_profile
+from edge_sdk.engines.backends.tensorrt import TensorRtEngineConfig
 from edge_sdk.engines.trt.builder import build_engine
 from edge_sdk.errors import BuildError, CalibrationError, DeviceError
 from tests.trt.conftest import InstallTrt

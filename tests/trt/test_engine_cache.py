@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from edge_sdk.config.engine import TensorRtEngineConfig
 from edge_sdk.device.profiles import load_profile
+from edge_sdk.engines.backends.tensorrt import TensorRtEngineConfig
 from edge_sdk.engines.trt import cache
 from edge_sdk.engines.trt.builder import build_engine
 from edge_sdk.engines.trt.key import key_digest
@@ -97,7 +97,7 @@ def test_edge_sdk_logic_a_changed_dependency_rebuilds_with_a_reason(change: str,
 
 def test_edge_sdk_logic_tampered_engine_is_rebuilt_and_never_loaded(install_fake_trt: InstallTrt, fake_cuda: object,
                                                                     detector: Path, tmp_path: Path) -> None:
-    from edge_sdk.engines.trt.runtime import TensorRtEngine
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngine
 
     _, rec = install_fake_trt("10")
     art = build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e")
@@ -114,7 +114,7 @@ def test_edge_sdk_logic_tampered_engine_is_rebuilt_and_never_loaded(install_fake
 
 def test_edge_sdk_logic_engine_without_manifest_is_not_trusted(install_fake_trt: InstallTrt, fake_cuda: object,
                                                                detector: Path, tmp_path: Path) -> None:
-    from edge_sdk.engines.trt.runtime import TensorRtEngine
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngine
 
     install_fake_trt("10")
     art = build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e")
@@ -126,7 +126,7 @@ def test_edge_sdk_logic_engine_without_manifest_is_not_trusted(install_fake_trt:
 
 def test_edge_sdk_logic_engine_of_another_tensorrt_is_refused_at_load(install_fake_trt: InstallTrt, fake_cuda: object,
                                                                       detector: Path, tmp_path: Path) -> None:
-    from edge_sdk.engines.trt.runtime import TensorRtEngine
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngine
 
     install_fake_trt("8.6")
     art = build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e")

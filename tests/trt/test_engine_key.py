@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from edge_sdk.config.engine import TensorRtEngineConfig
+from edge_sdk.engines.backends.tensorrt import TensorRtEngineConfig
 from edge_sdk.engines.trt.builder import settings_for
 from edge_sdk.engines.trt.builder_config import Precision
 from edge_sdk.engines.trt.key import (

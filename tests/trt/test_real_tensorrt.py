@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_sdk.config.engine import TensorRtEngineConfig
 from edge_sdk.decode.base import DecodeParams
 from edge_sdk.decode.registry import detect_layout, get_decoder
 from edge_sdk.device.compare import FP16, INT8, compare
 from edge_sdk.device.probes import probe_pycuda
 from edge_sdk.device.profiles import DeviceProfile, resolve_profile
-from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
+from edge_sdk.engines.backends.tensorrt import TensorRtEngineConfig
 from edge_sdk.engines.trt.builder import build_engine
 from edge_sdk.errors import DependencyMissing
 from tests.conftest import DEMO_MODEL
@@ -58,7 +58,7 @@ def model_under_test(tmp_path: Path) -> Path:
 
 
 def test_real_fp16_engine_matches_onnxruntime(tmp_path: Path, profile: DeviceProfile) -> None:
-    from edge_sdk.engines.trt.runtime import TensorRtEngine
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngine
 
     model = model_under_test(tmp_path)
     art = build_engine(model, None, profile, TensorRtEngineConfig(workspace_mb=min(1024, profile.memory_budget_mb)),
@@ -75,7 +75,7 @@ def test_real_fp16_engine_matches_onnxruntime(tmp_path: Path, profile: DevicePro
 
 
 def test_real_int8_qdq_engine_finds_what_onnxruntime_finds(tmp_path: Path, profile: DeviceProfile) -> None:
-    from edge_sdk.engines.trt.runtime import TensorRtEngine
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngine
 
     model = tiny_detector(tmp_path / "tiny.qdq.onnx", hw=(64, 64), qdq=True)
     art = build_engine(model, None, profile, TensorRtEngineConfig(workspace_mb=512), tmp_path / "engines")
@@ -91,7 +91,7 @@ def test_real_int8_qdq_engine_finds_what_onnxruntime_finds(tmp_path: Path, profi
 def test_real_enqueue_on_caller_streams(tmp_path: Path, profile: DeviceProfile) -> None:
     import pycuda.driver as cuda
 
-    from edge_sdk.engines.trt.runtime import TensorRtEngine
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngine
 
     model = tiny_detector(tmp_path / "tiny.onnx", hw=(64, 64))
     art = build_engine(model, None, profile, TensorRtEngineConfig(workspace_mb=512), tmp_path / "engines")
@@ -115,7 +115,7 @@ def test_real_enqueue_on_caller_streams(tmp_path: Path, profile: DeviceProfile) 
 
 
 def test_real_dla_engine(tmp_path: Path, profile: DeviceProfile) -> None:
-    from edge_sdk.engines.trt.runtime import TensorRtEngine
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngine
 
     if profile.dla_cores == 0:
         pytest.skip(f"profile {profile.name} has no DLA")

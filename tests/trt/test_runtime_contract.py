@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edge_sdk.config.engine import TensorRtEngineConfig
 from edge_sdk.device.profiles import load_profile
+from edge_sdk.engines.backends.tensorrt import TensorRtEngineConfig
 from edge_sdk.engines.registry import open_engine
 from edge_sdk.engines.trt.builder import build_engine
 from edge_sdk.errors import EngineError
@@ -40,7 +40,7 @@ def summing_engine(cuda: Any) -> Any:
 @pytest.mark.parametrize("path", PATHS)
 def test_edge_sdk_logic_infer_binds_tensors_the_way_of_each_path(path: str, zero_copy: bool, install_fake_trt: InstallTrt,
                                                                  fake_cuda: Any, detector: Path, tmp_path: Path) -> None:
-    from edge_sdk.engines.trt.runtime import TensorRtEngine
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngine
 
     _, rec = install_fake_trt(path, FakeState(on_execute=summing_engine(fake_cuda)))
     art = build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e")
@@ -72,7 +72,7 @@ def test_edge_sdk_logic_infer_binds_tensors_the_way_of_each_path(path: str, zero
 def test_edge_sdk_logic_enqueue_uses_one_context_per_slot(path: str, install_fake_trt: InstallTrt, fake_cuda: Any,
                                                           detector: Path, tmp_path: Path) -> None:
     """The CUDA-stream runner's entry point: caller-owned pointers and streams, one execution context per slot."""
-    from edge_sdk.engines.trt.runtime import TensorRtEngine
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngine
 
     seen: list[tuple[dict[str, int], int]] = []
     _, rec = install_fake_trt(path, FakeState(on_execute=lambda addr, stream: seen.append((addr, stream))))
@@ -93,7 +93,7 @@ def test_edge_sdk_logic_enqueue_uses_one_context_per_slot(path: str, install_fak
 
 def test_edge_sdk_logic_closed_engine_refuses_and_close_is_idempotent(install_fake_trt: InstallTrt, fake_cuda: Any,
                                                                       detector: Path, tmp_path: Path) -> None:
-    from edge_sdk.engines.trt.runtime import TensorRtEngine
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngine
 
     install_fake_trt("10", FakeState(on_execute=summing_engine(fake_cuda)))
     art = build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e")
@@ -127,8 +127,8 @@ def test_edge_sdk_logic_open_tensorrt_builds_an_onnx_then_loads_from_the_cache(i
 def test_edge_sdk_logic_engine_that_tensorrt_cannot_deserialize_is_an_error(install_fake_trt: InstallTrt,
                                                                             fake_cuda: Any, detector: Path,
                                                                             tmp_path: Path) -> None:
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngine
     from edge_sdk.engines.trt import cache
-    from edge_sdk.engines.trt.runtime import TensorRtEngine
 
     install_fake_trt("10")
     art = build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e")

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edge_sdk.config.engine import TensorRtEngineConfig
 from edge_sdk.device.probes import probe_pycuda
 from edge_sdk.device.profiles import load_profile
+from edge_sdk.engines.backends.tensorrt import TensorRtEngineConfig
 from edge_sdk.engines.trt.builder import build_engine
 from tests.trt.fake_tensorrt import FakeState, make_fake_tensorrt
 
@@ -45,7 +45,7 @@ def engine_path(cuda: Any, detector: Path, tmp_path: Path, monkeypatch: pytest.M
 
 @pytest.mark.parametrize("zero_copy", [False, True])
 def test_real_cuda_buffers_carry_the_data_through(cuda: Any, engine_path: Path, zero_copy: bool) -> None:
-    from edge_sdk.engines.trt.runtime import TensorRtEngine
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngine
 
     rng = np.random.default_rng(0)
     with TensorRtEngine(engine_path, slots=2, zero_copy=zero_copy) as engine:
@@ -57,7 +57,7 @@ def test_real_cuda_buffers_carry_the_data_through(cuda: Any, engine_path: Path, 
 
 
 def test_real_enqueue_on_caller_streams(cuda: Any, engine_path: Path) -> None:
-    from edge_sdk.engines.trt.runtime import TensorRtEngine
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngine
 
     with TensorRtEngine(engine_path, slots=2) as engine, engine.activated():
         streams = [cuda.Stream(), cuda.Stream()]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from edge_sdk.cli.main import main
-from edge_sdk.config.engine import TensorRtEngineConfig
+from edge_sdk.engines.backends.tensorrt import TensorRtEngineConfig
 from edge_sdk.engines.registry import open_engine
 from edge_sdk.engines.trt.version import installed_version
 from edge_sdk.errors import DependencyMissing
@@ -22,10 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_importing_the_tensorrt_layer_does_not_import_tensorrt() -> None:
-    code = ("import sys, edge_sdk, edge_sdk.engines.trt.runtime, edge_sdk.engines.trt.builder, edge_sdk.device.doctor, "
-            "edge_sdk.cli.cmd_selftest; print('tensorrt' in sys.modules, 'pycuda' in sys.modules)")
+    """Nor does finding the engine backends (the config schema does, for every config it loads)."""
+    code = ("import sys, edge_sdk, edge_sdk.engines.backends.tensorrt, edge_sdk.engines.trt.builder, edge_sdk.device.doctor, "
+            "edge_sdk.cli.cmd_selftest, edge_sdk.config.app; from edge_sdk.engines.registry import available_engines; "
+            "print(available_engines(), 'tensorrt' in sys.modules, 'pycuda' in sys.modules, 'onnxruntime' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
-    assert out.split() == ["False", "False"]
+    assert out.split() == ["['onnxruntime',", "'tensorrt']", "False", "False", "False"]
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["doctor", "--help"], ["selftest", "--help"]])

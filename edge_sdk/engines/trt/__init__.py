@@ -1,5 +1,8 @@
 """TensorRT engines for Jetson Orin: build from the INT8 step's Q/DQ ONNX, cache with a manifest, run.
 
+The engine itself and its config section (`engine.type: tensorrt`) are the backend module
+engines/backends/tensorrt.py (TensorRtEngine: infer / enqueue per slot); this package holds its parts.
+
 Thin on purpose; nothing here imports TensorRT until it is used (`version.require_tensorrt`).
 
     version.py        which TensorRT, which API path ("8.6", "10", "11") and what differs on each
@@ -14,7 +17,6 @@ Thin on purpose; nothing here imports TensorRT until it is used (`version.requir
     key.py            engine_cache_key(): what an engine is bound to (TensorRT, CUDA, GPU, JetPack, model, settings)
     cache.py          engine + manifest, reuse decisions, checksum refusal (atomic writes: atomic.py)
     facts.py          board, L4T/JetPack, CUDA, compute capability of this device (the key's target)
-    runtime.py        TensorRtEngine (infer / enqueue per slot) and open_tensorrt() for engine.type tensorrt
     iospec.py         I/O tensors by name (10/11) or binding (8.6)
     cuda_mem.py       pycuda: primary context, stream, pinned / zero-copy buffers
     trtlog.py, progress.py   TensorRT logger and progress monitor bridged to Python logging

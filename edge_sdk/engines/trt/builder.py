@@ -30,8 +30,8 @@ from edge_sdk.engines.trt.version import Features, TrtVersion, require_tensorrt
 from edge_sdk.errors import BuildError, DeviceError, ModelError
 
 if TYPE_CHECKING:
-    from edge_sdk.config.engine import TensorRtEngineConfig
     from edge_sdk.device.profiles import DeviceProfile
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngineConfig
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,13 @@
-"""TensorRT engine behind edge-sdk's Engine interface (the same one as engines/onnxrt.py).
+"""The `tensorrt` engine backend: its config section and TensorRtEngine (the building blocks are in engines/trt/).
 
-`open_tensorrt(model_path, engine_cfg)` is what `engine.type: tensorrt` opens (engines/registry.py):
+`open_tensorrt(model_path, config)` is what `engine.type: tensorrt` opens (engines/registry.py):
 a `.engine`/`.plan` file is loaded after its manifest checks out; an `.onnx` model is first built (or taken
 from the engine cache in `engine.engine_dir`, relative to the model's folder) for the detected device.
 
 Two ways to run a `TensorRtEngine`:
 
-- `infer(batch)`: synchronous, on slot 0, with the engine's own stream and pinned buffers; returns fresh
-  float arrays the caller owns.
+- `infer(batch)` (checked by the base class, then `infer_impl`): synchronous, on slot 0, with the engine's
+  own stream and pinned buffers; returns fresh float arrays the caller owns.
 - `enqueue(slot, stream_handle, input_ptr, output_ptrs)`: for the CUDA-stream runner (edge_sdk/cuda/),
   which owns its device buffers and streams. Each slot has its own execution context, so with 2 slots two
   frames can be in flight on two streams. Call it inside `with engine.activated():`, and never enqueue a
@@ -22,11 +22,13 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from pydantic import Field
 
-from edge_sdk.engines.base import Engine, EngineInfo, TensorSpec
+from edge_sdk.engines.base import Engine, EngineConfigBase, EngineInfo, TensorSpec
+from edge_sdk.engines.registry import Backend
 from edge_sdk.engines.trt import cache, compat
 from edge_sdk.engines.trt.cuda_mem import CudaContext, StreamBuffers, require_pycuda
 from edge_sdk.engines.trt.iospec import IoTensor, describe_io
@@ -42,6 +44,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
+
+
+class TensorRtEngineConfig(EngineConfigBase):
+    type: Literal["tensorrt"] = Field("tensorrt", description="a TensorRT engine built on this device")
+    dla_core: int | None = Field(None, ge=0, le=1, description="run on this DLA core (Orin AGX/NX: 0 or 1); null = GPU")
+    gpu_fallback: bool = Field(True, description="let layers DLA cannot run fall back to the GPU (listed in the build report)")
+    workspace_mb: int = Field(1024, ge=16, le=65536, description="builder memory-pool (workspace) limit in MiB")
+    optimization_level: int = Field(3, ge=0, le=5, description="builder optimization level (TensorRT >= 8.6)")
+    engine_dir: str = Field("build/engines", description="where engines and their manifests are cached")
+    slots: int = Field(2, ge=1, le=8, description="in-flight frames in the CUDA-stream runner (2 = double buffering)")
+    calibration_cache: str | None = Field(
+        None, description="TensorRT calibration cache from the INT8 step (relative to the model's folder); "
+                          "needed for DLA INT8 on TensorRT 8.6/10.x")
 
 
 class TensorRtEngine(Engine):
@@ -61,7 +76,6 @@ class TensorRtEngine(Engine):
                               where=str(path), fix="rebuild it on this device (delete it; edge-sdk rebuilds from the ONNX)")
         if slots < 1:
             raise ValueError(f"slots must be >= 1, got {slots}")
-        self._closed = False
         self._lock = threading.Lock()
         self._cuda: CudaContext | None = None
         self._log = TrtLog()
@@ -115,7 +129,7 @@ class TensorRtEngine(Engine):
 
     def activated(self) -> contextlib.AbstractContextManager[None]:
         """Make the engine's CUDA context current in this thread (for `enqueue` and the caller's CUDA calls)."""
-        if self._cuda is None or self._closed:
+        if self._cuda is None or self.closed:
             raise EngineError("engine is closed")
         return self._cuda.active()
 
@@ -124,7 +138,7 @@ class TensorRtEngine(Engine):
 
         Returns once the work is queued (not done): synchronize the stream before reading the outputs.
         """
-        if self._closed:
+        if self.closed:
             raise EngineError("engine is closed")
         if not 0 <= slot < len(self._contexts):
             raise ValueError(f"slot {slot} out of range 0..{len(self._contexts) - 1}")
@@ -148,15 +162,10 @@ class TensorRtEngine(Engine):
         if not ok:
             raise EngineError(f"TensorRT could not enqueue inference: {self._log.last_errors()}")
 
-    def infer(self, batch: np.ndarray) -> list[np.ndarray]:
-        if self._closed:
-            raise EngineError("engine is closed")
-        spec = self.inputs[0]
-        if tuple(batch.shape) != spec.shape:
-            raise ValueError(f"input batch has shape {list(batch.shape)}, the engine takes {list(spec.shape)}")
+    def infer_impl(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         with self._lock, self.activated():
             bufs = self._buffers or self._allocate()
-            np.copyto(bufs.buffers[0].host, batch, casting="same_kind")
+            np.copyto(bufs.buffers[0].host, inputs[0], casting="same_kind")
             bufs.to_device(bufs.buffers[0])
             self._enqueue_impl(self._contexts[0], bufs.handle, bufs.buffers[0].device_ptr,
                                [b.device_ptr for b in bufs.buffers[1:]])
@@ -172,8 +181,7 @@ class TensorRtEngine(Engine):
         self._buffers = StreamBuffers(self._cuda.cuda, specs, self._zero_copy)
         return self._buffers
 
-    def close(self) -> None:
-        self._closed = True
+    def close_impl(self) -> None:
         cuda_ctx, self._cuda = self._cuda, None
         if cuda_ctx is None:
             return
@@ -192,13 +200,10 @@ def _relative_to_model(model_path: Path, engine_dir: str) -> Path:
     return d if d.is_absolute() else model_path.resolve().parent / d
 
 
-def open_tensorrt(model_path: str, options: object = None) -> TensorRtEngine:
+def open_tensorrt(model_path: str, cfg: TensorRtEngineConfig) -> TensorRtEngine:
     """Open `model_path` (an .engine with its manifest, or an .onnx to build or take from the cache)."""
-    from edge_sdk.config.engine import TensorRtEngineConfig
-
     require_tensorrt()  # before anything else: one clear DependencyMissing where TensorRT is absent
     require_pycuda()  # and before a build that can take minutes, the same for pycuda
-    cfg = options if isinstance(options, TensorRtEngineConfig) else TensorRtEngineConfig()
     path = Path(model_path)
     from edge_sdk.device.profiles import resolve_profile
 
@@ -210,3 +215,6 @@ def open_tensorrt(model_path: str, options: object = None) -> TensorRtEngine:
         art = build_engine(path, calib, profile, cfg, _relative_to_model(path, cfg.engine_dir))
         path = art.engine_path
     return TensorRtEngine(path, slots=cfg.slots, zero_copy=profile.mapped_memory)
+
+
+BACKEND = Backend(TensorRtEngineConfig, open_tensorrt)

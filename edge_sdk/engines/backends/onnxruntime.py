@@ -4,17 +4,50 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
-from edge_sdk.engines.base import Engine, EngineInfo, TensorSpec
+from edge_sdk.engines.base import Engine, EngineConfigBase, EngineInfo, TensorSpec
 from edge_sdk.engines.model_info import file_sha256
+from edge_sdk.engines.registry import Backend
 from edge_sdk.errors import EngineError, ModelError
 from edge_sdk.lazy import lazy_import
 
-_ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(uint8)": "uint8",
-              "tensor(int8)": "int8", "tensor(int64)": "int64", "tensor(int32)": "int32"}
+_ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
+              "tensor(uint8)": "uint8", "tensor(int8)": "int8", "tensor(uint16)": "uint16", "tensor(int16)": "int16",
+              "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(bool)": "bool"}
+
+Provider = Literal["CPUExecutionProvider", "CUDAExecutionProvider"]
+
+
+def _cpu_only() -> list[Provider]:
+    return ["CPUExecutionProvider"]
+
+
+class OnnxRuntimeEngineConfig(EngineConfigBase):
+    type: Literal["onnxruntime"] = Field("onnxruntime", description="ONNX Runtime (CPU everywhere; CUDA with onnxruntime-gpu)")
+    providers: list[Provider] = Field(
+        default_factory=_cpu_only,
+        description="execution providers in order of preference; none is added silently")
+    intra_op_threads: int = Field(0, ge=0, le=256, description="threads inside one inference; 0 = ONNX Runtime's "
+                                                              "choice (one per core), or with several workers the "
+                                                              "CPUs this process may use divided by `workers`")
+    workers: int = Field(1, ge=1, le=16, description="inferences in flight at once on the one session, each on its "
+                                                     "own thread (results stay in frame order). 1: lowest latency; "
+                                                     "2 with 1 thread each: more frames/s on a small CPU (no "
+                                                     "cross-thread barriers inside an inference), ~2x latency")
+    graph_rewrites: bool = Field(True, description="apply in-memory graph rewrites that compute the same function "
+                                                   "faster before loading (the model file is not changed): on the CPU, "
+                                                   "YOLOv8's DFL (Softmax then a 1x1 Conv) as reductions, and in INT8 "
+                                                   "Q/DQ models nearest upsampling as NHWC channel copies, Concats on "
+                                                   "the quantized bytes, each SiLU as one byte lookup (a native "
+                                                   "op setup.py builds with the C compiler), the head's float 1x1 "
+                                                   "convs as integer matmuls and its other float convs with folded "
+                                                   "weights; "
+                                                   "elsewhere a Softmax over a "
+                                                   "middle axis over the last axis. See engines/graph_rewrite.py")
 
 
 def _import_ort() -> Any:
@@ -78,7 +111,7 @@ class OnnxRuntimeEngine(Engine):
         outputs = tuple(TensorSpec(o.name, tuple(o.shape), _ORT_TYPES.get(o.type, o.type))
                         for o in self._session.get_outputs())
         _check_image_input(inputs, path)
-        self._input_name = inputs[0].name
+        self._input_names = [i.name for i in inputs]
         self._output_names = [o.name for o in outputs]
         device = "cuda:0" if wanted[0].startswith("CUDA") else "cpu"
         self.info = EngineInfo(type="onnxruntime", model_path=str(path), model_sha256=file_sha256(path),
@@ -88,15 +121,21 @@ class OnnxRuntimeEngine(Engine):
                                       "workers": self.concurrency, "intra_op_threads": intra_op_threads,
                                       "graph_rewrites": dict(rewritten.applied) if rewritten else {}})
 
-    def infer(self, batch: np.ndarray) -> list[np.ndarray]:
+    @classmethod
+    def open(cls, model_path: str, config: OnnxRuntimeEngineConfig) -> OnnxRuntimeEngine:
+        """What `engine.type: onnxruntime` opens (engines/registry.py)."""
+        return cls(model_path, providers=list(config.providers), intra_op_threads=config.intra_op_threads,
+                   graph_rewrites=config.graph_rewrites, workers=config.workers)
+
+    def infer_impl(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Thread-safe: ONNX Runtime sessions accept concurrent `run` calls (see `workers`)."""
         session = self._session
-        if session is None:
-            raise EngineError("engine is closed")
-        outs = session.run(self._output_names, {self._input_name: batch})
+        if session is None:  # closed by another thread after `infer` checked
+            raise EngineError("engine is closed", where=self.info.model_path)
+        outs = session.run(self._output_names, dict(zip(self._input_names, inputs)))
         return [np.asarray(o) for o in outs]
 
-    def close(self) -> None:
+    def close_impl(self) -> None:
         self._session = None
 
 
@@ -121,10 +160,4 @@ def _check_image_input(inputs: tuple[TensorSpec, ...], path: Path) -> None:
                          fix="export the model with a float32 image input")
 
 
-def open_onnxruntime(model_path: str, options: Any = None) -> OnnxRuntimeEngine:
-    providers = getattr(options, "providers", None)
-    threads = getattr(options, "intra_op_threads", 0) or 0
-    rewrites = bool(getattr(options, "graph_rewrites", True))
-    workers = int(getattr(options, "workers", 1) or 1)
-    return OnnxRuntimeEngine(model_path, providers=providers, intra_op_threads=threads, graph_rewrites=rewrites,
-                             workers=workers)
+BACKEND = Backend(OnnxRuntimeEngineConfig, OnnxRuntimeEngine.open)
