@@ -255,6 +255,8 @@ class INetworkDefinition(_Gated):
 
     def __init__(self, flags: int) -> None:
         self._flags = flags
+        self._fp16_weights = False
+        self._qdq = False
         self._layers: list[Any] = []
         self._inputs: list[Any] = []
         self._outputs: list[Any] = []
@@ -332,6 +334,8 @@ class OnnxParser(_Gated):
                     f"No importer registered for op: {node.op_type}", i, node.name, node.op_type))
                 continue
             net._layers.append(self._cls["ILayer"](name, node.op_type))
+        net._fp16_weights = any(t.data_type == 10 for t in graph.initializer)  # onnx.TensorProto.FLOAT16
+        net._qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in graph.node)
         for vi in graph.input:
             if vi.name not in inits:
                 net._inputs.append(_tensor(self._cls, vi))
@@ -459,12 +463,49 @@ class Builder(_Gated):
                       if network._flags >> self._cls["NetworkDefinitionCreationFlag"]._values.index(n) & 1]
         engine = {"fake_tensorrt_engine": self._version, "network_flags": flag_names,
                   "builder_flags": sorted(config._flags), "dla_core": config._get("DLA_core"),
+                  "layers": _layer_information(network, flag_names, config._flags),
                   "io": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype.name, "input": True}
                          for t in network._inputs]
                   + [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype.name, "input": False}
                      for t in network._outputs]}
         state.built_engines.append(engine)
         return self._cls["IHostMemory"](json.dumps(engine).encode())
+
+
+# How a layer's output type reads in TensorRT's engine inspector JSON (ProfilingVerbosity.DETAILED).
+_FORMAT = {"FP32": "Row major linear FP32 format", "FP16": "Channel major FP16 format where channel % 8 == 0",
+           "INT8": "Thirty-two wide channel vectorized row major Int8 format"}
+
+
+def _layer_information(network: Any, network_flags: list[str], builder_flags: set[str]) -> list[dict[str, Any]]:
+    """What the stand-in "chose" per layer, as a real TensorRT would report it: strongly typed networks take the
+    ONNX's types (float16 weights: FP16; Q/DQ: INT8 convolutions); otherwise INT8 convolutions need the INT8
+    flag and Q/DQ nodes, and FP16 needs the FP16 flag. Never a lower precision than the flags allow."""
+    strongly = "STRONGLY_TYPED" in network_flags
+    fp16 = network._fp16_weights if strongly else "FP16" in builder_flags
+    int8 = network._qdq and (strongly or "INT8" in builder_flags)
+    out = []
+    for layer in network._layers:
+        kind = "INT8" if int8 and layer._op == "Conv" else "FP16" if fp16 else "FP32"
+        out.append({"Name": layer.name, "LayerType": _LAYER_TYPE.get(layer._op, "IDENTITY"),
+                    "Inputs": [{"Name": f"{layer.name}_in", "Format/Datatype": _FORMAT[kind]}],
+                    "Outputs": [{"Name": f"{layer.name}_out", "Format/Datatype": _FORMAT[kind]}]})
+    return out
+
+
+class EngineInspector(_Gated):
+    _api_name = "EngineInspector"
+
+    def __init__(self, layers: list[dict[str, Any]]) -> None:
+        self._layers = layers
+
+    def get_engine_information(self, format: Any) -> str:
+        if format.name == "JSON":
+            return json.dumps({"Layers": self._layers, "Bindings": []})
+        return "\n".join(layer["Name"] for layer in self._layers)
+
+    def get_layer_information(self, layer_index: int, format: Any) -> str:
+        return json.dumps(self._layers[layer_index])
 
 
 class IProgressMonitor(_Gated):
@@ -516,6 +557,14 @@ class ICudaEngine(_Gated):
 
     def __init__(self, desc: dict[str, Any]) -> None:
         self._io: list[dict[str, Any]] = desc["io"]
+        self._layers: list[dict[str, Any]] = desc.get("layers", [])
+
+    @property
+    def num_layers(self) -> int:
+        return len(self._layers)
+
+    def create_engine_inspector(self) -> Any:
+        return self._cls["EngineInspector"](self._layers)
 
     @property
     def num_io_tensors(self) -> int:
@@ -578,7 +627,8 @@ class Runtime(_Gated):
 
 IMPLEMENTED: tuple[type[_Gated], ...] = (
     ILogger, Dims, ITensor, ILayer, INetworkDefinition, ParserError, OnnxParser, IHostMemory, ITimingCache,
-    IBuilderConfig, Builder, IProgressMonitor, IInt8EntropyCalibrator2, IExecutionContext, ICudaEngine, Runtime)
+    IBuilderConfig, Builder, IProgressMonitor, IInt8EntropyCalibrator2, IExecutionContext, ICudaEngine, Runtime,
+    EngineInspector)
 
 
 class _FakeModule(types.ModuleType):

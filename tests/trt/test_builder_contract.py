@@ -77,8 +77,10 @@ def test_edge_sdk_logic_fp16_build_flags_and_11x_onnx_conversion(name: str, inst
     """edge-sdk logic, not TensorRT: FP16 is a flag on 8.6/10.x and FP16 tensor types in the ONNX on 11.x."""
     _, rec = install_fake_trt(name)
     path = target(name).path
-    art = build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "engines")
+    art = build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "engines", precision="fp16")
     assert art.precision == "fp16"
+    assert art.layer_precisions is not None  # 4 layers, and on 11.x the two I/O Casts of the FP16 ONNX
+    assert art.layer_precisions["counts"] == {"FP16": 6 if path == "11" else 4}
     assert flag_names(rec) == ([] if path == "11" else ["FP16"])
     parsed = Path(rec.args_of("OnnxParser.parse_from_file")[0][0])
     if path == "11":
@@ -164,7 +166,8 @@ def test_edge_sdk_logic_no_gpu_fallback_refuses_layers_dla_cannot_run(path: str,
                                                                       detector: Path, tmp_path: Path) -> None:
     _, rec = install_fake_trt(path, FakeState(num_dla_cores=2, dla_unsupported_ops=frozenset({"Reshape", "Mul"})))
     with pytest.raises(BuildError, match=r"2 of [46] layers cannot run on DLA.*/model.1/Reshape \(SHUFFLE\)"):
-        build_engine(detector, None, AGX, TensorRtEngineConfig(dla_core=0, gpu_fallback=False), tmp_path / "e")
+        build_engine(detector, None, AGX, TensorRtEngineConfig(dla_core=0, gpu_fallback=False), tmp_path / "e",
+                     precision="fp16")
     assert "GPU_FALLBACK" not in flag_names(rec) and not rec.of("Builder.build_serialized_network")
 
 
@@ -174,7 +177,7 @@ def test_edge_sdk_logic_parser_errors_name_the_nodes(path: str, install_fake_trt
     """8.6 reports nodes by index only: edge-sdk maps it to the ONNX node's name; 10/11 give names."""
     install_fake_trt(path, FakeState(unsupported_ops=frozenset({"Sigmoid"})))
     with pytest.raises(BuildError) as err:
-        build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e")
+        build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e", precision="fp16")
     index = 2 if path == "11" else 1  # on 11.x the FP16-converted ONNX starts with an input Cast
     assert f"node {index} '/model.0/act/Sigmoid' (Sigmoid): No importer registered for op: Sigmoid" in str(err.value)
 
@@ -237,3 +240,41 @@ def test_edge_sdk_logic_timing_cache_tensorrt_rejects_is_replaced(install_fake_t
     build_engine(detector, None, AGX, TensorRtEngineConfig(), out)
     assert [c.args[0]._valid for c in rec.of("IBuilderConfig.set_timing_cache")] == [False, True]
     assert stale.read_bytes().startswith(b"FAKE-TIMING-CACHE|10.3.0.30|")
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_edge_sdk_logic_a_float_model_builds_fp32_unless_fp16_is_asked_for(name: str, install_fake_trt: InstallTrt,
+                                                                           detector: Path, tmp_path: Path) -> None:
+    """edge-sdk logic, not TensorRT: precision fp32 (and no precision for a float32 model) sets no FP16 flag and
+    converts nothing on 11.x; the build report lists every layer in FP32 and says so."""
+    _, rec = install_fake_trt(name)
+    for asked in ("fp32", None):
+        art = build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / str(asked), precision=asked)
+        assert art.precision == "fp32" and art.engine_path.name == "tiny.fp32.gpu.engine"
+        assert art.layer_precisions is not None and art.layer_precisions["counts"] == {"FP32": 4}
+        assert "4 layers: 4 FP32" in art.describe()
+    assert flag_names(rec) == []
+    assert [Path(a[0]).name for a in rec.args_of("OnnxParser.parse_from_file")] == ["tiny.onnx", "tiny.onnx"]
+
+
+def test_edge_sdk_logic_layers_built_below_the_asked_precision_refuse_the_build(install_fake_trt: InstallTrt,
+                                                                                detector: Path, tmp_path: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """If TensorRT ever put layers in FP16 on an fp32 build, the build fails rather than ship it quietly."""
+    from tests.trt import fake_tensorrt
+
+    install_fake_trt("10.3")
+    monkeypatch.setattr(fake_tensorrt, "_FORMAT", {**fake_tensorrt._FORMAT, "FP32": fake_tensorrt._FORMAT["FP16"]})
+    with pytest.raises(BuildError, match="precision fp32 was asked for, but TensorRT built layers in a lower precision"):
+        build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e", precision="fp32")
+    assert not list((tmp_path / "e").glob("*.engine"))
+
+
+def test_edge_sdk_logic_contradictory_precisions_are_errors(install_fake_trt: InstallTrt, detector: Path,
+                                                            qdq_detector: Path, tmp_path: Path) -> None:
+    _, rec = install_fake_trt("10.3")
+    with pytest.raises(BuildError, match="FP16 was asked for but the model has Q/DQ nodes"):
+        build_engine(qdq_detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e", precision="fp16")
+    with pytest.raises(BuildError, match="INT8 was asked for but the model has no Q/DQ nodes"):
+        build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e", precision="int8")
+    assert not rec.of("Builder.build_serialized_network")

@@ -43,7 +43,7 @@ def test_edge_sdk_logic_infer_binds_tensors_the_way_of_each_path(path: str, zero
     from edge_sdk.engines.backends.tensorrt import TensorRtEngine
 
     _, rec = install_fake_trt(path, FakeState(on_execute=summing_engine(fake_cuda)))
-    art = build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e")
+    art = build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e", precision="fp16")
     with TensorRtEngine(art.engine_path, slots=2, zero_copy=zero_copy) as engine:
         assert engine.info.inputs[0].shape == (1, 3, 32, 32) and engine.info.outputs[0].shape == (1, 6, 64)
         assert engine.info.precision == "fp16" and engine.info.device == "cuda:0" and engine.slots == 2
@@ -115,13 +115,13 @@ def test_edge_sdk_logic_open_tensorrt_builds_an_onnx_then_loads_from_the_cache(i
     cfg = TensorRtEngineConfig(engine_dir="engines", slots=1)
     with open_engine("tensorrt", str(detector), cfg) as engine:
         assert engine.info.type == "tensorrt"
-        assert Path(engine.info.model_path) == detector.parent / "engines" / "tiny.fp16.gpu.engine"
+        assert Path(engine.info.model_path) == detector.parent / "engines" / "tiny.fp32.gpu.engine"
     with open_engine("tensorrt", str(detector), cfg) as engine:
         out = engine.infer(np.ones((1, 3, 32, 32), np.float32))
         assert out[0].shape == (1, 6, 64)
     assert len(rec.of("Builder.build_serialized_network")) == 1
-    with open_engine("tensorrt", str(detector.parent / "engines" / "tiny.fp16.gpu.engine"), cfg) as engine:
-        assert engine.info.precision == "fp16"
+    with open_engine("tensorrt", str(detector.parent / "engines" / "tiny.fp32.gpu.engine"), cfg) as engine:
+        assert engine.info.precision == "fp32"  # a float model's own precision: never FP16 unless asked
 
 
 def test_edge_sdk_logic_engine_that_tensorrt_cannot_deserialize_is_an_error(install_fake_trt: InstallTrt,

@@ -23,6 +23,7 @@ from edge_sdk.engines.trt.calibrator import read_calibration_cache
 from edge_sdk.engines.trt.dla import check_builder_core, check_requested_core, check_version_has_dla
 from edge_sdk.engines.trt.facts import gather
 from edge_sdk.engines.trt.key import engine_cache_key, key_digest
+from edge_sdk.engines.trt.layers import LayerPrecisions, check_precision, inspect_layers
 from edge_sdk.engines.trt.network import parse_onnx
 from edge_sdk.engines.trt.timing_cache import TimingCacheUse, attach, save, timing_cache_path
 from edge_sdk.engines.trt.trtlog import TrtLog
@@ -47,6 +48,7 @@ class SerializedBuild:
     timing_cache: TimingCacheUse
     phases: tuple[str, ...] = ()  # progress-monitor phases seen (TensorRT >= 10)
     warnings: tuple[str, ...] = ()
+    layers: LayerPrecisions | None = None  # None: the built engine could not be inspected (said in the log)
 
 
 @dataclass(frozen=True)
@@ -63,15 +65,27 @@ class EngineArtifact:
     build_seconds: float | None = None
     fallback_layers: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def layer_precisions(self) -> dict[str, object] | None:
+        """The build report's per-layer precisions (counts, and each layer's), if the engine was inspected."""
+        build = self.manifest.get("build")
+        value = build.get("layer_precisions") if isinstance(build, dict) else None
+        return value if isinstance(value, dict) else None
+
     def describe(self) -> str:
         what = "reused" if self.reused else f"built in {self.build_seconds or 0.0:.1f} s"
         lines = [f"{self.engine_path}: {self.precision} engine, TensorRT {self.tensorrt_version}, {what} ({self.reason})"]
+        build = self.manifest.get("build")
+        summary = build.get("layer_summary") if isinstance(build, dict) else None
+        if summary:
+            lines.append(f"  {summary}")
         if self.fallback_layers:
             lines.append(f"  {len(self.fallback_layers)} layers run on the GPU, not DLA: " + ", ".join(self.fallback_layers))
         return "\n".join(lines)
 
 
-def has_qdq(onnx_path: Path) -> bool:
+def model_types(onnx_path: Path) -> tuple[bool, bool]:
+    """(has Q/DQ nodes, has float16 weights) of an ONNX model."""
     import onnx
 
     try:
@@ -79,7 +93,13 @@ def has_qdq(onnx_path: Path) -> bool:
     except Exception as exc:  # DecodeError, OSError, ...
         raise ModelError(f"cannot read ONNX model: {exc}", where=str(onnx_path),
                          fix="re-export the model or check that the file was copied completely") from exc
-    return any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
+    qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
+    fp16 = any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
+    return qdq, fp16
+
+
+def has_qdq(onnx_path: Path) -> bool:
+    return model_types(onnx_path)[0]
 
 
 def settings_for(engine_cfg: TensorRtEngineConfig, precision: Precision) -> BuildSettings:
@@ -89,15 +109,23 @@ def settings_for(engine_cfg: TensorRtEngineConfig, precision: Precision) -> Buil
 
 
 def choose_precision(onnx_path: Path, requested: Precision | None) -> Precision:
-    """int8 for a Q/DQ model, else fp16; an explicit int8 on a model without Q/DQ nodes is an error."""
-    qdq = has_qdq(onnx_path)
+    """The engine's precision: `requested`, or (None) the model's own: int8 for a Q/DQ model, fp16 for float16
+    weights, else fp32. Never FP16 unless asked or in the model; contradictions are errors."""
+    qdq, fp16 = model_types(onnx_path)
     if requested is None:
-        if not qdq:
-            log.info("%s has no Q/DQ nodes: building an FP16 engine (run the INT8 step for INT8)", onnx_path.name)
-        return "int8" if qdq else "fp16"
+        chosen: Precision = "int8" if qdq else "fp16" if fp16 else "fp32"
+        log.info("%s: building an %s engine (the model's own precision%s)", onnx_path.name, chosen.upper(),
+                 "; model.precision: fp16 asks for FP16" if chosen == "fp32" else "")
+        return chosen
     if requested == "int8" and not qdq:
         raise BuildError("INT8 was asked for but the model has no Q/DQ nodes", where=str(onnx_path),
                          fix="pass the Q/DQ model written by the INT8 step (edge-sdk build), or build fp16")
+    if requested != "int8" and qdq:
+        raise BuildError(f"{requested.upper()} was asked for but the model has Q/DQ nodes, which TensorRT runs in INT8",
+                         where=str(onnx_path), fix="build the float model for fp32/fp16, or ask for int8")
+    if requested == "fp32" and fp16:
+        raise BuildError("FP32 was asked for but the model's weights are float16", where=str(onnx_path),
+                         fix="export the model in float32, or ask for fp16")
     return requested
 
 
@@ -127,13 +155,37 @@ def build_serialized(onnx_path: Path, settings: BuildSettings, version: TrtVersi
         raise BuildError("the calibration cache lacks scales for tensors DLA runs in INT8", where="calib_cache",
                          fix="re-run the INT8 step on this model so that its cache covers every tensor")
     save(config, timing)
-    log.info("engine built in %.1f s (%d bytes)", seconds, len(bytes(serialized)))
-    return SerializedBuild(data=bytes(serialized), seconds=seconds, network_flags=parsed.flags,
+    data = bytes(serialized)
+    log.info("engine built in %.1f s (%d bytes)", seconds, len(data))
+    layers = inspect_built(data, trt_log, settings.dla_core)
+    if layers is not None:
+        log.info("layer precisions: %s", layers.describe(settings.precision))
+        check_precision(layers, settings.precision, str(onnx_path))
+    return SerializedBuild(data=data, seconds=seconds, network_flags=parsed.flags,
                            builder_flags=tuple(configured.builder_flags),
                            fallback_layers=tuple(str(p) for p in configured.fallback_layers),
                            num_layers=parsed.network.num_layers, timing_cache=timing,
                            phases=tuple(configured.progress.finished) if configured.progress else (),
-                           warnings=tuple(trt_log.warnings))
+                           warnings=tuple(trt_log.warnings), layers=layers)
+
+
+def inspect_built(data: bytes, trt_log: TrtLog, dla_core: int | None) -> LayerPrecisions | None:
+    """Deserialize the just-built engine to read its layers' precisions; None (and a warning) if it cannot be."""
+    import tensorrt as trt
+
+    runtime = trt.Runtime(trt_log.logger)
+    if dla_core is not None:
+        runtime.DLA_core = dla_core
+    engine = runtime.deserialize_cuda_engine(data)
+    if engine is None:
+        log.warning("cannot inspect the built engine's layers (%s); the report lists no precisions",
+                    trt_log.last_errors())
+        return None
+    try:
+        return inspect_layers(engine)
+    except ValueError as exc:
+        log.warning("cannot read the engine inspector's layer list: %s", exc)
+        return None
 
 
 def build_engine(qdq_onnx: str | Path, calib_cache: str | Path | None, profile: DeviceProfile,
@@ -195,6 +247,8 @@ def build_engine(qdq_onnx: str | Path, calib_cache: str | Path | None, profile: 
         "build": {"seconds": round(built.seconds, 3), "reason": reason, "api_path": features.path,
                   "built_from": str(build_input), "network_flags": list(built.network_flags),
                   "builder_flags": list(built.builder_flags), "fallback_layers": list(built.fallback_layers),
+                  "layer_precisions": built.layers.as_dict() if built.layers else None,
+                  "layer_summary": built.layers.describe(chosen) if built.layers else "layers not inspected",
                   "num_layers": built.num_layers, "timing_cache": str(built.timing_cache.path),
                   "timing_cache_loaded_bytes": built.timing_cache.loaded_bytes,
                   "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}})
