@@ -59,7 +59,7 @@ from edge_sdk.quant.gate import (  # noqa: E402
 )
 from edge_sdk.quant.placement import plan_graph  # noqa: E402
 from edge_sdk.quant.stats import StatsSettings, collect_ranges, preprocess_file  # noqa: E402
-from edge_sdk.scenes import write_still_set  # noqa: E402
+from tools.scenes import write_still_set  # noqa: E402
 
 OPS = ["Conv", "MatMul", "Gemm"]
 MAP_PARAMS = DecodeParams(conf_thres=0.001, iou_thres=0.7, max_det=300)

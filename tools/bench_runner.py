@@ -41,12 +41,12 @@ from edge_sdk.cuda.api import SlotBinding
 from edge_sdk.cuda.letterbox_plan import make_plan
 from edge_sdk.cuda.pycuda_backend import PycudaBackend
 from edge_sdk.cuda.runner import CudaRunner, RunnerOptions
-from edge_sdk.cuda.spin import SpinEngine, measure_cycles_per_ms
 from edge_sdk.cuda.stage import run_frames
 from edge_sdk.decode.base import DecodeParams
 from edge_sdk.decode.yolov8 import decode_yolov8
 from edge_sdk.frame import Frame
 from edge_sdk.preprocess import letterbox, letterbox_into
+from tools.gpu.spin import SpinEngine, measure_cycles_per_ms
 
 RATIOS = (0.25, 0.5, 1.0, 2.0, 4.0)
 SWEEP_INPUT_HW = (2048, 2048)  # 50 MB float32 input, about 1 ms over PCIe 5: the "upload"

@@ -38,10 +38,11 @@ Frames = list[tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 def detect_video(video: Path, model: Path, conf: float, limit: int | None) -> Frames:
+    from edge_sdk.evaluate.detector import detect, video_frames
+
     from edge_sdk.decode import DecodeParams
     from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngineConfig
     from edge_sdk.engines.registry import open_engine
-    from edge_sdk.evaluate.detector import detect, video_frames
 
     engine = open_engine("onnxruntime", str(model), OnnxRuntimeEngineConfig())
     out: Frames = []

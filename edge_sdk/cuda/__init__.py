@@ -5,8 +5,10 @@ runner opens, so this package imports everywhere.
 - `runner.CudaRunner`, `runner.RunnerOptions`: the runner (a context manager owning streams and buffers).
 - `api.StreamEngine`: the protocol a GPU engine implements (enqueue on a given stream with given pointers);
   `ort_cuda.OrtCudaStreamEngine` implements it for ONNX Runtime's CUDA provider, TensorRT's runtime in
-  edge_sdk/engines/trt/ for TensorRT.
+  edge_sdk/engines/backends/tensorrt.py for TensorRT.
 - `select`: from a config to a runner (is the engine on a GPU, memory mode by device profile, slots).
 - `stage.run_frames`: the runner as a pipeline stage.
-- `spin.SpinEngine`: a kernel of set duration, to measure the runner at controlled copy/compute ratios.
+
+Its benchmark instrument, `SpinEngine` (a kernel of set duration, to measure the runner at controlled
+copy/compute ratios), is in tools/gpu/spin.py.
 """

@@ -23,9 +23,9 @@ from edge_sdk.calibration.capture import capture
 from edge_sdk.calibration.images import sha256_bytes
 from edge_sdk.calibration.importer import import_images
 from edge_sdk.config import AppConfig
-from edge_sdk.scenes import generate_still
 from edge_sdk.sources.base import Source
 from tests.quant.helpers import write_config
+from tools.scenes import generate_still
 
 ROOT = Path(__file__).resolve().parents[2]
 

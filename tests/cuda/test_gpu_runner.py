@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from edge_sdk.cuda.runner import CudaRunner, RunnerOptions
-from edge_sdk.cuda.spin import SpinEngine, measure_cycles_per_ms
 from edge_sdk.cuda.stage import run_frames
 from edge_sdk.frame import Frame
 from edge_sdk.preprocess import letterbox
+from tools.gpu.spin import SpinEngine, measure_cycles_per_ms
 
 pytestmark = pytest.mark.gpu
 N_COPY = 640 * 3  # three rows of the R plane, from row 80 (where a 480-row frame starts in the 640x640 input)

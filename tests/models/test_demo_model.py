@@ -14,9 +14,9 @@ import pytest
 from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 from edge_sdk.engines.model_info import read_metadata
 from edge_sdk.evaluate import recall_at_iou
-from edge_sdk.evaluate.detector import DEPLOY_PARAMS, detect_all, load_coco, video_frames
-from edge_sdk.scenes import CLASS_NAMES
-from edge_sdk.scenes.video import video_coco_path
+from tools.evaluate.detector import DEPLOY_PARAMS, detect_all, load_coco, video_frames
+from tools.scenes import CLASS_NAMES
+from tools.scenes.video import video_coco_path
 
 #: Every 3rd frame of the 20 s sample keeps the test to a few seconds on 2 CPU cores.
 FRAME_STEP = 3

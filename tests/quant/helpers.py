@@ -10,7 +10,7 @@ import numpy as np
 import yaml
 
 from edge_sdk.config import AppConfig, load_config
-from edge_sdk.scenes import write_still_set
+from tools.scenes import write_still_set
 
 
 def scene_frames(folder: Path, first_seed: int, count: int, size: tuple[int, int] = (640, 480)) -> Path:

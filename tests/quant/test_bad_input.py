@@ -13,9 +13,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 from edge_sdk.errors import CalibrationError, ConfigError, ModelError
 from edge_sdk.quant import build_int8
-from edge_sdk.scenes import generate_still
 from tests.quant.helpers import scene_frames, write_config
 from tests.quant.tiny_detector import tiny_detector
+from tools.scenes import generate_still
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_sdk.scenes import CLASS_NAMES, generate_still, generate_video_frames, write_still_set, write_video
-from edge_sdk.scenes.__main__ import main as scenes_main
-from edge_sdk.scenes.compose import ALPHA_OPAQUE
-from edge_sdk.scenes.objects import render_sprite, sample_object
-from edge_sdk.scenes.still import StillScene, still_scene
-from edge_sdk.scenes.types import MIN_VISIBLE_FRACTION, PlacedObject, Sprite
+from tools.scenes import CLASS_NAMES, generate_still, generate_video_frames, write_still_set, write_video
+from tools.scenes.__main__ import main as scenes_main
+from tools.scenes.compose import ALPHA_OPAQUE
+from tools.scenes.objects import render_sprite, sample_object
+from tools.scenes.still import StillScene, still_scene
+from tools.scenes.types import MIN_VISIBLE_FRACTION, PlacedObject, Sprite
 
 SEEDS = range(20)
 

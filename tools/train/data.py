@@ -1,6 +1,6 @@
 """Training data generated on the fly from seeds, letterboxed exactly as the SDK's preprocess does.
 
-Each sample is one `edge_sdk.scenes.generate_still(seed)` frame, letterboxed with
+Each sample is one `tools.scenes.generate_still(seed)` frame, letterboxed with
 `edge_sdk.preprocess.letterbox.letterbox_image` (the same code the SDK runs at inference), returned
 as uint8 RGB CHW to keep worker-to-GPU traffic small; the GPU divides by 255 (as the SDK does).
 With `reuse` > 1 consecutive samples share a scene; odd ones are mirrored left-right (a worker
@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 from edge_sdk.preprocess.letterbox import letterbox_image
-from edge_sdk.scenes import generate_still
+from tools.scenes import generate_still
 
 #: Training seeds live below this; evaluation seeds start at 1_000_000.
 MAX_TRAIN_SEED = 1_000_000

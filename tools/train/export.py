@@ -22,7 +22,7 @@ from torch import nn
 from model import STRIDES, Conv, YoloV8, count_params, gflops
 from train import load_checkpoint
 
-from edge_sdk.scenes import CLASS_NAMES
+from tools.scenes import CLASS_NAMES
 
 IR_VERSION = 9  # ONNX Runtime 1.17+ (and 1.30) read IR 9
 

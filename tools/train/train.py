@@ -28,7 +28,7 @@ from data import SceneDataset, collate
 from loss import DetectionLoss
 from model import YoloV8, count_params, gflops
 
-from edge_sdk.scenes import CLASS_NAMES
+from tools.scenes import CLASS_NAMES
 
 PART_BYTES = 15 * 1024 * 1024
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_sdk.scenes.background import make_background
-from edge_sdk.scenes.clutter import draw_background_clutter, occluder_sprite
-from edge_sdk.scenes.coco import CocoBuilder
-from edge_sdk.scenes.compose import annotate, draw_scene, opaque_pixels
-from edge_sdk.scenes.objects import render_sprite, sample_object
-from edge_sdk.scenes.photometric import apply_look, sample_look
-from edge_sdk.scenes.types import CLASS_NAMES, Annotation, PlacedObject, Sprite
+from tools.scenes.background import make_background
+from tools.scenes.clutter import draw_background_clutter, occluder_sprite
+from tools.scenes.coco import CocoBuilder
+from tools.scenes.compose import annotate, draw_scene, opaque_pixels
+from tools.scenes.objects import render_sprite, sample_object
+from tools.scenes.photometric import apply_look, sample_look
+from tools.scenes.types import CLASS_NAMES, Annotation, PlacedObject, Sprite
 
 _STILL_STREAM = 0x5717  # keeps still and video random streams apart for the same seed
 MIN_OBJECT_SIDE = 12.0

@@ -1,4 +1,4 @@
-"""Command line: `python -m edge_sdk.scenes stills --out DIR --seeds A:B` or `... video --out F.mp4 --seed S`."""
+"""Command line: `python -m tools.scenes stills --out DIR --seeds A:B` or `... video --out F.mp4 --seed S`."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from edge_sdk.scenes.background import SCENE_KINDS
-from edge_sdk.scenes.encode import CODECS
-from edge_sdk.scenes.photometric import CONDITIONS
-from edge_sdk.scenes.still import write_still_set
-from edge_sdk.scenes.video import write_video
+from tools.scenes.background import SCENE_KINDS
+from tools.scenes.encode import CODECS
+from tools.scenes.photometric import CONDITIONS
+from tools.scenes.still import write_still_set
+from tools.scenes.video import write_video
 
 
 def parse_seeds(text: str) -> range:
@@ -39,7 +39,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m edge_sdk.scenes", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.scenes", description=__doc__)
     sub = parser.add_subparsers(dest="mode", required=True)
     stills = sub.add_parser("stills", help="write still frames (PNG) and annotations.coco.json")
     stills.add_argument("--out", required=True, help="output folder")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from edge_sdk.scenes.types import Color
+from tools.scenes.types import Color
 
 _SHIFT = 4
 _ONE = 1 << _SHIFT

@@ -1,4 +1,4 @@
-"""The accuracy table printed by `python -m edge_sdk.evaluate`, and its JSON form."""
+"""The accuracy table printed by `python -m tools.evaluate`, and its JSON form."""
 
 from __future__ import annotations
 

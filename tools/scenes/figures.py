@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from edge_sdk.scenes.canvas import Canvas, shade
-from edge_sdk.scenes.types import ObjectParams
+from tools.scenes.canvas import Canvas, shade
+from tools.scenes.types import ObjectParams
 
 
 def draw_person(c: Canvas, p: ObjectParams, phase: float) -> None:

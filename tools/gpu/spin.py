@@ -3,7 +3,8 @@
 It measures the runner's mechanics at controlled ratios of copy to compute time: the kernel
 (`spin_copy` in kernels.py) fills every SM, spins on `clock64()` for a set number of cycles on the slot's
 stream, then writes `input[i] + 1` to `output[i]` for the first `n_copy` elements, so the output depends on
-the input and shows which frame it came from. It is a measuring instrument, not a model.
+the input and shows which frame it came from. It is a measuring instrument, not a model, so it lives in
+tools/ and is not installed with the package (its kernel ships in the prebuilt fatbin, edge_sdk/cuda/letterbox.cu).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from edge_sdk.scenes.canvas import Canvas, shade
-from edge_sdk.scenes.types import ObjectParams
+from tools.scenes.canvas import Canvas, shade
+from tools.scenes.types import ObjectParams
 
 _WHITE = (240, 240, 240)
 _BLACK = (20, 20, 20)

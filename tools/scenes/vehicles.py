@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from edge_sdk.scenes.canvas import Canvas, shade
-from edge_sdk.scenes.types import ObjectParams
+from tools.scenes.canvas import Canvas, shade
+from tools.scenes.types import ObjectParams
 
 _TYRE = (25, 25, 28)
 _GLASS = (70, 55, 45)

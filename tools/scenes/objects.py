@@ -8,11 +8,11 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from edge_sdk.scenes.canvas import Canvas, pick, random_color, shade
-from edge_sdk.scenes.figures import draw_dog, draw_person
-from edge_sdk.scenes.things import draw_parcel, draw_sign
-from edge_sdk.scenes.types import CLASS_NAMES, Color, ObjectParams, Sprite
-from edge_sdk.scenes.vehicles import draw_bicycle, draw_car
+from tools.scenes.canvas import Canvas, pick, random_color, shade
+from tools.scenes.figures import draw_dog, draw_person
+from tools.scenes.things import draw_parcel, draw_sign
+from tools.scenes.types import CLASS_NAMES, Color, ObjectParams, Sprite
+from tools.scenes.vehicles import draw_bicycle, draw_car
 
 DrawFn = Callable[[Canvas, ObjectParams, float], None]
 _DRAW: tuple[DrawFn, ...] = (draw_person, draw_car, draw_bicycle, draw_sign, draw_parcel, draw_dog)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_sdk.scenes.types import MIN_VISIBLE_FRACTION, MIN_VISIBLE_SIDE, Annotation, PlacedObject, Sprite
+from tools.scenes.types import MIN_VISIBLE_FRACTION, MIN_VISIBLE_SIDE, Annotation, PlacedObject, Sprite
 
 BACKGROUND = -1
 OCCLUDER = -2

@@ -64,8 +64,8 @@ def still_frames(
 
     The ground truth dict is filled while the iterator runs: consume the iterator first.
     """
-    from edge_sdk.scenes.coco import CocoBuilder
-    from edge_sdk.scenes.still import generate_still
+    from tools.scenes.coco import CocoBuilder
+    from tools.scenes.still import generate_still
 
     seeds = list(seeds)
     builder = CocoBuilder("edge-sdk generated stills", {"seeds": [seeds[0], seeds[-1]] if seeds else []})

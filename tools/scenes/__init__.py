@@ -4,9 +4,9 @@ Stills (`generate_still`, `write_still_set`) and videos (`write_video`) are draw
 OpenCV only, from a seed: the same seed always gives the same pixels and annotations.
 """
 
-from edge_sdk.scenes.still import generate_still, generate_stills, write_still_set
-from edge_sdk.scenes.types import CLASS_NAMES, Annotation
-from edge_sdk.scenes.video import generate_video_frames, video_coco_path, write_video
+from tools.scenes.still import generate_still, generate_stills, write_still_set
+from tools.scenes.types import CLASS_NAMES, Annotation
+from tools.scenes.video import generate_video_frames, video_coco_path, write_video
 
 __all__ = [
     "CLASS_NAMES",

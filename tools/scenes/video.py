@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_sdk.scenes.background import make_background, value_noise
-from edge_sdk.scenes.clutter import draw_background_clutter, occluder_sprite
-from edge_sdk.scenes.coco import CocoBuilder
-from edge_sdk.scenes.compose import annotate, draw_scene, opaque_pixels
-from edge_sdk.scenes.encode import VideoFileWriter
-from edge_sdk.scenes.objects import render_sprite, sample_object
-from edge_sdk.scenes.photometric import apply_look, sample_look
-from edge_sdk.scenes.types import Annotation, ObjectParams, PlacedObject, Sprite
+from tools.scenes.background import make_background, value_noise
+from tools.scenes.clutter import draw_background_clutter, occluder_sprite
+from tools.scenes.coco import CocoBuilder
+from tools.scenes.compose import annotate, draw_scene, opaque_pixels
+from tools.scenes.encode import VideoFileWriter
+from tools.scenes.objects import render_sprite, sample_object
+from tools.scenes.photometric import apply_look, sample_look
+from tools.scenes.types import Annotation, ObjectParams, PlacedObject, Sprite
 
 _VIDEO_STREAM = 0x71DE0
 _ACTOR_CLASSES = (0, 1, 2, 5)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_sdk.scenes.canvas import random_color, shade
-from edge_sdk.scenes.types import Color
+from tools.scenes.canvas import random_color, shade
+from tools.scenes.types import Color
 
 
 @dataclass

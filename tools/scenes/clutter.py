@@ -11,8 +11,8 @@ import math
 import cv2
 import numpy as np
 
-from edge_sdk.scenes.canvas import Canvas, random_color, shade
-from edge_sdk.scenes.types import Sprite
+from tools.scenes.canvas import Canvas, random_color, shade
+from tools.scenes.types import Sprite
 
 _FONT_TEXT = ("OPEN", "EXIT", "SALE", "42", "PARKING", "CAFE", "B-7", "NO ENTRY", "5%")
 

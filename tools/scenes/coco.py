@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_sdk.atomic import write_json_atomic
-from edge_sdk.scenes.types import CLASS_NAMES, GENERATOR_VERSION, Annotation
+from tools.scenes.types import CLASS_NAMES, GENERATOR_VERSION, Annotation
 
 
 def categories() -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """Accuracy of a YOLOv8-layout ONNX detector on generated held-out stills or on a video with COCO truth.
 
-    python -m edge_sdk.evaluate --model models/demo/yolo-demo.onnx                 # seeds 1000000:1000500
-    python -m edge_sdk.evaluate --model models/demo/yolo-demo.onnx --video samples/demo.mp4
+    python -m tools.evaluate --model models/demo/yolo-demo.onnx                 # seeds 1000000:1000500
+    python -m tools.evaluate --model models/demo/yolo-demo.onnx --video samples/demo.mp4
 
 Frames go through the SDK's letterbox, ONNX Runtime (CPU), YOLOv8 decode and NMS. mAP uses
 conf 0.001 / NMS IoU 0.7 / 300 detections (as COCO evaluation expects); recall uses the SDK's
@@ -17,22 +17,22 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edge_sdk.errors import EdgeSdkError
-from edge_sdk.evaluate.detector import DEPLOY_PARAMS, MAP_PARAMS, detect_all, load_coco, still_frames, video_frames
 from edge_sdk.evaluate.metrics import BACKENDS, coco_map, recall_at_iou
-from edge_sdk.evaluate.report import accuracy_json, accuracy_table
+from tools.evaluate.detector import DEPLOY_PARAMS, MAP_PARAMS, detect_all, load_coco, still_frames, video_frames
+from tools.evaluate.report import accuracy_json, accuracy_table
 
 HELDOUT_SEEDS = range(1_000_000, 1_000_500)
 
 
 def _seeds(text: str) -> range:
-    from edge_sdk.scenes.__main__ import parse_seeds
+    from tools.scenes.__main__ import parse_seeds
 
     return parse_seeds(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m edge_sdk.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m tools.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--model", required=True, help="ONNX model in YOLOv8 layout")
     p.add_argument("--seeds", type=_seeds, default=HELDOUT_SEEDS, help="generated still seeds A:B (default 1000000:1000500)")
@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from edge_sdk.atomic import write_json_atomic
     from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
-    from edge_sdk.scenes.video import video_coco_path
+    from tools.scenes.video import video_coco_path
 
     t0 = time.perf_counter()
     try:
