@@ -38,11 +38,10 @@ Frames = list[tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 def detect_video(video: Path, model: Path, conf: float, limit: int | None) -> Frames:
-    from edge_sdk.evaluate.detector import detect, video_frames
-
     from edge_sdk.decode import DecodeParams
     from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngineConfig
     from edge_sdk.engines.registry import open_engine
+    from tools.evaluate.detector import detect, video_frames
 
     engine = open_engine("onnxruntime", str(model), OnnxRuntimeEngineConfig())
     out: Frames = []
@@ -64,7 +63,7 @@ def scenes(extra_seeds: list[int], workdir: Path) -> list[tuple[str, Path, Path]
     """(name, video, ground truth): the sample video, then generated ones (same generator, other seeds)."""
     out = [("sample", ROOT / "samples/demo.mp4", ROOT / "samples/demo.coco.json")]
     for seed in extra_seeds:
-        from edge_sdk.scenes import video_coco_path, write_video
+        from tools.scenes import video_coco_path, write_video
 
         video = workdir / f"seed{seed}.mp4"
         write_video(video, seed, seconds=20.0, fps=15.0)
