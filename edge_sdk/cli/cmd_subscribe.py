@@ -111,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"edge-sdk subscribe: a member of share group {args.share!r}: 'missing' are the messages the broker gave "
               "to the other members", file=sys.stderr)
     if sub.invalid:
-        print(f"edge-sdk subscribe: {sub.invalid} message(s) were not detection messages and were ignored", file=sys.stderr)
+        sources = len(sub.rejections.by_source)
+        print(f"edge-sdk subscribe: {sub.invalid} invalid message(s) ignored (not detection messages, or not matching "
+              f"their topic; from {sources} topic(s), the first of each logged above)", file=sys.stderr)
     if args.count is not None and shown < args.count and not stop:
         print(f"edge-sdk subscribe: error: {shown} of {args.count} message(s) within {args.timeout:g} s",
               file=sys.stderr)

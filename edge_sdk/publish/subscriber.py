@@ -17,6 +17,15 @@
 
 A message is acknowledged to the broker once it is parsed and queued here; a consumer that must not
 lose one across its own crash should process it before taking the next (and use a persistent session).
+At most `max_queue` messages wait for `get`; beyond that the network thread waits (and the broker keeps the
+rest) instead of memory growing.
+
+Anyone who can publish to the broker can send anything: every message goes through one guard (guard.py):
+parsed with bounds (size, depth, no NaN/Infinity, typed and ranged fields), its device and camera checked
+against its topic, then tracked (tracking.py: a far-off seq starts a new epoch instead of silencing the real
+stream; streams, epochs and gaps are bounded). A bad message is counted (`invalid`, `rejections.by_source`)
+and logged once per source, never fatal: with a persistent session the broker redelivers it, and it is
+rejected again, quietly.
 
 Shared subscriptions (MQTT 5, `share_group="g"`: topics `$share/g/<prefix>/<device>/<camera>/detections`):
 N consumer processes with the same group split the messages between them; the broker gives each message to
@@ -52,6 +61,19 @@ from edge_sdk.publish.connection import (
     explain_connack,
     explain_exception,
     make_client,
+)
+from edge_sdk.publish.guard import (
+    MAX_SEQ,
+    InvalidMessage,
+    Rejections,
+    check_envelope,
+    check_schema_version,
+    field_dict,
+    field_float,
+    field_int,
+    field_list,
+    field_str,
+    load_json,
 )
 from edge_sdk.publish.message import SCHEMA_VERSION
 from edge_sdk.publish.settings import BrokerSettings
@@ -89,25 +111,19 @@ class DetectionMessage:
 
     @classmethod
     def parse(cls, topic: str, payload: bytes, received_time: float | None = None) -> DetectionMessage:
-        """Parse a detection message; ValueError if it is not one (bad JSON, missing fields)."""
-        import json
-
-        try:
-            raw = json.loads(payload)
-            if not isinstance(raw, dict) or raw.get("type") != "detections":
-                raise ValueError("not a detection message")
-            if int(raw["schema_version"]) > SCHEMA_VERSION:
-                raise ValueError(f"schema_version {raw['schema_version']} is newer than this SDK's {SCHEMA_VERSION}")
-            dets = tuple(Detection(int(d["class_id"]), str(d["label"]), float(d["score"]),
-                                   _box(d["box"]), _box(d["box_norm"])) for d in raw["detections"])
-            return cls(topic=topic, device_id=str(raw["device_id"]), camera=str(raw["camera"]),
-                       frame_id=int(raw["frame_id"]), seq=int(raw["seq"]), message_id=str(raw["message_id"]),
-                       capture_time=float(raw["capture_time"]), publish_time=float(raw["publish_time"]),
-                       width=int(raw["image"]["width"]), height=int(raw["image"]["height"]),
-                       model=dict(raw["model"]), detections=dets, raw=raw,
-                       received_time=time.time() if received_time is None else received_time)
-        except (KeyError, TypeError, IndexError) as exc:
-            raise ValueError(f"malformed detection message: {type(exc).__name__}: {exc}") from exc
+        """Parse and check a detection message (guard.py); `InvalidMessage` (a ValueError) if it is not one."""
+        raw = load_json(payload)
+        if raw.get("type") != "detections":
+            raise InvalidMessage(f"not a detection message (type {raw.get('type')!r:.40})")
+        check_schema_version(raw, SCHEMA_VERSION)
+        image = field_dict(raw, "image")
+        dets = tuple(_detection(d) for d in field_list(raw, "detections", MAX_DETECTIONS))
+        return cls(topic=topic, device_id=field_str(raw, "device_id", 64), camera=field_str(raw, "camera", 64),
+                   frame_id=field_int(raw, "frame_id", 0, MAX_SEQ), seq=field_int(raw, "seq", 1, MAX_SEQ),
+                   message_id=field_str(raw, "message_id", 128), capture_time=field_float(raw, "capture_time"),
+                   publish_time=field_float(raw, "publish_time"), width=field_int(image, "width", 1, 1 << 20),
+                   height=field_int(image, "height", 1, 1 << 20), model=field_dict(raw, "model"), detections=dets,
+                   raw=raw, received_time=time.time() if received_time is None else received_time)
 
     def only(self, classes: ClassFilter) -> DetectionMessage:
         """This message with only the detections of `classes` (in `detections` and in `raw`)."""
@@ -117,8 +133,21 @@ class DetectionMessage:
         return replace(self, detections=tuple(d for d, k in zip(self.detections, keep) if k), raw=raw)
 
 
-def _box(v: Any) -> tuple[float, float, float, float]:
-    x1, y1, x2, y2 = (float(x) for x in v)
+MAX_DETECTIONS = 10_000  # decode.max_det's bound
+
+
+def _detection(d: Any) -> Detection:
+    if not isinstance(d, dict):
+        raise InvalidMessage(f"a detection must be an object, got {type(d).__name__}")
+    return Detection(field_int(d, "class_id", 0, 1 << 31), field_str(d, "label", 256), field_float(d, "score"),
+                     _box(d, "box"), _box(d, "box_norm"))
+
+
+def _box(d: dict[str, Any], key: str) -> tuple[float, float, float, float]:
+    v = d.get(key)
+    if not isinstance(v, list) or len(v) != 4:
+        raise InvalidMessage(f"{key} must be a list of 4 numbers")
+    x1, y1, x2, y2 = (field_float({"x": x}, "x") for x in v)
     return (x1, y1, x2, y2)
 
 
@@ -160,7 +189,8 @@ class DetectionSubscriber:
     def __init__(self, broker: BrokerSettings, *, topic_prefix: str = "edge", devices: Collection[str] | None = None,
                  cameras: Collection[str] | None = None, classes: Collection[str | int] | None = None,
                  client_id: str | None = None, qos: int = 1, persistent: bool = False,
-                 drop_duplicates: bool = True, max_reconnect_delay_s: int = 5, share_group: str | None = None) -> None:
+                 drop_duplicates: bool = True, max_reconnect_delay_s: int = 5, share_group: str | None = None,
+                 max_queue: int = 10_000) -> None:
         if qos not in (0, 1, 2):
             raise ValueError("qos must be 0, 1 or 2")
         if persistent and not client_id:
@@ -178,9 +208,9 @@ class DetectionSubscriber:
         self.persistent = persistent
         self.drop_duplicates = drop_duplicates
         self.tracker = SequenceTracker()
-        self.invalid = 0
+        self.rejections = Rejections()
         self.connects = 0
-        self._queue: queue.Queue[Any] = queue.Queue()
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
         self._client = make_client(broker, self.client_id, persistent=persistent, reconnect=True)
         self._client.reconnect_delay_set(1, max(1, max_reconnect_delay_s))
         self._client.on_connect = self._on_connect
@@ -301,13 +331,15 @@ class DetectionSubscriber:
             self._last_log_error = buf
 
     def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
+        """The guard: whatever a message holds, nothing it does escapes into paho's network thread."""
         try:
-            m = self.parse(msg.topic, msg.payload)
-        except ValueError as exc:
-            self.invalid += 1
-            if self.invalid <= 5:
-                log.warning("ignoring a message on %s: %s", msg.topic, exc)
-            return
+            self._receive(str(msg.topic), bytes(msg.payload))
+        except Exception as exc:  # counted and logged once per source; the thread and the session go on
+            self.rejections.add(str(msg.topic), exc)
+
+    def _receive(self, topic: str, payload: bytes) -> None:
+        m = self.parse(topic, payload)
+        check_envelope(topic, m)
         verdict = self.tracker.observe(m.device_id, m.camera, m.seq, m.message_id)
         if verdict is Verdict.DUPLICATE and self.drop_duplicates:
             return
@@ -315,4 +347,20 @@ class DetectionSubscriber:
             m = replace(m, verdict=verdict)
         m = self.keep(m)
         if m is not None:
-            self._queue.put(m)
+            self._put(m)
+
+    def _put(self, m: Any) -> None:
+        """Queue for `get`; when the consumer is `max_queue` behind, wait (the broker holds the rest: QoS 1
+        messages are acknowledged only once queued here) rather than grow without bound or drop."""
+        while True:
+            try:
+                self._queue.put(m, timeout=0.5)
+                return
+            except queue.Full:
+                if not self._started:
+                    return
+
+    @property
+    def invalid(self) -> int:
+        """Messages rejected by the guard (not valid messages of this kind, or not matching their topic)."""
+        return self.rejections.total

@@ -33,10 +33,38 @@ def test_a_publisher_that_lost_its_spool_is_a_restart_not_duplicates() -> None:
 
 
 def test_huge_gaps_are_counted_without_remembering_each_seq() -> None:
-    t = SequenceTracker(max_missing=10)
+    t = SequenceTracker(max_gaps=2)
     t.observe("d", "c", 1, "a")
-    t.observe("d", "c", 1000, "b")
-    assert t.summary()["d/c"]["missing"] == 998
+    t.observe("d", "c", 50_001, "b")
+    for i, seq in enumerate((50_003, 50_005, 50_007)):  # more gaps than are kept: the oldest is forgotten, counted
+        t.observe("d", "c", seq, f"c{i}")
+    stream = t.streams[("d", "c")]
+    assert t.summary()["d/c"]["missing"] == 49_999 + 3
+    assert sum(len(e.gaps) for e in stream.epochs.values()) <= 2
+    assert t.observe("d", "c", 30_000, "late") is Verdict.DUPLICATE  # forgotten: no longer waited for
+
+
+def test_one_spoofed_seq_cannot_silence_a_stream() -> None:
+    t = SequenceTracker(window=1000)
+    for seq in range(1, 101):
+        t.observe("d", "c", seq, f"r{seq}")
+    assert t.observe("d", "c", 9_000_000_000_000_000, "spoof") is Verdict.NEW  # a new epoch of its own
+    verdicts = [t.observe("d", "c", seq, f"r{seq}") for seq in range(101, 201)]
+    assert verdicts == [Verdict.NEW] * 100, "the real messages continue their own numbering"
+    assert t.observe("d", "c", 150, "r150") is Verdict.DUPLICATE  # and duplicates are still found
+    s = t.summary()["d/c"]
+    assert s["missing"] == 0 and s["restarts"] == 1 and s["last_seq"] == 200
+
+
+def test_streams_epochs_and_ids_stay_bounded_whatever_is_sent() -> None:
+    t = SequenceTracker(max_streams=50, max_epochs=3, max_gaps=8, max_recent_ids=16)
+    for cam in range(5000):  # fake cameras
+        t.observe("fake", f"c{cam}", 1 + cam * 7919, f"id{cam}")
+    for i in range(2000):  # one stream, numbers all over the place
+        t.observe("fake", "c4999", (i * 2_654_435_761) % (1 << 62) + 1, f"x{i}")
+    assert len(t.streams) == 50 and t.evicted == 4950
+    s = t.streams[("fake", "c4999")]
+    assert len(s.epochs) <= 3 and all(len(e.gaps) <= 8 for e in s.epochs.values()) and len(s.recent_ids) <= 16
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
