@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edge_sdk.calibration.images import IMAGE_SUFFIXES, decode_image, is_bookkeeping, sha256_bytes
+from edge_sdk.calibration.images import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    IMAGE_SUFFIXES,
+    decode_image,
+    is_bookkeeping,
+    sha256_bytes,
+    size_problem,
+)
 from edge_sdk.errors import CalibrationError
 
 if TYPE_CHECKING:
@@ -41,7 +48,7 @@ class FrameFile:
 @dataclass(frozen=True)
 class Skipped:
     path: Path
-    reason: str  # "not an image", "unreadable"
+    reason: str  # "not an image", "unreadable ...", "too large (...)", "too small (...)"
 
 
 @dataclass
@@ -111,8 +118,9 @@ def calibration_fingerprint(cfg: AppConfig) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()
 
 
-def scan_folder(folder: Path, *, key: str) -> FrameSet:
-    """Read and hash every file of `folder` (not recursive). `key` names the config key for messages."""
+def scan_folder(folder: Path, *, key: str, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> FrameSet:
+    """Read and hash every file of `folder` (not recursive). `key` names the config key for messages. Images
+    whose header says they are larger than `max_pixels` or tiny are skipped and counted, never decoded."""
     if not folder.exists():
         raise CalibrationError("calibration folder not found", where=f"{folder} ({key})", fix=CAPTURE_HINT)
     if not folder.is_dir():
@@ -130,9 +138,10 @@ def scan_folder(folder: Path, *, key: str) -> FrameSet:
         except OSError as exc:
             result.skipped.append(Skipped(path, f"unreadable ({exc.strerror})"))
             continue
-        img = decode_image(data)
+        problem = size_problem(data, max_pixels)
+        img = decode_image(data, max_pixels) if problem is None else None
         if img is None:
-            result.skipped.append(Skipped(path, "unreadable (not a decodable image)"))
+            result.skipped.append(Skipped(path, problem or "unreadable (not a decodable image)"))
             continue
         sha = sha256_bytes(data)
         if sha in seen:
@@ -155,7 +164,7 @@ def _check_bad(fs: FrameSet, cal: CalibrationConfig, key: str) -> None:
                     " ..." if len(fs.skipped) > 3 else "")
         if share > cal.max_bad_fraction:
             raise CalibrationError(
-                f"{len(fs.skipped)} of {total} files ({share:.0%}) are unreadable or not images, more than "
+                f"{len(fs.skipped)} of {total} files ({share:.0%}) are unreadable, not images, too large or too small, more than "
                 f"calibration.max_bad_fraction ({cal.max_bad_fraction:.0%}); e.g. {examples}",
                 where=str(fs.folder), fix="remove or replace those files (JPEG/PNG frames only), or raise "
                                           "calibration.max_bad_fraction")
@@ -208,10 +217,11 @@ def load_split(cfg: AppConfig) -> FrameSplit:
     """Scan the configured folder(s), check them, and split. Raises CalibrationError on bad input."""
     cal = cfg.calibration
     main_key = "calibration.dir" if cal.dir else "calibration.root/profile"
-    main = scan_folder(frames_folder(cfg), key=main_key)
+    main = scan_folder(frames_folder(cfg), key=main_key, max_pixels=cal.max_image_pixels)
     _check_bad(main, cal, main_key)
     holdout_set = None
     if cal.holdout_dir:
-        holdout_set = scan_folder(cfg.resolve(cal.holdout_dir), key="calibration.holdout_dir")
+        holdout_set = scan_folder(cfg.resolve(cal.holdout_dir), key="calibration.holdout_dir",
+                                  max_pixels=cal.max_image_pixels)
         _check_bad(holdout_set, cal, "calibration.holdout_dir")
     return split_frames(main, holdout_set, cal)

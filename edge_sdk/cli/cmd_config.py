@@ -13,13 +13,18 @@ COMMAND = "config"
 HELP = "validate a config file, or print the JSON Schema of all keys"
 EPILOG = """examples:
   edge-sdk config validate /etc/edge-sdk/app.yaml      exit 0 if valid, else every problem with file:line
-  edge-sdk config validate app.yaml --json              the resolved config as JSON
-  edge-sdk config schema > app.schema.json              for editors and CI"""
+  edge-sdk config validate app.yaml --json              the resolved config as JSON (secrets shown as ***)
+
+validate also checks that the files it names exist and that the model is a readable ONNX graph with one image
+input (or a TensorRT engine whose manifest matches it): the systemd unit runs it as ExecStartPre, so a broken
+or half-copied model fails the start with one line instead of a crash loop. `edge-sdk model check` goes further
+(loads the model and runs one inference)."""
+
 
 
 def register(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    v = sub.add_parser("validate", help="check a config without running anything")
+    v = sub.add_parser("validate", help="check a config, the files it names and its model, without running anything")
     v.add_argument("file", help="the YAML config")
     v.add_argument("--json", action="store_true", help="print the resolved config as JSON")
     sub.add_parser("schema", help="print the JSON Schema of the config")
@@ -33,8 +38,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     cfg = load_config(args.file)
     _check_files(cfg, args.file)
+    _check_model(cfg)
     if args.json:
-        print(cfg.model_dump_json(indent=2))
+        from edge_sdk.redact import mask_secrets
+
+        print(json.dumps(mask_secrets(cfg.model_dump(mode="json")), indent=2))  # never a password on the screen
     else:
         print(f"{args.file}: OK (device {cfg.device}, engine {cfg.engine.type}, "
               f"{len(cfg.sources)} source(s), model {cfg.model.path})")
@@ -57,3 +65,51 @@ def _check_files(cfg: AppConfig, source: str) -> None:
     if problems:
         raise ConfigError("the config names files that do not exist:\n  " + "\n  ".join(problems), where=source,
                           fix="correct the paths (relative paths are resolved from the config file's directory)")
+
+
+def _check_model(cfg: AppConfig) -> None:
+    """The model is what it claims: an ONNX graph that parses, with one image input (4 dimensions, 3 channels,
+    a dtype edge-sdk feeds), or a TensorRT engine whose manifest checks out. Cheap: no weights loaded, nothing
+    run. Truncated files, random bytes and text files get one clear line each."""
+    from edge_sdk.errors import ModelError
+
+    path = cfg.resolve(cfg.model.path)
+    if not path.is_file():
+        return  # _check_files said so
+    from edge_sdk.engines.trt.runtime import ENGINE_SUFFIXES
+
+    if path.suffix in ENGINE_SUFFIXES:
+        from edge_sdk.engines.trt.cache import load_verified
+
+        load_verified(path)  # EngineError: no manifest, or the bytes do not match it
+        return
+    head = path.read_bytes()[:256]
+    fix = "copy the model again (compare its sha256 with the original) or re-export it to ONNX"
+    if not head:
+        raise ModelError("the model file is empty", where=f"model.path: {path}", fix=fix)
+    if _looks_like_text(head):
+        raise ModelError(f"the model file is text, not an ONNX model (it starts with {head[:40].decode(errors='replace')!r})",
+                         where=f"model.path: {path}", fix=fix)
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # DecodeError for truncated files and random bytes
+        raise ModelError(f"not a readable ONNX model ({str(exc)[:200]}): truncated, or not ONNX at all",
+                         where=f"model.path: {path}", fix=fix) from None
+    from edge_sdk.model import inputs as mi
+
+    if not model.graph.node:
+        raise ModelError("the ONNX file holds no graph (no nodes)", where=f"model.path: {path}", fix=fix)
+    mi.drop_initializer_inputs(model.graph)
+    image, _side = mi.image_and_side_inputs(model.graph, f"model.path: {path}")
+    mi.read_facts(image, cfg.model.preprocess.layout, f"model.path: {path}")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """Printable UTF-8 with no control bytes but whitespace: Markdown, HTML, a Git LFS pointer, a YAML file."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in "\r\n\t" for c in text)

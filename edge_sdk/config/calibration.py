@@ -44,8 +44,11 @@ class CalibrationConfig(Section):
                                         description="calibrate on at most this many frames (an even spread of the set)")
     max_holdout_frames: int = Field(200, ge=1, le=100000, description="evaluate the gate on at most this many held-out frames")
     max_bad_fraction: float = Field(0.1, ge=0.0, le=1.0,
-                                    description="unreadable or non-image files are skipped and counted; "
-                                                "the build fails when their share exceeds this")
+                                    description="unreadable, non-image, too large or too small files are skipped "
+                                                "and counted; the build fails when their share exceeds this")
+    max_image_pixels: int = Field(40_000_000, ge=256, le=1_000_000_000,
+                                  description="images whose header claims more pixels than this (width x height) "
+                                              "are skipped and counted, never decoded (8K, 33 MP, fits the default)")
     capture: CaptureConfig = Field(default_factory=CaptureConfig, description="`edge-sdk calibrate capture` settings")
 
     @model_validator(mode="after")

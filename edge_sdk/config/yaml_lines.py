@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from edge_sdk.config.safe_yaml import load_bounded
 from edge_sdk.errors import ConfigError
 
 Loc = tuple[str | int, ...]
@@ -32,16 +33,9 @@ def _line_map(node: yaml.Node, path: Loc, out: dict[Loc, int], source: str) -> N
 
 
 def parse_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise ConfigError(f"malformed YAML: {exc.problem}", where=where,
-                          fix="check indentation and quoting around that line") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"malformed YAML: {exc}", where=source) from None
+    """The data of a YAML document and the line of each key path; bounded against alias bombs and deep nesting
+    (safe_yaml.py)."""
+    data, node = load_bounded(text, source)
     lines: dict[Loc, int] = {}
     if node is not None:
         _line_map(node, (), lines, source)

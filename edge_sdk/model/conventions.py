@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from edge_sdk.config.safe_yaml import load_bounded
 from edge_sdk.engines.model_info import ModelMetadata
+from edge_sdk.errors import ConfigError
 from edge_sdk.model.labels import labels_from, labels_from_metadata
 
 log = logging.getLogger(__name__)
@@ -96,8 +96,8 @@ def _read_sidecar(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        data = load_bounded(path.read_text(encoding="utf-8"), str(path))[0]
+    except (OSError, UnicodeDecodeError, ConfigError) as exc:
         log.warning("ignoring %s: %s (set model.preprocess and model.labels in the config instead)", path, exc)
         return None
     if not isinstance(data, dict):

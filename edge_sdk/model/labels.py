@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from edge_sdk.config.safe_yaml import load_bounded
 from edge_sdk.errors import ConfigError
 
 #: Metadata keys exporters put class names under, in the order they are tried.
@@ -73,7 +74,7 @@ def read_labels_file(path: Path) -> dict[int, str]:
     value: Any = text
     if path.suffix.lower() in (".json", ".yaml", ".yml"):
         try:
-            value = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+            value = json.loads(text) if path.suffix.lower() == ".json" else load_bounded(text, str(path))[0]
         except (ValueError, yaml.YAMLError) as exc:
             raise ConfigError(f"malformed labels file: {exc}", where=str(path),
                               fix="write a list of names, a mapping {id: name}, or one name per line") from None

@@ -4,20 +4,24 @@ The manifest is keyed by the sha256 of the FP32 model, the sha256 of the calibra
 its calibration and held-out frames), the settings and the library versions. A build writes everything
 into a staging folder first; `publish` then removes the old manifest, moves each file into place
 (atomic renames) and writes the new manifest last. A crash in between leaves no manifest, so nothing is
-reused or run from a half-published folder.
+reused or run from a half-published folder. A build killed mid-way leaves its staging folder (and perhaps a
+`.manifest.json.*.tmp`): the next build removes them first, under a lock that keeps two builds of the same
+folder from running at once (`build_lock`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge_sdk.atomic import fsync_dir, move_atomic, write_json_atomic
+from edge_sdk.atomic import fsync_dir, move_atomic, remove_stale_temps, write_json_atomic
 from edge_sdk.errors import BuildError
 
 if TYPE_CHECKING:
@@ -132,6 +136,29 @@ class Staging:
         write_json_atomic(self.target / MANIFEST, manifest)
         self.discard()
         return manifest
+
+
+@contextlib.contextmanager
+def build_lock(target: Path) -> Iterator[list[Path]]:
+    """Hold the build of `target` (an flock on `.<name>.lock` beside it; a second build of the same folder
+    fails at once) and first remove what a build killed mid-way left: `.<name>.staging-*` folders beside it and
+    `.*.tmp` files in it. Yields what was removed."""
+    import fcntl
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "a+b") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildError("another `edge-sdk build` is building this model now", where=str(target),
+                             fix="wait for it to finish (or stop it), then run this build again") from None
+        removed = [p for p in target.parent.glob(f".{target.name}.staging-*") if p.is_dir()]
+        for path in removed:
+            shutil.rmtree(path, ignore_errors=True)
+        removed += remove_stale_temps(target)
+        if removed:
+            log.info("removed what an interrupted build left: %s", ", ".join(p.name for p in removed))
+        yield removed
 
 
 def remove_stale_failure(folder: Path) -> None:

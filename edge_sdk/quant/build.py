@@ -80,15 +80,16 @@ def build_int8(cfg: AppConfig, *, force: bool = False, progress: bool = True) ->
     t0 = time.monotonic()
     folder = art.build_dir(cfg)
     prep = _prepare(cfg)
-    if not force:
-        reused = _reusable(folder, prep.key)
-        if reused is not None:
-            return reused
-    staging = art.Staging.create(folder)
-    try:
-        return _build(cfg, prep, staging, t0, progress)
-    finally:
-        staging.discard()
+    with art.build_lock(folder):  # one build at a time; what a killed build left is removed first
+        if not force:
+            reused = _reusable(folder, prep.key)
+            if reused is not None:
+                return reused
+        staging = art.Staging.create(folder)
+        try:
+            return _build(cfg, prep, staging, t0, progress)
+        finally:
+            staging.discard()
 
 
 def _prepare(cfg: AppConfig) -> _Prepared:

@@ -61,7 +61,7 @@ def test_bad_files_are_skipped_and_counted(tmp_path: Path, scenes: Path) -> None
     reasons = sorted((s.path.name, s.reason.split(" ")[0]) for s in split.skipped)
     assert reasons == [("broken.png", "unreadable"), ("notes.txt", "not")]
     _, strict = write_config(tmp_path, MODEL, folder, calibration={"max_bad_fraction": 0.05}, name="s.yaml")
-    with pytest.raises(CalibrationError, match=r"2 of 22 files .* unreadable or not images") as err:
+    with pytest.raises(CalibrationError, match=r"2 of 22 files .* unreadable, not images, too large or too small") as err:
         load_split(strict)
     assert "max_bad_fraction" in (err.value.fix or "")
 

@@ -9,6 +9,7 @@ from edge_sdk.config import load_config, load_config_text
 from edge_sdk.config.secrets import resolve_secret
 from edge_sdk.errors import ConfigError
 
+ROOT = Path(__file__).resolve().parents[2]
 GOOD = """\
 device: cpu
 device_id: test-01
@@ -91,7 +92,7 @@ def test_cli_validate_prints_error_without_traceback(tmp_path: Path, capsys: pyt
     err = capsys.readouterr().err
     assert "model.path:" in err and "sources.0.uri:" in err and "does not exist" in err
     (tmp_path / "models/demo").mkdir(parents=True)
-    (tmp_path / "models/demo/yolo-demo.onnx").write_bytes(b"x")
+    (tmp_path / "models/demo/yolo-demo.onnx").write_bytes((ROOT / "models/demo/yolo-demo.onnx").read_bytes())
     (tmp_path / "samples").mkdir()
     (tmp_path / "samples/demo.mp4").write_bytes(b"x")
     assert main(["config", "validate", str(f)]) == 0
