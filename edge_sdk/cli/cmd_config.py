@@ -76,7 +76,7 @@ def _check_model(cfg: AppConfig) -> None:
     path = cfg.resolve(cfg.model.path)
     if not path.is_file():
         return  # _check_files said so
-    from edge_sdk.engines.trt.runtime import ENGINE_SUFFIXES
+    from edge_sdk.engines.backends.tensorrt import ENGINE_SUFFIXES
 
     if path.suffix in ENGINE_SUFFIXES:
         from edge_sdk.engines.trt.cache import load_verified
