@@ -8,8 +8,10 @@ import math
 
 import numpy as np
 
-#: Stride sets detection heads use, most common first.
-STRIDE_SETS: tuple[tuple[int, ...], ...] = ((8, 16, 32), (8, 16, 32, 64), (16, 32, 64), (8, 16), (4,), (8,), (16,), (32,))
+#: Stride sets detection heads use, most common first: P3-P5, P3-P6 (YOLO "-p6", PicoDet), P2-P5 (YOLO "-p2"),
+#: and single-level heads.
+STRIDE_SETS: tuple[tuple[int, ...], ...] = ((8, 16, 32), (8, 16, 32, 64), (4, 8, 16, 32), (16, 32, 64), (8, 16),
+                                            (4,), (8,), (16,), (32,))
 ALL_STRIDES = (4, 8, 16, 32, 64, 128)
 
 

@@ -23,6 +23,7 @@ compared value for value:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -99,10 +100,15 @@ class PreprocessSpec:
         return self.scale == 1.0 and all(m == 0 for m in self.mean) and all(s == 1 for s in self.std)
 
     def channel_affine(self) -> tuple[np.ndarray, np.ndarray]:
-        """(a, b) float32 [3] in model channel order: `x = pixel * a[c] + b[c]`."""
+        """(a, b) float32 [3] in model channel order: `x = pixel * a[c] + b[c]` (read-only arrays)."""
+        return self._affine
+
+    @functools.cached_property
+    def _affine(self) -> tuple[np.ndarray, np.ndarray]:  # computed once per spec: preprocess_into runs per frame
         std = np.asarray(self.std, np.float64)
         a = (self.scale / std).astype(np.float32)
         b = (-np.asarray(self.mean, np.float64) / std).astype(np.float32)
+        a.flags.writeable = b.flags.writeable = False
         return a, b
 
     def source_channel(self, c: int) -> int:
