@@ -14,12 +14,13 @@ from edge_sdk.decode.base import DecodeFn
 from edge_sdk.decode.dense import DenseLayout, decode_dense, dense_layout
 from edge_sdk.decode.end2end import SplitLayout, decode_end2end, decode_end2end_split, split_layout
 from edge_sdk.decode.grid import anchor_free_counts, cells
-from edge_sdk.decode.rtdetr import decode_rtdetr
+from edge_sdk.decode.rtdetr import decode_rtdetr, decode_rtdetr_topk
 from edge_sdk.decode.yolov5 import decode_yolov5
 from edge_sdk.decode.yolov8 import decode_yolov8
 from edge_sdk.decode.yolox import decode_yolox
 
 IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
+RTDETR_HEAD = "RTDETRDecoder"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class ModelFacts:
     raw_outputs: frozenset[str] = frozenset()  # outputs straight from the head's convolutions
     side_inputs: tuple[str, ...] = ()  # side inputs the loader filled in (orig_target_sizes, ...)
     end2end: bool = False  # the exporter says the head is one-to-one (Ultralytics `end2end: True`: YOLOv10, YOLO26)
+    head: str = ""  # the head's class as the exporter names it (Ultralytics 8.4+ metadata `head`)
 
 
 Matcher = Callable[[tuple[OutputInfo, ...], ModelFacts], "str | None"]
@@ -100,7 +102,7 @@ def match_yolox(outs: tuple[OutputInfo, ...], f: ModelFacts) -> str | None:
 
 def match_end2end(outs: tuple[OutputInfo, ...], f: ModelFacts) -> str | None:
     ab = _one(outs)
-    if ab is None or ab[1] != 6 or ab[0] in _free(f) or ab[0] in _based(f):
+    if ab is None or ab[1] != 6 or ab[0] in _free(f) or ab[0] in _based(f) or f.head == RTDETR_HEAD:
         return None
     return f"{list(outs[0].shape)}: {ab[0]} rows of x1,y1,x2,y2,score,class"
 
@@ -109,9 +111,16 @@ def match_rtdetr(outs: tuple[OutputInfo, ...], f: ModelFacts) -> str | None:
     ab = _one(outs)
     if ab is None or f.num_classes is None or ab[1] != 4 + f.num_classes or ab[0] in _free(f) or ab[0] in _based(f):
         return None
-    if f.end2end and ab[1] == 6:  # the exporter said: a one-to-one head's x1,y1,x2,y2,score,class rows
+    if ab[1] == 6 and (f.end2end or f.head == RTDETR_HEAD):  # the exporter said which [1, K, 6] it is
         return None
     return f"{list(outs[0].shape)}: {ab[0]} queries of normalised cx,cy,w,h + {f.num_classes} class scores"
+
+
+def match_rtdetr_topk(outs: tuple[OutputInfo, ...], f: ModelFacts) -> str | None:
+    ab = _one(outs)
+    if ab is None or ab[1] != 6 or f.head != RTDETR_HEAD:
+        return None
+    return f"{list(outs[0].shape)}: top {ab[0]} of normalised cx,cy,w,h,score,class (head {f.head})"
 
 
 def match_split(outs: tuple[OutputInfo, ...], f: ModelFacts) -> str | None:
@@ -141,7 +150,11 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout("end2end", "[1, K, 6]: x1,y1,x2,y2,score,class (NMS done in the model)",
            "YOLOv10, YOLO26, Ultralytics exports with nms=True", match_end2end, decode_end2end, family="Ultralytics"),
     Layout("rtdetr", "[1, K, 4+nc]: K queries of normalised cx,cy,w,h + class scores (no NMS)",
-           "RT-DETR from Ultralytics", match_rtdetr, decode_rtdetr, family="Ultralytics"),
+           "RT-DETR from Ultralytics before 8.4", match_rtdetr, decode_rtdetr, {"resize": "stretch"},
+           "Ultralytics RT-DETR"),
+    Layout("rtdetr-topk", "[1, K, 6]: normalised cx,cy,w,h,score,class, metadata head RTDETRDecoder (no NMS)",
+           "RT-DETR from Ultralytics 8.4 and later", match_rtdetr_topk, decode_rtdetr_topk, {"resize": "stretch"},
+           "Ultralytics RT-DETR"),
     Layout("end2end-split", "boxes [1,K,4] + scores [1,K] + labels [1,K] (+ count): x1,y1,x2,y2 in input pixels",
            "RT-DETR / RT-DETRv2 / D-FINE (official exports), TensorRT EfficientNMS exports", match_split,
            decode_end2end_split, {"resize": "stretch"}, "RT-DETR/D-FINE"),

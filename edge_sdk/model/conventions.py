@@ -5,8 +5,9 @@ Known conventions, tried in this order (a later one never overrides what an earl
   that paddle2onnx made from it): `Preprocess` (Resize target_size/keep_ratio, LetterBoxResize,
   NormalizeImage mean/std/is_scale, Permute), `label_list`, `arch`, `fpn_stride`. PaddleDetection decodes
   images to RGB.
-- Ultralytics: metadata `imgsz`, `stride`, `names`, `task` (author "Ultralytics", or imgsz + names + stride):
-  letterbox centred, pad 114, RGB, 0..1 (the default spec, so nothing else needs saying).
+- Ultralytics: metadata `imgsz`, `stride`, `names`, `task`, `head` (author "Ultralytics", or imgsz + names +
+  stride): RGB, 0..1; letterbox centred with pad 114, except RT-DETR (`head: RTDETRDecoder`), which Ultralytics
+  stretches; without `head` (before 8.4) the output layout decides (`rtdetr`: stretch; the others: letterbox).
 - Labels under other metadata keys: `labels`, `classes`, `class_names`, `label_list`, `character` (RapidAI).
 
 What no convention states is left to the config, then to the detected family's convention, then to the
@@ -28,9 +29,12 @@ from edge_sdk.model.labels import labels_from, labels_from_metadata
 log = logging.getLogger(__name__)
 
 PADDLE_SIDECAR = "infer_cfg.yml"
-#: What every Ultralytics export expects (its LetterBox, then /255, RGB, NCHW).
-ULTRALYTICS: dict[str, object] = {"resize": "letterbox", "align": "center", "pad_value": 114, "channel_order": "rgb",
-                                  "scale": 1.0 / 255.0, "mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0)}
+#: What every Ultralytics export expects: RGB, /255, NCHW; its geometry depends on the head (below).
+ULTRALYTICS: dict[str, object] = {"channel_order": "rgb", "scale": 1.0 / 255.0, "mean": (0.0, 0.0, 0.0),
+                                  "std": (1.0, 1.0, 1.0)}
+#: Ultralytics' predictors letterbox (centred, grey 114), except RT-DETR's, which stretches (scaleFill).
+ULTRALYTICS_LETTERBOX: dict[str, object] = {"resize": "letterbox", "align": "center", "pad_value": 114}
+ULTRALYTICS_RTDETR: dict[str, object] = {"resize": "stretch"}
 
 
 @dataclass(frozen=True)
@@ -78,9 +82,12 @@ def read_conventions(model_path: Path, meta: ModelMetadata) -> Conventions:
         origin = origin or "Ultralytics metadata"
         if meta.imgsz is not None:
             pre.setdefault("size", meta.imgsz)
-        for key, value in ULTRALYTICS.items():
+        geometry: dict[str, object] = {}  # without the head's name (before 8.4) the output layout tells
+        if "head" in meta.raw:
+            geometry = ULTRALYTICS_RTDETR if meta.raw["head"] == "RTDETRDecoder" else ULTRALYTICS_LETTERBOX
+        for key, value in {**ULTRALYTICS, **geometry}.items():
             pre.setdefault(key, value)
-        for key in ("task", "end2end", "batch"):
+        for key in ("task", "end2end", "batch", "head"):
             if key in meta.raw:
                 hints[key] = meta.raw[key]
     elif meta.imgsz is not None:

@@ -43,13 +43,14 @@ def choose_decoder(decode_type: str, resolved: ResolvedModel, names: Sequence[st
     outs = output_infos(names, probe)
     graph = onnx.load(str(resolved.path), load_external_data=False)
     side = tuple(n for n in SIDE_INPUTS if any(n in f for f in resolved.prepared.fixes))
-    end2end = resolved.conventions.hints.get("end2end", "").lower() == "true"
+    hints = resolved.conventions.hints
     facts = ModelFacts(spec.size, len(resolved.labels) or None, resolved.conventions.strides,
-                       raw_head_outputs(graph), side, end2end)
+                       raw_head_outputs(graph), side, hints.get("end2end", "").lower() == "true", hints.get("head", ""))
     layout: Layout | None
     if decode_type == "auto":
         layout, how = detect(outs, facts)
         fn = layout.decode
+        _check_pixel_boxes(layout.name, probe, resolved.path)
     else:
         layout, fn = layout_named(decode_type), decode_function(decode_type)
         how = "decode.type"
@@ -63,6 +64,18 @@ def choose_decoder(decode_type: str, resolved: ResolvedModel, names: Sequence[st
     bound = BoundDecoder(name, fn, model)
     _try(bound, probe, decode_type, resolved.path)
     return bound, resolved, how
+
+
+def _check_pixel_boxes(layout: str, probe: Sequence[np.ndarray], path: Path) -> None:
+    """[1, K, 6] x1,y1,x2,y2 boxes in pixels look like normalised cx,cy,w,h when every value is within 0..1:
+    an RT-DETR export whose metadata does not say so. Refuse rather than publish boxes 1 pixel wide."""
+    if layout != "end2end" or probe[0].size == 0:
+        return
+    boxes = probe[0][0, :, :4]
+    if 0 < float(np.abs(boxes).max()) <= 1.0:
+        raise ModelError("the [1, K, 6] output's boxes are all within 0..1: normalised (RT-DETR's cx,cy,w,h,score,"
+                         "class?) rather than x1,y1,x2,y2 in pixels", where=str(path),
+                         fix="set decode.type: rtdetr-topk for normalised cx,cy,w,h, or end2end if they are pixels")
 
 
 def _try(decoder: BoundDecoder, probe: Sequence[np.ndarray], decode_type: str, path: Path) -> None:

@@ -49,7 +49,8 @@ CASES = {
     "yolov5-anchors": Case(b.yolov5, ULTRA, "yolov5", LABELS),
     "yolox-raw": Case(b.yolox, YOLOX, "yolox", LABELS),
     "end2end": Case(lambda p, s: b.end2end(p, s, BOX[0].tolist()), ULTRA, "end2end"),
-    "rtdetr-ultralytics": Case(lambda p, s: b.end2end(p, s, BOX[0].tolist(), rtdetr=True), ULTRA, "rtdetr"),
+    "rtdetr-ultralytics": Case(lambda p, s: b.end2end(p, s, BOX[0].tolist(), rtdetr=True),
+                               PreprocessSpec(SIZE, resize="stretch"), "rtdetr"),  # Ultralytics stretches for RT-DETR
     "detr-official": Case(lambda p, s: b.detr_official(p, s, (BOX[0] / 64).tolist()),
                           PreprocessSpec(SIZE, resize="stretch"), "end2end-split", LABELS),
     "picodet-levels": Case(b.picodet, PADDLE, "ppyoloe", sidecar=PICODET_CFG),
@@ -107,3 +108,13 @@ def test_one_output_that_fits_two_layouts_is_refused_not_guessed(tmp_path: Path)
     with pytest.raises(ModelError, match="fit several layouts") as err:
         run_pipeline(config_for(tmp_path, model, frames, "  labels: [a, b]\n"), tmp_path)
     assert "end2end" in str(err.value) and "rtdetr" in str(err.value)
+
+
+def test_pixel_boxes_that_look_normalised_are_refused_not_published(tmp_path: Path) -> None:
+    """An RT-DETR-style [1, K, 6] of normalised cx,cy,w,h whose metadata does not say so would decode as end2end
+    boxes under one pixel wide: refused, naming both readings."""
+    model = b.end2end(tmp_path / "norm.onnx", ULTRA, (BOX[0] / 64).tolist())
+    frames, _ = frames_for(ULTRA, tmp_path / "frames")
+    with pytest.raises(ModelError, match=r"all within 0\.\.1") as err:
+        run_pipeline(config_for(tmp_path, model, frames), tmp_path)
+    assert "rtdetr-topk" in (err.value.fix or "")
