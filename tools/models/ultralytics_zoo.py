@@ -19,6 +19,7 @@ comparison meaningful (no near-ties).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
@@ -104,7 +105,7 @@ def export(name: str, out: Path, imgsz: int) -> dict[str, Any]:
     from ultralytics import RTDETR, YOLO
 
     torch.manual_seed(0)
-    with tempfile.TemporaryDirectory() as tmp_dir:
+    with tempfile.TemporaryDirectory() as tmp_dir, contextlib.chdir(tmp_dir):  # the exporter writes into the cwd
         tmp = Path(tmp_dir)
         cfg = _yaml(name, tmp)
         model = RTDETR(str(cfg)) if name == "rtdetr" else YOLO(str(cfg))
