@@ -34,7 +34,10 @@ def _default_device_id() -> str:
 class ModelConfig(Section):
     path: str = Field("models/demo/yolo-demo.onnx", description="FP32 ONNX model (relative to the config file)")
     name: str | None = Field(None, description="model name in messages; default the file name without suffix")
-    precision: Literal["fp32", "int8"] = Field("fp32", description="int8 runs the Q/DQ model made by `edge-sdk build`")
+    precision: Literal["fp32", "fp16", "int8"] = Field(
+        "fp32", description="fp32: the model as it is (never turned into FP16 quietly); fp16: its FP16 form (a GPU "
+                            "engine: TensorRT, or ONNX Runtime's CUDA provider); int8: the Q/DQ model made by "
+                            "`edge-sdk build`")
     labels: str | list[str] | None = Field(
         None, description="class names: a file (one name per line, or a JSON/YAML list or {id: name} mapping; "
                           "relative to the config file) or an inline list; default the model's own (metadata "
@@ -100,6 +103,10 @@ class AppConfig(Section):
 
     @model_validator(mode="after")
     def _engine_fits_precision(self) -> AppConfig:
+        providers = getattr(self.engine, "providers", None)
+        if self.model.precision == "fp16" and providers and providers[0] == "CPUExecutionProvider":
+            raise ValueError("model.precision fp16 needs a GPU engine: engine.type tensorrt, or onnxruntime with "
+                             "providers [CUDAExecutionProvider] (ONNX Runtime's CPU provider has no FP16 kernels)")
         return self
 
     @model_validator(mode="after")

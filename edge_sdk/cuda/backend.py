@@ -12,12 +12,13 @@ back to the backend that made them. All calls come from threads where `activate(
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from edge_sdk.cuda.kernels import PixelArgs
-from edge_sdk.cuda.letterbox_plan import LetterboxPlan
+if TYPE_CHECKING:
+    from edge_sdk.cuda.kernels import PixelArgs
+    from edge_sdk.cuda.letterbox_plan import LetterboxPlan
 
 
 class DeviceMemory(Protocol):

@@ -12,10 +12,11 @@ buffers never move, which graphs need): one launch per frame instead of hundreds
 H100: 1.13 ms per inference against 1.82 ms without), and on onnxruntime-gpu 1.31.1 without graphs a
 benchmark process aborted inside ONNX Runtime (CUDA error 800 in cudaFreeHost; see
 benchmarks/results/runner_h100_checks.json). A model with nodes ONNX Runtime puts on the CPU cannot be
-captured: open it with `cuda_graph=False`.
+captured: set `engine.cuda_graph: false` (here `cuda_graph=False`).
 
 ONNX Runtime uses TF32 for float32 convolutions by default on Ampere and newer: detections then differ
-from the CPU's by up to ~3e-3 in score; pass `provider_options={"use_tf32": "0"}` for plain float32.
+from the CPU's by up to ~3e-3 in score and boxes by up to ~2 px; `engine.tf32: false` in the config (here
+`provider_options={"use_tf32": "0"}`) gives plain float32. `engine.cuda_graph: false` turns the graphs off.
 
 ONNX Runtime quietly uses the CPU when its CUDA provider cannot load (missing CUDA or cuDNN libraries);
 this engine checks that every session really got the CUDA provider and the stream it was given, and fails
@@ -90,8 +91,15 @@ class OrtCudaStreamEngine:
 
     @classmethod
     def from_engine(cls, engine: Engine) -> OrtCudaStreamEngine:
+        """The runner's sessions for an opened engine, with its CUDA provider options (engine.tf32) and
+        engine.cuda_graph (OnnxRuntimeEngine keeps both)."""
         device = engine.info.device
         device_id = int(device.split(":", 1)[1]) if device.startswith("cuda:") else 0
+        from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
+
+        if isinstance(engine, OnnxRuntimeEngine):
+            return cls(engine.info, device_id=device_id, provider_options=engine.cuda_provider_options,
+                       cuda_graph=engine.cuda_graph)
         return cls(engine.info, device_id=device_id)
 
     def prepare_slots(self, slots: Sequence[SlotBinding]) -> None:
@@ -163,7 +171,7 @@ class OrtCudaStreamEngine:
             raise EngineError(f"ONNX Runtime (CUDA) inference failed: {str(exc).strip()[:400]}",
                               where=f"{self.info.model_path} (slot {slot_index})",
                               fix="a model with nodes ONNX Runtime places on the CPU cannot be captured as a CUDA graph: "
-                                  "open OrtCudaStreamEngine with cuda_graph=False" if self.cuda_graph else None) from exc
+                                  "set engine.cuda_graph: false in the config" if self.cuda_graph else None) from exc
 
     def release_slots(self) -> None:
         self._slots.clear()

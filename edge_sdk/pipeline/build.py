@@ -84,7 +84,12 @@ def open_model(cfg: AppConfig, *, fp32: bool = False) -> ModelBundle:
     path = source if fp32 else model_path_for(cfg)
     resolved = resolve_model(path, cfg.model, base_dir=cfg.base_dir, cache_dir=model_cache_dir(cfg),
                              conventions_from=source)
-    engine = open_engine(cfg.engine.type, str(resolved.path), cfg.engine)
+    run_path = resolved.path
+    if cfg.model.precision == "fp16" and not fp32:
+        from edge_sdk.engines.trt.fp16 import fp16_model
+
+        run_path = fp16_model(resolved.path, model_cache_dir(cfg))
+    engine = open_engine(cfg.engine.type, str(run_path), cfg.engine)
     try:
         probe = first_image(probe_engine(engine, resolved.preprocess, resolved.path), resolved.preprocess.batch)
         names = [o.name for o in engine.info.outputs]

@@ -74,3 +74,24 @@ def test_unknown_profile_is_a_config_error() -> None:
 def test_an_engine_implementing_the_protocol_is_used_as_it_is() -> None:
     engine = StandInEngine(StandInBackend(), tagging_info(), tagging_compute())
     assert as_stream_engine(engine) is engine  # type: ignore[arg-type]
+
+
+def test_engine_tf32_and_cuda_graph_keys_reach_the_runners_sessions(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """engine.tf32 / engine.cuda_graph (config) -> OnnxRuntimeEngine -> the runner's per-slot CUDA sessions. The
+    CUDA provider is absent here: the real ONNX Runtime module stands in for onnxruntime-gpu's in the check."""
+    import onnxruntime
+
+    from edge_sdk.cuda import ort_cuda
+    from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine, OnnxRuntimeEngineConfig
+    from tests.trt.models import tiny_detector
+
+    model = tiny_detector(tmp_path / "tiny.onnx")
+    cfg = OnnxRuntimeEngineConfig(tf32=False, cuda_graph=False)
+    with OnnxRuntimeEngine.open(str(model), cfg) as engine:
+        assert engine.cuda_provider_options == {"use_tf32": "0"} and engine.cuda_graph is False
+        monkeypatch.setattr(ort_cuda, "_import_ort_gpu", lambda: onnxruntime)
+        stream_engine = ort_cuda.OrtCudaStreamEngine.from_engine(engine)
+        assert stream_engine.provider_options == {"use_tf32": "0"} and stream_engine.cuda_graph is False
+    with OnnxRuntimeEngine.open(str(model), OnnxRuntimeEngineConfig()) as default:
+        assert default.cuda_provider_options == {} and default.cuda_graph is True  # ONNX Runtime's defaults

@@ -112,6 +112,7 @@ class FakeState:
     calibrator_short: bool = False  # the build asks the calibrator for data (the cache lacks scales)
     on_execute: Callable[[dict[str, int], int], None] | None = None  # (addresses by tensor name, stream)
     built_engines: list[dict[str, Any]] = field(default_factory=list)
+    gpu: tuple[str, str] = ("8.7", "Orin")  # (compute capability, model) of the "GPU": engines record it
 
 
 # --- enums -------------------------------------------------------------------------------------------------
@@ -461,7 +462,7 @@ class Builder(_Gated):
             config._timing._entries.extend(f"{layer.name}" for layer in network._layers)
         flag_names = [n for n in self._cls["NetworkDefinitionCreationFlag"]._values
                       if network._flags >> self._cls["NetworkDefinitionCreationFlag"]._values.index(n) & 1]
-        engine = {"fake_tensorrt_engine": self._version, "network_flags": flag_names,
+        engine = {"fake_tensorrt_engine": self._version, "network_flags": flag_names, "gpu": list(state.gpu),
                   "builder_flags": sorted(config._flags), "dla_core": config._get("DLA_core"),
                   "layers": _layer_information(network, flag_names, config._flags),
                   "io": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype.name, "input": True}
@@ -613,15 +614,30 @@ class Runtime(_Gated):
         self._logger = logger
 
     def deserialize_cuda_engine(self, serialized_engine: bytes) -> Any:
+        """Refuses as TensorRT does, with TensorRT's own log lines: not a plan, another version, another GPU;
+        a plan of another GPU model with the same compute capability loads with TensorRT's warning."""
         sev = self._cls["ILogger"].Severity
         try:
             desc = json.loads(bytes(serialized_engine))
         except ValueError:
-            self._logger.log(sev.ERROR, "fake deserialize: not an engine")
+            self._logger.log(sev.ERROR, "1: [stdArchiveReader.cpp::StdArchiveReader::32] Error Code 1: Serialization "
+                             "(Serialization assertion magicTagRead == kMAGIC_TAG failed.Magic tag does not match)")
             return None
         if desc.get("fake_tensorrt_engine") != self._version:
-            self._logger.log(sev.ERROR, f"fake deserialize: engine of {desc.get('fake_tensorrt_engine')}")
+            self._logger.log(sev.ERROR, "1: [runtime.cpp::parsePlan::314] Error Code 1: Serialization (Serialization "
+                             "assertion plan->header.magicTag == rt::kPLAN_MAGIC_TAG failed. The engine plan file is "
+                             f"not compatible with this version of TensorRT, expecting library version {self._version} "
+                             f"got {desc.get('fake_tensorrt_engine')}, please rebuild.)")
             return None
+        cc, model = desc.get("gpu", list(self._state.gpu))
+        if cc != self._state.gpu[0]:
+            self._logger.log(sev.ERROR, "1: [runtime.cpp::deserializeCudaEngine] Error Code 1: Serialization (The "
+                             f"engine plan file is generated on an incompatible device, expecting compute "
+                             f"{self._state.gpu[0]} got compute {cc}, please rebuild.)")
+            return None
+        if model != self._state.gpu[1]:
+            self._logger.log(sev.WARNING, "Using an engine plan file across different models of devices is not "
+                             "recommended and is likely to affect performance or even cause errors.")
         return self._cls["ICudaEngine"](desc)
 
 

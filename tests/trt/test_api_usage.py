@@ -36,7 +36,8 @@ from tests.trt.fake_tensorrt import TARGET_NAMES, FakeState, class_members, load
 from tests.trt.models import calibration_cache, tiny_detector
 
 ROOT = Path(__file__).resolve().parents[2]
-TRT_MODULES = sorted((ROOT / "edge_sdk" / "engines" / "trt").glob("*.py")) + [ROOT / "edge_sdk" / "device" / "probes.py"]
+TRT_MODULES = sorted((ROOT / "edge_sdk" / "engines" / "trt").glob("*.py")) + [
+    ROOT / "edge_sdk" / "device" / "probes.py", ROOT / "edge_sdk" / "engines" / "backends" / "tensorrt.py"]
 PATHS = ("8.6", "10", "11")
 TARGETS = TARGET_NAMES
 # Names the code uses on some paths only (everything else it uses on all three).
@@ -154,7 +155,7 @@ def run_all_flows(name: str, install: InstallTrt, cuda: Any, tmp: Path) -> Any:
     qdq = tiny_detector(tmp / "m.qdq.onnx", qdq=True)
     calib = calibration_cache(tmp / "m.cache")
     built = [build_engine(qdq, None, agx, TensorRtEngineConfig(), tmp / "e"),
-             build_engine(fp32, None, agx, TensorRtEngineConfig(), tmp / "e")]
+             build_engine(fp32, None, agx, TensorRtEngineConfig(tf32=False), tmp / "e")]
     if name != "10.16":  # no DLA on Orin with 10.16 (refused before TensorRT is touched)
         built.append(build_engine(qdq, calib, agx, TensorRtEngineConfig(dla_core=1), tmp / "e"))
     for art in built:

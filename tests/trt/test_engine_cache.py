@@ -113,16 +113,19 @@ def test_edge_sdk_logic_tampered_engine_is_rebuilt_and_never_loaded(install_fake
     assert len(rec.of("Runtime.deserialize_cuda_engine")) == 2 * inspected + 1
 
 
-def test_edge_sdk_logic_engine_without_manifest_is_not_trusted(install_fake_trt: InstallTrt, fake_cuda: object,
-                                                               detector: Path, tmp_path: Path) -> None:
+def test_edge_sdk_logic_cached_engine_without_manifest_is_not_trusted(install_fake_trt: InstallTrt, fake_cuda: object,
+                                                                      detector: Path, tmp_path: Path) -> None:
+    """The cache never reuses an engine without its manifest; opened by path, the same file is an engine built
+    elsewhere (like trtexec's): loaded only once TensorRT accepts its version and GPU, and said so."""
     from edge_sdk.engines.backends.tensorrt import TensorRtEngine
 
     install_fake_trt("10")
     art = build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e")
     art.manifest_path.unlink()
-    with pytest.raises(EngineError, match="no manifest"):
-        TensorRtEngine(art.engine_path)
     assert "no manifest" in build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e").reason
+    art.manifest_path.unlink()
+    with TensorRtEngine(art.engine_path) as engine:
+        assert engine.info.extra["origin"] == "trtexec" and engine.info.extra["manifest"] is None
 
 
 def test_edge_sdk_logic_engine_of_another_tensorrt_is_refused_at_load(install_fake_trt: InstallTrt, fake_cuda: object,

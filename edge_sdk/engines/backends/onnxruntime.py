@@ -48,6 +48,12 @@ class OnnxRuntimeEngineConfig(EngineConfigBase):
                                                    "weights; "
                                                    "elsewhere a Softmax over a "
                                                    "middle axis over the last axis. See engines/graph_rewrite.py")
+    tf32: bool = Field(True, description="CUDA provider: let float32 convolutions and matmuls use TF32 on Ampere and "
+                                         "newer (ONNX Runtime's default; moves boxes by up to ~2 px against FP32); "
+                                         "false: plain FP32")
+    cuda_graph: bool = Field(True, description="CUDA provider in the CUDA-stream runner: capture each inference as a "
+                                               "CUDA graph (one launch per frame); false for a model with nodes ONNX "
+                                               "Runtime places on the CPU, which cannot be captured")
 
 
 def _import_ort() -> Any:
@@ -64,7 +70,11 @@ def _precision_of(path: Path) -> str:
         return "fp32"
     if any(n.op_type == "QuantizeLinear" for n in model.graph.node):
         return "int8"
-    return "fp16" if any(i.type.tensor_type.elem_type == 10 for i in model.graph.input) else "fp32"
+    float16 = 10  # onnx.TensorProto.FLOAT16: an FP16 model (its inputs may stay float32, as edge-sdk converts them)
+    if any(i.type.tensor_type.elem_type == float16 for i in model.graph.input) or any(
+            t.data_type == float16 for t in model.graph.initializer):
+        return "fp16"
+    return "fp32"
 
 
 class OnnxRuntimeEngine(Engine):
@@ -72,7 +82,7 @@ class OnnxRuntimeEngine(Engine):
 
     def __init__(self, model_path: str | os.PathLike[str], *, providers: list[str] | None = None,
                  intra_op_threads: int = 0, inter_op_threads: int = 1, graph_rewrites: bool = True,
-                 workers: int = 1) -> None:
+                 workers: int = 1, tf32: bool = True, cuda_graph: bool = True) -> None:
         ort = _import_ort()
         path = Path(model_path)
         if not path.is_file():
@@ -100,9 +110,14 @@ class OnnxRuntimeEngine(Engine):
             rewritten = rewrite_for_cpu(path, cpu=wanted[0] == "CPUExecutionProvider")
             for library in rewritten.libraries if rewritten else ():
                 opts.register_custom_ops_library(library)
+        #: CUDA provider options this engine's sessions use (and the runner's per-slot sessions: ort_cuda.py)
+        self.cuda_provider_options: dict[str, str] = {} if tf32 else {"use_tf32": "0"}
+        self.cuda_graph = cuda_graph
+        session_providers: list[Any] = [(p, dict(self.cuda_provider_options)) if p == "CUDAExecutionProvider" else p
+                                        for p in wanted]
         try:
             source: str | bytes = rewritten.model_bytes if rewritten else str(path)
-            self._session = ort.InferenceSession(source, sess_options=opts, providers=wanted)
+            self._session = ort.InferenceSession(source, sess_options=opts, providers=session_providers)
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types
             raise ModelError(f"ONNX Runtime cannot load the model: {str(exc).strip()[:400]}", where=str(path),
                              fix="check that the file is a complete ONNX model (re-export or re-copy it)") from exc
@@ -119,13 +134,15 @@ class OnnxRuntimeEngine(Engine):
                                extra={"providers": self._session.get_providers(),
                                       "onnxruntime": ort.__version__,
                                       "workers": self.concurrency, "intra_op_threads": intra_op_threads,
+                                      "tf32": tf32, "cuda_graph": cuda_graph,
                                       "graph_rewrites": dict(rewritten.applied) if rewritten else {}})
 
     @classmethod
     def open(cls, model_path: str, config: OnnxRuntimeEngineConfig) -> OnnxRuntimeEngine:
         """What `engine.type: onnxruntime` opens (engines/registry.py)."""
         return cls(model_path, providers=list(config.providers), intra_op_threads=config.intra_op_threads,
-                   graph_rewrites=config.graph_rewrites, workers=config.workers)
+                   graph_rewrites=config.graph_rewrites, workers=config.workers, tf32=config.tf32,
+                   cuda_graph=config.cuda_graph)
 
     def infer_impl(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Thread-safe: ONNX Runtime sessions accept concurrent `run` calls (see `workers`)."""

@@ -1,19 +1,22 @@
 """The `tensorrt` engine backend: its config section and TensorRtEngine (the building blocks are in engines/trt/).
 
-`open_tensorrt(model_path, config)` is what `engine.type: tensorrt` opens (engines/registry.py):
-a `.engine`/`.plan` file is loaded after its manifest checks out; an `.onnx` model is first built (or taken
-from the engine cache in `engine.engine_dir`, relative to the model's folder) for the detected device.
+`open_tensorrt(model_path, config)` is what `engine.type: tensorrt` opens (engines/registry.py): an `.onnx`
+model is built (or taken from the engine cache in `engine.engine_dir`, relative to the model's folder) for
+the detected device; an engine file (`.engine`/`.plan`/`.trt`) is loaded: edge-sdk's own after its manifest's
+key matches this device (TensorRT, CUDA, GPU, JetPack: key.py), one built elsewhere (`trtexec --saveEngine`,
+Ultralytics `format=engine`) after TensorRT accepts its version and GPU (engines/trt/plan_file.py).
 
 Two ways to run a `TensorRtEngine`:
 
 - `infer(batch)` (checked by the base class, then `infer_impl`): synchronous, on slot 0, with the engine's
-  own stream and pinned buffers; returns fresh float arrays the caller owns.
+  own stream and page-locked buffers; returns fresh float arrays the caller owns.
 - `enqueue(slot, stream_handle, input_ptr, output_ptrs)`: for the CUDA-stream runner (edge_sdk/cuda/),
   which owns its device buffers and streams. Each slot has its own execution context, so with 2 slots two
   frames can be in flight on two streams. Call it inside `with engine.activated():`, and never enqueue a
   slot again before its previous work on its stream has finished. `io` lists the tensors (order of
   `output_ptrs`: `outputs`), with shapes, dtypes and byte sizes to allocate.
 
+CUDA goes through edge-sdk's one CUDA layer (edge_sdk/cuda/pycuda_backend.py, buffers.py), the runner's too.
 Without TensorRT, opening raises DependencyMissing saying how to install it; nothing else in edge-sdk needs it.
 """
 
@@ -27,19 +30,27 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field
 
+from edge_sdk.cuda.check import import_pycuda
 from edge_sdk.engines.base import Engine, EngineConfigBase, EngineInfo, TensorSpec
+from edge_sdk.engines.model_info import file_sha256
 from edge_sdk.engines.registry import Backend
-from edge_sdk.engines.trt import cache, compat
-from edge_sdk.engines.trt.cuda_mem import CudaContext, StreamBuffers, require_pycuda
+from edge_sdk.engines.trt import compat
+from edge_sdk.engines.trt.facts import current_target
 from edge_sdk.engines.trt.iospec import IoTensor, describe_io
+from edge_sdk.engines.trt.key import key_target
+from edge_sdk.engines.trt.layers import inspect_layers
+from edge_sdk.engines.trt.plan_file import OTHER_DEVICE_WARNING, PlanFile, explain, other_device_error, read_plan
 from edge_sdk.engines.trt.trtlog import TrtLog
-from edge_sdk.engines.trt.version import Features, require_tensorrt
+from edge_sdk.engines.trt.version import Features, TrtVersion, require_tensorrt
 from edge_sdk.errors import EngineError, ModelError
 
 if TYPE_CHECKING:
     import contextlib
 
     import tensorrt as trt
+
+    from edge_sdk.cuda.buffers import IoBuffers
+    from edge_sdk.cuda.pycuda_backend import PycudaBackend
 
 log = logging.getLogger(__name__)
 
@@ -57,53 +68,50 @@ class TensorRtEngineConfig(EngineConfigBase):
     calibration_cache: str | None = Field(
         None, description="TensorRT calibration cache from the INT8 step (relative to the model's folder); "
                           "needed for DLA INT8 on TensorRT 8.6/10.x")
+    tf32: bool = Field(True, description="let FP32 layers use TF32 (TensorRT's default on Ampere and newer, Orin "
+                                         "included; ~10 bits of mantissa); false: exact FP32. Part of the engine key")
+    allow_other_device: bool = Field(False, description="run an engine file built elsewhere on another model of GPU "
+                                                        "(same compute capability) instead of refusing it")
 
 
 class TensorRtEngine(Engine):
     """A deserialized engine with one execution context per in-flight slot. A context manager; see module doc."""
 
-    def __init__(self, engine_path: str | Path, *, slots: int = 2, zero_copy: bool = False) -> None:
-        import tensorrt as trt
+    def __init__(self, engine_path: str | Path, *, slots: int = 2, zero_copy: bool = False,
+                 allow_other_device: bool = False, root: Path = Path("/"), device_id: int = 0) -> None:
+        from edge_sdk.cuda.pycuda_backend import PycudaBackend  # the CUDA layer (and OpenCV) only when an engine opens
 
         version = require_tensorrt()
         self._features: Features = version.features
-        path = Path(engine_path)
-        data, manifest = cache.load_verified(path)
-        key = manifest.get("key")
-        key = key if isinstance(key, dict) else {}
-        if key.get("tensorrt_version") != version.text:
+        plan = read_plan(engine_path)
+        key = plan.key
+        if plan.origin == "edge-sdk" and key.get("tensorrt_version") != version.text:  # before CUDA is touched
             raise EngineError(f"the engine was built with TensorRT {key.get('tensorrt_version')}, this is {version.text}",
-                              where=str(path), fix="rebuild it on this device (delete it; edge-sdk rebuilds from the ONNX)")
+                              where=str(plan.path),
+                              fix="rebuild it on this device (delete it; edge-sdk rebuilds from the ONNX)")
         if slots < 1:
             raise ValueError(f"slots must be >= 1, got {slots}")
         self._lock = threading.Lock()
-        self._cuda: CudaContext | None = None
         self._log = TrtLog()
-        self._buffers: StreamBuffers | None = None
+        self._buffers: IoBuffers | None = None
         self._runtime: trt.Runtime | None = None
         self._engine: trt.ICudaEngine | None = None
         self._contexts: list[trt.IExecutionContext] = []
         self._zero_copy = zero_copy
-        cuda_ctx = CudaContext()
-        self._cuda = cuda_ctx
-        dla_core = key.get("dla_core")
+        self._cuda: PycudaBackend | None = PycudaBackend(device_id, needed_for="running TensorRT engines")
+        precision = plan.precision
         try:
-            with cuda_ctx.active():
-                runtime = trt.Runtime(self._log.logger)
-                self._runtime = runtime
-                if isinstance(dla_core, int):
-                    runtime.DLA_core = dla_core
-                engine = runtime.deserialize_cuda_engine(data)
-                if engine is None:
-                    raise EngineError(f"TensorRT cannot deserialize the engine: {self._log.last_errors()}",
-                                      where=str(path), fix="rebuild it on this device with this TensorRT")
-                self._engine = engine
+            with self._cuda.activate():
+                self._check_target(plan, version, root)
+                engine = self._deserialize(plan, version, allow_other_device)
                 self.io: tuple[IoTensor, ...] = tuple(describe_io(engine, self._features))
+                if plan.origin != "edge-sdk" and precision == "unknown":
+                    precision = _precision_from_layers(engine)
                 for _ in range(slots):
                     context = engine.create_execution_context()
                     if context is None:
                         raise EngineError(f"TensorRT cannot create an execution context: {self._log.last_errors()}",
-                                          where=str(path), fix="free GPU memory (other engines?) or use fewer slots")
+                                          where=str(plan.path), fix="free GPU memory (other engines?) or use fewer slots")
                     self._contexts.append(context)
         except BaseException:
             self.close()
@@ -113,15 +121,52 @@ class TensorRtEngine(Engine):
         if len(self.inputs) != 1 or len(self.inputs[0].shape) != 4:
             self.close()
             raise ModelError(f"the engine has inputs {[(t.name, list(t.shape)) for t in self.inputs]}; a detector "
-                             "takes exactly one image tensor [1,3,H,W]", where=str(path))
-        precision = str(key.get("precision", "unknown"))
+                             "takes exactly one image tensor [1,3,H,W]", where=str(plan.path))
+        dla_core = key.get("dla_core")
         self.info = EngineInfo(
-            type="tensorrt", model_path=str(path), model_sha256=str(key.get("onnx_sha256", "")), precision=precision,
+            type="tensorrt", model_path=str(plan.path),
+            model_sha256=str(key.get("onnx_sha256", "")) or file_sha256(plan.path), precision=precision,
             inputs=tuple(TensorSpec(t.name, t.shape, t.dtype) for t in self.inputs),
             outputs=tuple(TensorSpec(t.name, t.shape, t.dtype) for t in self.outputs),
             device=f"dla:{dla_core}" if isinstance(dla_core, int) else "cuda:0",
             extra={"tensorrt": version.text, "api_path": self._features.path, "slots": slots,
-                   "gpu": cuda_ctx.name, "zero_copy": zero_copy, "manifest": str(cache.manifest_path_for(path))})
+                   "gpu": self._cuda.device_name, "zero_copy": zero_copy, "origin": plan.origin,
+                   "manifest": str(plan.path) + ".json" if plan.manifest is not None else None,
+                   "metadata": plan.metadata})
+
+    def _check_target(self, plan: PlanFile, version: TrtVersion, root: Path) -> None:
+        """An edge-sdk engine loads only where its key's target (TensorRT, CUDA, GPU, JetPack, board) is this device's
+        (fields this device cannot tell are not compared)."""
+        if plan.origin != "edge-sdk" or self._cuda is None:
+            return
+        built = key_target(plan.key)
+        here = current_target(version, root, self._cuda.compute_capability)
+        known = {f: v for f, v in here.as_dict().items() if v is not None}
+        changed = [d for d in built.differences(here) if d.split(" ", 1)[0] in known]
+        if changed:
+            raise EngineError("the engine was built for another device or software: " + "; ".join(changed),
+                              where=str(plan.path),
+                              fix="rebuild it here (delete it: edge-sdk rebuilds it from the ONNX), e.g. after a "
+                                  "JetPack upgrade")
+
+    def _deserialize(self, plan: PlanFile, version: TrtVersion, allow_other_device: bool) -> trt.ICudaEngine:
+        import tensorrt as trt
+
+        runtime = trt.Runtime(self._log.logger)
+        self._runtime = runtime
+        dla_core = plan.key.get("dla_core")
+        if isinstance(dla_core, int):
+            runtime.DLA_core = dla_core
+        engine = runtime.deserialize_cuda_engine(plan.data)
+        gpu = self._cuda.device_name if self._cuda is not None else "?"
+        if engine is None:
+            raise explain(plan, self._log.last_errors(), version.text, gpu)
+        self._engine = engine
+        if plan.origin != "edge-sdk" and any(OTHER_DEVICE_WARNING in w for w in self._log.warnings):
+            if not allow_other_device:
+                raise other_device_error(plan, gpu)
+            log.warning("%s: running an engine built on another model of GPU (engine.allow_other_device)", plan.path)
+        return engine
 
     @property
     def slots(self) -> int:
@@ -131,7 +176,7 @@ class TensorRtEngine(Engine):
         """Make the engine's CUDA context current in this thread (for `enqueue` and the caller's CUDA calls)."""
         if self._cuda is None or self.closed:
             raise EngineError("engine is closed")
-        return self._cuda.active()
+        return self._cuda.activate()
 
     def enqueue(self, slot: int, stream_handle: int, input_ptr: int, output_ptrs: list[int] | tuple[int, ...]) -> None:
         """Enqueue one inference of slot `slot` on a CUDA stream; device pointers in `io` order of outputs.
@@ -165,34 +210,51 @@ class TensorRtEngine(Engine):
     def infer_impl(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         with self._lock, self.activated():
             bufs = self._buffers or self._allocate()
-            np.copyto(bufs.buffers[0].host, inputs[0], casting="same_kind")
-            bufs.to_device(bufs.buffers[0])
-            self._enqueue_impl(self._contexts[0], bufs.handle, bufs.buffers[0].device_ptr,
-                               [b.device_ptr for b in bufs.buffers[1:]])
-            for b in bufs.buffers[1:]:
-                bufs.to_host(b)
+            first, outs = bufs.buffers[0], bufs.buffers[1:]
+            np.copyto(first.host, inputs[0], casting="same_kind")
+            bufs.upload(first)
+            self._enqueue_impl(self._contexts[0], bufs.handle, first.device_ptr, [b.device_ptr for b in outs])
+            for b in outs:
+                bufs.download(b)
             bufs.synchronize()
-            return [b.host.astype(np.float32) if b.host.dtype == np.float16 else b.host.copy() for b in bufs.buffers[1:]]
+            return [b.host.astype(np.float32) if b.host.dtype == np.float16 else b.host.copy() for b in outs]
 
-    def _allocate(self) -> StreamBuffers:
-        specs = [(t.shape, t.dtype) for t in (*self.inputs, *self.outputs)]
+    def _allocate(self) -> IoBuffers:
+        from edge_sdk.cuda.buffers import IoBuffers
+
         if self._cuda is None:
             raise EngineError("engine is closed")
-        self._buffers = StreamBuffers(self._cuda.cuda, specs, self._zero_copy)
+        specs = [(t.shape, t.dtype) for t in (*self.inputs, *self.outputs)]
+        self._buffers = IoBuffers(self._cuda, specs, self._zero_copy)
         return self._buffers
 
     def close_impl(self) -> None:
-        cuda_ctx, self._cuda = self._cuda, None
-        if cuda_ctx is None:
+        backend, self._cuda = self._cuda, None
+        if backend is None:
             return
-        with cuda_ctx.active():  # TensorRT objects and buffers are released with their context current
-            if self._buffers is not None:
-                self._buffers.free()
-                self._buffers = None
-            self._contexts = []
-            self._engine = None
-            self._runtime = None
-        cuda_ctx.close()
+        try:
+            with backend.activate():  # TensorRT objects and buffers are released with their context current
+                if self._buffers is not None:
+                    self._buffers.free()
+                    self._buffers = None
+                self._contexts = []
+                self._engine = None
+                self._runtime = None
+        finally:
+            backend.close()
+
+
+def _precision_from_layers(engine: trt.ICudaEngine) -> str:
+    """An engine built elsewhere: its precision from its layers (INT8 > FP16 > FP32), or "unknown" without
+    detailed profiling (trtexec's default)."""
+    try:
+        report = inspect_layers(engine)
+    except ValueError:
+        return "unknown"
+    if not report.detailed:
+        return "unknown"
+    return next((name for label, name in (("INT8", "int8"), ("FP16", "fp16"), ("FP32", "fp32"))
+                 if report.counts.get(label)), "unknown")
 
 
 def _relative_to_model(model_path: Path, engine_dir: str) -> Path:
@@ -201,9 +263,10 @@ def _relative_to_model(model_path: Path, engine_dir: str) -> Path:
 
 
 def open_tensorrt(model_path: str, cfg: TensorRtEngineConfig) -> TensorRtEngine:
-    """Open `model_path` (an .engine with its manifest, or an .onnx to build or take from the cache)."""
+    """Open `model_path`: an engine file (edge-sdk's or one built elsewhere), or an .onnx to build or take from
+    the cache (at the model's own precision: Q/DQ int8, float16 weights fp16, else fp32)."""
     require_tensorrt()  # before anything else: one clear DependencyMissing where TensorRT is absent
-    require_pycuda()  # and before a build that can take minutes, the same for pycuda
+    import_pycuda("running TensorRT engines (CUDA buffers and streams)")  # and before a build that can take minutes
     path = Path(model_path)
     from edge_sdk.device.profiles import resolve_profile
 
@@ -214,7 +277,8 @@ def open_tensorrt(model_path: str, cfg: TensorRtEngineConfig) -> TensorRtEngine:
         calib = _relative_to_model(path, cfg.calibration_cache) if cfg.calibration_cache else None
         art = build_engine(path, calib, profile, cfg, _relative_to_model(path, cfg.engine_dir))
         path = art.engine_path
-    return TensorRtEngine(path, slots=cfg.slots, zero_copy=profile.mapped_memory)
+    return TensorRtEngine(path, slots=cfg.slots, zero_copy=profile.mapped_memory,
+                          allow_other_device=cfg.allow_other_device)
 
 
 BACKEND = Backend(TensorRtEngineConfig, open_tensorrt)

@@ -17,7 +17,9 @@ Thin on purpose; nothing here imports TensorRT until it is used (`version.requir
     key.py            engine_cache_key(): what an engine is bound to (TensorRT, CUDA, GPU, JetPack, model, settings)
     cache.py          engine + manifest, reuse decisions, checksum refusal (atomic writes: atomic.py)
     facts.py          board, L4T/JetPack, CUDA, compute capability of this device (the key's target)
+    layers.py         which layer runs in which precision (the engine inspector), for the build report
+    plan_file.py      engine files: edge-sdk's (manifest), trtexec's, Ultralytics' (JSON header); load errors
     iospec.py         I/O tensors by name (10/11) or binding (8.6)
-    cuda_mem.py       pycuda: primary context, stream, pinned / zero-copy buffers
+    (CUDA: edge-sdk's one CUDA layer, edge_sdk/cuda/pycuda_backend.py and buffers.py, the runner's too)
     trtlog.py, progress.py   TensorRT logger and progress monitor bridged to Python logging
 """

@@ -105,7 +105,8 @@ def has_qdq(onnx_path: Path) -> bool:
 def settings_for(engine_cfg: TensorRtEngineConfig, precision: Precision) -> BuildSettings:
     """The builder settings of an engine config at `precision` (what the cache key holds; fleet uses it too)."""
     return BuildSettings(precision=precision, dla_core=engine_cfg.dla_core, gpu_fallback=engine_cfg.gpu_fallback,
-                         workspace_mb=engine_cfg.workspace_mb, optimization_level=engine_cfg.optimization_level)
+                         workspace_mb=engine_cfg.workspace_mb, optimization_level=engine_cfg.optimization_level,
+                         tf32=engine_cfg.tf32)
 
 
 def choose_precision(onnx_path: Path, requested: Precision | None) -> Precision:
@@ -235,8 +236,8 @@ def build_engine(qdq_onnx: str | Path, calib_cache: str | Path | None, profile: 
     reason = "forced rebuild" if force else decision.reason
     log.info("building engine %s: %s", engine_path.name, reason)
     build_input = onnx_path
-    if features.strongly_typed and chosen in ("fp16", "int8"):
-        from edge_sdk.engines.trt.fp16 import convert_to_fp16
+    if features.strongly_typed and chosen in ("fp16", "int8") and not model_types(onnx_path)[1]:
+        from edge_sdk.engines.trt.fp16 import convert_to_fp16  # not when the ONNX is FP16 already (model.precision)
 
         build_input = convert_to_fp16(onnx_path, out / f"{onnx_path.stem}.fp16.onnx").path
     timing_file = timing_cache_path(timing_cache_dir or out / "timing-cache", version, profile.slug)

@@ -9,6 +9,7 @@ What each path sets (tests/trt/test_builder_contract.py checks exactly this agai
 | DLA | device DLA, core, GPU_FALLBACK | same | same (TensorRT 11.4+; none on 10.8+ and 11.0-11.3) |
 | DLA + int8 | + cache-only calibrator | + cache-only calibrator | - |
 | always | WORKSPACE limit, optimization level, timing cache, DETAILED profiling | + progress monitor | + progress monitor |
+| tf32: false | TF32 flag cleared | same | same |
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ def configure(config: trt.IBuilderConfig, network: trt.INetworkDefinition, setti
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, settings.workspace_mb << 20)
     config.builder_optimization_level = settings.optimization_level
     config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
+    if not settings.tf32:  # TensorRT sets TF32 by default: FP32 layers may round inputs to TF32's 10-bit mantissa
+        config.clear_flag(trt.BuilderFlag.TF32)
+        done.builder_flags.append("-TF32")
     if features.precision_flags and settings.precision in ("fp16", "int8"):
         if settings.precision == "int8":
             config.set_flag(trt.BuilderFlag.INT8)

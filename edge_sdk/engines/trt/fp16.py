@@ -1,4 +1,5 @@
-"""FP16 conversion of an ONNX model's float parts, for TensorRT 11's strongly typed networks.
+"""FP16 conversion of an ONNX model's float parts: `model.precision: fp16` (`fp16_model`, for ONNX Runtime's CUDA
+provider and TensorRT alike), and TensorRT 11's strongly typed networks (the builder).
 
 TensorRT 11 has no FP16/INT8 builder flags: each tensor runs in the type the ONNX gives it. To get FP16
 compute (and INT8 where Q/DQ nodes are), the float tensors and weights are converted to float16 in the
@@ -94,3 +95,14 @@ def convert_to_fp16(src: Path, dst: Path) -> Fp16Result:
     log.info("converted %s to FP16 with %s (I/O types kept%s)", src.name, name,
              f"; {', '.join(extra)} left in float32 (opset < 19)" if extra else "")
     return Fp16Result(path=dst, converter=name, blocked_ops=tuple(extra), float_initializers=floats)
+
+
+def fp16_model(src: Path, cache_dir: Path) -> Path:
+    """The FP16 form of `src` in `cache_dir` (`<stem>.<sha256 prefix>.fp16.onnx`), converted once and reused:
+    what `model.precision: fp16` runs. I/O types stay float32, so preprocessing and decoding are unchanged."""
+    from edge_sdk.engines.model_info import file_sha256
+
+    dst = cache_dir / f"{src.stem}.{file_sha256(src)[:16]}.fp16.onnx"
+    if dst.is_file():
+        return dst
+    return convert_to_fp16(src, dst).path
