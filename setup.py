@@ -9,7 +9,7 @@ TensorRT always comes from the system (JetPack's python3-libnvinfer); the `jetso
 import os
 from pathlib import Path
 
-from setuptools import Extension, find_packages, setup
+from setuptools import Extension, find_namespace_packages, setup
 
 SYSTEM_OPENCV = Path("/etc/nv_tegra_release").exists() or os.environ.get("EDGE_SDK_SYSTEM_OPENCV") == "1"
 
@@ -41,12 +41,17 @@ setup(
     long_description=Path("README.md").read_text(encoding="utf-8") if Path("README.md").exists() else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["edge_sdk", "edge_sdk.*"]),
-    package_data={"edge_sdk": ["py.typed", "schemas/*.json", "data/*", "device_configs/*.yaml", "cuda/letterbox.cu",
+    # Namespace discovery, so the data folders (schemas/, cuda/prebuilt/) are packages of their own and setuptools
+    # does not warn about each; tools/ and tests/ are not installed.
+    packages=find_namespace_packages(include=["edge_sdk", "edge_sdk.*"], exclude=["*.__pycache__"]),
+    package_data={"edge_sdk": ["py.typed", "schemas/*.json", "cuda/letterbox.cu",
                                "cuda/prebuilt/*"]},
     include_package_data=True,
-    # Device profiles live at the top of the source tree; installed copies go to <prefix>/share/edge-sdk/.
-    data_files=[("share/edge-sdk/device_configs", sorted(str(p) for p in Path("device_configs").glob("*.yaml")))],
+    # Device profiles, the demo model and the sample video live at the top of the source tree; installed copies go
+    # to <prefix>/share/edge-sdk/, where `edge-sdk selftest` finds the model and video outside a checkout (~13 MB).
+    data_files=[("share/edge-sdk/device_configs", sorted(str(p) for p in Path("device_configs").glob("*.yaml"))),
+                ("share/edge-sdk/models/demo", ["models/demo/yolo-demo.onnx", "models/demo/MODEL_CARD.md"]),
+                ("share/edge-sdk/samples", ["samples/demo.mp4"])],
     ext_modules=[byte_lookup],
     install_requires=install_requires,
     extras_require={

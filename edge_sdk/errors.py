@@ -6,6 +6,8 @@ Expected runtime conditions (end of stream, timeout, broker offline) are values,
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class EdgeSdkError(Exception):
     """Base of all edge-sdk errors. `str(err)` is the message shown to the user, without traceback."""
@@ -73,6 +75,23 @@ class CalibrationError(EdgeSdkError):
 
 class BuildError(EdgeSdkError):
     """Quantization or engine build failed, or the accuracy gate refused the result."""
+
+
+class GateFailed(BuildError):
+    """The accuracy gate refused the INT8 model; `report` is the full build report (written beside it)."""
+
+    def __init__(self, message: str, report: dict[str, Any], *, where: str | None = None, fix: str | None = None) -> None:
+        self.report = report
+        super().__init__(message, where=where, fix=fix)
+
+
+class CheckFailed(EdgeSdkError):
+    """A check on this device ran and its result is wrong (a selftest step: engine outputs beyond tolerance, a
+    cache not reused). Not a mistake in the input; `data` (figures, paths) goes into the report."""
+
+    def __init__(self, message: str, data: dict[str, object] | None = None) -> None:
+        self.data = data or {}
+        super().__init__(message)
 
 
 class DeviceError(EdgeSdkError):

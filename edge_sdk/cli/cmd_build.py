@@ -34,8 +34,8 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edge_sdk.config import load_config
+    from edge_sdk.errors import GateFailed
     from edge_sdk.quant import build_int8
-    from edge_sdk.quant.build import GateFailed
     from edge_sdk.quant.report import render
 
     cfg = load_config(args.config)

@@ -14,12 +14,12 @@ from edge_sdk import __version__
 from edge_sdk.errors import EdgeSdkError
 
 EPILOG = """examples:
-  edge-sdk run --config configs/demo.yaml         run the daemon in the foreground
-  edge-sdk config validate app.yaml                                check a config without running it
-  edge-sdk subscribe --host 127.0.0.1 --camera cam0                watch detections arrive
-  edge-sdk bench --config configs/demo.yaml --json engine vs pipeline throughput
-  edge-sdk doctor                                                  what this machine can do
-  edge-sdk provision --device orin --dry-run                       what provisioning would do
+  edge-sdk run --config configs/demo.yaml                   run the daemon in the foreground
+  edge-sdk config validate app.yaml                         check a config without running it
+  edge-sdk subscribe --broker 127.0.0.1:1883 --camera cam0  watch detections arrive
+  edge-sdk bench --config configs/demo.yaml --json          engine vs pipeline throughput
+  edge-sdk doctor                                           what this machine can do
+  edge-sdk provision --device orin --dry-run                what provisioning would do
 
 Run `edge-sdk COMMAND --help` for each command's options and examples."""
 

@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from edge_sdk.config.base import Section
 from edge_sdk.config.build import BuildConfig
@@ -89,8 +89,8 @@ class AppConfig(Section):
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig,
                                                description="Home Assistant MQTT discovery (off)")
 
-    # Set by the loader: the directory relative paths are resolved from. Not part of the file.
-    base_dir: Path = Field(default_factory=Path.cwd, exclude=True, description="(internal) config file directory")
+    # Set by the loader: the directory relative paths are resolved from. Not a key of the file (nor of the schema).
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     @field_validator("sources")
     @classmethod
@@ -119,6 +119,15 @@ class AppConfig(Section):
         if self.homeassistant.enabled and (self.events is None or not self.mqtt.enabled):
             raise ValueError("homeassistant.enabled needs an events section and mqtt.enabled")
         return self
+
+    @property
+    def base_dir(self) -> Path:
+        """The directory relative paths are resolved from: the config file's (set by the loader), else the cwd."""
+        return self._base_dir
+
+    @base_dir.setter
+    def base_dir(self, value: Path) -> None:
+        self._base_dir = value
 
     def resolve(self, path: str) -> Path:
         """A path from the config, resolved against the config file's directory."""

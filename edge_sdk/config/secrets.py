@@ -27,8 +27,3 @@ def resolve_secret(name: str, *, env_var: str | None = None, inline: str | None 
         return os.environ[env_var]
     return inline
 
-
-def resolve_secret_file(name: str, configured: str | None) -> str | None:
-    """A secret file (e.g. a TLS key): a systemd credential of that name wins over the configured path."""
-    path = credential_path(name)
-    return str(path) if path is not None else configured

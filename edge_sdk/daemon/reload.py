@@ -42,8 +42,7 @@ class ReloadOutcome:
 
 def changed_sections(old: AppConfig, new: AppConfig) -> list[str]:
     a, b = old.model_dump(), new.model_dump()
-    names = [n for n in AppConfig.model_fields if n != "base_dir"]
-    return [n for n in names if a.get(n) != b.get(n)]
+    return [n for n in AppConfig.model_fields if a.get(n) != b.get(n)]
 
 
 ConfigSource = str | Path | Callable[[], AppConfig]

@@ -199,7 +199,7 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
                 if publisher is not None and time.monotonic() >= next_stats:
                     publisher.publish_stats(figures())
                     next_stats += cfg.mqtt.stats_interval_s
-                if stop_reason and time.monotonic() - t0 > 0 and not pipeline.wait(drain_s):
+                if stop_reason and not pipeline.wait(drain_s):
                     log.warning("pipeline did not drain within %.0f s; aborting", drain_s)
                     pipeline.abort()
                     break

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_sdk.decode.base import DecodeParams, Decoder, Detections
+from edge_sdk.tracking.assign import iou_matrix
 
 
 @dataclass(frozen=True)
@@ -65,19 +66,6 @@ class Comparison:
         return {"ok": self.ok, "close_fraction": self.close_fraction, "max_abs_diff": self.max_abs_diff,
                 "recall": self.recall, "ref_detections": self.ref_detections, "got_detections": self.got_detections,
                 "extra": self.extra, "tolerance": self.tolerance.name, "rule": self.tolerance.describe()}
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)), np.float32)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return np.asarray(inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9), np.float32)
 
 
 def match(ref: Detections, got: Detections, iou: float) -> int:

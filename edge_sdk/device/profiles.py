@@ -49,14 +49,27 @@ class DeviceProfile(Section):
         return f"{self.name}-sm{cc}" if cc else self.name
 
 
+def source_tree() -> Path:
+    """The checkout edge-sdk runs from in an editable install (or any folder above the package)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def installed_share_dirs() -> list[Path]:
+    """Where `pip install` puts edge-sdk's data files (setup.py data_files): <prefix>/share/edge-sdk, and the user
+    base's share/edge-sdk for `pip install --user`."""
+    import site
+
+    return [Path(sys.prefix) / "share" / "edge-sdk", Path(site.getuserbase()) / "share" / "edge-sdk"]
+
+
 def search_dirs() -> list[Path]:
     dirs = []
     env = os.environ.get("EDGE_SDK_DEVICE_CONFIGS")
     if env:
         dirs.append(Path(env))
-    dirs.append(Path(__file__).resolve().parents[2] / "device_configs")
+    dirs.append(source_tree() / "device_configs")
     dirs.append(Path("/etc/edge-sdk/device_configs"))
-    dirs.append(Path(sys.prefix) / "share" / "edge-sdk" / "device_configs")
+    dirs.extend(d / "device_configs" for d in installed_share_dirs())
     return dirs
 
 

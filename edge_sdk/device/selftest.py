@@ -14,15 +14,13 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Literal
 
-import numpy as np
+from edge_sdk.device import steps as s
+from edge_sdk.device.steps import SelftestInput, SelftestState
+from edge_sdk.errors import CheckFailed, EdgeSdkError
 
-from edge_sdk.device.profiles import DeviceProfile
-from edge_sdk.engines.model_info import ModelMetadata
-from edge_sdk.errors import EdgeSdkError
-
+__all__ = ["SelftestInput", "SelftestState", "Step", "run_selftest"]
 Result = Literal["PASS", "FAIL", "SKIP"]
 
 
@@ -38,50 +36,6 @@ class Step:
         return asdict(self)
 
 
-class StepSkip(Exception):
-    """Raised by a step that cannot run here; `data` goes into the report."""
-
-    def __init__(self, detail: str, data: dict[str, object] | None = None) -> None:
-        super().__init__(detail)
-        self.data = data or {}
-
-
-class StepFail(Exception):
-    """Raised by a step whose check failed (not an error of edge-sdk); `data` goes into the report."""
-
-    def __init__(self, detail: str, data: dict[str, object] | None = None) -> None:
-        super().__init__(detail)
-        self.data = data or {}
-
-
-@dataclass
-class SelftestInput:
-    model: Path
-    video: Path
-    work_dir: Path
-    frames: int = 8
-    device: str = "auto"
-    qdq_model: Path | None = None
-    calib_cache: Path | None = None
-    dla: bool = True
-    root: Path = Path("/")
-
-
-@dataclass
-class SelftestState:
-    """What earlier steps produced for later ones."""
-
-    profile: DeviceProfile | None = None
-    metadata: ModelMetadata | None = None
-    input_hw: tuple[int, int] = (0, 0)
-    batches: list[np.ndarray] = field(default_factory=list)
-    reference: list[list[np.ndarray]] = field(default_factory=list)
-    decoder_name: str = ""
-    jetson: bool = False
-    tensorrt_dla: bool = True  # the installed TensorRT can use DLA on Orin (not 10.8+ / 11.0-11.3)
-    engines: dict[str, Path] = field(default_factory=dict)
-
-
 def _timed(steps: list[Step], name: str, fn: Callable[[], tuple[str, dict[str, object]]], *, fail_as_skip: bool = False,
            needs: bool = True, skip_reason: str = "") -> bool:
     """Run one step; returns whether it passed."""
@@ -93,10 +47,8 @@ def _timed(steps: list[Step], name: str, fn: Callable[[], tuple[str, dict[str, o
         detail, data = fn()
         steps.append(Step(name, "PASS", detail, time.monotonic() - t0, data))
         return True
-    except StepSkip as skip:
-        steps.append(Step(name, "SKIP", str(skip), time.monotonic() - t0, skip.data))
-    except StepFail as fail:
-        steps.append(Step(name, "FAIL", str(fail), time.monotonic() - t0, fail.data))
+    except CheckFailed as fail:
+        steps.append(Step(name, "FAIL", fail.message, time.monotonic() - t0, fail.data))
     except EdgeSdkError as exc:
         steps.append(Step(name, "SKIP" if fail_as_skip else "FAIL", exc.render(), time.monotonic() - t0,
                           {"error": type(exc).__name__}))
@@ -106,33 +58,7 @@ def _timed(steps: list[Step], name: str, fn: Callable[[], tuple[str, dict[str, o
     return False
 
 
-def read_frames(video: Path, count: int) -> list[np.ndarray]:
-    """`count` frames spread over the first 300 of a video file (BGR uint8)."""
-    import cv2
-
-    from edge_sdk.errors import SourceError
-
-    if not video.is_file():
-        raise SourceError("sample video not found", where=str(video), fix="pass --video with an existing video file")
-    cap = cv2.VideoCapture(str(video))
-    try:
-        frames: list[np.ndarray] = []
-        while len(frames) < 300:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            frames.append(frame)
-    finally:
-        cap.release()
-    if not frames:
-        raise SourceError("no frame could be read", where=str(video), fix="check the file plays (ffprobe) and OpenCV's FFmpeg")
-    idx = np.linspace(0, len(frames) - 1, num=min(count, len(frames))).round().astype(int)
-    return [frames[i] for i in idx]
-
-
 def run_selftest(inp: SelftestInput) -> list[Step]:
-    from edge_sdk.device import steps as s
-
     steps: list[Step] = []
     st = SelftestState()
     _timed(steps, "device", lambda: s.step_device(inp, st))

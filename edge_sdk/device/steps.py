@@ -1,5 +1,7 @@
-"""The steps of `edge-sdk selftest` (see selftest.py). Each returns (detail, data) or raises StepSkip/StepFail
-or an EdgeSdkError; data is what a person debugging a first Orin needs: versions, paths, shapes, figures."""
+"""The steps of `edge-sdk selftest` (selftest.py runs them in order). Each returns (detail, data) or raises
+CheckFailed (the check ran and failed) or another EdgeSdkError; data is what a person debugging a first Orin
+needs: versions, paths, shapes, figures. `SelftestInput` is what the command gives, `SelftestState` what earlier
+steps hand to later ones."""
 
 from __future__ import annotations
 
@@ -7,15 +9,68 @@ import platform
 import statistics
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from edge_sdk.device.profiles import DeviceProfile
-from edge_sdk.device.selftest import SelftestInput, SelftestState, StepFail, read_frames
-from edge_sdk.errors import ModelError
+from edge_sdk.engines.model_info import ModelMetadata
+from edge_sdk.errors import CheckFailed, ModelError
 
 Out = tuple[str, dict[str, object]]
+
+
+@dataclass
+class SelftestInput:
+    model: Path
+    video: Path
+    work_dir: Path
+    frames: int = 8
+    device: str = "auto"
+    qdq_model: Path | None = None
+    calib_cache: Path | None = None
+    dla: bool = True
+    root: Path = Path("/")
+
+
+@dataclass
+class SelftestState:
+    """What earlier steps produced for later ones."""
+
+    profile: DeviceProfile | None = None
+    metadata: ModelMetadata | None = None
+    input_hw: tuple[int, int] = (0, 0)
+    batches: list[np.ndarray] = field(default_factory=list)
+    reference: list[list[np.ndarray]] = field(default_factory=list)
+    decoder_name: str = ""
+    jetson: bool = False
+    tensorrt_dla: bool = True  # the installed TensorRT can use DLA on Orin (not 10.8+ / 11.0-11.3)
+    engines: dict[str, Path] = field(default_factory=dict)
+
+
+def read_frames(video: Path, count: int) -> list[np.ndarray]:
+    """`count` frames spread over the first 300 of a video file (BGR uint8)."""
+    import cv2
+
+    from edge_sdk.errors import SourceError
+
+    if not video.is_file():
+        raise SourceError("sample video not found", where=str(video), fix="pass --video with an existing video file")
+    cap = cv2.VideoCapture(str(video))
+    try:
+        frames: list[np.ndarray] = []
+        while len(frames) < 300:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            frames.append(frame)
+    finally:
+        cap.release()
+    if not frames:
+        raise SourceError("no frame could be read", where=str(video), fix="check the file plays (ffprobe) and OpenCV's FFmpeg")
+    idx = np.linspace(0, len(frames) - 1, num=min(count, len(frames))).round().astype(int)
+    return [frames[i] for i in idx]
 
 
 def profile_dla_cores(st: SelftestState) -> int:
@@ -24,7 +79,7 @@ def profile_dla_cores(st: SelftestState) -> int:
 
 def _profile(st: SelftestState) -> DeviceProfile:
     if st.profile is None:
-        raise StepFail("no device profile (the device step failed)")
+        raise CheckFailed("no device profile (the device step failed)")
     return st.profile
 
 
@@ -53,9 +108,9 @@ def step_model(inp: SelftestInput, st: SelftestState) -> Out:
     from edge_sdk.engines.model_info import file_sha256, read_metadata
 
     if not inp.model.is_file():
-        raise ModelError("demo model not found", where=str(inp.model),
-                         fix="pass --model PATH to an ONNX detector (the bundled models/demo/yolo-demo.onnx may not be "
-                             "trained yet)")
+        raise ModelError("model not found", where=str(inp.model),
+                         fix="pass --model PATH to an FP32 ONNX detector and --video PATH to a video; `pip install` puts "
+                             "the demo model and video in <prefix>/share/edge-sdk/ (reinstall if they are missing)")
     st.metadata = read_metadata(inp.model)
     graph = onnx.load(str(inp.model), load_external_data=False).graph
     dims = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
@@ -95,7 +150,7 @@ def step_reference(inp: SelftestInput, st: SelftestState) -> Out:
         num_classes = st.metadata.num_classes if st.metadata else None
         st.decoder_name = detect_layout(st.reference[0][0].shape, num_classes, input_size=st.input_hw)
     if not all(np.isfinite(o).all() for outs in st.reference for o in outs):
-        raise StepFail("ONNX Runtime produced non-finite outputs", {"shapes": shapes})
+        raise CheckFailed("ONNX Runtime produced non-finite outputs", {"shapes": shapes})
     decoder = get_decoder(st.decoder_name)
     counts = [len(decoder(outs, DecodeParams())) for outs in st.reference]
     return (f"outputs {shapes}, decoder {st.decoder_name}, detections per frame {counts}, median {_median_ms(times)} ms",
@@ -150,7 +205,7 @@ def step_run(inp: SelftestInput, st: SelftestState, precision: str, dla_core: in
     data: dict[str, object] = {"engine": str(path), "comparison": result.as_dict(), "median_ms": _median_ms(times),
                                "info": info}
     if not result.ok:
-        raise StepFail(f"outputs differ from ONNX Runtime beyond tolerance: {result.describe()}", data)
+        raise CheckFailed(f"outputs differ from ONNX Runtime beyond tolerance: {result.describe()}", data)
     return f"{result.describe()}; median {_median_ms(times)} ms", data
 
 
@@ -162,12 +217,20 @@ def step_reuse(inp: SelftestInput, st: SelftestState) -> Out:
     cfg = TensorRtEngineConfig(workspace_mb=profile.workspace_mb)
     art = build_engine(inp.model, None, profile, cfg, inp.work_dir / "engines", precision="fp16", root=inp.root)
     if not art.reused:
-        raise StepFail(f"the second build did not reuse the cached engine: {art.reason}", {"reason": art.reason})
+        raise CheckFailed(f"the second build did not reuse the cached engine: {art.reason}", {"reason": art.reason})
     return art.reason, {"engine": str(art.engine_path)}
 
 
+DEMO_MODEL = Path("models/demo/yolo-demo.onnx")
+SAMPLE_VIDEO = Path("samples/demo.mp4")
+
+
 def default_paths(cwd: Path) -> tuple[Path, Path]:
-    """The bundled demo model and sample video: in the source tree edge-sdk runs from, else under `cwd`."""
-    tree = Path(__file__).resolve().parents[2]
-    base = tree if (tree / "models" / "demo").is_dir() else cwd
-    return base / "models" / "demo" / "yolo-demo.onnx", base / "samples" / "demo.mp4"
+    """The demo model and sample video: from the source tree edge-sdk runs from, else where `pip install .` put
+    them (<prefix>/share/edge-sdk/), else under `cwd` (where a missing file is then reported)."""
+    from edge_sdk.device.profiles import installed_share_dirs, source_tree
+
+    for base in (source_tree(), *installed_share_dirs(), cwd):
+        if (base / DEMO_MODEL).is_file():
+            return base / DEMO_MODEL, base / SAMPLE_VIDEO
+    return cwd / DEMO_MODEL, cwd / SAMPLE_VIDEO

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge_sdk.errors import ModelError
+from edge_sdk.errors import ConfigError, ModelError
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,22 @@ class ModelMetadata:
 
     def label(self, class_id: int) -> str:
         return self.names.get(class_id, str(class_id))
+
+    def class_ids(self, names: list[str | int] | None, where: str = "decode.classes") -> frozenset[int] | None:
+        """Class names or ids from a config key as ids (None: all); ConfigError naming `where` for an unknown name."""
+        if names is None:
+            return None
+        by_name = {v: k for k, v in self.names.items()}
+        ids = set()
+        for n in names:
+            if isinstance(n, int):
+                ids.add(n)
+            elif n in by_name:
+                ids.add(by_name[n])
+            else:
+                known = ", ".join(self.names.values()) or "(the model lists no class names)"
+                raise ConfigError(f"unknown class {n!r}", where=where, fix=f"use one of: {known}")
+        return frozenset(ids)
 
 
 def _parse_value(text: str) -> Any:

@@ -47,9 +47,7 @@ class MessageSink(Protocol):
 
 
 def resolve_classes(names: list[str | int] | None, metadata: ModelMetadata, where: str) -> frozenset[int] | None:
-    from edge_sdk.pipeline.build import class_ids_from
-
-    return class_ids_from(names, metadata, where)
+    return metadata.class_ids(names, where)
 
 
 def tracker_settings(cfg: EventsConfig) -> TrackSettings:

@@ -17,7 +17,7 @@ from edge_sdk.decode.base import DecodeParams, Decoder
 from edge_sdk.engines.base import Engine
 from edge_sdk.engines.model_info import ModelMetadata
 from edge_sdk.engines.registry import open_engine
-from edge_sdk.errors import ConfigError, EdgeSdkError, ModelError
+from edge_sdk.errors import EdgeSdkError, ModelError
 from edge_sdk.preprocess.spec import PreprocessSpec
 from edge_sdk.sources.base import Source
 from edge_sdk.sources.reconnect import ReconnectPolicy
@@ -51,24 +51,6 @@ def model_path_for(cfg: AppConfig) -> Path:
     return fp32
 
 
-def class_ids_from(names: list[str | int] | None, metadata: ModelMetadata,
-                   where: str = "decode.classes") -> frozenset[int] | None:
-    """Class names or ids from a config key as ids; ConfigError naming `where` for an unknown name."""
-    if names is None:
-        return None
-    by_name = {v: k for k, v in metadata.names.items()}
-    ids = set()
-    for n in names:
-        if isinstance(n, int):
-            ids.add(n)
-        elif n in by_name:
-            ids.add(by_name[n])
-        else:
-            known = ", ".join(metadata.names.values()) or "(the model lists no class names)"
-            raise ConfigError(f"unknown class {n!r}", where=where, fix=f"use one of: {known}")
-    return frozenset(ids)
-
-
 def model_cache_dir(cfg: AppConfig) -> Path:
     """Where fixed copies of models are kept (see edge_sdk.model.prepare)."""
     return cfg.resolve(cfg.state_dir) / "models"
@@ -96,7 +78,7 @@ def open_model(cfg: AppConfig, *, fp32: bool = False) -> ModelBundle:
         decoder, resolved, how = choose_decoder(cfg.decode.type, resolved, names, probe)
         metadata = resolved.metadata
         params = DecodeParams(conf_thres=cfg.decode.conf_thres, iou_thres=cfg.decode.iou_thres,
-                              max_det=cfg.decode.max_det, classes=class_ids_from(cfg.decode.classes, metadata))
+                              max_det=cfg.decode.max_det, classes=metadata.class_ids(cfg.decode.classes))
     except BaseException:
         engine.close()
         raise

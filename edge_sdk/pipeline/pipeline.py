@@ -151,9 +151,9 @@ class Pipeline:
     def lower_source_priority(self) -> None:
         """Give capture threads the same lower priority as the other non-engine stages."""
         for src in self.parts.sources:
-            thread = getattr(src, "_thread", None)
-            if thread is not None and thread.native_id is not None:
-                lower_priority(self.background_nice, thread.native_id)
+            thread_id = src.capture_thread_id
+            if thread_id is not None:
+                lower_priority(self.background_nice, thread_id)
 
     def stop(self) -> None:
         """Stop taking new frames; what is already in the pipeline is still inferred and published."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from edge_sdk.atomic import write_json_atomic, write_text_atomic
 from edge_sdk.calibration.dataset import FrameSplit, calibration_fingerprint, even_spread, frames_folder, load_split
-from edge_sdk.errors import BuildError, ConfigError, ModelError
+from edge_sdk.errors import ConfigError, GateFailed, ModelError
 from edge_sdk.quant import artifacts as art
 from edge_sdk.quant import report as rep
 
@@ -31,14 +31,6 @@ if TYPE_CHECKING:
     from edge_sdk.quant.repair import FormResult, RepairJob
 
 log = logging.getLogger(__name__)
-
-
-class GateFailed(BuildError):
-    """The accuracy gate refused the INT8 model; `report` is the full build report."""
-
-    def __init__(self, message: str, report: dict[str, Any], *, where: str | None = None, fix: str | None = None) -> None:
-        self.report = report
-        super().__init__(message, where=where, fix=fix)
 
 
 @dataclass

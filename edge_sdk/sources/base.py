@@ -146,6 +146,12 @@ class Source:
         self._thread.start()
         return self
 
+    @property
+    def capture_thread_id(self) -> int | None:
+        """The capture thread's kernel thread id (to set its priority); None before `start` and after `close`."""
+        thread = self._thread
+        return thread.native_id if thread is not None else None
+
     def fail(self, reason: str) -> None:
         """Mark a source that could not be started as failed for good: `read` returns ERROR, status offline."""
         self.health.last_error = redact(reason)

@@ -110,6 +110,30 @@ def test_schema_lists_descriptions_and_bounds(capsys: pytest.CaptureFixture[str]
     assert schema["$defs"]["MqttConfig"]["additionalProperties"] is False
 
 
+def test_the_config_directory_is_no_key_of_the_schema_or_the_yaml(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Relative paths resolve from the config file's folder, which the loader sets; a YAML cannot move it."""
+    import json
+
+    assert main(["config", "schema"]) == 0
+    assert "base_dir" not in json.dumps(json.loads(capsys.readouterr().out))
+    with pytest.raises(ConfigError, match=r"app.yaml:1: base_dir: unknown key"):
+        load_config_text("base_dir: /etc\n" + GOOD, "app.yaml")
+    (tmp_path / "app.yaml").write_text(GOOD)
+    assert load_config(tmp_path / "app.yaml").base_dir == tmp_path.resolve()
+
+
+def test_engine_keys_are_checked_against_the_engine_type_in_use() -> None:
+    """Inside the `engine:` union: did-you-mean from the chosen type's keys, and a mistyped type named as such."""
+    text = GOOD + "engine:\n  type: tensorrt\n  slotz: 2\n"
+    with pytest.raises(ConfigError, match=r"app.yaml:13: engine.slotz: unknown key \(did you mean 'slots'\?\)"):
+        load_config_text(text, "app.yaml")
+    text = GOOD + "engine:\n  type: tensorr\n"
+    with pytest.raises(ConfigError, match=r"app.yaml:12: engine.type: unknown type 'tensorr' \(did you mean "
+                                          r"'tensorrt'\?\) \[allowed: onnxruntime, tensorrt\]"):
+        load_config_text(text, "app.yaml")
+
+
 def test_errors_never_echo_passwords() -> None:
     text = GOOD.replace("file://samples/demo.mp4", "rtsp://admin:hunter2@10.0.0.5/live?latncy=200")
     text += "  username: u\n  password: [hunter3]\n"

@@ -7,7 +7,8 @@ import numpy as np
 
 from edge_sdk.decode.base import DecodeParams
 from edge_sdk.decode.yolov8 import decode_yolov8
-from edge_sdk.device.compare import FP16, INT8, compare, iou_matrix
+from edge_sdk.device.compare import FP16, INT8, compare
+from edge_sdk.tracking.assign import iou_matrix
 
 
 def yolo_output(boxes: list[tuple[float, float, float, float, int, float]], n: int = 20, nc: int = 2) -> np.ndarray:

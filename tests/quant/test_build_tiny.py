@@ -13,9 +13,8 @@ import pytest
 
 from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 from edge_sdk.engines.trt.calibrator import read_calibration_cache
-from edge_sdk.errors import BuildError
+from edge_sdk.errors import BuildError, GateFailed
 from edge_sdk.quant import build_int8, resolve_int8_model
-from edge_sdk.quant.build import GateFailed
 from edge_sdk.quant.placement import summarize_qdq
 from edge_sdk.quant.stats import TensorRanges
 from tests.quant.helpers import black_frames, scene_frames, write_config

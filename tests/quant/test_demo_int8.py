@@ -21,8 +21,9 @@ import onnx
 import pytest
 
 from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
+from edge_sdk.errors import GateFailed
 from edge_sdk.quant import build_int8, resolve_int8_model
-from edge_sdk.quant.build import BuildOutcome, GateFailed
+from edge_sdk.quant.build import BuildOutcome
 from edge_sdk.quant.placement import plan_graph, summarize_qdq
 from tests.quant.helpers import black_frames, scene_frames, write_config
 
