@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--imgsz", type=int, default=128)
     parser.add_argument("--only", nargs="*", choices=sorted(ARCHS), help="these architectures only")
     args = parser.parse_args(argv)
+    args.out = args.out.resolve()  # export() works in a temporary folder
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.only or ARCHS:
         try:
