@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_sdk.decode.base import BoundDecoder, DecodeModel, DecodeParams
+from edge_sdk.decode.end2end import SplitLayout, split_layout
 from edge_sdk.decode.layouts import Layout, ModelFacts, OutputInfo
 from edge_sdk.decode.registry import PLUGIN_HOWTO, decode_function, detect, layout_named
 from edge_sdk.errors import EdgeSdkError, ModelError
@@ -50,7 +51,7 @@ def choose_decoder(decode_type: str, resolved: ResolvedModel, names: Sequence[st
     if decode_type == "auto":
         layout, how = detect(outs, facts)
         fn = layout.decode
-        _check_pixel_boxes(layout.name, probe, resolved.path)
+        _check_pixel_boxes(layout.name, outs, probe, resolved.path)
     else:
         layout, fn = layout_named(decode_type), decode_function(decode_type)
         how = "decode.type"
@@ -66,16 +67,26 @@ def choose_decoder(decode_type: str, resolved: ResolvedModel, names: Sequence[st
     return bound, resolved, how
 
 
-def _check_pixel_boxes(layout: str, probe: Sequence[np.ndarray], path: Path) -> None:
-    """[1, K, 6] x1,y1,x2,y2 boxes in pixels look like normalised cx,cy,w,h when every value is within 0..1:
-    an RT-DETR export whose metadata does not say so. Refuse rather than publish boxes 1 pixel wide."""
-    if layout != "end2end" or probe[0].size == 0:
+def _check_pixel_boxes(layout: str, outs: Sequence[OutputInfo], probe: Sequence[np.ndarray], path: Path) -> None:
+    """Boxes the layout takes as pixels look normalised when every value is within 0..1: an RT-DETR [1, K, 6]
+    whose metadata does not say so, or TensorFlow's normalised ymin,xmin,ymax,xmax. Refuse rather than publish
+    boxes under a pixel wide."""
+    if layout == "end2end":
+        boxes = probe[0][0, :, :4]
+        what, fix = ("RT-DETR's cx,cy,w,h,score,class?", "set decode.type: rtdetr-topk for normalised cx,cy,w,h, or "
+                     "end2end if they are pixels")
+    elif layout == "end2end-split":
+        found = split_layout([(o.name, o.shape, o.dtype) for o in outs])
+        if not isinstance(found, SplitLayout):
+            return
+        boxes = probe[found.boxes][0]
+        what, fix = ("TensorFlow's ymin,xmin,ymax,xmax?", "write a decoder plugin for normalised boxes "
+                     "(docs/models.md), or set decode.type: end2end-split if they are pixels")
+    else:
         return
-    boxes = probe[0][0, :, :4]
-    if 0 < float(np.abs(boxes).max()) <= 1.0:
-        raise ModelError("the [1, K, 6] output's boxes are all within 0..1: normalised (RT-DETR's cx,cy,w,h,score,"
-                         "class?) rather than x1,y1,x2,y2 in pixels", where=str(path),
-                         fix="set decode.type: rtdetr-topk for normalised cx,cy,w,h, or end2end if they are pixels")
+    if boxes.size and 0 < float(np.abs(boxes).max()) <= 1.0:
+        raise ModelError(f"the boxes of outputs {[o.name for o in outs]} are all within 0..1: normalised ({what}) "
+                         "rather than x1,y1,x2,y2 in input pixels", where=str(path), fix=fix)
 
 
 def _try(decoder: BoundDecoder, probe: Sequence[np.ndarray], decode_type: str, path: Path) -> None:

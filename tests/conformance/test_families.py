@@ -118,3 +118,24 @@ def test_pixel_boxes_that_look_normalised_are_refused_not_published(tmp_path: Pa
     with pytest.raises(ModelError, match=r"all within 0\.\.1") as err:
         run_pipeline(config_for(tmp_path, model, frames), tmp_path)
     assert "rtdetr-topk" in (err.value.fix or "")
+
+
+def test_tensorflow_style_normalised_boxes_are_refused_not_published(tmp_path: Path) -> None:
+    """A TensorFlow Object Detection API export (uint8 NHWC input; detection_boxes normalised ymin,xmin,ymax,xmax,
+    detection_scores, detection_classes as floats, num_detections) has the shapes of end2end-split."""
+    from onnx import TensorProto
+
+    g = b.Graph(PreprocessSpec(SIZE, layout="nhwc", dtype="uint8", scale=1.0))
+    best = g.op("ReduceMax", [g.flat(g.brightness(8), 1)], axes=[1, 2], keepdims=0)
+    scores = g.op("Concat", [g.op("Unsqueeze", [best, g.const(np.array([1], np.int64))]),
+                             g.const(np.zeros((1, 9), np.float32))], axis=1)
+    boxes = np.zeros((1, 10, 4), np.float32)
+    boxes[0, 0] = [0.2, 0.2, 0.4, 0.4]
+    outs = [(g.const(boxes), "detection_boxes", TensorProto.FLOAT), (scores, "detection_scores", TensorProto.FLOAT),
+            (g.const(np.ones((1, 10), np.float32)), "detection_classes", TensorProto.FLOAT),
+            (g.const(np.array([1.0], np.float32)), "num_detections", TensorProto.FLOAT)]
+    model = g.save(tmp_path / "tf.onnx", outs)
+    frames, _ = frames_for(ULTRA, tmp_path / "frames")
+    with pytest.raises(ModelError, match="TensorFlow") as err:
+        run_pipeline(config_for(tmp_path, model, frames, LABELS), tmp_path)
+    assert "all within 0..1" in str(err.value) and "plugin" in (err.value.fix or "")
