@@ -10,7 +10,7 @@ declared dtype. Its config section subclasses `EngineConfigBase` in the same mod
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, final
@@ -68,6 +68,19 @@ class EngineConfigBase(Section):
     value as default (the config key selecting the backend) and live beside their engine (engines/backends/)."""
 
     type: str
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One engine backend, as its module in engines/backends/ registers it (`BACKEND = Backend(Config, open)`):
+    its config section and how to open an engine from a model file and that section."""
+
+    config: type[EngineConfigBase]
+    open: Callable[[str, Any], Engine]
+
+    @property
+    def type(self) -> str:
+        return str(self.config.model_fields["type"].default)
 
 
 class Engine(abc.ABC):

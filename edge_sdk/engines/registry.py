@@ -14,31 +14,17 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any, Union
 
 from pydantic import Field
 
-from edge_sdk.engines.base import Engine, EngineConfigBase
+from edge_sdk.engines.base import Backend, Engine, EngineConfigBase
 from edge_sdk.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 PLUGIN_PACKAGE = "edge_sdk.engines.backends"
 DEFAULT_TYPE = "onnxruntime"
-
-
-@dataclass(frozen=True)
-class Backend:
-    """One engine backend: its config section and how to open an engine from a model file and that section."""
-
-    config: type[EngineConfigBase]
-    open: Callable[[str, Any], Engine]
-
-    @property
-    def type(self) -> str:
-        return str(self.config.model_fields["type"].default)
 
 
 _backends: dict[str, Backend] | None = None

@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import Field
 
 from edge_sdk.engines.base import Engine, EngineConfigBase, EngineInfo, TensorSpec
-from edge_sdk.engines.registry import Backend
+from edge_sdk.engines.base import Backend
 
 
 class NumpyMeanConfig(EngineConfigBase):

@@ -9,9 +9,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from edge_sdk.engines.base import Engine, EngineConfigBase, EngineInfo, TensorSpec
+from edge_sdk.engines.base import Backend, Engine, EngineConfigBase, EngineInfo, TensorSpec
 from edge_sdk.engines.model_info import file_sha256
-from edge_sdk.engines.registry import Backend
 from edge_sdk.errors import EngineError, ModelError
 from edge_sdk.lazy import lazy_import
 

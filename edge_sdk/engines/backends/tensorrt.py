@@ -31,9 +31,8 @@ import numpy as np
 from pydantic import Field
 
 from edge_sdk.cuda.check import import_pycuda
-from edge_sdk.engines.base import Engine, EngineConfigBase, EngineInfo, TensorSpec
+from edge_sdk.engines.base import Backend, Engine, EngineConfigBase, EngineInfo, TensorSpec
 from edge_sdk.engines.model_info import file_sha256
-from edge_sdk.engines.registry import Backend
 from edge_sdk.engines.trt import compat
 from edge_sdk.engines.trt.facts import current_target
 from edge_sdk.engines.trt.iospec import IoTensor, describe_io
