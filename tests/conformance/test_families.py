@@ -139,3 +139,35 @@ def test_tensorflow_style_normalised_boxes_are_refused_not_published(tmp_path: P
     with pytest.raises(ModelError, match="TensorFlow") as err:
         run_pipeline(config_for(tmp_path, model, frames, LABELS), tmp_path)
     assert "all within 0..1" in str(err.value) and "plugin" in (err.value.fix or "")
+
+
+def _gpu_engine(engine: str) -> str:
+    """The engine section for `engine`, or skip saying what is missing."""
+    if engine == "onnxruntime-cuda":
+        import onnxruntime as ort
+
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            pytest.skip(f"onnxruntime {ort.__version__} has no CUDAExecutionProvider (install onnxruntime-gpu)")
+        return "engine: {type: onnxruntime, providers: [CUDAExecutionProvider]}\n"
+    for module in ("tensorrt", "pycuda.driver"):
+        pytest.importorskip(module, reason=f"{module} is not installed: TensorRT tests need a GPU machine")
+    return "engine: {type: tensorrt}\n"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("engine", ["onnxruntime-cuda", "tensorrt"])
+@pytest.mark.parametrize("name", list(CASES))
+def test_family_on_the_gpu(tmp_path: Path, name: str, engine: str) -> None:
+    """The same families on the GPU path: the CUDA-stream runner, its preprocess kernel honouring each family's
+    spec (or the CPU reference where the kernel lacks an option), ONNX Runtime CUDA or a TensorRT engine built
+    from the fixed model. Run on the GPU machine: python3 -m pytest -q tests/conformance -m gpu -rs"""
+    section = _gpu_engine(engine)
+    case = CASES[name]
+    model = case.build(tmp_path / f"{name}.onnx", case.spec)
+    if case.sidecar:
+        (tmp_path / "infer_cfg.yml").write_text(case.sidecar)
+    frames, expected = frames_for(case.spec, tmp_path / "frames")
+    bundle, results = run_pipeline(config_for(tmp_path, model, frames, case.model_yaml, section), tmp_path)
+    assert bundle.decoder_name == case.layout and bundle.preprocess == case.spec
+    assert [len(r.detections) for r in results] == [1, 0]
+    np.testing.assert_allclose(results[0].detections.boxes[0], expected, atol=1.0)

@@ -1,5 +1,6 @@
 """Run a config's model through the real pipeline (open_model: loader, engine, probe, decoder; the file source;
-the threaded pipeline) and collect the results, as `edge-sdk run` does minus publishing."""
+the threaded pipeline, or the CUDA-stream runner when the engine runs on a GPU) and collect the results, as
+`edge-sdk run` does minus publishing."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from edge_sdk.config.loader import load_config_text
 from edge_sdk.frame import FrameResult
 from edge_sdk.pipeline.build import ModelBundle, open_model, open_sources
+from edge_sdk.pipeline.gpu import gpu_runner_factory
 from edge_sdk.pipeline.pipeline import Pipeline, PipelineParts
 
 
@@ -36,7 +38,8 @@ def run_pipeline(config_text: str, base_dir: Path) -> tuple[ModelBundle, list[Fr
     try:
         with open_sources(cfg) as sources:
             parts = PipelineParts(bundle.engine, bundle.decoder, bundle.params, bundle.metadata, sources,
-                                  on_result=got.append, preprocess=bundle.preprocess)
+                                  on_result=got.append, preprocess=bundle.preprocess,
+                                  make_runner=gpu_runner_factory(cfg, bundle.engine, bundle.preprocess))
             pipeline = Pipeline(parts, queue_size=2).start()
             assert pipeline.wait(120), "the pipeline did not finish"
             pipeline.join()
