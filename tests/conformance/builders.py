@@ -29,13 +29,14 @@ SHARP = 10.0  # logit of a fully white cell above the threshold
 class Graph:
     """A graph under construction: nodes, initializers, a name counter."""
 
-    def __init__(self, spec: PreprocessSpec, dynamic: bool = False) -> None:
+    def __init__(self, spec: PreprocessSpec, dynamic: bool = False, batch: int = 1) -> None:
         self.spec = spec
+        self.batch = batch
         self.nodes: list[onnx.NodeProto] = []
         self.inits: list[onnx.TensorProto] = []
         self.count = 0
         h, w = spec.size
-        dims: list[int | str] = [1, 3, h, w] if spec.layout == "nchw" else [1, h, w, 3]
+        dims: list[int | str] = [batch, 3, h, w] if spec.layout == "nchw" else [batch, h, w, 3]
         if dynamic:
             dims = ["batch", 3, "height", "width"] if spec.layout == "nchw" else ["batch", "height", "width", 3]
         elem = {"float32": TensorProto.FLOAT, "float16": TensorProto.FLOAT16, "uint8": TensorProto.UINT8}[spec.dtype]
@@ -73,8 +74,8 @@ class Graph:
         return self.op("Sigmoid", [conv])
 
     def flat(self, x: str, channels: int) -> str:
-        """[1, C, h, w] -> [1, C, h*w]."""
-        return self.op("Reshape", [x, self.const(np.array([1, channels, -1], np.int64))])
+        """[B, C, h, w] -> [B, C, h*w] (B baked into the Reshape, as exporters of a fixed batch do)."""
+        return self.op("Reshape", [x, self.const(np.array([self.batch, channels, -1], np.int64))])
 
     def conv_const(self, channels: int, stride: int, bias: np.ndarray) -> str:
         """A Conv of the image with zero weights: the constant `bias` per channel at every cell (a head output
@@ -111,13 +112,14 @@ NAMES = {0: "bright", 1: "other"}
 ULTRA = {"author": "Ultralytics", "stride": "32", "task": "detect", "names": str(NAMES)}
 
 
-def yolov8(path: Path, spec: PreprocessSpec, *, dynamic: bool = False) -> Path:
-    """[1, 4+nc, N]: cx, cy, w, h + class scores (decoded in the graph, Ultralytics-style metadata)."""
-    g = Graph(spec, dynamic)
+def yolov8(path: Path, spec: PreprocessSpec, *, dynamic: bool = False, batch: int = 1) -> Path:
+    """[B, 4+nc, N]: cx, cy, w, h + class scores (decoded in the graph, Ultralytics-style metadata). With a
+    fixed `batch` > 1 baked into its Reshapes, as some exporters leave it."""
+    g = Graph(spec, dynamic, batch)
     rows = []
     for s in (8, 16, 32):
         c = centres(spec.size, s)
-        boxes = np.concatenate([c, np.full((2, c.shape[1]), BOX, np.float32)])[None]
+        boxes = np.tile(np.concatenate([c, np.full((2, c.shape[1]), BOX, np.float32)])[None], (batch, 1, 1))
         score = g.flat(g.brightness(s), 1)
         rows.append(g.op("Concat", [g.const(boxes), score, g.op("Mul", [score, g.const(np.float32(0))])], axis=1))
     out = g.op("Concat", rows, axis=2)

@@ -171,3 +171,15 @@ def test_family_on_the_gpu(tmp_path: Path, name: str, engine: str) -> None:
     assert bundle.decoder_name == case.layout and bundle.preprocess == case.spec
     assert [len(r.detections) for r in results] == [1, 0]
     np.testing.assert_allclose(results[0].detections.boxes[0], expected, atol=1.0)
+
+
+def test_a_fixed_batch_that_cannot_be_redeclared_runs_with_the_frame_in_the_first_slot(tmp_path: Path) -> None:
+    """A batch of 4 baked into the graph's Reshapes: the loader keeps it (and says so); every inference carries
+    four slots, the frame in the first and padding in the others; the first slot's outputs are decoded."""
+    model = b.yolov8(tmp_path / "b4.onnx", ULTRA, batch=4)
+    frames, expected = frames_for(ULTRA, tmp_path / "frames")
+    bundle, results = run_pipeline(config_for(tmp_path, model, frames), tmp_path)
+    assert bundle.preprocess is not None and bundle.preprocess.batch == 4
+    assert any("fixed batch of 4 is kept" in n for n in bundle.resolved.prepared.notes)
+    assert [len(r.detections) for r in results] == [1, 0]
+    np.testing.assert_allclose(results[0].detections.boxes[0], expected, atol=1.0)
