@@ -69,6 +69,8 @@ setup(
                  # tracking metrics (MOTA, IDF1, ID switches) for tools/bench_tracking.py and its tests; scipy comes
                  # with it and checks the tracker's own assignment solver
                  "motmetrics>=1.4",
+                 # renders the Home Assistant discovery templates as Home Assistant does (tests/events)
+                 "Jinja2>=3.1",
                  "nvidia-cuda-nvrtc-cu12==12.2.140; platform_machine == 'x86_64'"],
         "dev": ["mypy>=1.10", "ruff>=0.5", "types-PyYAML"],
     },

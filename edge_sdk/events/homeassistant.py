@@ -7,8 +7,13 @@ Entities (node_id `edge_sdk_<device_id>`; all under one Home Assistant device):
 - sensor `<camera> <zone> <label>` and `<camera> <zone> all`: objects in the zone (`.../zones/<zone>/count`)
 - sensor `<camera> <line> in` / `out`: crossings since the daemon started, per class in the attributes
   (`.../lines/<line>/count`; state_class total_increasing, so a restart starts a new cycle)
-- binary_sensor `online` (device_class connectivity) on `<prefix>/<device>/status`, which every other
-  entity also uses as its availability: they show "unavailable" while the daemon is offline.
+- binary_sensor `online` (device_class connectivity) on `<prefix>/<device>/status` (the daemon, its Last Will)
+- binary_sensor `<camera> online` (connectivity) on the camera's retained `<prefix>/<device>/<camera>/status`
+  (edge_sdk/schemas/camera_status.schema.json): on while frames arrive, off while it is `reconnecting` or
+  `offline`, with the state and its reason as attributes.
+- Availability: every camera entity needs both topics (availability_mode all): the device's status says
+  `online` and the camera's says `online` (anything else, `reconnecting` included, is unavailable). Counts of
+  a camera that stopped delivering show "unavailable", not a stale number.
 
 Payloads follow the documented discovery schema (full key names, no abbreviations); tests check them
 against it (tests/events/ha_discovery.schema.json). An entity whose config message is emptied is removed
@@ -26,6 +31,7 @@ from typing import Any
 from edge_sdk import __version__
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
+_CAMERA_ATTRIBUTES = "{{ {'state': value_json.state, 'reason': value_json.reason, 'since': value_json.since} | tojson }}"
 
 
 def safe_id(text: str) -> str:
@@ -50,7 +56,7 @@ def discovery_messages(*, discovery_prefix: str, topic_prefix: str, device_id: s
     device = {"identifiers": [node], "name": device_name, "manufacturer": "edge-sdk", "model": model_name,
               "sw_version": __version__}
     origin = {"name": "edge-sdk", "sw_version": __version__}
-    common = {"device": device, "origin": origin, "availability": [{"topic": status}], "availability_mode": "all"}
+    online = "{{ 'online' if value_json.state == 'online' else 'offline' }}"
 
     def topic(component: str, object_id: str) -> str:
         return f"{discovery_prefix}/{component}/{node}/{safe_id(object_id)}/config"
@@ -61,6 +67,16 @@ def discovery_messages(*, discovery_prefix: str, topic_prefix: str, device_id: s
         "device": device, "origin": origin}
     for cam in cameras:
         state = f"{base}/{cam.camera}"
+        camera_status = f"{state}/status"
+        common = {"device": device, "origin": origin, "availability_mode": "all",
+                  "availability": [{"topic": status}, {"topic": camera_status, "value_template": online}]}
+        oid = f"{cam.camera}_online"
+        yield topic("binary_sensor", oid), {
+            "name": f"{cam.camera} online", "unique_id": f"{node}_{safe_id(oid)}", "state_topic": camera_status,
+            "value_template": "{{ 'ON' if value_json.state == 'online' else 'OFF' }}", "payload_on": "ON",
+            "payload_off": "OFF", "json_attributes_topic": camera_status, "json_attributes_template": _CAMERA_ATTRIBUTES,
+            "device_class": "connectivity", "entity_category": "diagnostic", "device": device, "origin": origin,
+            "availability": [{"topic": status}]}
         for label in cam.labels:
             oid = f"{cam.camera}_{label}_count"
             yield topic("sensor", oid), {
