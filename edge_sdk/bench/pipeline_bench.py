@@ -1,8 +1,11 @@
 """Engine-only throughput against the whole pipeline's, per-stage latency, and capture-to-broker latency.
 
-- engine-only: the same engine session on the same preprocessed input, no I/O, `iterations` times, half
-  just before the pipeline and half just after it, by as many threads at once as the pipeline has infer
-  workers (`engine.workers`);
+- engine-only: an engine opened as the pipeline opens it, on the source's first frame, no I/O, `iterations`
+  times, half just before the pipeline and half just after it. On the CPU: `engine.infer` on the preprocessed
+  frame by as many threads at once as the pipeline has infer workers (`engine.workers`). On a GPU: a CUDA
+  runner from the pipeline's own factory, the frame preprocessed into its slots once, inferences back to back
+  on the slots' engine sessions with the input resident on the device (`CudaRunner.engine_only`): the bound
+  the pipeline's runner can reach, not a separate session copying numpy arrays in and out;
 - pipeline: `edge-sdk run`'s own code path on the configured source (decoding video, letterbox, infer,
   decode, publish), every frame delivered;
 - capture-to-broker: a subscriber on the configured broker receives each detection message and compares
@@ -16,13 +19,18 @@ import re
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edge_sdk.config.app import AppConfig
 from edge_sdk.pipeline.build import open_model
+from edge_sdk.pipeline.gpu import gpu_runner_factory
+
+if TYPE_CHECKING:
+    from edge_sdk.cuda.runner import CudaRunner
 
 log = logging.getLogger(__name__)
 _CAPTURE_TIME = re.compile(rb'"capture_time":\s*([0-9.eE+-]+)')
@@ -70,16 +78,39 @@ def engine_only(cfg: AppConfig, iterations: int, warmup: int = 5) -> tuple[float
             _status, frame = source.read(timeout=10.0)
         image = frame.image if frame is not None else np.full((480, 640, 3), 114, np.uint8)
         spec = bundle.preprocess or ultralytics_spec(bundle.engine.info.input_hw)
+        info = {"engine": bundle.engine.info.type, "device": bundle.engine.info.device,
+                "precision": bundle.engine.info.precision, "model": str(bundle.path),
+                "input": list(spec.size), "workers": bundle.engine.concurrency}
+        make_runner = gpu_runner_factory(cfg, bundle.engine, bundle.preprocess)
+        if make_runner is not None:  # the GPU branch: the pipeline's own runner and engine sessions
+            fps, lat, kernels = runner_engine_only(make_runner, image, iterations, warmup)
+            info.update(engine_only="runner slots, input resident on the device (CudaRunner.engine_only)",
+                        kernels=kernels)
+            return fps, lat, info
         tensor, _ = preprocess(image, spec)
         for _ in range(warmup):
             bundle.engine.infer(tensor)
         fps, lat = concurrent_inferences(bundle.engine, tensor, iterations)
-        info = {"engine": bundle.engine.info.type, "device": bundle.engine.info.device,
-                "precision": bundle.engine.info.precision, "model": str(bundle.path),
-                "input": list(spec.size), "workers": bundle.engine.concurrency}
+        info["engine_only"] = "engine.infer on the preprocessed first frame, by the pipeline's infer workers"
         return fps, lat, info
     finally:
         bundle.engine.close()
+
+
+def runner_engine_only(make_runner: Callable[[], CudaRunner], image: np.ndarray, iterations: int,
+                       warmup: int) -> tuple[float, list[float], str]:
+    """Engine-only on a runner made by the pipeline's own factory: the frame preprocessed into every slot once,
+    then inferences back to back on the slots' sessions, nothing copied (`CudaRunner.engine_only`)."""
+    from edge_sdk.frame import Frame
+
+    with make_runner() as runner:
+        frame = Frame(0, "bench", image, time.monotonic(), time.time())
+        for _ in range(max(warmup, runner.slots)):  # warms the engine up and leaves the frame in every slot
+            runner.submit(frame)
+        runner.drain()
+        runner.engine_only(max(warmup, runner.slots))
+        fps, lat = runner.engine_only(iterations)
+        return fps, lat, runner.kernels
 
 
 def concurrent_inferences(engine: Any, tensor: np.ndarray, iterations: int) -> tuple[float, list[float]]:

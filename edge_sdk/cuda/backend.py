@@ -57,7 +57,11 @@ class Backend(Protocol):
 
     def stream_handle(self, stream: Any) -> int: ...
 
-    def event(self) -> Any: ...
+    def event(self, timing: bool = False) -> Any:
+        """An event; `timing` ones can be measured with `elapsed_ms` (others are cheaper to record)."""
+
+    def elapsed_ms(self, start: Any, stop: Any) -> float:
+        """Milliseconds between two completed timing events."""
 
     def record(self, event: Any, stream: Any) -> None: ...
 

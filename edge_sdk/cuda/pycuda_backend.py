@@ -164,6 +164,10 @@ class PycudaBackend:
         with cuda_call("cuEventCreate", self._where):
             return self._cuda.Event(0 if timing else self._cuda.event_flags.DISABLE_TIMING)
 
+    def elapsed_ms(self, start: Any, stop: Any) -> float:
+        with cuda_call("cuEventElapsedTime", self._where):
+            return float(stop.time_since(start))
+
     def record(self, event: Any, stream: Any) -> None:
         with cuda_call("cuEventRecord", self._where):
             event.record(stream)

@@ -147,6 +147,7 @@ class CudaRunner:
         self.memory: Literal["copy", "mapped"] = "copy"
         self.discarded = 0  # frames in flight when the runner was closed (their results were dropped)
         self.kernels = ""  # where the GPU preprocess kernels came from (prebuilt fatbin or NVRTC), once open
+        self._bindings: list[SlotBinding] = []
         self._pixels = PixelArgs.from_spec(self.options.spec) if self.options.spec is not None else None
 
     # -- lifetime --------------------------------------------------------------------------------
@@ -187,8 +188,9 @@ class CudaRunner:
             self.kernels = backend.kernel_info()
         for i in range(self.options.slots):
             self._slots.append(allocate_slot(backend, i, self._layout))
-        self.engine.prepare_slots([SlotBinding(s.index, backend.stream_handle(s.work_stream), s.input_ptr, s.output_ptrs,
-                                               s.work_stream) for s in self._slots])
+        self._bindings = [SlotBinding(s.index, backend.stream_handle(s.work_stream), s.input_ptr, s.output_ptrs,
+                                      s.work_stream) for s in self._slots]
+        self.engine.prepare_slots(self._bindings)
         self._engine_prepared = True
 
     def close(self) -> None:
@@ -262,6 +264,19 @@ class CudaRunner:
     @property
     def slots(self) -> int:
         return len(self._slots)
+
+    def engine_only(self, iterations: int) -> tuple[float, list[float]]:
+        """Engine-only throughput on this runner's own slots and engine sessions: each slot's input as the last
+        frame submitted to it left it (resident on the device), `iterations` inferences enqueued back to back
+        across the slots (a slot waits only for its own previous inference), no copies, no preprocessing.
+        Returns (inferences per second, each inference's device time in seconds, from CUDA events). Call it
+        with no frame in flight (after `drain()`): it is what the pipeline's throughput is compared with."""
+        from edge_sdk.cuda.measure import engine_only
+
+        with self._active() as backend:
+            if self._inflight:
+                raise EngineError("engine_only needs an idle runner: drain() it first")
+            return engine_only(backend, self.engine, self._bindings, iterations)
 
     @property
     def in_flight(self) -> int:

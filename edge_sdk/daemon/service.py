@@ -160,7 +160,9 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
         layer = open_event_layer(cfg, bundle, publisher)
         if layer is not None:  # closed before the publisher: the last `end` events are spooled and drained
             stack.enter_context(layer)
-        sources = stack.enter_context(open_sources(cfg))
+        from edge_sdk.cuda.select import engine_runs_on_gpu
+
+        sources = stack.enter_context(open_sources(cfg, gpu=engine_runs_on_gpu(bundle.engine.info)))
         sink = _PublisherSink(publisher) if publisher is not None else None
         parts = PipelineParts(bundle.engine, bundle.decoder, bundle.params, bundle.metadata, sources,
                               sink=sink, on_result=count, make_runner=gpu_runner_factory(cfg, bundle.engine, bundle.preprocess),

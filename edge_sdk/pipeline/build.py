@@ -107,22 +107,29 @@ def probe_engine(engine: Engine, spec: PreprocessSpec, where: Path) -> list[Any]
                          fix="check the export with `edge-sdk model check`; re-export if it does not run") from exc
 
 
-def make_sources(cfg: AppConfig) -> list[Source]:
+#: Video decoder threads of file sources when the engine runs on a GPU (the URI's `threads=` wins). FFmpeg's frame
+#: threads take H.264 decoding off the capture thread, which then only converts to BGR: on the CPU path one
+#: thread leaves the cores to the engine; on a GPU the cores are free and one decoding thread is the limit.
+GPU_DECODER_THREADS = 4
+
+
+def make_sources(cfg: AppConfig, *, gpu: bool = False) -> list[Source]:
+    """The configured cameras, not started. `gpu`: the engine runs on a GPU (files decode with GPU_DECODER_THREADS)."""
     return [open_source(s.uri, s.name, base_dir=cfg.base_dir, deliver_all=s.deliver_all, queue_size=s.queue_size,
                         reconnect=ReconnectPolicy(s.reconnect_initial_s, s.reconnect_max_s),
-                        stall_timeout_s=s.stall_timeout_s)
+                        stall_timeout_s=s.stall_timeout_s, decoder_threads=GPU_DECODER_THREADS if gpu else None)
             for s in cfg.sources]
 
 
 @contextlib.contextmanager
-def open_sources(cfg: AppConfig) -> Iterator[list[Source]]:
+def open_sources(cfg: AppConfig, *, gpu: bool = False) -> Iterator[list[Source]]:
     """Start every camera; each fails alone. A live camera that cannot be opened now is retried in the
     background (status `reconnecting`); one that is not live (a file) and cannot be opened is marked failed
     (status `offline`) and the others run. Raises the first error only when no camera can ever deliver."""
     with contextlib.ExitStack() as stack:
         sources: list[Source] = []
         failures: list[BaseException] = []
-        for src in make_sources(cfg):
+        for src in make_sources(cfg, gpu=gpu):
             sources.append(src)
             try:
                 src.start(retry=True)

@@ -33,17 +33,20 @@ def make_reader(parsed: SourceUri, base_dir: Path | None = None, defaults: Mappi
 
 def open_source(uri: str, camera: str = "cam0", *, base_dir: Path | None = None, deliver_all: bool | None = None,
                 queue_size: int = 4, reconnect: ReconnectPolicy | None = None, stall_timeout_s: float = 5.0,
-                defaults: Mapping[str, str] | None = None) -> Source:
+                defaults: Mapping[str, str] | None = None, decoder_threads: int | None = None) -> Source:
     """Build (not start) a `Source` for `uri`. Start it with `with source:` or `source.start()`.
 
     `stall_timeout_s`: a live source without a frame this long is flagged stalled and reopened (it is also the
     readers' open/read timeout unless the URI sets `timeout=`). `defaults`: option values used where the URI
-    gives none, e.g. a device profile's CSI size, rate and flip.
+    gives none, e.g. a device profile's CSI size, rate and flip. `decoder_threads`: the video decoder's threads
+    where the URI sets none, for readers that take `threads` (files).
     """
     parsed = parse_uri(uri)
     merged = dict(defaults or {})
     if "timeout" in OPTIONS[parsed.scheme]:
         merged.setdefault("timeout", str(stall_timeout_s))
+    if decoder_threads is not None and "threads" in OPTIONS[parsed.scheme]:
+        merged.setdefault("threads", str(decoder_threads))
     reader = make_reader(parsed, base_dir, merged)
     return Source(reader, parsed, camera, deliver_all=deliver_all, queue_size=queue_size, reconnect=reconnect,
                   stall_timeout_s=stall_timeout_s)

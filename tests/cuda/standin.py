@@ -183,6 +183,9 @@ class StandInBackend:
     def event(self, timing: bool = False) -> StandInEvent:
         return StandInEvent()
 
+    def elapsed_ms(self, start: Any, stop: Any) -> float:
+        return 0.0  # the stand-in keeps no device time
+
     def record(self, event: Any, stream: Any) -> None:
         with event.cond:
             event.recorded += 1

@@ -238,3 +238,34 @@ def test_bad_arguments_are_value_errors_and_bad_engines_engine_errors() -> None:
     with pytest.raises(EngineError, match="dynamic shape"):
         CudaRunner(StandInEngine(backend2, dynamic, tagging_compute()), backend=backend2).open()
     assert backend2.memory == {}
+
+
+def test_engine_only_runs_the_engine_alone_on_the_runners_slots_with_the_frame_resident() -> None:
+    """What `edge-sdk bench` compares the GPU pipeline with: the runner's own slots and engine sessions, the frame
+    preprocessed into each slot once, then inferences only (no copies, no preprocess kernels)."""
+    from edge_sdk.bench.pipeline_bench import runner_engine_only
+
+    backend = StandInBackend(jitter_s=0.0005)
+    seen: list[np.ndarray] = []
+    tag = tagging_compute()
+
+    def compute(x: np.ndarray) -> list[np.ndarray]:
+        seen.append(x.reshape(-1)[:8].copy())
+        return tag(x)
+
+    engine = StandInEngine(backend, tagging_info(), compute)
+    frame = tag_frames(4)[3]
+
+    def make_runner() -> CudaRunner:
+        return CudaRunner(engine, RunnerOptions(slots=2, max_frame_hw=(32, 32)), backend=backend)
+
+    fps, lat, kernels = runner_engine_only(make_runner, frame.image, iterations=30, warmup=3)
+    assert fps > 0 and len(lat) == 30 and kernels.startswith("CPU stand-in")
+    assert backend.copies == 3 * 2 and backend.kernels == 3  # the 3 warm-up frames in and out; none after
+    assert engine.enqueued == 3 + 3 + 30 and len(seen) == 36
+    tensor, _ = letterbox(frame.image, (32, 32))
+    assert all(np.array_equal(s, tensor.reshape(-1)[:8]) for s in seen)  # every inference read the frame
+    with CudaRunner(engine, RunnerOptions(slots=2, max_frame_hw=(32, 32)), backend=backend) as runner:
+        runner.submit(frame)
+        with pytest.raises(EngineError, match="idle runner"):
+            runner.engine_only(5)

@@ -69,3 +69,15 @@ def test_engine_of_a_gpu_pipeline_is_not_swapped_live(tmp_path: Path, video: Pat
             Pipeline(parts).swap_engine(bundle.engine)
     finally:
         bundle.engine.close()
+
+
+def test_files_decode_with_more_threads_when_the_engine_is_on_a_gpu(tmp_path: Path, video: Path) -> None:
+    """On a GPU the capture thread's decoding is the limit (the cores are otherwise free): file sources get
+    FFmpeg frame threads; the URI's own threads= wins; other schemes have no such option and are untouched."""
+    from edge_sdk.pipeline.build import GPU_DECODER_THREADS
+    from edge_sdk.sources.registry import open_source
+
+    assert open_source(f"file://{video}", decoder_threads=GPU_DECODER_THREADS).reader.threads == GPU_DECODER_THREADS
+    assert open_source(f"file://{video}?threads=1", decoder_threads=GPU_DECODER_THREADS).reader.threads == 1
+    assert open_source(f"file://{video}").reader.threads == 1  # the CPU path leaves the cores to the engine
+    assert not hasattr(open_source("gst://videotestsrc", decoder_threads=4).reader, "threads")
