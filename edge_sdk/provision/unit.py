@@ -53,6 +53,9 @@ class UnitSettings:
     memory_deny_write_execute: bool = False  # True only where no CUDA/TensorRT runs (cpu profile)
     csi: bool = False  # a csi:// camera is configured: bind nvargus-daemon's socket, start after the daemon
     after: list[str] = field(default_factory=list)  # more units to start after (and want), e.g. a local broker
+    # Device-access groups; a group that does not exist fails the start (status=216/GROUP): provision names
+    # only those the device has (a minimal Debian has `video` but no `render` until udev makes it).
+    groups: list[str] = field(default_factory=lambda: ["video", "render"])
 
     @property
     def timeout_stop_sec(self) -> int:
@@ -96,8 +99,7 @@ TimeoutStopSec={timeout_stop_sec}
 KillMode=mixed
 User={user}
 Group={user}
-SupplementaryGroups=video render
-WorkingDirectory=/var/lib/edge-sdk
+{groups_line}WorkingDirectory=/var/lib/edge-sdk
 StateDirectory=edge-sdk
 StateDirectoryMode=0750
 LogsDirectory=edge-sdk
@@ -154,11 +156,12 @@ def render_unit(s: UnitSettings) -> str:
     creds = "".join(f"LoadCredential={name}:{path}\n" for name, path in sorted(s.credentials.items()))
     after = ["network-online.target"] + ([ARGUS_SERVICE] if s.csi else []) + s.after
     binds = f"BindPaths=-{ARGUS_SOCKET}\n" if s.csi else ""
+    groups = f"SupplementaryGroups={' '.join(s.groups)}\n" if s.groups else ""
     mdwx_reason = ("yes: this install runs ONNX Runtime on the CPU, no JIT." if s.memory_deny_write_execute else
                    "no: the CUDA driver and TensorRT (NVRTC-compiled kernels) map W+X pages.")
     return TEMPLATE.format(exec_path=s.exec_path, config_path=s.config_path, user=s.user,
                            watchdog_sec=s.watchdog_sec, timeout_stop_sec=s.timeout_stop_sec,
-                           credential_lines=creds, bind_lines=binds, after=" ".join(after),
+                           credential_lines=creds, bind_lines=binds, groups_line=groups, after=" ".join(after),
                            mdwx="yes" if s.memory_deny_write_execute else "no",
                            mdwx_reason=mdwx_reason,
                            device_lines="".join(f"DeviceAllow={d}\n" for d in devices))

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,8 @@ def provision(*args: str) -> tuple[int, dict[str, Any], str]:
     return proc.returncode, report, proc.stderr
 
 
-def _subscribe(port: int, topic: str, request: pytest.FixtureRequest) -> list[tuple[str, bytes]]:
+def _subscribe(port: int, topic: str, request: pytest.FixtureRequest,
+               login: tuple[str, str] | None = None) -> list[tuple[str, bytes]]:
     """A real MQTT subscriber collecting (topic, payload) on `topic` (wildcards allowed) for the rest of the test."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
@@ -73,6 +75,8 @@ def _subscribe(port: int, topic: str, request: pytest.FixtureRequest) -> list[tu
     got: list[tuple[str, bytes]] = []
     ready = threading.Event()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="prov-test")
+    if login is not None:
+        client.username_pw_set(*login)
     client.on_connect = lambda c, *_: (c.subscribe(topic, qos=1), ready.set())
     client.on_message = lambda _c, _u, m: got.append((m.topic, m.payload))
     client.connect("127.0.0.1", port)
@@ -91,12 +95,25 @@ def _mode(p: Path) -> int:
     return p.stat().st_mode & 0o7777
 
 
+@pytest.fixture()
+def auth_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A real Mosquitto that refuses anonymous clients: user edge, password s3cret."""
+    pw = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), "edge", "s3cret"], check=True, capture_output=True)
+    b = MosquittoBroker(tmp_path / "auth-broker", extra_conf=f"allow_anonymous false\npassword_file {pw}").start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
 @pytest.mark.broker
-def test_provision_cpu_into_prefix_then_nothing_changes(tmp_path: Path, app: Path, broker: MosquittoBroker,
+def test_provision_cpu_into_prefix_then_nothing_changes(tmp_path: Path, app: Path, auth_broker: MosquittoBroker,
                                                         request: pytest.FixtureRequest) -> None:
+    broker = auth_broker
     prefix = tmp_path / "root"
     url = f"mqtt://edge:s3cret@127.0.0.1:{broker.port}"
-    received = _subscribe(broker.port, "edge/#", request)
+    received = _subscribe(broker.port, "edge/#", request, ("edge", "s3cret"))
     rc, report, err = provision("--config", str(app), "--broker", url, "--prefix", str(prefix))
     assert rc == 0, (report, err)
     steps = _steps(report)

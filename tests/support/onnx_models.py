@@ -36,3 +36,30 @@ def constant_output_model(path: Path, output: np.ndarray, *, input_hw: tuple[int
                                        "imgsz": json.dumps([h, w]), "stride": json.dumps([8, 16, 32])})
     onnx.save(model, str(path))
     return path
+
+
+def never_ending_model(path: Path, *, input_shape: list[int], output_shape: list[int]) -> Path:
+    """An ONNX model whose inference does not return: a Loop of 2**62 iterations (hours) before `output0`, a
+    zero tensor of `output_shape`. Stands in for a hung engine (a driver deadlock, a TensorRT plugin that spins)."""
+    one = numpy_helper.from_array(np.ones((), np.float32), name="one")
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Add", ["v_in", "one"], ["v_out"])],
+        "spin", [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                 helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+                 helper.make_tensor_value_info("v_in", TensorProto.FLOAT, [])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [])], initializer=[one])
+    inits = [numpy_helper.from_array(np.array(2**62, np.int64), name="trips"),
+             numpy_helper.from_array(np.array(True), name="go"),
+             numpy_helper.from_array(np.zeros(output_shape, np.float32), name="zeros"),
+             numpy_helper.from_array(np.zeros((), np.float32), name="zero")]
+    nodes = [helper.make_node("ReduceSum", ["images"], ["s"], keepdims=0),
+             helper.make_node("Loop", ["trips", "go", "s"], ["spun"], body=body),
+             helper.make_node("Mul", ["spun", "zero"], ["z"]),
+             helper.make_node("Add", ["zeros", "z"], ["output0"])]
+    graph = helper.make_graph(nodes, "never-ending", [helper.make_tensor_value_info("images", TensorProto.FLOAT, input_shape)],
+                              [helper.make_tensor_value_info("output0", TensorProto.FLOAT, output_shape)], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.save(model, str(path))
+    return path

@@ -92,6 +92,13 @@ def test_csi_cameras_get_the_argus_socket_and_start_after_its_daemon() -> None:
     assert not any(line.startswith("BindPaths=") for line in render_unit(UnitSettings()).splitlines())
 
 
+def test_only_groups_the_device_has_are_named() -> None:
+    """A SupplementaryGroups= group that does not exist fails the start with status=216/GROUP (seen under
+    systemd 252 in tests/systemd/test_box.py: a minimal Debian has no `render` group)."""
+    assert "SupplementaryGroups=video\n" in render_unit(UnitSettings(groups=["video"]))
+    assert "SupplementaryGroups" not in render_unit(UnitSettings(groups=[]))
+
+
 REGENERATE = ("python -c 'from edge_sdk.provision.unit import UnitSettings, render_unit; "
               "print(render_unit(UnitSettings()), end=\"\")' > systemd/edge-sdk.service")
 

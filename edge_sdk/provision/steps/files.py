@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge_sdk.provision.actions import Owner, ensure_dir, install_copy, install_text
-from edge_sdk.provision.context import SERVICE_USER, Context
+from edge_sdk.provision.context import SERVICE_GROUPS, SERVICE_USER, Context
 from edge_sdk.provision.layout import ETC, STATE, UNIT
 from edge_sdk.provision.steps import Step
 from edge_sdk.provision.steps.service_env import _interpreter_of
+from edge_sdk.provision.steps.user import group_exists
 from edge_sdk.provision.unit import check_exec, render_unit
 
 
@@ -30,6 +31,8 @@ def run(ctx: Context) -> None:
                      **{n: str(layout.credentials_dir / n) for n in composed.secret_files}}
     u.gpu = ctx.profile != "cpu"
     u.memory_deny_write_execute = ctx.profile == "cpu"
+    if layout.prefix is None:  # on the device: only the groups it has (an image keeps both)
+        u.groups = [g for g in SERVICE_GROUPS if group_exists(g)]
     check_exec(u.exec_path, _interpreter_of(Path(u.exec_path)))
     under_prefix = layout.prefix is not None
     root = None if under_prefix else Owner("root", "root")

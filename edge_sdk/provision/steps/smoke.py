@@ -28,10 +28,13 @@ from edge_sdk.provision.steps import Step, optional
 NAME = "smoke run"
 
 
-def smoke_config(staged: Any, spool_dir: Path) -> Any:
-    """The installed config as the smoke run uses it: own client id, own spool, own topics."""
+def smoke_config(staged: Any, spool_dir: Path, password: str | None = None) -> Any:
+    """The installed config as the smoke run uses it: own client id, own spool, own topics, and the password
+    the service gets from its credential (there is no $CREDENTIALS_DIRECTORY here); only in memory."""
     cfg = staged.model_copy(deep=True)
     m = cfg.mqtt
+    if password is not None:
+        m.password, m.password_env = password, None
     m.client_id = f"{m.client_id or 'edge-sdk-' + cfg.device_id}-smoke"
     m.topic_prefix = f"{m.topic_prefix}/{cfg.device_id}/smoke"
     m.spool.path = str(spool_dir / "smoke-spool.sqlite")
@@ -71,7 +74,8 @@ def run(ctx: Context) -> None:
         note = "; MQTT publishing NOT exercised: edge_sdk.publish.open_publisher is not in this build"
     try:
         with tempfile.TemporaryDirectory(prefix="edge-sdk-smoke-") as tmp:
-            summary = run_service(smoke_config(staged, Path(tmp)), max_frames=opts.validate_frames)
+            cfg = smoke_config(staged, Path(tmp), composed.secrets.get("mqtt-password"))
+            summary = run_service(cfg, max_frames=opts.validate_frames)
     except (EdgeSdkError, ImportError) as exc:
         ctx.report.add(StepResult(NAME, "failed", f"the installed config does not run: {exc}"))
         return

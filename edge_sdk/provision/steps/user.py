@@ -11,7 +11,7 @@ from edge_sdk.provision.layout import STATE
 from edge_sdk.provision.steps import Step
 
 
-def _group_exists(name: str) -> bool:
+def group_exists(name: str) -> bool:
     try:
         grp.getgrnam(name)
         return True
@@ -27,7 +27,7 @@ def run(ctx: Context) -> None:
     if Owner(SERVICE_USER, SERVICE_USER).ids() is not None:
         ctx.report.add(StepResult("service user", "unchanged", f"{SERVICE_USER} exists"))
         return
-    groups = ",".join(g for g in SERVICE_GROUPS if _group_exists(g))
+    groups = ",".join(g for g in SERVICE_GROUPS if group_exists(g))
     argv = ["useradd", "--system", "--user-group", "--home-dir", str(STATE), "--no-create-home",
             "--shell", "/usr/sbin/nologin"] + (["--groups", groups] if groups else []) + [SERVICE_USER]
     ctx.report.add(run_command("service user", argv, ctx.opts.dry_run))
