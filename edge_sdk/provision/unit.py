@@ -78,6 +78,8 @@ TEMPLATE = """\
 #   RestrictAddressFamilies: AF_INET/AF_INET6 for MQTT, AF_UNIX for the notify socket and journal,
 #     AF_NETLINK for getifaddrs() (host name and interface lookups).
 #   ProtectSystem=strict: the only writable places are the state, logs and runtime directories.
+#   SystemCallFilter: @resources denied but sched_setaffinity (ONNX Runtime pins its threads) and setpriority
+#     (pipeline.background_nice lowers helper threads; raising needs CAP_SYS_NICE, which it has not).
 [Unit]
 Description=edge-sdk detection service (camera -> detector -> MQTT)
 After={after}
@@ -105,6 +107,7 @@ StateDirectoryMode=0750
 LogsDirectory=edge-sdk
 RuntimeDirectory=edge-sdk
 ConfigurationDirectory=edge-sdk
+ConfigurationDirectoryMode=0750
 Environment=PYTHONUNBUFFERED=1 HOME=/var/lib/edge-sdk
 {credential_lines}{bind_lines}StandardOutput=journal
 StandardError=journal
@@ -139,6 +142,7 @@ KeyringMode=private
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 SystemCallFilter=@system-service
 SystemCallFilter=~@privileged @resources @mount @swap @reboot @raw-io @module @obsolete @cpu-emulation @debug
+SystemCallFilter=sched_setaffinity setpriority
 SystemCallErrorNumber=EPERM
 SystemCallArchitectures=native
 DevicePolicy=closed

@@ -154,16 +154,18 @@ model:
 engine:
   type: onnxruntime
   workers: 1
+  intra_op_threads: 1  # the other core stays with the box's systemd and the test
 sources:
   - name: cam0
     uri: file://../samples/demo.mp4?loop=1&realtime=1&fps=5
+    deliver_all: false  # like a camera: the newest frame, so a busy engine does not hold this source back
   - name: cam1
     uri: {rtsp}?timeout=2
 mqtt:
   topic_prefix: edge
   stats_interval_s: 2
 daemon:
-  watchdog_stall_s: 2
+  watchdog_stall_s: 3
   status_interval_s: 1
 """
 
@@ -294,11 +296,12 @@ def test_reprovisioning_another_model_reloads_and_keeps_the_mqtt_session(svc: Se
     onnx.helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props}, "version": "1.1"})
     onnx.save(model, str(svc.box.root / CHECKOUT.lstrip("/") / "models/demo/yolo-demo-b.onnx"))
     pid, connects, t0 = svc.main_pid(), svc.service_connects(), time.monotonic()
+    old_models = {m["model"]["sha256"] for m in svc.sub.detections("cam0")}
     rc, report, err = svc.provision("--model", "models/demo/yolo-demo-b.onnx")
     assert rc == 0, err
     assert _steps(report)["systemctl start"]["detail"] == "ran: systemctl reload edge-sdk.service", report
-    svc.box.wait("detections from the new model", lambda: any(
-        m["model"]["name"] == "yolo-demo-b" for m in svc.sub.detections("cam0", t0)), timeout=60)
+    svc.box.wait("detections from the new model (another sha256)", lambda: any(
+        m["model"]["sha256"] not in old_models for m in svc.sub.detections("cam0", t0)), timeout=60)
     assert svc.main_pid() == pid, "reloaded in place, not restarted"
     assert svc.service_connects() == connects, "the MQTT session was kept (no new connect of the service's client id)"
     assert b"offline" not in svc.sub.payloads("edge/box/status", t0)
@@ -311,9 +314,10 @@ def test_kill_9_is_restarted_after_restartsec_and_nothing_spooled_is_lost(svc: S
     before = {m["seq"] for m in svc.sub.detections("cam0")}
     killed = time.monotonic()
     svc.box.run("kill", "-9", str(pid), check=True)
-    svc.wait_active(timeout=120)
+    svc.box.wait("restarted and active again", lambda: svc.restarts() == restarts + 1
+                 and svc.state() == ("active", "running"), timeout=RESTART_SEC + 120)
     back = time.monotonic()
-    assert svc.main_pid() != pid and svc.restarts() == restarts + 1
+    assert svc.main_pid() not in (0, pid)
     assert back - killed >= RESTART_SEC, "systemd waits RestartSec before the restart"
     assert back - killed <= RESTART_SEC + 60, "and then restarts it (generous bound for a slow machine)"
     t_back = time.monotonic()
@@ -327,10 +331,10 @@ def test_kill_9_is_restarted_after_restartsec_and_nothing_spooled_is_lost(svc: S
 def _any_camera_feeds_the_watchdog() -> bool:
     """#20 (faults) feeds the watchdog while one camera delivers (edge_sdk/daemon/health.py)."""
     try:
-        import edge_sdk.daemon.health  # noqa: F401
+        from edge_sdk.daemon import health
     except ImportError:
         return False
-    return True
+    return hasattr(health, "service_health")
 
 
 @pytest.mark.skipif(not _any_camera_feeds_the_watchdog(),
@@ -364,9 +368,11 @@ def test_a_hung_engine_starves_the_watchdog_and_never_reports_ready(svc: Service
     before = re.search(r"^  path: (.*)$", svc.box.run("cat", "/etc/edge-sdk/app.yaml").stdout, re.M)
     svc.set_model("/var/lib/edge-sdk/models/hang.onnx")
     try:
+        killed = svc.box.journal().count("Failed with result 'watchdog'")
         svc.box.run("systemctl", "reload", "edge-sdk.service", check=True)
-        svc.box.wait("the watchdog kills the hung service", lambda: "Watchdog timeout" in svc.box.journal(),
-                     timeout=WATCHDOG_SEC + 60)
+        # WatchdogSec, then SIGABRT; a process that does not die of it gets SIGKILL after TimeoutAbortSec.
+        svc.box.wait("the watchdog kills the hung service",
+                     lambda: svc.box.journal().count("Failed with result 'watchdog'") > killed, timeout=WATCHDOG_SEC + 120)
         svc.box.wait("restarted", lambda: svc.restarts() == restarts + 1 and svc.main_pid() not in (0, pid),
                      timeout=RESTART_SEC + 60)
         # The new process loads the hanging model too: its first frame never comes, so neither does READY.
