@@ -7,8 +7,9 @@ returns False. A failed send is an expected condition: logged once, returned as 
 
 Long work at start (a TensorRT engine build when the cache misses, e.g. after a JetPack upgrade): inside
 `with notifier.extending("building ..."):` a thread sends EXTEND_TIMEOUT_USEC every `every_s`, each time
-asking for `extend_s` more, so TimeoutStartSec= (300 s) does not kill a build that is making progress, while
-a process that hangs elsewhere still times out.
+asking for `extend_s` more, so TimeoutStartSec= (300 s) does not kill a build that is making progress, for
+at most `limit_s` (30 min: an INT8 engine build on an Orin Nano takes minutes, not hours); a load that hangs
+then times out as any other start does, and a process that hangs elsewhere was never extended.
 
 The watchdog: systemd passes `WATCHDOG_USEC` (and `WATCHDOG_PID`) when the unit sets WatchdogSec=; we must
 send WATCHDOG=1 more often than that, and sd_watchdog_enabled(3) advises every half interval.
@@ -102,10 +103,11 @@ class Notifier:
         return self.send(EXTEND_TIMEOUT_USEC=int(seconds * 1e6), STATUS=status)
 
     @contextlib.contextmanager
-    def extending(self, what: str, *, every_s: float = 20.0, extend_s: float = 60.0,
-                  tick: Callable[[], None] | None = None) -> Iterator[None]:
-        """While inside, keep asking systemd for `extend_s` more seconds (every `every_s`), with STATUS=`what`
-        and the time it has taken; `tick` (e.g. the watchdog's) runs each time too. A no-op outside systemd."""
+    def extending(self, what: str, *, every_s: float = 20.0, extend_s: float = 60.0, limit_s: float = 1800.0,
+                  tick: Callable[[], None] | None = None, tick_s: float = 0.5) -> Iterator[None]:
+        """While inside, ask systemd for `extend_s` more seconds every `every_s` (STATUS=`what` and the time it
+        has taken), for at most `limit_s` in all: work that hangs is then left to TimeoutStartSec= again.
+        `tick` (e.g. the watchdog's) runs every `tick_s` meanwhile. A no-op outside systemd."""
         if not self.enabled:
             yield
             return
@@ -113,11 +115,21 @@ class Notifier:
         t0 = time.monotonic()
 
         def keep() -> None:
+            next_extend, warned = t0, False
             while True:
-                self.extend_timeout(extend_s, f"{what} ({time.monotonic() - t0:.0f} s)")
+                now = time.monotonic()
+                if now - t0 >= limit_s:
+                    if not warned:
+                        log.warning("%s: still not done after %.0f s; no more start-timeout extensions", what, limit_s)
+                        warned = True
+                    next_extend = float("inf")
+                elif now >= next_extend:
+                    self.extend_timeout(extend_s, f"{what} ({now - t0:.0f} s)")
+                    next_extend = now + every_s
                 if tick is not None:
                     tick()
-                if done.wait(every_s):
+                wait = tick_s if tick is not None else min(every_s, max(0.0, t0 + limit_s - now) + 0.01)
+                if done.wait(wait):
                     return
 
         thread = threading.Thread(target=keep, name="notify-extend", daemon=True)

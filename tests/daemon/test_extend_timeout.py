@@ -30,6 +30,19 @@ def test_extending_asks_for_more_time_while_inside_and_stops_after(tmp_path: Pat
         assert ns.with_key("EXTEND_TIMEOUT_USEC", since=left + 0.1) == [], "nothing after leaving the block"
 
 
+def test_extending_stops_at_its_limit_so_a_hung_load_still_times_out(tmp_path: Path) -> None:
+    with NotifySocket(tmp_path / "notify.sock") as ns:
+        n = Notifier({"NOTIFY_SOCKET": ns.env_value})
+        ticks: list[float] = []
+        with n.extending("loading", every_s=0.05, limit_s=0.3, tick=lambda: ticks.append(time.monotonic())):
+            deadline = time.monotonic() + 10
+            while (not ticks or ticks[-1] < ticks[0] + 1.0) and time.monotonic() < deadline:
+                time.sleep(0.05)  # a load that takes three times the limit
+        extends = [t for t, m in ns.messages if "EXTEND_TIMEOUT_USEC" in m]
+        assert extends and max(extends) - min(extends) < 0.6, "no extension after limit_s"
+        assert ticks[-1] - ticks[0] >= 1.0, "the tick (watchdog) goes on: the old engine still serves"
+
+
 def test_extending_outside_systemd_does_nothing() -> None:
     ran = threading.Event()
     with Notifier({}).extending("loading", tick=ran.set):

@@ -39,8 +39,9 @@ def constant_output_model(path: Path, output: np.ndarray, *, input_hw: tuple[int
 
 
 def never_ending_model(path: Path, *, input_shape: list[int], output_shape: list[int]) -> Path:
-    """An ONNX model whose inference does not return: a Loop of 2**62 iterations (hours) before `output0`, a
-    zero tensor of `output_shape`. Stands in for a hung engine (a driver deadlock, a TensorRT plugin that spins)."""
+    """An ONNX model that answers a uniform input (the blank probe a loader runs) at once, but never returns on
+    a real image: a Loop of (max - min of the input) * 1e15 iterations before `output0`, a zero tensor of
+    `output_shape`. Stands in for an engine that hangs on real frames (a driver deadlock, a spinning plugin)."""
     one = numpy_helper.from_array(np.ones((), np.float32), name="one")
     body = helper.make_graph(
         [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Add", ["v_in", "one"], ["v_out"])],
@@ -49,12 +50,16 @@ def never_ending_model(path: Path, *, input_shape: list[int], output_shape: list
                  helper.make_tensor_value_info("v_in", TensorProto.FLOAT, [])],
         [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
          helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [])], initializer=[one])
-    inits = [numpy_helper.from_array(np.array(2**62, np.int64), name="trips"),
+    inits = [numpy_helper.from_array(np.array(1e15, np.float32), name="scale"),
              numpy_helper.from_array(np.array(True), name="go"),
              numpy_helper.from_array(np.zeros(output_shape, np.float32), name="zeros"),
              numpy_helper.from_array(np.zeros((), np.float32), name="zero")]
-    nodes = [helper.make_node("ReduceSum", ["images"], ["s"], keepdims=0),
-             helper.make_node("Loop", ["trips", "go", "s"], ["spun"], body=body),
+    nodes = [helper.make_node("ReduceMax", ["images"], ["hi"], keepdims=0),
+             helper.make_node("ReduceMin", ["images"], ["lo"], keepdims=0),
+             helper.make_node("Sub", ["hi", "lo"], ["spread"]),
+             helper.make_node("Mul", ["spread", "scale"], ["trips_f"]),
+             helper.make_node("Cast", ["trips_f"], ["trips"], to=TensorProto.INT64),
+             helper.make_node("Loop", ["trips", "go", "lo"], ["spun"], body=body),
              helper.make_node("Mul", ["spun", "zero"], ["z"]),
              helper.make_node("Add", ["zeros", "z"], ["output0"])]
     graph = helper.make_graph(nodes, "never-ending", [helper.make_tensor_value_info("images", TensorProto.FLOAT, input_shape)],
