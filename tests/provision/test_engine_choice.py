@@ -61,3 +61,26 @@ def test_the_orin_app_config_installs_tensorrt_int8_with_the_argus_socket(tmp_pa
     assert "BindPaths=-/tmp/argus_socket" in unit
     assert "ExecStart=/opt/edge-sdk/venv/bin/edge-sdk run --config /etc/edge-sdk/app.yaml" in unit
     assert "MemoryDenyWriteExecute=no" in unit and "DeviceAllow=/dev/nvmap rw" in unit
+
+
+def test_the_installed_line_says_why_its_precision_ships() -> None:
+    """The INT8 build's record of what ships (chosen by measurement, per engine) is what the last line quotes."""
+    from types import SimpleNamespace
+
+    from edge_sdk.provision.context import Context, ProvisionOptions
+    from edge_sdk.provision.layout import Layout
+    from edge_sdk.provision.report import Installed, ProvisionReport
+    from edge_sdk.provision.steps.smoke import _shipped_because
+
+    ctx = Context(ProvisionOptions(device="cpu"), ProvisionReport("cpu", None, False), Layout())
+    assert _shipped_because(ctx, "onnxruntime") == ""
+    ctx.int8 = SimpleNamespace(report={"decision": "accepted", "ships": {"onnxruntime-cpu": {
+        "chosen": "fp32", "reason": "INT8 measured 0.91x FP32 on Intel Xeon, below the 1.10x required: FP32 ships"}}},
+        manifest={})
+    why = _shipped_because(ctx, "onnxruntime")
+    assert why.startswith("FP32 chosen by measurement: INT8 measured 0.91x")
+    assert _shipped_because(ctx, "tensorrt") == "INT8 build: accepted", "no TensorRT record: the gate's decision"
+    line = Installed("onnxruntime", "fp32", "cpu", shipped_because=why).line()
+    assert line.startswith("onnxruntime fp32 on CPU (FP32 chosen by measurement")
+    assert Installed("tensorrt", "int8", "dla:1").line() == "tensorrt int8 on DLA core 1"
+    assert Installed("tensorrt", "fp16", "cuda:0").line() == "tensorrt fp16 on GPU"

@@ -41,11 +41,19 @@ def smoke_config(staged: Any, spool_dir: Path, password: str | None = None) -> A
     return cfg
 
 
-def _shipped_because(ctx: Context) -> str:
+def _shipped_because(ctx: Context, engine: str) -> str:
+    """Why this precision ships, from the INT8 build's "what ships, chosen by measurement" record for the
+    installed engine (report/manifest `ships`, per target), else the gate's decision; "" without an INT8 build."""
+    target = "tensorrt" if engine == "tensorrt" else "onnxruntime-cpu"
+    for holder in (getattr(ctx.int8, "report", None), getattr(ctx.int8, "manifest", None)):
+        ships = holder.get("ships") if isinstance(holder, dict) else None
+        entry = ships.get(target) if isinstance(ships, dict) else None
+        if isinstance(entry, dict):
+            return f"{str(entry.get('chosen', '?')).upper()} chosen by measurement: {entry.get('reason', '')}".strip()
     report = getattr(ctx.int8, "report", None)
-    if not isinstance(report, dict):
-        return ""
-    return f"INT8 build: {report.get('decision', '')}".rstrip(": ")
+    if isinstance(report, dict) and report.get("decision"):
+        return f"INT8 build: {report['decision']}"
+    return ""
 
 
 def run(ctx: Context) -> None:
@@ -86,7 +94,8 @@ def run(ctx: Context) -> None:
     eng = summary.stats.get("engine", {})
     installed = Installed(engine=str(eng.get("type")), precision=str(eng.get("precision")),
                           device=str(eng.get("device")), model=staged.model_name,
-                          model_sha256=str(eng.get("model_sha256", "")), shipped_because=_shipped_because(ctx))
+                          model_sha256=str(eng.get("model_sha256", "")),
+                          shipped_because=_shipped_because(ctx, str(eng.get("type"))))
     ctx.report.installed = installed
     text = (f"{summary.frames} frames, {summary.detections} detections, {summary.fps:.1f} fps on "
             f"{installed.line()} (model sha256 {installed.model_sha256}){note}")
