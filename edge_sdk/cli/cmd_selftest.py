@@ -15,9 +15,13 @@ EPILOG = """examples:
   edge-sdk selftest --qdq build/yolo-demo.qdq.onnx --calib-cache build/yolo-demo.cache   also INT8
   edge-sdk selftest --model my.onnx --video clip.mp4 --no-dla
 
-Steps: device, demo model, sample frames, ONNX Runtime FP32 (reference); with TensorRT: FP16 engine build,
-run and compare (tolerances printed), engine-cache reuse, DLA core 0 (where the board has DLA), INT8 (with
---qdq). Without TensorRT its steps are SKIP (FAIL on a Jetson). Exit status 0 when nothing FAILs."""
+Steps: device, demo model, sample frames, ONNX Runtime FP32 (reference), TensorRT, versions (JetPack, TensorRT,
+CUDA runtime and driver, a container's stack against the host's), GPU kernels (the preprocess kernels loaded
+both ways, prebuilt fatbin and NVRTC, without nvcc, and checked on a frame); with TensorRT: FP16 engine build,
+run and compare (tolerances printed), engine key (this device's TensorRT, CUDA, GPU, JetPack), engine-cache
+reuse, DLA core 0 (where the board and TensorRT have DLA), INT8 (with --qdq) and INT8 against FP16 timed on the
+device (INT8 chosen only when --int8-margin times faster). Without TensorRT its steps are SKIP (FAIL on a
+Jetson). Exit status 0 when nothing FAILs."""
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -31,6 +35,8 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--qdq", type=Path, default=None, help="the INT8 step's Q/DQ model: also build and check INT8")
     p.add_argument("--calib-cache", type=Path, default=None, help="the INT8 step's calibration cache (DLA INT8)")
     p.add_argument("--no-dla", action="store_true", help="skip the DLA steps")
+    p.add_argument("--int8-margin", type=float, default=1.1,
+                   help="INT8 is the choice only when this many times faster than FP16 here (default 1.1)")
     p.add_argument("--work-dir", type=Path, default=Path("build/selftest"), help="engines and timing caches go here")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--out", type=Path, default=None, help="also write the JSON report here (atomically)")
@@ -45,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--frames must be between 1 and 300")
     inp = SelftestInput(model=args.model, video=args.video, work_dir=args.work_dir, frames=args.frames,
                         device=args.device, qdq_model=args.qdq, calib_cache=args.calib_cache, dla=not args.no_dla,
-                        root=args.root)
+                        root=args.root, int8_margin=args.int8_margin)
     steps = run_selftest(inp)
     failed = any(s.result == "FAIL" for s in steps)
     report = {"ok": not failed, "steps": [s.as_dict() for s in steps]}

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from edge_sdk.device import steps as s
+from edge_sdk.device import steps_gpu as g
 from edge_sdk.device.steps import SelftestInput, SelftestState
 from edge_sdk.errors import CheckFailed, EdgeSdkError
 
@@ -68,11 +69,15 @@ def run_selftest(inp: SelftestInput) -> list[Step]:
     have_ref = _timed(steps, "onnxruntime fp32", lambda: s.step_reference(inp, st), needs=have_frames,
                       skip_reason="needs the model and frames")
     have_trt = _timed(steps, "tensorrt", lambda: s.step_tensorrt(st), fail_as_skip=not st.jetson)
+    _timed(steps, "versions", lambda: g.step_versions(inp, st))
+    _timed(steps, "GPU kernels", lambda: g.step_kernels(inp, st), fail_as_skip=not st.jetson, needs=have_frames,
+           skip_reason="needs the sample frames")
     ready = have_trt and have_ref
     why = "needs TensorRT and the ONNX Runtime reference" if not ready else ""
     built = _timed(steps, "build fp16 engine", lambda: s.step_build(inp, st, "fp16", None), needs=ready, skip_reason=why)
     _timed(steps, "run fp16 engine vs onnxruntime", lambda: s.step_run(inp, st, "fp16", None), needs=built,
            skip_reason=why or "the build failed")
+    _timed(steps, "engine key", lambda: g.step_engine_key(inp, st), needs=built, skip_reason=why or "the build failed")
     _timed(steps, "engine cache reuse", lambda: s.step_reuse(inp, st), needs=built, skip_reason=why or "the build failed")
     dla = ready and inp.dla and s.profile_dla_cores(st) > 0 and st.tensorrt_dla
     dla_why = why or ("--no-dla" if not inp.dla else "this board has no DLA" if s.profile_dla_cores(st) == 0
@@ -87,4 +92,6 @@ def run_selftest(inp: SelftestInput) -> list[Step]:
                         skip_reason=int8_why)
     _timed(steps, "run int8 engine vs onnxruntime", lambda: s.step_run(inp, st, "int8", None), needs=int8_built,
            skip_reason=int8_why or "the build failed")
+    _timed(steps, "int8 vs fp16", lambda: g.step_int8_vs_fp16(inp, st), needs=int8_built and built,
+           skip_reason=int8_why or "needs both engines")
     return steps

@@ -32,6 +32,7 @@ class SelftestInput:
     calib_cache: Path | None = None
     dla: bool = True
     root: Path = Path("/")
+    int8_margin: float = 1.1  # INT8 is the choice only when this many times faster than FP16 on the device
 
 
 @dataclass
@@ -41,6 +42,7 @@ class SelftestState:
     profile: DeviceProfile | None = None
     metadata: ModelMetadata | None = None
     input_hw: tuple[int, int] = (0, 0)
+    frames: list[np.ndarray] = field(default_factory=list)  # the sample frames as read (BGR)
     batches: list[np.ndarray] = field(default_factory=list)
     reference: list[list[np.ndarray]] = field(default_factory=list)
     decoder_name: str = ""
@@ -126,6 +128,7 @@ def step_frames(inp: SelftestInput, st: SelftestState) -> Out:
     from edge_sdk.preprocess.letterbox import letterbox
 
     frames = read_frames(inp.video, inp.frames)
+    st.frames = frames
     st.batches = [letterbox(f, st.input_hw)[0] for f in frames]
     return f"{len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]} from {inp.video.name}", {
         "video": str(inp.video), "frames": len(frames)}

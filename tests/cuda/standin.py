@@ -332,3 +332,27 @@ def kernel_reference(raw: np.ndarray, out: np.ndarray, plan: LetterboxPlan, px: 
     else:
         values = (model.astype(np.float32) * np.asarray(px.mul, np.float32) + np.asarray(px.add, np.float32))
     out[0] = values if px.layout == "nhwc" else values.transpose(2, 0, 1)
+
+
+def emulate_letterbox_launches(cuda: Any) -> None:
+    """Make `fake_pycuda`'s kernel launches compute: letterbox_f32/_f16/_u8 launches run `kernel_reference` on
+    the fake's "device memory" (the plan rebuilt from the launch's sizes with the default geometry)."""
+    from edge_sdk.cuda.letterbox_plan import make_plan
+
+    dtypes = {"letterbox_f32": np.float32, "letterbox_f16": np.float16, "letterbox_u8": np.uint8}
+
+    def launch(name: str, args: tuple[Any, ...]) -> None:
+        if name not in dtypes:
+            return
+        (_grid, _block, _stream, src, src_w, src_h, pitch, swap, _xt, _yt, _nw, _nh, _l, _t, dst, dst_w, dst_h,
+         plane, _pixel, *values) = args
+        mul, add, pad = tuple(values[0:3]), tuple(values[3:6]), tuple(values[6:9])
+        layout = "nchw" if plane != 1 else "nhwc"
+        px = PixelArgs(bool(swap), mul, add, pad, layout)  # type: ignore[arg-type]
+        raw = cuda.memory.view(int(src))[: src_h * pitch].reshape(src_h, src_w, 3)
+        dtype = np.dtype(dtypes[name])
+        shape = (1, 3, dst_h, dst_w) if layout == "nchw" else (1, dst_h, dst_w, 3)
+        out = cuda.memory.view(int(dst))[: int(np.prod(shape)) * dtype.itemsize].view(dtype).reshape(shape)
+        kernel_reference(raw, out, make_plan(src_h, src_w, (dst_h, dst_w)), px)
+
+    cuda.on_launch = launch

@@ -17,13 +17,24 @@ import pytest
 
 from edge_sdk.cli.main import main
 from edge_sdk.device.selftest import SelftestInput, Step, run_selftest
+from tests.cuda.standin import emulate_letterbox_launches
 from tests.device.jetson_files import make_root
 from tests.trt.fake_pycuda import make_fake_pycuda
 from tests.trt.fake_tensorrt import FakeState, make_fake_tensorrt
 from tests.trt.models import calibration_cache, tiny_detector
 
-TRT_STEPS = ["build fp16 engine", "run fp16 engine vs onnxruntime", "engine cache reuse", "build fp16 engine on DLA 0",
-             "run DLA 0 engine vs onnxruntime", "build int8 engine", "run int8 engine vs onnxruntime"]
+TRT_STEPS = ["build fp16 engine", "run fp16 engine vs onnxruntime", "engine key", "engine cache reuse",
+             "build fp16 engine on DLA 0", "run DLA 0 engine vs onnxruntime", "build int8 engine",
+             "run int8 engine vs onnxruntime", "int8 vs fp16"]
+
+
+@pytest.fixture(autouse=True)
+def no_host_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Jetson is a copy of its files: the CUDA libraries of the machine running the tests must not leak in."""
+    from edge_sdk.cuda import versions
+
+    monkeypatch.setattr(versions, "runtime_version", lambda: None)
+    monkeypatch.setattr(versions, "driver_version", lambda: None)
 
 
 def video(path: Path, n: int = 12) -> Path:
@@ -104,10 +115,13 @@ def test_tensorrt_steps_orchestration_with_stand_ins(path: str, inputs: Selftest
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Selftest's logic with the stand-ins on an AGX root: every TensorRT step runs and passes."""
     cuda = make_fake_pycuda()
+    emulate_letterbox_launches(cuda)  # the stand-in GPU's preprocess kernel computes (kernel_reference)
     fake, rec = make_fake_tensorrt(path, FakeState(num_dla_cores=2, on_execute=stand_in_engine(cuda, inputs.model)))
     for name, module in (("tensorrt", fake), ("pycuda", cuda.package), ("pycuda.driver", cuda)):
         monkeypatch.setitem(sys.modules, name, module)
     inputs.root = make_root(tmp_path / "jetson")
+    (inputs.root / "usr/local/cuda").mkdir(parents=True)
+    (inputs.root / "usr/local/cuda/version.json").write_text('{"cuda": {"version": "12.6.68"}}')
     inputs.qdq_model = tiny_detector(tmp_path / "tiny.qdq.onnx", hw=(64, 64), qdq=True)
     inputs.calib_cache = calibration_cache(tmp_path / "tiny.cache")
     steps = run_selftest(inputs)
@@ -116,6 +130,14 @@ def test_tensorrt_steps_orchestration_with_stand_ins(path: str, inputs: Selftest
     assert all(res[n] == "PASS" for n in TRT_STEPS if n not in dla_steps), [(s.name, s.result, s.detail) for s in steps]
     run_step = next(s for s in steps if s.name == "run fp16 engine vs onnxruntime")
     assert run_step.data["comparison"]["ok"] is True and "tolerance fp16" in run_step.detail
+    assert res["versions"] == "PASS" and res["GPU kernels"] == "PASS", [(s.name, s.detail, s.data) for s in steps
+                                                                        if s.name in ("versions", "GPU kernels")]
+    kernels = next(s for s in steps if s.name == "GPU kernels")
+    assert kernels.data["ways"]["prebuilt"]["equals_reference"] is True and "sm_87 SASS" in kernels.detail
+    key = next(s for s in steps if s.name == "engine key")
+    assert key.data["key"]["tensorrt_version"] == fake.__version__ and len(str(key.data["digest"])) == 16
+    choice = next(s for s in steps if s.name == "int8 vs fp16")  # the stand-in's events time both at 1 ms
+    assert choice.data["chosen"] == "fp16" and "below the 1.10x required: FP16 would ship" in choice.detail
     if path == "10.16":  # JetPack 7.2: no DLA on Orin, said so, not tried
         skipped = [s for s in steps if s.name in dla_steps]
         assert all(s.result == "SKIP" and "no DLA on Orin" in s.detail for s in skipped) and len(skipped) == 2

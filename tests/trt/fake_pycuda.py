@@ -65,7 +65,8 @@ def make_fake_pycuda(name: str = "Fake GPU (not CUDA)", cc: tuple[int, int] = (8
     bytes) makes module loading fail like a driver that cannot use an image; `drv.modules` lists loaded images."""
     mem = _Memory()
     drv = types.ModuleType("pycuda.driver")
-    vars(drv).update({"memory": mem, "Error": FakeCudaError, "modules": [], "refuse_module": lambda data: False})
+    vars(drv).update({"memory": mem, "Error": FakeCudaError, "modules": [], "refuse_module": lambda data: False,
+                      "event_ms": 1.0, "on_launch": None})
 
     class DeviceAllocation:
         def __init__(self, nbytes: int) -> None:
@@ -161,6 +162,9 @@ def make_fake_pycuda(name: str = "Fake GPU (not CUDA)", cc: tuple[int, int] = (8
         def query(self) -> bool:
             return True
 
+        def time_since(self, start: Any) -> float:
+            return float(vars(drv)["event_ms"])  # a stand-in has no clock: tests set what events "measure"
+
     class Function:
         def __init__(self, name: str) -> None:
             self.name = name
@@ -173,6 +177,8 @@ def make_fake_pycuda(name: str = "Fake GPU (not CUDA)", cc: tuple[int, int] = (8
         def prepared_async_call(self, *args: Any) -> None:
             mem.require_context()
             self.calls.append(args)
+            if vars(drv)["on_launch"] is not None:  # a test's emulation of the kernel (tests/cuda/standin.py)
+                vars(drv)["on_launch"](self.name, args)
 
     class Module:
         def __init__(self, data: bytes) -> None:

@@ -171,6 +171,11 @@ class TensorRtEngine(Engine):
     def slots(self) -> int:
         return len(self._contexts)
 
+    @property
+    def cuda(self) -> PycudaBackend | None:
+        """The engine's CUDA layer (its context, for the caller's buffers and streams); None once closed."""
+        return self._cuda
+
     def activated(self) -> contextlib.AbstractContextManager[None]:
         """Make the engine's CUDA context current in this thread (for `enqueue` and the caller's CUDA calls)."""
         if self._cuda is None or self.closed:

@@ -1,0 +1,80 @@
+"""How fast a TensorRT engine runs on this device: the figure INT8 is chosen over FP16 by (quant/ships.py's
+"tensorrt" target) and that selftest reports.
+
+`time_engine` enqueues the engine alone on one of its contexts with its input and outputs resident on the
+device (nothing copied), times each inference with CUDA events after a warm-up, and returns the median and
+90th percentile in milliseconds. `time_engines` opens each engine file in turn (one at a time: an Orin Nano
+has little memory). The input is the engine's own input buffer filled once with a mid-grey image, since an
+engine's speed does not depend on the pixel values.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_sdk.errors import EngineError
+
+
+@dataclass(frozen=True)
+class EngineTiming:
+    path: str
+    precision: str
+    median_ms: float
+    p90_ms: float
+    runs: int
+    gpu: str
+    tensorrt: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def time_engine(path: str | Path, *, runs: int = 50, warmup: int = 10, root: Path = Path("/")) -> EngineTiming:
+    """Open the engine at `path` and time `runs` inferences on the device (see the module doc)."""
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngine
+
+    if runs < 1:
+        raise ValueError(f"runs must be >= 1, got {runs}")
+    engine = TensorRtEngine(path, slots=1, root=root)
+    with engine, engine.activated():
+        backend = engine.cuda
+        if backend is None:
+            raise EngineError("engine is closed", where=str(path))
+        stream = backend.stream()
+        buffers = [backend.device_alloc(t.nbytes) for t in engine.io]
+        start, stop = backend.event(timing=True), backend.event(timing=True)
+        try:
+            host = backend.pinned(engine.inputs[0].shape, np.dtype(engine.inputs[0].dtype), mapped=False)
+            try:
+                host.fill(0.5)
+                backend.htod(buffers[0].ptr, host, stream)
+                backend.synchronize_stream(stream)
+            finally:
+                backend.free_pinned(host)
+            handle = backend.stream_handle(stream)
+            outs = [b.ptr for b in buffers[1:]]
+            times = []
+            for i in range(warmup + runs):
+                backend.record(start, stream)
+                engine.enqueue(0, handle, buffers[0].ptr, outs)
+                backend.record(stop, stream)
+                backend.synchronize_event(stop)
+                if i >= warmup:
+                    times.append(backend.elapsed_ms(start, stop))
+        finally:
+            for mem in buffers:
+                backend.free_device(mem)
+        ordered = sorted(times)
+        return EngineTiming(str(path), engine.info.precision, round(statistics.median(ordered), 4),
+                            round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 4), runs,
+                            backend.device_name, str(engine.info.extra.get("tensorrt", "")))
+
+
+def time_engines(paths: dict[str, Path], *, runs: int = 50, warmup: int = 10,
+                 root: Path = Path("/")) -> dict[str, EngineTiming]:
+    """`time_engine` of each engine, keyed as given (e.g. {"int8": ..., "fp16": ...}), one engine open at a time."""
+    return {name: time_engine(p, runs=runs, warmup=warmup, root=root) for name, p in paths.items()}
