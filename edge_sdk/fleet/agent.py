@@ -174,11 +174,13 @@ class RolloutAgent:
         from edge_sdk.publish.settings import BrokerSettings
 
         broker = BrokerSettings.from_config(self.cfg.mqtt, self.cfg.resolve)
-        client = make_client(broker, f"edge-sdk-{self.cfg.device_id}-rollout", persistent=False, reconnect=True)
+        # A persistent session: a desired state that arrives while the agent is disconnected (a restart of the local
+        # broker, of the daemon) is queued for it. Through a bridge it arrives as a live, not a retained, message.
+        client = make_client(broker, f"edge-sdk-{self.cfg.device_id}-rollout", persistent=True, reconnect=True)
         client.reconnect_delay_set(1, 10)
         client.on_connect = lambda c, *_a: c.subscribe(self.topic_desired, qos=1)
         client.on_message = lambda _c, _u, msg: self._inbox.put(bytes(msg.payload))
-        client.connect_async(**connect_args(broker, persistent=False))
+        client.connect_async(**connect_args(broker, persistent=True))
         client.loop_start()
         self._client = client
         self._thread.start()

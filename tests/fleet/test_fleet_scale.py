@@ -1,0 +1,59 @@
+"""The fleet at scale on one machine: 20 devices, each a real bridged Mosquitto and a real daemon on the sample
+video; a central outage of 20 s, three local brokers restarted, a rollout to all (one tampered bundle, one
+model that fails the gate), three shared-subscription consumers.
+
+What is shrunk for CI (2 cores, ~4 minutes): each camera runs at 0.5 fps (the sample video, demo model, one
+ONNX Runtime thread per daemon), and the run lasts as long as the faults and the rollout take. Every device
+is still its own processes; nothing is shared but the central broker. tools/bench_fleet.py runs larger.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tools.fleet_sim.harness import Fleet, FleetSpec
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+DEVICES = int(os.environ.get("EDGE_SDK_FLEET_DEVICES", "20"))
+
+
+def test_fleet_survives_outages_and_rolls_out_safely(tmp_path: Path) -> None:
+    fleet = Fleet(FleetSpec(tmp_path, devices=DEVICES)).start()
+    try:
+        names = [d.name for d in fleet.devices]
+        fleet.wait(lambda: set(fleet.per_device()) == set(names) and min(fleet.per_device().values()) >= 2, 240,
+                   "every device delivers through its bridge")
+        fleet.cut_central(20.0)
+        fleet.restart_locals(3)
+        plan = {n: "good" for n in names}
+        plan[names[0]], plan[names[1]] = "tampered", "gate-fail"
+        fleet.roll_out(plan)
+        final: dict[str, dict] = {}  # type: ignore[type-arg]
+
+        def settled() -> bool:
+            final.update({k: v for k, v in fleet.reports().items() if v.get("state") in ("active", "rolled_back")
+                          and (v.get("desired") or {}).get("version") == plan[k]})
+            return len(final) == len(names)
+
+        fleet.wait(settled, 240, "every device reports the outcome of its rollout")
+        active = [n for n, r in final.items() if r["state"] == "active" and r["running"]["version"] == "2.0"]
+        assert sorted(active) == sorted(names[2:])
+        tampered, gated = final[names[0]], final[names[1]]
+        assert (tampered["state"], tampered["stage"]) == ("rolled_back", "verify")
+        assert "does not match the signed manifest" in tampered["reason"]
+        assert tampered["running"]["version"] == "configured"
+        assert (gated["state"], gated["stage"]) == ("rolled_back", "gate") and "gate:" in gated["reason"]
+        fleet.stop_daemons()
+        fleet.wait(fleet.complete, 120, "every published frame reaches a consumer")
+        time.sleep(1.0)  # let late duplicates, if any, arrive before counting
+        delivery = fleet.delivery()
+        for name, d in delivery.items():
+            assert d["published"] > 0 and not d["missing"] and not d["extra"], (name, d)
+            assert d["unexplained_duplicates"] == 0, (name, d)  # a duplicate is a redelivery: same message_id
+        assert all(len(got) > 0 for got in fleet.received), "every consumer of the group got a share"
+    finally:
+        fleet.close()
