@@ -3,7 +3,8 @@ video; a central outage of 20 s, three local brokers restarted, a rollout to all
 model that fails the gate), three shared-subscription consumers.
 
 What is shrunk for CI (2 cores, ~4 minutes): each camera runs at 0.5 fps (the sample video, demo model, one
-ONNX Runtime thread per daemon), and the run lasts as long as the faults and the rollout take. Every device
+ONNX Runtime thread per daemon), the run lasts as long as the faults and the rollout take, and the trial's fps
+bound is 0.3 (not 0.7): 18 gates at once on 2 cores slow every simulated device. Every device
 is still its own processes; nothing is shared but the central broker. tools/bench_fleet.py runs larger.
 """
 
@@ -21,12 +22,15 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 DEVICES = int(os.environ.get("EDGE_SDK_FLEET_DEVICES", "20"))
 
 
+@pytest.mark.timeout(900)
 def test_fleet_survives_outages_and_rolls_out_safely(tmp_path: Path) -> None:
+    phases: dict[str, float] = {}
+    t0 = time.monotonic()
     fleet = Fleet(FleetSpec(tmp_path, devices=DEVICES)).start()
     try:
         names = [d.name for d in fleet.devices]
-        fleet.wait(lambda: set(fleet.per_device()) == set(names) and min(fleet.per_device().values()) >= 2, 240,
-                   "every device delivers through its bridge")
+        phases["start"] = fleet.wait(lambda: set(fleet.per_device()) == set(names) and min(fleet.per_device().values()) >= 2,
+                                     400, "every device delivers through its bridge")
         fleet.cut_central(20.0)
         fleet.restart_locals(3)
         plan = {n: "good" for n in names}
@@ -39,16 +43,18 @@ def test_fleet_survives_outages_and_rolls_out_safely(tmp_path: Path) -> None:
                           and (v.get("desired") or {}).get("version") == plan[k]})
             return len(final) == len(names)
 
-        fleet.wait(settled, 240, "every device reports the outcome of its rollout")
+        phases["rollout"] = fleet.wait(settled, 400, "every device reports the outcome of its rollout")
+        print(f"fleet test phases (s): {phases}, load {os.getloadavg()[0]:.1f}")
         active = [n for n, r in final.items() if r["state"] == "active" and r["running"]["version"] == "2.0"]
-        assert sorted(active) == sorted(names[2:])
+        assert sorted(active) == sorted(names[2:]), {n: r.get("reason") for n, r in final.items() if n not in active}
         tampered, gated = final[names[0]], final[names[1]]
         assert (tampered["state"], tampered["stage"]) == ("rolled_back", "verify")
         assert "does not match the signed manifest" in tampered["reason"]
         assert tampered["running"]["version"] == "configured"
         assert (gated["state"], gated["stage"]) == ("rolled_back", "gate") and "gate:" in gated["reason"]
         fleet.stop_daemons()
-        fleet.wait(fleet.complete, 120, "every published frame reaches a consumer")
+        phases["drain"] = fleet.wait(fleet.complete, 180, "every published frame reaches a consumer")
+        print(f"fleet test phases (s): {phases}, total {time.monotonic() - t0:.0f}")
         time.sleep(1.0)  # let late duplicates, if any, arrive before counting
         delivery = fleet.delivery()
         for name, d in delivery.items():
