@@ -31,6 +31,8 @@ class RolloutConfig(Section):
     trial_s: float = Field(30.0, ge=0, le=86400, description="after the swap, live figures are watched this long")
     min_fps_ratio: float = Field(0.7, gt=0, le=1, description="trial: the new model's fps at least this times the old")
     min_trial_frames: int = Field(3, ge=1, le=100000, description="trial: results of the new model needed to judge")
+    trial_max_s: float = Field(120.0, gt=0, le=86400,
+                               description="trial: without min_trial_frames results of the new model by then, roll back")
     download_timeout_s: float = Field(300.0, gt=0, le=86400, description="bundle download time limit")
     max_bundle_mb: float = Field(4096.0, gt=0, le=1_000_000, description="larger bundles are refused")
     keep_bundles: int = Field(3, ge=2, le=100, description="installed bundles kept (the running and previous ones included)")

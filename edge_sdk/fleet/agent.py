@@ -345,7 +345,7 @@ class RolloutAgent:
     def _trial(self, new_sha: str, swap_time: float, before: dict[str, Any]) -> RolloutAgent._Trial:
         r = self.cfg.fleet.rollout
         end = swap_time + r.trial_s
-        hard_end = swap_time + max(3 * r.trial_s, 30.0)
+        hard_end = swap_time + max(r.trial_s, r.trial_max_s)
         while not self._stop.is_set():
             now = time.monotonic()
             after = self.live.window(new_sha, swap_time)

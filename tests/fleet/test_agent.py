@@ -120,6 +120,8 @@ def test_refused_gated_trial_failed_then_good_bundle(broker: MosquittoBroker, tm
 state_dir: {tmp_path / "state"}
 model:
   path: {old}
+decode:
+  type: yolov8
 sources:
   - name: cam0
     uri: file://{video}?loop=1&realtime=1&fps=10

@@ -4,7 +4,8 @@ model that fails the gate), three shared-subscription consumers.
 
 What is shrunk for CI (2 cores, ~4 minutes): each camera runs at 0.5 fps (the sample video, demo model, one
 ONNX Runtime thread per daemon), the run lasts as long as the faults and the rollout take, and the trial's fps
-bound is 0.3 (not 0.7): 18 gates at once on 2 cores slow every simulated device. Every device
+bound is 0.1 (not 0.7): 18 gates at once on 2 cores slow every simulated device (the trial's rollback is covered
+on one device by tests/fleet/test_agent.py). Every device
 is still its own processes; nothing is shared but the central broker. tools/bench_fleet.py runs larger.
 """
 
@@ -22,7 +23,7 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 DEVICES = int(os.environ.get("EDGE_SDK_FLEET_DEVICES", "20"))
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1200)
 def test_fleet_survives_outages_and_rolls_out_safely(tmp_path: Path) -> None:
     phases: dict[str, float] = {}
     t0 = time.monotonic()
