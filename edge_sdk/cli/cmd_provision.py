@@ -14,6 +14,10 @@ EPILOG = """examples:
   sudo edge-sdk provision --device cpu --config configs/demo.yaml   the demo as a service on any Linux machine
   edge-sdk provision --device cpu --config app.yaml --prefix /tmp/image --json   build an install tree
   edge-sdk provision --device orin --config app.yaml --dry-run       print every action without doing it
+  sudo EDGE_SDK_BRIDGE_PASSWORD=... edge-sdk provision --device orin --config app.yaml \
+      --bridge mqtts://cam-box-1@fleet.example:8883 --site plant-3 --bridge-ca fleet-ca.pem --trust-key fleet.key.pub
+                                                                    a local Mosquitto bridged to the fleet's broker,
+                                                                    and rollouts of bundles signed by fleet.key
 
 The engine is the device profile's (TensorRT on every Orin, ONNX Runtime on cpu); a config that asks for
 another is refused unless --engine names it. The service runs from its own environment,
@@ -57,6 +61,16 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print every action without doing it")
     p.add_argument("--no-enable", action="store_true", help="install but do not enable or start the service")
     p.add_argument("--json", action="store_true", help="print the report (or the error) as JSON")
+    f = p.add_argument_group("fleet (docs/fleet.md)")
+    f.add_argument("--bridge", metavar="URL", help="install a local Mosquitto on 127.0.0.1 bridged to this central broker "
+                                                  "(mqtts://[user@]host[:port]; password: $EDGE_SDK_BRIDGE_PASSWORD)")
+    f.add_argument("--site", help="the fleet site: central topics are <site>/<device_id>/...")
+    f.add_argument("--bridge-ca", type=Path, metavar="PEM", help="CA of the central broker's certificate")
+    f.add_argument("--bridge-cert", type=Path, metavar="PEM", help="client certificate for the central broker")
+    f.add_argument("--bridge-key", type=Path, metavar="PEM", help="its key (installed as the credential bridge-tls-key)")
+    f.add_argument("--bridge-port", type=int, default=1883, metavar="N", help="the local broker's port (default 1883)")
+    f.add_argument("--trust-key", type=Path, action="append", default=[], metavar="PUB",
+                   help="an Ed25519 public key model bundles may be signed with (repeatable); turns rollouts on")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,10 +79,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.validate_frames < 1:
         raise ConfigError("--validate-frames must be at least 1", where="--validate-frames")
+    for opt in ("bridge_ca", "bridge_cert", "bridge_key"):
+        if getattr(args, opt) is not None and not getattr(args, opt).is_file():
+            raise ConfigError(f"--{opt.replace('_', '-')} {getattr(args, opt)}: file not found")
+    if (args.bridge_cert is None) != (args.bridge_key is None):
+        raise ConfigError("--bridge-cert and --bridge-key must be given together")
     report = run_provision(ProvisionOptions(
         device=args.device, config=args.config, model=args.model, source=args.source, broker=args.broker,
         engine=args.engine, prefix=args.prefix.resolve() if args.prefix else None, dry_run=args.dry_run,
         no_enable=args.no_enable, tune=args.tune, precision=args.precision, validate_frames=args.validate_frames,
-        package=args.package))
+        package=args.package, bridge=args.bridge, site=args.site, bridge_ca=args.bridge_ca, bridge_cert=args.bridge_cert,
+        bridge_key=args.bridge_key, bridge_local_port=args.bridge_port, trust_keys=list(args.trust_key)))
     print(json.dumps(report.as_dict(), indent=2) if args.json else report.text())
     return 1 if report.failed else 0

@@ -42,6 +42,13 @@ class ProvisionOptions:
     package: Path | None = None  # the edge-sdk (wheel or source folder) for the service's venv; default: ours
     exec_path: str | None = None  # run this edge-sdk instead of making /opt/edge-sdk/venv (tests, own images)
     board_root: Path = Path("/")  # where board detection looks (tests point it at a stand-in tree)
+    bridge: str | None = None  # mqtts://[user[:password]@]central[:port]: a local Mosquitto bridged to it
+    site: str | None = None  # the fleet site: central topics are <site>/<device>/...
+    bridge_ca: Path | None = None
+    bridge_cert: Path | None = None
+    bridge_key: Path | None = None  # installed as the credential bridge-tls-key
+    bridge_local_port: int = 1883
+    trust_keys: list[Path] = field(default_factory=list)  # Ed25519 public keys model bundles must be signed with
 
 
 @dataclass

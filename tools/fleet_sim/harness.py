@@ -101,6 +101,7 @@ class Fleet:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._http: http.server.ThreadingHTTPServer | None = None
+        self._stopped = False  # the daemons were told to stop: their exit is no failure
 
     # -- setup ---------------------------------------------------------------------------------------
     def start(self) -> Fleet:
@@ -219,7 +220,7 @@ fleet:
                 raise TimeoutError(f"{what}: not within {timeout:.0f} s; load {os.getloadavg()[0]:.0f}; "
                                    + "; ".join(f"{d.name}: {self._last_line(d)}" for d in self.devices))
             for d in self.devices:
-                if d.proc is not None and d.proc.poll() is not None:
+                if not self._stopped and d.proc is not None and d.proc.poll() is not None:
                     raise RuntimeError(f"{d.name}'s daemon exited ({d.proc.returncode}): see {self.work / d.name}/daemon.log")
             time.sleep(0.2)
         return time.monotonic() - t0
@@ -263,6 +264,7 @@ fleet:
 
     # -- the end -------------------------------------------------------------------------------------
     def stop_daemons(self) -> None:
+        self._stopped = True
         for d in self.devices:
             if d.proc is not None and d.proc.poll() is None:
                 d.proc.send_signal(signal.SIGTERM)

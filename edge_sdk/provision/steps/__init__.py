@@ -46,8 +46,8 @@ def optional(module: str, attr: str) -> Callable[..., Any] | None:
 
 
 # The order of a provisioning run; each name is a module of this package with a STEP.
-ORDER = ("device", "doctor", "config", "broker", "user", "service_env", "files", "build", "smoke", "ownership",
-         "systemd", "tuning")
+ORDER = ("device", "doctor", "config", "bridge", "broker", "user", "service_env", "files", "build", "smoke",
+         "ownership", "bridge_service", "systemd", "tuning")
 
 
 def steps() -> list[Step]:
