@@ -2,6 +2,7 @@
 
     python tools/gpu/build_kernels.py --nvrtc /path/libnvrtc.so.12 [--fatbinary /usr/local/cuda/bin/fatbinary]
     python tools/gpu/build_kernels.py --check          # the committed fatbin matches letterbox.cu and holds both images
+    python tools/gpu/build_kernels.py --out DIR        # build into DIR instead (a device's own build, tested there)
 
 The fatbin holds sm_87 SASS (Jetson Orin) and compute_87 PTX (compiled by the driver for newer GPUs when it
 loads), both from letterbox.cu through NVRTC (the same code path as edge_sdk/cuda/nvrtc.py at run time), packed
@@ -30,7 +31,7 @@ from edge_sdk.cuda.nvrtc import load_nvrtc
 ARCH = "87"
 
 
-def build(nvrtc_path: str | None, fatbinary: str) -> int:
+def build(nvrtc_path: str | None, fatbinary: str, out_dir: Path | None = None) -> int:
     lib = load_nvrtc(nvrtc_path)
     source = kernels.source_text()
     ptx = lib.compile(source, kernels.SOURCE.name, f"compute_{ARCH}", want="ptx").rstrip(b"\0")
@@ -46,14 +47,15 @@ def build(nvrtc_path: str | None, fatbinary: str) -> int:
         data = out.read_bytes()
     tool = subprocess.run([fatbinary, "--version"], capture_output=True, text=True, check=False).stdout.strip()
     images = kernels.fatbin_images(data)
-    write_bytes_atomic(kernels.FATBIN, data)
-    write_json_atomic(kernels.FATBIN_INFO, {
+    fatbin = (out_dir / kernels.FATBIN.name) if out_dir else kernels.FATBIN
+    write_bytes_atomic(fatbin, data)
+    write_json_atomic(fatbin.with_suffix(".json"), {
         "source": kernels.SOURCE.name, "source_sha256": kernels.source_sha256(), "nvrtc": lib.version,
         "ptx_isa": isa.group(1).decode() if isa else None, "min_driver_cuda": lib.version,
         "images": [f"{kind} sm_{sm}" for kind, sm in images], "kernels": list(kernels.KERNEL_NAMES),
         "fatbinary": next((ln for ln in tool.splitlines() if "release" in ln), fatbinary), "bytes": len(data)},
         sort_keys=True)
-    print(f"{kernels.FATBIN}: {len(data)} bytes, images {images}, NVRTC {lib.version}, PTX ISA "
+    print(f"{fatbin}: {len(data)} bytes, images {images}, NVRTC {lib.version}, PTX ISA "
           f"{isa.group(1).decode() if isa else '?'}")
     return 0
 
@@ -81,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nvrtc", default=None, help="libnvrtc.so to build with (default: the first found)")
     ap.add_argument("--fatbinary", default=shutil.which("fatbinary") or "/usr/local/cuda/bin/fatbinary")
     ap.add_argument("--check", action="store_true", help="only check the committed fatbin")
+    ap.add_argument("--out", type=Path, default=None, help="write the fatbin and its record here, not into the package")
     args = ap.parse_args(argv)
-    return check() if args.check else build(args.nvrtc, args.fatbinary)
+    return check() if args.check else build(args.nvrtc, args.fatbinary, args.out)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,59 @@
+"""tools/gpu/run_all.sh, the one command the GPU machine runs: valid bash whose every step can be asked for by
+name, and its summary (the PASS/FAIL/SKIP table and run_all.json) from the steps' records and pytest reports."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "tools/gpu/run_all.sh"
+
+
+def summarize() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("summarize", ROOT / "tools/gpu/summarize.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_script_is_valid_bash_and_every_default_step_exists() -> None:
+    assert subprocess.run(["bash", "-n", str(SCRIPT)], capture_output=True).returncode == 0
+    text = SCRIPT.read_text()
+    default = re.search(r'ONLY=\$\{ONLY:-([^}]*)\}', text)
+    assert default is not None
+    defined = set(re.findall(r"^\s*(?:EDGE_SDK_KERNELS=\w+ )?(?:step|pytest_step) (\w+)", text, re.M))
+    assert set(default.group(1).split()) == defined
+    documented = set(re.findall(r"^#   (\w+)\s{2,}", text, re.M))
+    assert defined <= documented
+
+
+@pytest.mark.parametrize(("counts", "status"), [((5, 0, 0, 1), "PASS"), ((5, 1, 0, 0), "FAIL"), ((4, 0, 0, 4), "SKIP"),
+                                                ((3, 0, 1, 0), "FAIL")])
+def test_pytest_reports_become_step_results(tmp_path: Path, counts: tuple[int, int, int, int], status: str) -> None:
+    tests, failures, errors, skipped = counts
+    xml = tmp_path / "r.xml"
+    xml.write_text(f'<testsuites><testsuite name="pytest" tests="{tests}" failures="{failures}" errors="{errors}" '
+                   f'skipped="{skipped}"/></testsuites>')
+    assert summarize().junit_status(xml).split("\t")[0] == status
+    assert summarize().junit_status(tmp_path / "missing.xml").startswith("FAIL")
+
+
+def test_summary_writes_the_table_and_json_with_the_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "steps.tsv").write_text("env\tPASS\t1\tH100\nbench\tFAIL\t60\tpipeline / engine-only 0.85\n"
+                                        "runs\tSKIP\t0\tno onnxruntime-gpu\n")
+    (tmp_path / "bench_gpu.json").write_text(json.dumps({"engine_fps": 800.0, "pipeline_fps": 680.0,
+                                                         "pipeline_over_engine": 0.85}))
+    assert summarize().main([str(tmp_path)]) == 1
+    report = json.loads((tmp_path / "run_all.json").read_text())
+    assert report["ok"] is False and [s["status"] for s in report["steps"]] == ["PASS", "FAIL", "SKIP"]
+    assert report["figures"]["bench"]["pipeline_over_engine"] == 0.85
+    out = capsys.readouterr().out
+    assert "1 PASS, 1 FAIL, 1 SKIP" in out and re.search(r"^bench +FAIL +60 +pipeline", out, re.M)
