@@ -170,13 +170,26 @@ daemon:
 """
 
 
+def _requirements() -> list[str]:
+    """edge-sdk's own requirements (no extras), pinned to what this suite runs with."""
+    import importlib.metadata
+    import re as _re
+
+    out = []
+    for req in importlib.metadata.requires("edge-sdk") or []:
+        if "extra ==" in req:
+            continue
+        name = _re.split(r"[<>=!~; \[]", req, maxsplit=1)[0]
+        out.append(f"{name}=={importlib.metadata.version(name)}")
+    return out
+
+
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     work = tmp_path_factory.mktemp("box")
-    wheels = work / "wheels"  # the wheels this test suite's own install used: nothing new is downloaded
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels), str(ROOT),
+    wheels = work / "wheels"  # edge-sdk's requirements as this suite installed them: nothing new is downloaded
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels), *_requirements(),
                     "setuptools", "wheel"], check=True, timeout=600, capture_output=True)
-    (wheels / next(p.name for p in wheels.glob("edge_sdk-*.whl"))).unlink()  # the box builds it from the checkout
     pw = work / "passwd"
     subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), "edge", PASSWORD], check=True, capture_output=True)
     broker = MosquittoBroker(work / "broker", extra_conf=f"allow_anonymous false\npassword_file {pw}\n"
@@ -191,7 +204,8 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             dropin = box.root / "etc/systemd/system/edge-sdk.service.d"
             dropin.mkdir(parents=True)
             (dropin / "10-test-watchdog.conf").write_text(f"[Service]\nWatchdogSec={WATCHDOG_SEC}\n")
-            box.sh(f"cd {CHECKOUT} && python3 -m venv .venv && PIP_NO_INDEX=1 PIP_FIND_LINKS=/wheels "
+            # The README's install; PIP_NO_COMPILE only saves the test time (provision's own install compiles).
+            box.sh(f"cd {CHECKOUT} && python3 -m venv .venv && PIP_NO_INDEX=1 PIP_FIND_LINKS=/wheels PIP_NO_COMPILE=1 "
                    ".venv/bin/pip install --quiet .", timeout=600, check=True)
             service = Service(box, broker, sub, rtsp, {}, work)
             rc, service.report, err = service.provision()

@@ -6,6 +6,9 @@
 set -euo pipefail
 dir=${1:-/var/cache/edge-sdk/systemd-box/root}; shift || true
 if [ -f "$dir/.systemd-box-ready" ]; then echo "$dir"; exit 0; fi
+mkdir -p "$(dirname "$dir")"
+exec 9>"$dir.lock"; flock 9  # two test runs at once: one makes it, the other waits and reuses it
+if [ -f "$dir/.systemd-box-ready" ]; then echo "$dir"; exit 0; fi
 command -v debootstrap >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
 rm -rf "$dir"; mkdir -p "$dir"
 # libgl1, libglib2.0-0: what PyPI's opencv-python loads (a Debian desktop or server with X libraries has them)
