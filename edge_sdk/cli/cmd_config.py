@@ -69,19 +69,18 @@ def _check_files(cfg: AppConfig, source: str) -> None:
 
 def _check_model(cfg: AppConfig) -> None:
     """The model is what it claims: an ONNX graph that parses, with one image input (4 dimensions, 3 channels,
-    a dtype edge-sdk feeds), or a TensorRT engine whose manifest checks out. Cheap: no weights loaded, nothing
+    a dtype edge-sdk feeds), or a TensorRT engine file (edge-sdk's with a manifest that checks out, or one built
+    elsewhere: trtexec's, Ultralytics'). Cheap: no weights loaded, nothing
     run. Truncated files, random bytes and text files get one clear line each."""
     from edge_sdk.errors import ModelError
 
     path = cfg.resolve(cfg.model.path)
     if not path.is_file():
         return  # _check_files said so
-    from edge_sdk.engines.backends.tensorrt import ENGINE_SUFFIXES
+    from edge_sdk.engines.trt.plan_file import ENGINE_SUFFIXES, read_plan
 
     if path.suffix in ENGINE_SUFFIXES:
-        from edge_sdk.engines.trt.cache import load_verified
-
-        load_verified(path)  # EngineError: no manifest, or the bytes do not match it
+        read_plan(path)  # EngineError: an edge-sdk engine whose bytes do not match its manifest, an empty file, ...
         return
     head = path.read_bytes()[:256]
     fix = "copy the model again (compare its sha256 with the original) or re-export it to ONNX"

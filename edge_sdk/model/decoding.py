@@ -38,15 +38,13 @@ def choose_decoder(decode_type: str, resolved: ResolvedModel, names: Sequence[st
                    probe: Sequence[np.ndarray]) -> tuple[BoundDecoder, ResolvedModel, str]:
     """(decoder bound to the model, the model with its family's preprocessing filled in, how it was chosen).
     `probe` is one inference's outputs, already cut to one image."""
-    import onnx
-
     spec = resolved.preprocess
     outs = output_infos(names, probe)
-    graph = onnx.load(str(resolved.path), load_external_data=False)
     side = tuple(n for n in SIDE_INPUTS if any(n in f for f in resolved.prepared.fixes))
     hints = resolved.conventions.hints
     facts = ModelFacts(spec.size, len(resolved.labels) or None, resolved.conventions.strides,
-                       raw_head_outputs(graph), side, hints.get("end2end", "").lower() == "true", hints.get("head", ""))
+                       _raw_head_outputs(resolved.path), side, hints.get("end2end", "").lower() == "true",
+                       hints.get("head", ""))
     layout: Layout | None
     if decode_type == "auto":
         layout, how = detect(outs, facts)
@@ -65,6 +63,17 @@ def choose_decoder(decode_type: str, resolved: ResolvedModel, names: Sequence[st
     bound = BoundDecoder(name, fn, model)
     _try(bound, probe, decode_type, resolved.path)
     return bound, resolved, how
+
+
+def _raw_head_outputs(path: Path) -> frozenset[str]:
+    """raw_head_outputs of the ONNX graph; a TensorRT engine file has no graph to read (its outputs decide)."""
+    import onnx
+
+    from edge_sdk.engines.trt.plan_file import ENGINE_SUFFIXES
+
+    if path.suffix in ENGINE_SUFFIXES:
+        return frozenset()
+    return raw_head_outputs(onnx.load(str(path), load_external_data=False))
 
 
 def _check_pixel_boxes(layout: str, outs: Sequence[OutputInfo], probe: Sequence[np.ndarray], path: Path) -> None:

@@ -108,7 +108,7 @@ def read_facts(vi: Any, layout: Layout | None, where: str) -> InputFacts:
     if dtype not in ("float32", "float16", "uint8"):
         raise ModelError(f"input {vi.name!r} is {dtype}; edge-sdk feeds float32, float16 or uint8 images",
                          where=where, fix="export the model with a float32 (or uint8) image input")
-    found = layout or _layout_of(dims)
+    found = layout or layout_of(dims)
     if found is None:
         raise ModelError(f"cannot tell the layout of input {vi.name!r} {dims}: no single 3-channel axis",
                          where=where, fix="set model.preprocess.layout to nchw or nhwc")
@@ -123,7 +123,7 @@ def read_facts(vi: Any, layout: Layout | None, where: str) -> InputFacts:
                       h if isinstance(h, int) else None, w if isinstance(w, int) else None, tuple(dims))
 
 
-def _layout_of(dims: list[int | str]) -> Layout | None:
+def layout_of(dims: list[int | str]) -> Layout | None:
     """NCHW or NHWC from the one axis that holds 3 channels (or 1 or 4, so a wrong count can be reported)."""
     for channels in (3, 1, 4):
         first, last = dims[1] == channels, dims[3] == channels

@@ -71,6 +71,31 @@ def resolve_model(path: str | Path, model_cfg: Any = None, *, base_dir: Path | N
     return ResolvedModel(prepared, spec, labels, labels_origin, conv, replace(meta, names=labels))
 
 
+def resolve_engine_file(path: str | Path, model_cfg: Any, input_name: str, input_shape: tuple[int, ...],
+                        input_dtype: str, metadata: ModelMetadata, *, base_dir: Path | None = None) -> ResolvedModel:
+    """`resolve_model` for a TensorRT engine file (no ONNX to check or fix): the image input as the opened engine
+    declares it, the metadata the file carries (an Ultralytics header, or the ONNX an edge-sdk engine was built
+    from), then the same preprocessing and labels as for an ONNX model."""
+    from edge_sdk.engines.model_info import file_sha256
+    from edge_sdk.model.inputs import InputFacts, layout_of
+
+    source = Path(path)
+    layout = layout_of(list(input_shape))
+    if layout is None:
+        raise ModelError(f"cannot tell the layout of the engine's input {input_name!r} {list(input_shape)}",
+                         where=str(source), fix="set model.preprocess.layout to nchw or nhwc")
+    h, w = (input_shape[2], input_shape[3]) if layout == "nchw" else (input_shape[1], input_shape[2])
+    facts = InputFacts(input_name, layout, input_dtype, input_shape[0], h, w, tuple(input_shape))
+    prepared = PreparedModel(source, file_sha256(source), source, facts, 0, metadata,
+                             notes=("a TensorRT engine file: used as it is (no ONNX checks or fixes)",))
+    conv = read_conventions(source, metadata)
+    pre_cfg = getattr(model_cfg, "preprocess", None)
+    given: dict[str, object] = pre_cfg.given() if pre_cfg is not None else {}
+    spec = build_spec(prepared, given, conv)
+    labels, labels_origin = _labels(getattr(model_cfg, "labels", None), conv, base_dir or source.parent)
+    return ResolvedModel(prepared, spec, labels, labels_origin, conv, replace(metadata, names=labels))
+
+
 def build_spec(prepared: PreparedModel, given: dict[str, object], conv: Conventions) -> PreprocessSpec:
     facts = prepared.input
     values: dict[str, object] = {}

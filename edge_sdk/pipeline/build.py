@@ -17,7 +17,7 @@ from edge_sdk.decode.base import DecodeParams, Decoder
 from edge_sdk.engines.base import Engine
 from edge_sdk.engines.model_info import ModelMetadata
 from edge_sdk.engines.registry import open_engine
-from edge_sdk.errors import EdgeSdkError, ModelError
+from edge_sdk.errors import ConfigError, EdgeSdkError, ModelError
 from edge_sdk.preprocess.spec import PreprocessSpec
 from edge_sdk.sources.base import Source
 from edge_sdk.sources.reconnect import ReconnectPolicy
@@ -63,15 +63,21 @@ def open_model(cfg: AppConfig, *, fp32: bool = False) -> ModelBundle:
     from edge_sdk.model.resolve import origin_summary, resolve_model
 
     source = cfg.resolve(cfg.model.path)
-    path = source if fp32 else model_path_for(cfg)
-    resolved = resolve_model(path, cfg.model, base_dir=cfg.base_dir, cache_dir=model_cache_dir(cfg),
-                             conventions_from=source)
-    run_path = resolved.path
-    if cfg.model.precision == "fp16" and not fp32:
-        from edge_sdk.engines.trt.fp16 import fp16_model
+    from edge_sdk.engines.trt.plan_file import ENGINE_SUFFIXES
 
-        run_path = fp16_model(resolved.path, model_cache_dir(cfg))
-    engine = open_engine(cfg.engine.type, str(run_path), cfg.engine)
+    if source.suffix in ENGINE_SUFFIXES:  # a TensorRT engine built elsewhere (trtexec, Ultralytics) or by edge-sdk
+        path = source
+        engine, resolved = open_engine_file(cfg, source)
+    else:
+        path = source if fp32 else model_path_for(cfg)
+        resolved = resolve_model(path, cfg.model, base_dir=cfg.base_dir, cache_dir=model_cache_dir(cfg),
+                                 conventions_from=source)
+        run_path = resolved.path
+        if cfg.model.precision == "fp16" and not fp32:
+            from edge_sdk.engines.trt.fp16 import fp16_model
+
+            run_path = fp16_model(resolved.path, model_cache_dir(cfg))
+        engine = open_engine(cfg.engine.type, str(run_path), cfg.engine)
     try:
         probe = first_image(probe_engine(engine, resolved.preprocess, resolved.path), resolved.preprocess.batch)
         names = [o.name for o in engine.info.outputs]
@@ -93,6 +99,31 @@ def open_model(cfg: AppConfig, *, fp32: bool = False) -> ModelBundle:
     for note in resolved.prepared.notes:
         log.warning("model %s: %s", path.name, note)
     return ModelBundle(path, metadata, engine, decoder, decoder.name, params, spec, resolved)
+
+
+def open_engine_file(cfg: AppConfig, path: Path) -> tuple[Engine, Any]:
+    """model.path is a TensorRT engine file: open it (checked for TensorRT version and GPU) and settle its
+    preprocessing and labels from the engine's input and the file's metadata (edge_sdk.model.resolve)."""
+    from edge_sdk.engines.trt.plan_file import plan_metadata
+    from edge_sdk.model.resolve import resolve_engine_file
+
+    if cfg.engine.type != "tensorrt":
+        raise ConfigError(f"model.path is a TensorRT engine file ({path.name}) but engine.type is {cfg.engine.type}",
+                          where="engine.type", fix="set engine.type: tensorrt, or point model.path at the ONNX model")
+    if cfg.model.precision != "fp32":
+        log.warning("model.precision %s does not apply to an engine file: it runs as it was built", cfg.model.precision)
+    if not path.is_file():
+        raise ModelError("engine file not found", where=str(path), fix="set model.path to an existing engine file")
+    metadata = plan_metadata(path)
+    engine = open_engine(cfg.engine.type, str(path), cfg.engine)
+    try:
+        spec = engine.info.inputs[0]
+        shape = tuple(int(d) for d in spec.shape if isinstance(d, int))
+        resolved = resolve_engine_file(path, cfg.model, spec.name, shape, spec.dtype, metadata, base_dir=cfg.base_dir)
+    except BaseException:
+        engine.close()
+        raise
+    return engine, resolved
 
 
 def probe_engine(engine: Engine, spec: PreprocessSpec, where: Path) -> list[Any]:

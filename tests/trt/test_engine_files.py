@@ -17,7 +17,7 @@ from edge_sdk.device.profiles import load_profile
 from edge_sdk.engines.backends.tensorrt import TensorRtEngine, TensorRtEngineConfig
 from edge_sdk.engines.trt.builder import build_engine
 from edge_sdk.engines.trt.plan_file import read_plan, ultralytics_header
-from edge_sdk.errors import EngineError
+from edge_sdk.errors import ConfigError, EngineError
 from tests.device.jetson_files import make_root
 from tests.trt.conftest import InstallTrt
 from tests.trt.fake_tensorrt import FakeState
@@ -116,3 +116,32 @@ def test_edge_sdk_logic_an_edge_sdk_engine_is_refused_after_a_jetpack_upgrade(in
     with pytest.raises(EngineError, match=r"jetpack '6\.2' \(engine\) -> '6\.0' \(here\)") as err:
         TensorRtEngine(art.engine_path, root=upgraded)
     assert "JetPack upgrade" in (err.value.fix or "")
+
+
+def test_edge_sdk_logic_an_ultralytics_engine_runs_through_the_pipeline(install_fake_trt: InstallTrt, fake_cuda: Any,
+                                                                        detector: Path, tmp_path: Path) -> None:
+    """model.path: the user's yolov8n.engine: opened after TensorRT accepts it, labels and preprocessing from its
+    header, the decoder chosen from its outputs, as for an ONNX model (edge_sdk.pipeline.build.open_model)."""
+    from edge_sdk.config.loader import load_config_text
+    from edge_sdk.pipeline.build import open_model
+    from tests.support.run_model import config_for
+
+    path = ultralytics_file(tmp_path / "yolov8n.engine", plan_bytes(install_fake_trt, detector, tmp_path))
+
+    def zeros(addresses: dict[str, int], stream: int) -> None:
+        fake_cuda.memory.view(addresses["output0"])[:] = 0
+
+    install_fake_trt("10.3", FakeState(on_execute=zeros))
+    (tmp_path / "frames").mkdir()
+    text = config_for(tmp_path, path, tmp_path / "frames", extra="engine:\n  type: tensorrt\n")
+    bundle = open_model(load_config_text(text, base_dir=tmp_path))
+    try:
+        assert bundle.metadata.names == {0: "person", 1: "car"} and bundle.decoder_name == "yolov8"
+        assert bundle.preprocess is not None and bundle.preprocess.size == (32, 32)
+        assert bundle.preprocess.origin["scale"] == "Ultralytics metadata" and bundle.preprocess.channel_order == "rgb"
+        assert bundle.engine.info.extra["origin"] == "ultralytics"
+    finally:
+        bundle.engine.close()
+    onnx_cfg = config_for(tmp_path, path, tmp_path / "frames")  # engine.type onnxruntime
+    with pytest.raises(ConfigError, match=r"set engine\.type: tensorrt"):
+        open_model(load_config_text(onnx_cfg, base_dir=tmp_path))

@@ -38,7 +38,14 @@ from edge_sdk.engines.trt.facts import current_target
 from edge_sdk.engines.trt.iospec import IoTensor, describe_io
 from edge_sdk.engines.trt.key import key_target
 from edge_sdk.engines.trt.layers import inspect_layers
-from edge_sdk.engines.trt.plan_file import OTHER_DEVICE_WARNING, PlanFile, explain, other_device_error, read_plan
+from edge_sdk.engines.trt.plan_file import (
+    ENGINE_SUFFIXES,
+    OTHER_DEVICE_WARNING,
+    PlanFile,
+    explain,
+    other_device_error,
+    read_plan,
+)
 from edge_sdk.engines.trt.trtlog import TrtLog
 from edge_sdk.engines.trt.version import Features, TrtVersion, require_tensorrt
 from edge_sdk.errors import EngineError, ModelError
@@ -52,8 +59,6 @@ if TYPE_CHECKING:
     from edge_sdk.cuda.pycuda_backend import PycudaBackend
 
 log = logging.getLogger(__name__)
-
-ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 
 
 class TensorRtEngineConfig(EngineConfigBase):

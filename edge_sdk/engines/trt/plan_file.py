@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from edge_sdk.engines.model_info import ModelMetadata
 from edge_sdk.engines.trt import cache
 from edge_sdk.errors import EngineError
 
 Origin = Literal["edge-sdk", "trtexec", "ultralytics"]
+ENGINE_SUFFIXES = (".engine", ".plan", ".trt")  # what edge-sdk opens as an engine file rather than an ONNX model
 OTHER_DEVICE_WARNING = "across different models of devices"
 _MAX_HEADER = 1 << 20
 
@@ -123,3 +125,29 @@ def other_device_error(plan: PlanFile, gpu: str) -> EngineError:
     return EngineError(f"the engine was built on another model of GPU than this {gpu} (TensorRT warns that its "
                        "speed and correctness are not assured there)", where=str(plan.path),
                        fix="rebuild it on this device, or set engine.allow_other_device: true to run it anyway")
+
+
+def plan_metadata(path: str | Path) -> ModelMetadata:
+    """What an engine file says about its model (names, imgsz, stride) without reading the plan: an Ultralytics
+    header's JSON, or the metadata of the ONNX an edge-sdk engine was built from; nothing for a bare plan."""
+    from edge_sdk.engines.model_info import parse_metadata, read_metadata
+
+    path = Path(path)
+    manifest_path = cache.manifest_path_for(path)
+    if manifest_path.exists():
+        onnx_path = cache.read_manifest(manifest_path).get("onnx_path")
+        if isinstance(onnx_path, str) and Path(onnx_path).is_file():
+            return read_metadata(onnx_path)
+        return ModelMetadata()
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+            length = struct.unpack("<i", head)[0] if len(head) == 4 else 0
+            body = f.read(length) if 2 <= length <= _MAX_HEADER else b""
+    except OSError as exc:
+        raise EngineError(f"cannot read the engine: {exc.strerror}", where=str(path)) from None
+    header = ultralytics_header(head + body)
+    if header is None:
+        return ModelMetadata()
+    meta = header[0]
+    return parse_metadata({k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()})
