@@ -13,10 +13,15 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edge_sdk.errors import EngineError
+
+if TYPE_CHECKING:
+    from edge_sdk.device.profiles import DeviceProfile
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngineConfig
 
 
 @dataclass(frozen=True)
@@ -78,3 +83,29 @@ def time_engines(paths: dict[str, Path], *, runs: int = 50, warmup: int = 10,
                  root: Path = Path("/")) -> dict[str, EngineTiming]:
     """`time_engine` of each engine, keyed as given (e.g. {"int8": ..., "fp16": ...}), one engine open at a time."""
     return {name: time_engine(p, runs=runs, warmup=warmup, root=root) for name, p in paths.items()}
+
+
+@dataclass(frozen=True)
+class PrecisionTimings:
+    """INT8 and FP16 engines of one model built and timed on this device: what "what ships" (quant/ships.py,
+    target "tensorrt") decides with. `latency_ms` is {"int8": ..., "fp16": ...}, `measured_on` names the GPU and
+    TensorRT, `engines` the engine files (the one chosen ships)."""
+
+    latency_ms: dict[str, float]
+    measured_on: dict[str, str]
+    engines: dict[str, str]
+    timings: dict[str, EngineTiming]
+
+
+def time_int8_against_fp16(int8_model: Path, fp32_model: Path, calib_cache: Path | None, profile: DeviceProfile,
+                           engine_cfg: TensorRtEngineConfig, out_dir: Path, *, runs: int = 50, warmup: int = 10,
+                           root: Path = Path("/")) -> PrecisionTimings:
+    """Build (or reuse) the INT8 engine of the Q/DQ model and the FP16 engine of the float model, and time both."""
+    from edge_sdk.engines.trt.builder import build_engine
+
+    int8 = build_engine(int8_model, calib_cache, profile, engine_cfg, out_dir, precision="int8", root=root)
+    fp16 = build_engine(fp32_model, None, profile, engine_cfg, out_dir, precision="fp16", root=root)
+    timings = time_engines({"int8": int8.engine_path, "fp16": fp16.engine_path}, runs=runs, warmup=warmup, root=root)
+    first = timings["int8"]
+    return PrecisionTimings({k: t.median_ms for k, t in timings.items()}, {"gpu": first.gpu, "tensorrt": first.tensorrt},
+                            {"int8": str(int8.engine_path), "fp16": str(fp16.engine_path)}, timings)
