@@ -281,6 +281,12 @@ class RolloutAgent:
                                   max_bytes=max_bytes)
         except BundleError as exc:
             raise Failed("verify", exc.render()) from None
+        placed: list[str] = []
+        if self.cfg.engine.type == "tensorrt" and info.engines:
+            from edge_sdk.fleet.prebuilt import place_prebuilt
+
+            placed = place_prebuilt(info, str(getattr(self.cfg.engine, "engine_dir", "build/engines")))
+            log.info("rollout of %s: prebuilt engines placed in the engine cache: %s", desired.version, ", ".join(placed))
         model = ModelConfig(path=str(info.model_path), name=info.name, precision="int8" if info.precision == "int8" else "fp32")
         new_cfg = self.cfg.model_copy(update={"model": model})
         old_model = self.cfg.model
@@ -309,7 +315,7 @@ class RolloutAgent:
         self.state.attempt = None
         self.state.last = {"sha256": desired.sha256, "version": desired.version, "state": "active"}
         self._prune(info.folder)
-        return {"gate": gate.figures, "trial": trial.figures}
+        return {"gate": gate.figures, "trial": trial.figures, "prebuilt_engines": placed or None}
 
     def _gate(self, new_cfg: AppConfig, old_sha: str) -> GateResult:
         from edge_sdk.fleet.devgate import gate_fp32, gate_int8

@@ -182,3 +182,27 @@ def test_a_prebuilt_engine_travels_with_its_cache_key(tmp_path, keys, model):
     (tmp_path / "m.int8.gpu.engine.json").unlink()
     with pytest.raises(BundleError, match="cache manifest"):
         create_bundle(BundleSpec(model=model, version="5", engines=[engine]), key, tmp_path / "f.bundle")
+
+
+def test_prebuilt_engines_are_placed_where_the_tensorrt_cache_looks(tmp_path, keys, model):
+    from edge_sdk.engines.trt.cache import decide
+    from edge_sdk.fleet.prebuilt import place_prebuilt
+
+    key, pub = keys
+    engine = tmp_path / "m.fp32.gpu.engine"
+    engine.write_bytes(b"engine for an Orin NX")
+    cache_key = {"schema": 2, "onnx_sha256": "cd" * 32, "tensorrt_version": "10.3.0.30", "cuda_version": "12.6",
+                 "precision": "fp32", "dla_core": None, "builder": {}}
+    import hashlib
+
+    (tmp_path / "m.fp32.gpu.engine.json").write_text(json.dumps(
+        {"key": cache_key, "engine_sha256": hashlib.sha256(engine.read_bytes()).hexdigest()}))
+    out = tmp_path / "p.bundle"
+    create_bundle(BundleSpec(model=model, version="6", engines=[engine]), key, out)
+    info = install_bundle(out, trusted_keys(pub), tmp_path / "bundles")
+    assert place_prebuilt(info, "build/engines") == ["model.fp32.gpu.engine"]
+    placed = info.folder / "build/engines/model.fp32.gpu.engine"
+    assert placed.read_bytes() == b"engine for an Orin NX"
+    assert decide(placed, cache_key).reuse  # this device's key: loaded, not built
+    other = dict(cache_key, tensorrt_version="10.16.0.1")
+    assert not decide(placed, other).reuse  # another TensorRT: rebuilt, never loaded
