@@ -38,7 +38,7 @@ def check_board(board: BoardInfo) -> Check:
     return Check("board", "OK", board.model or "Jetson (no device-tree model)", data={"model": board.model})
 
 
-def check_l4t(board: BoardInfo) -> Check:
+def check_l4t(board: BoardInfo, profile: DeviceProfile | None = None) -> Check:
     if not board.is_jetson:
         return Check("L4T/JetPack", "OK", "n/a (not a Jetson)")
     if board.l4t is None:
@@ -50,6 +50,10 @@ def check_l4t(board: BoardInfo) -> Check:
     if board.l4t.major < 36:
         return Check("L4T/JetPack", "FAIL", f"L4T {board.l4t.text} = JetPack {board.jetpack}: too old",
                      "upgrade to JetPack 6 (TensorRT 8.6/10.3) or later", data)
+    if profile is not None and profile.jetpacks and board.jetpack not in profile.jetpacks and board.l4t.jetpack_exact:
+        return Check("L4T/JetPack", "WARN", f"L4T {board.l4t.text} = JetPack {board.jetpack}, which profile "
+                     f"{profile.name} does not list ({', '.join(profile.jetpacks)})",
+                     "use a JetPack the board's profile lists (JetPack 6.2 or 7.2 are edge-sdk's primary targets)", data)
     status: Status = "OK" if board.l4t.jetpack_exact else "WARN"
     fix = None if board.l4t.jetpack_exact else "newer than edge-sdk's table; report the JetPack version if things fail"
     return Check("L4T/JetPack", status, f"L4T {board.l4t.text} = JetPack {board.jetpack}", fix, data)
@@ -169,7 +173,7 @@ def run_doctor(inp: DoctorInput) -> list[Check]:
     profile_check, profile = check_profile(inp, board)
     seen = tensorrt_seen(inp)
     stack = inp.stack or gather_stack(inp.root)
-    return [check_board(board), check_l4t(board), profile_check, check_tensorrt(seen, board, profile),
+    return [check_board(board), check_l4t(board, profile), profile_check, check_tensorrt(seen, board, profile),
             check_cuda(stack, board), check_driver_stack(stack, seen, board), check_pycuda(board),
             check_kernels(board, profile, stack), check_dla(profile, seen), check_engine_target(inp, seen, profile),
             check_video(board), check_cameras(inp.root), check_broker(inp), check_disk(inp.disk_path),

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from edge_sdk.config.base import Section
 from edge_sdk.device.jetson import BoardInfo, detect_board
@@ -40,7 +40,19 @@ class DeviceProfile(Section):
     default_precision: Literal["fp32", "fp16", "int8"] = Field("fp32", description="precision used unless configured")
     default_engine: Literal["onnxruntime", "tensorrt"] = Field("onnxruntime", description="engine type to use")
     mapped_memory: bool = Field(False, description="integrated GPU: zero-copy mapped host buffers are usable")
+    jetpacks: list[str] = Field(default_factory=list, description="JetPack releases this board runs (edge_sdk/device/"
+                                                                  "jetpack.py has what each ships); [] for non-Jetsons")
     power: PowerHints = Field(default_factory=PowerHints, description="power-mode hints")
+
+    @field_validator("jetpacks")
+    @classmethod
+    def _known_jetpacks(cls, value: list[str]) -> list[str]:
+        from edge_sdk.device.jetpack import release
+
+        unknown = [j for j in value if release(j) is None]
+        if unknown:
+            raise ValueError(f"JetPack {', '.join(unknown)} is not in edge_sdk/device/jetpack.py's table")
+        return value
 
     @property
     def slug(self) -> str:

@@ -8,6 +8,7 @@ import pytest
 
 from edge_sdk.device import jetpack
 from edge_sdk.device.jetson import detect_board
+from tests.conftest import ROOT
 from tests.device.jetson_files import MODELS, make_root
 
 
@@ -44,3 +45,30 @@ def test_an_orin_on_l4t_r38_runs_jetpack_7_2_while_other_r38_boards_are_the_7x_f
     thor = detect_board(make_root(tmp_path / "thor", "R38.2.1", "NVIDIA Jetson AGX Thor Developer Kit"), arch="aarch64")
     assert orin.jetpack == "7.2" and thor.jetpack == "7.x"
     assert detect_board(make_root(tmp_path / "jp62", "R36.4.3", MODELS["orin-nano"])).jetpack == "6.2"
+
+
+def test_orin_profiles_list_the_jetpacks_they_run_and_unknown_ones_are_refused(tmp_path: Path) -> None:
+    from edge_sdk.device.profiles import load_profile
+    from edge_sdk.errors import ConfigError
+
+    for name in ("orin-agx", "orin-nx", "orin-nano"):
+        assert {"6.2", "7.2"} <= set(load_profile(name).jetpacks)
+    assert load_profile("cpu").jetpacks == []
+    text = (ROOT / "device_configs/orin-nano.yaml").read_text()
+    (tmp_path / "orin-nano.yaml").write_text(text.replace('"7.2.2"]', '"7.2.2", "8.0"]'))
+    with pytest.raises(ConfigError, match=r"JetPack 8\.0 is not in"):
+        load_profile("orin-nano", tmp_path)
+
+
+def test_doctor_warns_of_a_jetpack_the_boards_profile_does_not_list(tmp_path: Path) -> None:
+    from edge_sdk.device.doctor import DoctorInput, run_doctor
+    from edge_sdk.device.profiles import load_profile
+
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    for name in ("cpu", "orin-agx"):
+        src = ROOT / "device_configs" / f"{name}.yaml"
+        (profiles / f"{name}.yaml").write_text(src.read_text().replace('"6.0", "6.1", ', ""))
+    root = make_root(tmp_path / "root", "R36.3.0", MODELS["orin-agx"])
+    check = {c.name: c for c in run_doctor(DoctorInput(root=root, profiles_dir=profiles, tensorrt_version=lambda: None))}
+    assert check["L4T/JetPack"].status == "WARN" and "which profile orin-agx does not list" in check["L4T/JetPack"].detail
