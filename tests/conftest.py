@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -13,6 +15,16 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO_MODEL = ROOT / "models" / "demo" / "yolo-demo.onnx"
 SAMPLE_VIDEO = ROOT / "samples" / "demo.mp4"
 SAMPLE_GT = ROOT / "samples" / "demo.coco.json"
+
+
+def _terminate_as_interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A test run stopped with SIGTERM (`timeout`, a CI runner) tears down like Ctrl-C: fixtures stop the brokers,
+    daemons and servers they started, instead of leaving them running (SIGTERM's default ends Python at once)."""
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
 
 
 @pytest.fixture()
