@@ -62,7 +62,6 @@ def test_orin_profiles_list_the_jetpacks_they_run_and_unknown_ones_are_refused(t
 
 def test_doctor_warns_of_a_jetpack_the_boards_profile_does_not_list(tmp_path: Path) -> None:
     from edge_sdk.device.doctor import DoctorInput, run_doctor
-    from edge_sdk.device.profiles import load_profile
 
     profiles = tmp_path / "profiles"
     profiles.mkdir()
