@@ -62,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"model {res.info.get('model')} on {res.info.get('engine')}/{res.info.get('device')} "
           f"({res.info.get('precision')}, {res.info.get('workers', 1)} infer worker(s)), "
           f"{res.pipeline_frames} pipeline frames")
+    if res.info.get("engine_only"):
+        print(f"engine only: {res.info['engine_only']}" + (f"; kernels: {res.info['kernels']}" if res.info.get("kernels")
+                                                          else ""))
     print(format_table(["", "fps", "p50 ms", "p99 ms"], rows))
     print(f"pipeline / engine-only = {res.ratio:.3f} (median of {len(res.repeats)} pairs: "
           + ", ".join(f"{p['pipeline_over_engine']:.3f}" for p in res.repeats) + ")")
