@@ -5,6 +5,7 @@ the `fake_pycuda` STAND-IN (which proves nothing about CUDA: tests/cuda/test_gpu
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -154,3 +155,21 @@ def test_kernel_arguments_of_a_spec_reproduce_its_reference(fields: dict[str, An
     letterbox_reference(img, expected, plan, spec)
     np.testing.assert_array_equal(got, expected)
     assert kernel_supports(spec) == ""
+
+
+def test_the_fatbins_ptx_compiles_for_newer_gpus_as_the_driver_would(tmp_path: Path) -> None:
+    """What a driver does with the fatbin on an H100 (sm_90) or newer: compile its compute_87 PTX. ptxas (any
+    CUDA toolkit's, where one is installed) is the same compiler."""
+    import shutil
+
+    ptxas = shutil.which("ptxas") or next((p for p in ("/usr/local/cuda/bin/ptxas",) if Path(p).is_file()), None)
+    if ptxas is None:
+        pytest.skip("no ptxas (CUDA toolkit) here")
+    data = k.FATBIN.read_bytes()
+    start = data.find(b"\n.version ") + 1  # the PTX image is stored uncompressed, NUL-terminated
+    ptx = tmp_path / "letterbox.ptx"
+    ptx.write_bytes(data[start:data.find(b"\x00", start)])
+    for arch in ("sm_87", "sm_90"):
+        done = subprocess.run([ptxas, f"-arch={arch}", "-o", str(tmp_path / f"{arch}.cubin"), str(ptx)],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
