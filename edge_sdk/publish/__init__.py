@@ -36,7 +36,14 @@ Delivery guarantees (QoS 1, the default):
   frames inside the pipeline). Only the spool bounds (mqtt.spool.max_mb, max_age_s) drop committed
   messages: the oldest first, counted on the stats topic and visible to consumers as a gap in `seq`.
   (A power cut may lose the last moments too: commits are not fsynced one by one; the file is never
-  corrupted.)
+  corrupted by SQLite itself.)
+- A full disk (spool.py, backlog.py): nothing already in the spool is lost; new messages wait in memory
+  (bounded, lost only by a crash meanwhile) and are written when there is room; beyond the bound the oldest are
+  dropped, counted (`spool.dropped_disk_full`), said in the log with the path and the fix. A reserve file beside
+  the spool keeps SQLite able to checkpoint and delete on a 100% full disk. Free space is checked at start.
+- A damaged spool file (torn page, random bytes) is moved aside as `<spool>.damaged-<time>`, what can be read is
+  salvaged into a fresh spool, and it is said loudly (log, `spool.damaged`). A spool that cannot be written at
+  all (a disk turned read-only) makes `Publisher.problem()` say so: the daemon stops feeding the watchdog.
 - At least once: a message in flight when the connection drops is sent again; consumers drop
   duplicates by (device, camera, seq) or message_id (DetectionSubscriber does).
 - Beyond the broker's PUBACK it is the broker's job: Mosquitto acknowledges before it saves, so a broker

@@ -160,14 +160,27 @@ class MqttPublisher(Publisher):
 
     def stats(self) -> dict[str, Any]:
         """The publisher's own figures, as the stats topic carries them under `mqtt`."""
-        spool = self._spool.stats().as_dict() if not self._closed else {}
+        backlog = self._writer.backlog
+        spool: dict[str, object] = {}
+        if not self._closed:
+            st = self._spool.stats()
+            spool = st.as_dict()
+            spool["dropped"] = st.dropped + backlog.dropped  # the oldest, dropped from memory on a full disk too
+            spool["dropped_disk_full"] = st.dropped_disk_full + backlog.dropped
         spool["replayed"] = self._sender.replayed
-        spool["errors"] = self._writer.errors
+        spool["errors"] = self._writer.errors + backlog.errors
         spool["writes"] = self._writer.commits
+        spool["disk_full"] = backlog.disk_full
+        spool["waiting_in_memory"] = len(backlog)  # numbered messages the full disk keeps out of the spool
         return {"connected": self._sender.connected, "broker": self.settings.broker.url,
                 "client_id": self.settings.client_id, "qos": self.settings.qos, "sent": self._sender.sent,
                 "rejected": self._sender.rejected, "reconnects": self._sender.reconnects,
                 "last_error": self._sender.last_error, "spool": spool}
+
+    def problem(self) -> str | None:
+        """The spool cannot be written at all (damaged beyond a fresh start, or failing writes): the service is
+        unhealthy (its watchdog stops). A full disk is not a problem: the oldest messages are dropped, counted."""
+        return self._spool.problem() or self._writer.backlog.problem()
 
     def _stats_payload(self, figures: Any) -> bytes:
         return encode(stats_message(self.settings.device_id, figures, self.stats()))

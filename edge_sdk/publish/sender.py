@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import select
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -41,7 +42,7 @@ from edge_sdk.publish.connection import (
 )
 from edge_sdk.publish.message import STATUS_OFFLINE, STATUS_ONLINE, stats_topic, status_topic
 from edge_sdk.publish.settings import PublisherSettings
-from edge_sdk.publish.spool import Spool
+from edge_sdk.publish.spool import Spool, SpoolFull
 
 log = logging.getLogger(__name__)
 
@@ -185,13 +186,22 @@ class SpoolSender:
 
     # -- the thread ---------------------------------------------------------------------------------
     def _run(self) -> None:
-        errors = 0
+        errors = spool_errors = 0
         try:
             while True:
                 try:
                     if self._step():
                         return
-                except Exception as exc:  # a bug or a spool I/O error: log, reset the connection, go on
+                except (sqlite3.Error, SpoolFull) as exc:  # the spool's disk, not the connection: keep the session
+                    spool_errors += 1
+                    self.last_error = f"spool: {exc}"
+                    if spool_errors == 1 or spool_errors % 100 == 0:
+                        log.error("MQTT sender: the spool cannot be read or updated (%s; %d time(s)); retrying",
+                                  exc, spool_errors)
+                    if self._stop.is_set():
+                        return
+                    self._wait(1.0)
+                except Exception as exc:  # a bug: log, reset the connection, go on
                     errors += 1
                     self.last_error = f"sender error: {exc}"
                     if errors == 1 or errors % 100 == 0:

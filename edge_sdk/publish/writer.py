@@ -18,7 +18,8 @@ to it. `stop` and `wait_committed` do not wait out a group: they make the writer
 
 What a SIGKILL can lose: only results handed over and not yet committed (normally well under a
 millisecond's worth, with groups up to `batch_ms`; the pipeline's own queues lose more). `close` commits
-everything.
+everything. On a full disk, numbered messages wait in memory (backlog.py: bounded, the oldest dropped and
+counted beyond it) and are written when space returns.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from edge_sdk.publish.backlog import Backlog
 from edge_sdk.publish.message import ModelRef, ResultSnapshot
 from edge_sdk.publish.spool import Spool, SpoolEntry
 
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 
 _STOP = object()
 _BATCH = 512  # at most this many messages per transaction
+_RETRY_S = 1.0  # while messages wait for disk space, try again this often
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,8 @@ class SpoolWriter:
         self._pending = 0  # handed over, not yet committed (or failed)
         self._pending_lock = threading.Lock()
         self._idle = threading.Condition(self._pending_lock)
-        self.errors = 0
-        self.commits = 0  # spool transactions so far (one per group of messages)
+        self.backlog = Backlog(spool, self._written)
+        self.errors = 0  # messages that could not be encoded
         self._next_error_log = 0.0
         self._thread = threading.Thread(target=self._run, name="mqtt-spool-writer", daemon=True)
         self._thread.start()
@@ -123,10 +126,27 @@ class SpoolWriter:
         if self._thread.is_alive():
             log.error("the spool writer did not finish within %.0f s; %d message(s) may be lost", timeout, self._pending)
 
+    @property
+    def commits(self) -> int:
+        """Spool transactions that stored messages so far (one per group, more while the disk is full)."""
+        return self.backlog.commits
+
+    def _written(self, n: int) -> None:
+        """`n` messages left the writer: committed (the sender is woken) or dropped."""
+        with self._idle:
+            self._pending -= n
+            self._idle.notify_all()
+        self._on_committed()
+
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            batch = [self._queue.get()]
+            try:
+                first = self._queue.get(timeout=_RETRY_S if len(self.backlog) else None)
+            except queue.Empty:
+                self.backlog.flush()  # messages wait for disk space: try again
+                continue
+            batch = [first]
             if self.batch_s and batch[0] is not _STOP and self._hurry.wait(self.batch_s):
                 self._hurry.clear()  # a waiter asked for this group; the next groups wait again
             while len(batch) < _BATCH:
@@ -139,34 +159,30 @@ class SpoolWriter:
                 batch = [item for item in batch if item is not _STOP]
             if batch:
                 self._commit(batch)
+        self.backlog.flush()
+        self.backlog.abandon()
 
     def _commit(self, batch: list[Pending]) -> None:
         entries = []
-        try:
-            for item in batch:
-                stream = item.stream
-                seq = None if stream is None else self._seqs.get(stream, 0) + 1
-                try:
-                    if isinstance(item, PendingMessage):
-                        topic, payload = item.topic, item.build(seq)
-                    else:
-                        topic, payload = self._encode(item, seq or 0)
-                except Exception:  # a bug, never the input's fault: the message is lost, numbering goes on
-                    self._error("cannot encode a message", None)
-                    continue
-                if stream is not None and seq is not None:
-                    self._seqs[stream] = seq
-                entries.append(SpoolEntry(topic, payload, self.qos, item.retain, stream, seq))
-            if entries:
-                self.spool.append_many(entries)
-                self.commits += 1
-                self._on_committed()
-        except Exception as exc:  # disk full, I/O error: these messages are lost; consumers see the gap
-            self._error(f"cannot write {len(entries)} message(s) to the spool; they are lost", exc)
-        finally:
+        for item in batch:
+            stream = item.stream
+            seq = None if stream is None else self._seqs.get(stream, 0) + 1
+            try:
+                if isinstance(item, PendingMessage):
+                    topic, payload = item.topic, item.build(seq)
+                else:
+                    topic, payload = self._encode(item, seq or 0)
+            except Exception:  # a bug, never the input's fault: the message is lost, numbering goes on
+                self._error("cannot encode a message", None)
+                continue
+            if stream is not None and seq is not None:
+                self._seqs[stream] = seq
+            entries.append(SpoolEntry(topic, payload, self.qos, item.retain, stream, seq))
+        if len(entries) < len(batch):
             with self._idle:
-                self._pending -= len(batch)
+                self._pending -= len(batch) - len(entries)
                 self._idle.notify_all()
+        self.backlog.add(entries)  # stored now, or kept while the disk is full (backlog.py)
 
     def _error(self, what: str, exc: BaseException | None) -> None:
         self.errors += 1

@@ -114,12 +114,11 @@ def test_an_uncommitted_crash_leaves_the_committed_messages(tmp_path: Path) -> N
     spool.close()
 
 
-def test_a_corrupt_spool_file_is_a_clear_error(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite"
-    path.write_bytes(b"this is not a database" * 100)
+def test_a_spool_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("a file where the state directory should be")
     with pytest.raises(PublishError) as err:
-        Spool.open(path, max_bytes=1 << 20, max_age_s=3600)
-    assert str(path) in str(err.value) and "move it away" in str(err.value)
+        Spool.open(tmp_path / "file" / "s.sqlite", max_bytes=1 << 20, max_age_s=3600)
+    assert "cannot open the MQTT spool" in str(err.value) and err.value.fix
 
 
 def test_memory_spool_works_the_same(tmp_path: Path) -> None:
