@@ -10,17 +10,26 @@
   decode, publish), every frame delivered;
 - capture-to-broker: a subscriber on the configured broker receives each detection message and compares
   its arrival time with the frame's capture time (same machine clock).
+
+The broker is checked first, before any engine work (PublishError naming the cause and --broker/--no-mqtt).
+The pipeline publishes as a side run (AppConfig.side_run): its own client id, topics and a fresh spool in a
+temporary folder, so the service's spooled backlog is never sent (nor counted), and the service's session and
+consumers are not disturbed; the probe counts only messages captured during the pair being measured. Preview,
+metrics endpoint, Home Assistant discovery and fleet rollouts are off for the bench (they would bind the
+service's ports or publish retained state).
 """
 
 from __future__ import annotations
 
 import logging
-import re
+import signal
 import statistics
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,12 +37,12 @@ import numpy as np
 from edge_sdk.config.app import AppConfig
 from edge_sdk.pipeline.build import open_model
 from edge_sdk.pipeline.gpu import gpu_runner_factory
+from edge_sdk.signals import StopSignal
 
 if TYPE_CHECKING:
     from edge_sdk.cuda.runner import CudaRunner
 
 log = logging.getLogger(__name__)
-_CAPTURE_TIME = re.compile(rb'"capture_time":\s*([0-9.eE+-]+)')
 
 
 @dataclass
@@ -115,33 +124,51 @@ def runner_engine_only(make_runner: Callable[[], CudaRunner], image: np.ndarray,
 
 def concurrent_inferences(engine: Any, tensor: np.ndarray, iterations: int) -> tuple[float, list[float]]:
     """`iterations` inferences by `engine.concurrency` threads at once (as the pipeline's infer workers
-    run them), each on its own copy of the input: (inferences per second, each inference's latency)."""
+    run them), each on its own copy of the input: (inferences per second, each inference's latency).
+
+    The threads are always stopped and joined before this returns or raises: on a Ctrl-C in the main thread
+    (which then closes the engine) no worker is left calling it; a worker's error is raised here, once."""
     workers = max(1, engine.concurrency)
     lat: list[float] = []
     remaining = [iterations]
     lock = threading.Lock()
+    stop = threading.Event()
+    errors: list[BaseException] = []
 
     def work(x: np.ndarray) -> None:
-        while True:
-            with lock:
-                if remaining[0] <= 0:
-                    return
-                remaining[0] -= 1
-            t = time.perf_counter()
-            engine.infer(x)
-            dt = time.perf_counter() - t
-            with lock:
-                lat.append(dt)
+        try:
+            while not stop.is_set():
+                with lock:
+                    if remaining[0] <= 0:
+                        return
+                    remaining[0] -= 1
+                t = time.perf_counter()
+                engine.infer(x)
+                dt = time.perf_counter() - t
+                with lock:
+                    lat.append(dt)
+        except BaseException as exc:  # reported by the main thread, not as a thread traceback
+            errors.append(exc)
+            stop.set()
 
+    log.info("engine only: %d inferences on %d thread(s)", iterations, workers)
     t0 = time.perf_counter()
     if workers == 1:
         work(tensor)
     else:
         threads = [threading.Thread(target=work, args=(tensor.copy(),), name="bench-infer") for _ in range(workers)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
+        try:
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+        finally:
+            stop.set()
+            for th in threads:
+                if th.is_alive() or th.ident is not None:
+                    th.join()
+    if errors:
+        raise errors[0]
     return iterations / (time.perf_counter() - t0), lat
 
 
@@ -165,45 +192,49 @@ def _source_frames(cfg: AppConfig) -> int | None:
     return count if count > 0 else None
 
 
-class _LatencyProbe:
-    """Subscribes to the detection topics and records arrival minus capture time of each message."""
+def _latency_probe(cfg: AppConfig) -> Any:
+    """A subscriber on the bench's detection topics that records arrival minus capture time (seconds) of every
+    message captured since `since`; connected before it returns (PublishError otherwise)."""
+    from edge_sdk.errors import PublishError
+    from edge_sdk.publish.settings import BrokerSettings
+    from edge_sdk.publish.subscriber import DetectionSubscriber
 
-    def __init__(self, cfg: AppConfig) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
+    class LatencyProbe(DetectionSubscriber):
+        def __init__(self) -> None:
+            # QoS 0: the probe only watches, and a PUBACK per message would be one more cost on the machine being
+            # measured; the publisher still sends at its configured QoS.
+            super().__init__(BrokerSettings.from_config(cfg.mqtt, cfg.resolve), topic_prefix=cfg.mqtt.topic_prefix,
+                             devices=[cfg.device_id], qos=0)
+            self.samples: list[float] = []
+            self.earlier = 0  # messages captured before `since` (never counted)
+            self.since = time.time()
 
-        self.samples: list[float] = []
-        self._ready = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"edge-sdk-bench-{time.time_ns()}")
-        topic = f"{cfg.mqtt.topic_prefix}/{cfg.device_id}/+/detections"
+        def keep(self, m: Any) -> None:  # paho's thread; nothing is queued
+            if m.capture_time >= self.since:
+                self.samples.append(m.received_time - m.capture_time)
+            else:
+                self.earlier += 1
 
-        def on_connect(client: Any, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
-            # QoS 0 on loopback: the probe only watches, and a PUBACK per message (probe and broker) would be
-            # one more cost on the machine being measured; the publisher still sends at its configured QoS.
-            client.subscribe(topic, qos=0)
+    probe = LatencyProbe()
+    try:
+        return probe.open()
+    except PublishError as exc:
+        raise PublishError(exc.message, where=exc.where,
+                           fix=f"{exc.fix + '; ' if exc.fix else ''}edge-sdk bench --broker HOST:PORT names another "
+                               "broker, --no-mqtt measures the engine and the pipeline without one") from None
 
-        def on_subscribe(*_args: Any) -> None:
-            self._ready.set()
 
-        def on_message(_c: Any, _u: Any, msg: Any) -> None:
-            # Only capture_time is needed: a regex instead of a JSON parse keeps the probe's own CPU cost (on
-            # the machine being measured) to a few microseconds per message.
-            now = time.time()
-            found = _CAPTURE_TIME.search(msg.payload)
-            if found is not None:
-                self.samples.append(now - float(found.group(1)))
-
-        self.client.on_connect = on_connect
-        self.client.on_subscribe = on_subscribe
-        self.client.on_message = on_message
-        self.client.connect(cfg.mqtt.host, cfg.mqtt.port, keepalive=30)
-        self.client.loop_start()
-        if not self._ready.wait(10):
-            raise TimeoutError("benchmark subscriber could not subscribe")
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
+def _bench_config(cfg: AppConfig, spool_dir: Path) -> AppConfig:
+    """The config the bench's pipeline runs: a side run (own MQTT identity and spool), every frame delivered, and
+    nothing that binds the service's ports or publishes retained state."""
+    bench = cfg.side_run("bench", spool_dir)
+    for src in bench.sources:
+        src.deliver_all = True
+    bench.preview.enabled = False
+    bench.daemon.metrics_port = None
+    bench.homeassistant.enabled = False
+    bench.fleet.enabled = False
+    return bench
 
 
 def run_bench(cfg: AppConfig, *, iterations: int = 200, max_frames: int | None = None,
@@ -212,9 +243,17 @@ def run_bench(cfg: AppConfig, *, iterations: int = 200, max_frames: int | None =
     (on a shared 2-core host, engine-only throughput alone drifts by +-5% from one minute to the next).
     The reported pair is the one with the median ratio; every pair is listed in `repeats`."""
     pairs: list[BenchResult] = []
-    for r in range(max(1, repeats)):
-        log.info("benchmark pair %d/%d: engine only (%d inferences), then the pipeline", r + 1, repeats, iterations)
-        pairs.append(_bench_pair(cfg, iterations, max_frames))
+    with tempfile.TemporaryDirectory(prefix="edge-sdk-bench-") as tmp:
+        cfg = _bench_config(cfg, Path(tmp))
+        probe = _latency_probe(cfg) if cfg.mqtt.enabled else None  # the broker first: before any engine work
+        try:
+            for r in range(max(1, repeats)):
+                log.info("benchmark pair %d/%d: engine only (%d inferences), then the pipeline", r + 1, repeats,
+                         iterations)
+                pairs.append(_bench_pair(cfg, iterations, max_frames, probe))
+        finally:
+            if probe is not None:
+                probe.close()
     pairs_sorted = sorted(pairs, key=lambda p: p.ratio)
     res = pairs_sorted[len(pairs_sorted) // 2]
     res.repeats = [{"engine_fps": round(p.engine_fps, 2), "pipeline_fps": round(p.pipeline_fps, 2),
@@ -222,7 +261,7 @@ def run_bench(cfg: AppConfig, *, iterations: int = 200, max_frames: int | None =
     return res
 
 
-def _bench_pair(cfg: AppConfig, iterations: int, max_frames: int | None) -> BenchResult:
+def _bench_pair(cfg: AppConfig, iterations: int, max_frames: int | None, probe: Any) -> BenchResult:
     from edge_sdk.bench.cpu import CpuSampler
     from edge_sdk.daemon import run_service
 
@@ -230,7 +269,6 @@ def _bench_pair(cfg: AppConfig, iterations: int, max_frames: int | None) -> Benc
     # Engine-only brackets the pipeline (half the inferences before, half after), so a drift of the
     # machine's speed during the pair affects both sides alike.
     before_fps, lat, res.info = engine_only(cfg, max(1, iterations // 2))
-    probe = _LatencyProbe(cfg) if cfg.mqtt.enabled else None
     # CPU accounting over the steady state only: from the 10th result to the 10th-last one where the
     # source's length is known (files), else to the end of the run (start-up and shutdown excluded).
     sampler = CpuSampler(interval_s=0.5)
@@ -245,14 +283,16 @@ def _bench_pair(cfg: AppConfig, iterations: int, max_frames: int | None) -> Benc
         elif seen[0] == stop_at:
             sampler.stop()
 
-    try:
-        summary = run_service(cfg, max_frames=max_frames, on_result=on_result)
-        if seen[0] >= start_at and (stop_at is None or seen[0] < stop_at):
-            sampler.stop()
-        time.sleep(0.5)  # let the last messages arrive
-    finally:
-        if probe is not None:
-            probe.close()
+    if probe is not None:
+        probe.samples.clear()
+        probe.since = time.time()  # frames of this pipeline run only
+    summary = run_service(cfg, max_frames=max_frames, on_result=on_result)
+    if summary.stopped_by.split()[0] in ("SIGINT", "SIGTERM"):  # the daemon drained; the bench stops here
+        raise StopSignal(signal.Signals[summary.stopped_by.split()[0]])
+    if seen[0] >= start_at and (stop_at is None or seen[0] < stop_at):
+        sampler.stop()
+    if probe is not None:
+        _wait_for_messages(probe, summary.frames)
     res.cpu_ms_per_frame = sampler.per_frame_ms(min(seen[0], stop_at or seen[0]) - start_at)
     after_fps, lat_after, _ = engine_only(cfg, max(1, iterations - iterations // 2))
     lat = lat + lat_after
@@ -265,8 +305,16 @@ def _bench_pair(cfg: AppConfig, iterations: int, max_frames: int | None) -> Benc
     res.pipeline_frames = summary.frames
     res.stages = summary.stats.get("stages", {})
     if probe is not None and probe.samples:
+        res.info["messages_captured_earlier"] = probe.earlier
         arr = np.asarray(probe.samples) * 1000
         res.capture_to_broker_ms_p50 = round(float(np.percentile(arr, 50)), 3)
         res.capture_to_broker_ms_p99 = round(float(np.percentile(arr, 99)), 3)
         res.messages_received = len(probe.samples)
     return res
+
+
+def _wait_for_messages(probe: Any, frames: int, timeout_s: float = 5.0) -> None:
+    """Until one message per frame has arrived (the publisher drained its spool on close), or `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while len(probe.samples) < frames and time.monotonic() < deadline:
+        time.sleep(0.05)

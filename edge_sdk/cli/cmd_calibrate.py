@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edge_sdk.errors import ExitCode
+
 if TYPE_CHECKING:
     from edge_sdk.config.app import AppConfig
 
@@ -84,7 +86,7 @@ def _capture(cfg: AppConfig, args: argparse.Namespace) -> int:
         elif res.stopped_by == "eos" and res.total < res.target:
             print("the source ended before the target: capture from a longer recording or a live camera, or use a "
                   "shorter --interval", file=sys.stderr)
-    return 130 if res.stopped_by == "interrupted" else 0
+    return ExitCode.INTERRUPTED if res.stopped_by == "interrupted" else ExitCode.OK
 
 
 def _info(cfg: AppConfig, as_json: bool) -> int:

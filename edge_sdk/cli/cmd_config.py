@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
+from edge_sdk.errors import ExitCode
+
 if TYPE_CHECKING:
     from edge_sdk.config.app import AppConfig
 
@@ -46,12 +48,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{args.file}: OK (device {cfg.device}, engine {cfg.engine.type}, "
               f"{len(cfg.sources)} source(s), model {cfg.model.path})")
-    return 0
+    return ExitCode.OK
 
 
 def _check_files(cfg: AppConfig, source: str) -> None:
-    """Files the config names must exist: the model, and file:// sources (checked without opening them)."""
-    from edge_sdk.errors import ConfigError
+    """Files the config names must exist: the model, and file:// sources (checked without opening them).
+
+    Raised as the error `run` gives for the same mistake, so the exit code is the same (errors.EXIT_CODES): a
+    missing model is a ModelError (3), else a missing video a SourceError (4); every missing file is listed."""
+    from edge_sdk.errors import ModelError, SourceError
     from edge_sdk.sources.uri import parse_uri
 
     problems = []
@@ -63,8 +68,9 @@ def _check_files(cfg: AppConfig, source: str) -> None:
         if uri.scheme == "file" and not cfg.resolve(uri.target).exists():
             problems.append(f"sources.{i}.uri: {cfg.resolve(uri.target)} does not exist")
     if problems:
-        raise ConfigError("the config names files that do not exist:\n  " + "\n  ".join(problems), where=source,
-                          fix="correct the paths (relative paths are resolved from the config file's directory)")
+        error = ModelError if not model.is_file() else SourceError
+        raise error("the config names files that do not exist:\n  " + "\n  ".join(problems), where=source,
+                    fix="correct the paths (relative paths are resolved from the config file's directory)")
 
 
 def _check_model(cfg: AppConfig) -> None:

@@ -7,6 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from edge_sdk.cli.options import parse_broker
+from edge_sdk.errors import ExitCode
+
 COMMAND = "doctor"
 HELP = "check what this machine can do (board, JetPack, TensorRT, CUDA, cameras, broker, disk), with fixes"
 EPILOG = """examples:
@@ -26,18 +29,6 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", default="/", help=argparse.SUPPRESS)  # tests: a copy of a Jetson's files
 
 
-def parse_broker(text: str) -> tuple[str, int]:
-    from edge_sdk.errors import ConfigError
-
-    host, sep, port = text.rpartition(":")
-    if not sep:
-        return text, 1883
-    if not port.isdigit() or not 0 < int(port) < 65536 or not host:
-        raise ConfigError(f"--broker {text!r}: expected HOST or HOST:PORT with a port 1-65535",
-                          fix="e.g. --broker 127.0.0.1:1883")
-    return host, int(port)
-
-
 def run(args: argparse.Namespace) -> int:
     from edge_sdk.device.doctor import DoctorInput, run_doctor
 
@@ -51,14 +42,15 @@ def run(args: argparse.Namespace) -> int:
         inp.broker_tls = cfg.mqtt.tls is not None
         inp.disk_path = cfg.resolve(cfg.state_dir)
     if args.broker:
-        inp.broker, inp.broker_tls = parse_broker(args.broker), False
+        host, port = parse_broker(args.broker)
+        inp.broker, inp.broker_tls = (host, port or 1883), False
     if args.device:
         inp.device = args.device
     checks = run_doctor(inp)
     failed = any(c.status == "FAIL" for c in checks)
     if args.json:
         print(json.dumps({"ok": not failed, "checks": [c.as_dict() for c in checks]}, indent=2, default=str))
-        return 1 if failed else 0
+        return ExitCode.FAILED if failed else ExitCode.OK
     width = max(len(c.name) for c in checks)
     for c in checks:
         print(f"{c.status:<4}  {c.name:<{width}}  {c.detail}")
@@ -66,4 +58,4 @@ def run(args: argparse.Namespace) -> int:
             print(f"      {'':<{width}}  fix: {c.fix}")
     counts = {s: sum(c.status == s for c in checks) for s in ("OK", "WARN", "FAIL")}
     print(f"{counts['OK']} OK, {counts['WARN']} WARN, {counts['FAIL']} FAIL", file=sys.stderr)
-    return 1 if failed else 0
+    return ExitCode.FAILED if failed else ExitCode.OK

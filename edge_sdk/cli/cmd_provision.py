@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from edge_sdk.errors import ExitCode
+
 COMMAND = "provision"
 HELP = "turn this device into a supervised detection service (config, model, engine, environment, user, unit)"
 EPILOG = """examples:
@@ -27,8 +29,8 @@ run with nothing changed changes nothing and says so. The last line says what wa
 precision and where it runs (CPU, GPU or a DLA core).
 Under --prefix the service user, environment and systemctl steps are skipped (and reported so); paths
 inside the installed files are the runtime ones (/etc/edge-sdk, /var/lib/edge-sdk, /opt/edge-sdk).
-Exit status: 0 when provisioned (or nothing to do), 1 when a step failed (the report says which), 2 for a
-bad option or config."""
+Exit status: 0 when provisioned (or nothing to do), 1 when a step failed (the report says which), else the
+error's code (2 a bad option or config, 3 the model, ...: see `edge-sdk --help`)."""
 
 
 def _precisions() -> tuple[str, ...]:
@@ -91,4 +93,4 @@ def run(args: argparse.Namespace) -> int:
         package=args.package, bridge=args.bridge, site=args.site, bridge_ca=args.bridge_ca, bridge_cert=args.bridge_cert,
         bridge_key=args.bridge_key, bridge_local_port=args.bridge_port, trust_keys=list(args.trust_key)))
     print(json.dumps(report.as_dict(), indent=2) if args.json else report.text())
-    return 1 if report.failed else 0
+    return ExitCode.FAILED if report.failed else ExitCode.OK

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from edge_sdk.errors import ExitCode
+
 COMMAND = "selftest"
 HELP = "check this device end to end: demo model on ONNX Runtime, then TensorRT build/run/compare where it exists"
 EPILOG = """examples:
@@ -25,11 +27,10 @@ Jetson). Exit status 0 when nothing FAILs."""
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    from edge_sdk.device.steps import default_paths
-
-    model, video = default_paths(Path("."))
-    p.add_argument("--model", type=Path, default=model, help=f"FP32 ONNX detector (default {model})")
-    p.add_argument("--video", type=Path, default=video, help=f"sample video (default {video})")
+    p.add_argument("--model", type=Path, default=None,
+                   help="FP32 ONNX detector (default: the demo model, models/demo/yolo-demo.onnx of the checkout "
+                        "edge-sdk runs from, else <prefix>/share/edge-sdk/models/demo/ where pip installed it)")
+    p.add_argument("--video", type=Path, default=None, help="sample video (default: samples/demo.mp4, found the same way)")
     p.add_argument("--frames", type=int, default=8, help="frames to compare (default 8)")
     p.add_argument("--device", default="auto", help="device profile (default auto)")
     p.add_argument("--qdq", type=Path, default=None, help="the INT8 step's Q/DQ model: also build and check INT8")
@@ -49,7 +50,10 @@ def run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.frames <= 300:
         raise ConfigError("--frames must be between 1 and 300")
-    inp = SelftestInput(model=args.model, video=args.video, work_dir=args.work_dir, frames=args.frames,
+    from edge_sdk.device.steps import default_paths
+
+    model, video = default_paths(Path("."))
+    inp = SelftestInput(model=args.model or model, video=args.video or video, work_dir=args.work_dir, frames=args.frames,
                         device=args.device, qdq_model=args.qdq, calib_cache=args.calib_cache, dla=not args.no_dla,
                         root=args.root, int8_margin=args.int8_margin)
     steps = run_selftest(inp)
@@ -61,11 +65,11 @@ def run(args: argparse.Namespace) -> int:
         write_json_atomic(args.out, report)
     if args.json:
         print(json.dumps(report, indent=2, default=str))
-        return 1 if failed else 0
+        return ExitCode.FAILED if failed else ExitCode.OK
     width = max(len(s.name) for s in steps)
     for s in steps:
         print(f"{s.result:<4}  {s.name:<{width}}  {s.seconds:6.2f} s  {s.detail}")
     counts = {r: sum(s.result == r for s in steps) for r in ("PASS", "FAIL", "SKIP")}
     print(f"{counts['PASS']} PASS, {counts['FAIL']} FAIL, {counts['SKIP']} SKIP"
           + (f"; report: {args.out}" if args.out else ""), file=sys.stderr)
-    return 1 if failed else 0
+    return ExitCode.FAILED if failed else ExitCode.OK

@@ -9,6 +9,8 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from edge_sdk.errors import ExitCode
+
 if TYPE_CHECKING:
     from edge_sdk.publish.settings import BrokerSettings
     from edge_sdk.publish.subscriber import DetectionMessage
@@ -29,8 +31,8 @@ EPILOG = """examples:
 At exit (--count reached, --timeout, Ctrl-C) it prints per camera: messages received, unique, missing
 (sequence gaps), duplicates and late arrivals. With --share, "missing" counts the messages the broker gave to
 the group's other members: gaps and duplicates are a property of the whole group (docs/fleet.md).
-Exit status: 0; 1 if --count was not reached within
---timeout or the broker cannot be reached or refuses the connection."""
+Exit status: 0; 1 if --count was not reached within --timeout; 7 if the broker cannot be reached or refuses the
+connection (the table: `edge-sdk --help`)."""
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -117,8 +119,8 @@ def run(args: argparse.Namespace) -> int:
     if args.count is not None and shown < args.count and not stop:
         print(f"edge-sdk subscribe: error: {shown} of {args.count} message(s) within {args.timeout:g} s",
               file=sys.stderr)
-        return 1
-    return 0
+        return ExitCode.FAILED
+    return ExitCode.OK
 
 
 def _broker(args: argparse.Namespace) -> tuple[BrokerSettings, str]:
@@ -138,12 +140,10 @@ def _broker(args: argparse.Namespace) -> tuple[BrokerSettings, str]:
     else:
         broker = BrokerSettings.from_config(MqttConfig(username=args.username, password_env=args.password_env))
     if args.broker:
-        host, sep, port = args.broker.rpartition(":")
-        if not sep:
-            host, port = args.broker, ""
-        if port and (not port.isdigit() or not 1 <= int(port) <= 65535):
-            raise ConfigError(f"--broker {args.broker!r}: the port must be a number 1..65535", fix="e.g. --broker 127.0.0.1:1883")
-        broker = replace(broker, host=host or "127.0.0.1", port=int(port) if port else broker.port)
+        from edge_sdk.cli.options import parse_broker
+
+        host, port = parse_broker(args.broker)
+        broker = replace(broker, host=host, port=port or broker.port)
     if args.config and (args.username or args.password_env):
         from edge_sdk.config.secrets import resolve_secret
 

@@ -7,11 +7,13 @@ import argparse
 import importlib
 import logging
 import pkgutil
+import signal
 import sys
 from types import ModuleType
 
 from edge_sdk import __version__
-from edge_sdk.errors import EdgeSdkError
+from edge_sdk.errors import EdgeSdkError, ExitCode, exit_code_table
+from edge_sdk.signals import StopSignal, raise_on_stop_signals
 
 EPILOG = """examples:
   edge-sdk run --config configs/demo.yaml                   run the daemon in the foreground
@@ -21,7 +23,10 @@ EPILOG = """examples:
   edge-sdk doctor                                           what this machine can do
   edge-sdk provision --device orin --dry-run                what provisioning would do
 
-Run `edge-sdk COMMAND --help` for each command's options and examples."""
+Run `edge-sdk COMMAND --help` for each command's options and examples.
+
+exit status (every command):
+""" + exit_code_table()
 
 
 def _commands() -> list[ModuleType]:
@@ -50,16 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
-        parser.print_help()
-        return 2
-    from edge_sdk.log import setup_logging
-
-    setup_logging("DEBUG" if args.verbose else None)
-    _interruptible()
+    """Run one command; returns its exit code (errors.EXIT_CODES). SIGINT/SIGTERM are StopSignal from the first
+    line on (edge_sdk/signals.py), so an early Ctrl-C, while the commands' modules load, is one line too."""
+    raise_on_stop_signals()
+    args: argparse.Namespace | None = None
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "_run", None):
+            parser.print_help()
+            return ExitCode.USAGE
+        from edge_sdk.log import setup_logging
+
+        setup_logging("DEBUG" if args.verbose else None)
         code: int = args._run(args)
         return code
     except EdgeSdkError as exc:
@@ -69,15 +77,20 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"ok": False, "error": {"type": type(exc).__name__, "message": exc.message,
                                                      "where": exc.where, "fix": exc.fix,
                                                      "exit_code": exc.exit_code}}))
-        print(f"edge-sdk {args.command}: error: {exc.render()}", file=sys.stderr)
-        if args.verbose:
+        print(f"{_name(args)}: error: {exc.render()}", file=sys.stderr)
+        if args is not None and args.verbose:
             logging.getLogger("edge_sdk").exception("details")
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"edge-sdk {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        stop = exc if isinstance(exc, StopSignal) else StopSignal(signal.SIGINT)
+        if args is None and _first_word(sys.argv[1:] if argv is None else argv) == "run":
+            # still loading the commands: `run` stops cleanly on a stop signal at any time (exit 0)
+            print(f"edge-sdk run: stopped by {stop.name} before start-up", file=sys.stderr)
+            return ExitCode.OK
+        print(f"{_name(args)}: interrupted ({stop.name})", file=sys.stderr)
+        return stop.exit_code
     except BrokenPipeError:
-        return 0
+        return ExitCode.OK
     except Exception as exc:
         from pydantic import ValidationError
 
@@ -85,19 +98,17 @@ def main(argv: list[str] | None = None) -> int:
             raise
         # A command-line override assigned to a validated config field (e.g. --broker host:99999).
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        print(f"edge-sdk {args.command}: error: invalid option value: {problems}", file=sys.stderr)
-        return 2
+        print(f"{_name(args)}: error: invalid option value: {problems}", file=sys.stderr)
+        return ExitCode.USAGE
 
 
-def _interruptible() -> None:
-    """SIGINT (Ctrl-C, `kill -INT`) raises KeyboardInterrupt in every command, also when the parent started us
-    with SIGINT ignored (a shell's background job, `nohup ... &`, some CI runners): Python keeps an inherited
-    SIG_IGN, and then `calibrate capture` or `subscribe` could not be interrupted at all."""
-    import signal
-    import threading
+def _first_word(argv: list[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
 
-    if threading.current_thread() is threading.main_thread():  # signal handlers: main thread only
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+def _name(args: argparse.Namespace | None) -> str:
+    command = getattr(args, "command", None)
+    return f"edge-sdk {command}" if command else "edge-sdk"
 
 
 if __name__ == "__main__":

@@ -129,6 +129,21 @@ class AppConfig(Section):
     def base_dir(self, value: Path) -> None:
         self._base_dir = value
 
+    def side_run(self, name: str, spool_dir: Path) -> AppConfig:
+        """A copy for a run beside the service (provision's smoke run, `edge-sdk bench`) that never touches the
+        service's MQTT state: its own client id (`edge-sdk-<device_id>-<name>`; the service's id would make the
+        broker kick one of them off at every connect), its own throw-away spool in `spool_dir` (its messages are
+        never replayed by the service, nor the service's old ones counted as its own), and its own topics under
+        `<prefix>/<device_id>/<name>/` (its retained status never overwrites the service's, and consumers of
+        `<prefix>/+/+/detections` do not see its frames; an ACL granting the device `<prefix>/<device_id>/#`
+        allows them)."""
+        cfg = self.model_copy(deep=True)
+        m = cfg.mqtt
+        m.client_id = f"{m.client_id or 'edge-sdk-' + cfg.device_id}-{name}"
+        m.topic_prefix = f"{m.topic_prefix}/{cfg.device_id}/{name}"
+        m.spool.path = str(spool_dir / f"{name}-spool.sqlite")
+        return cfg
+
     def resolve(self, path: str) -> Path:
         """A path from the config, resolved against the config file's directory."""
         p = Path(path).expanduser()

@@ -20,6 +20,9 @@ class DaemonConfig(Section):
         "any", description="any: the watchdog is fed while at least one camera delivers (a camera that is down is "
                            "a warning and a status, never a restart); all: only while every camera delivers")
     status_interval_s: float = Field(2.0, gt=0, le=60, description="period of STATUS= updates to systemd")
+    progress_interval_s: float | None = Field(
+        None, ge=0, le=86400, description="log a progress line (fps, frames, detections, cameras) this often; "
+                                          "null: every 5 s on a terminal, every 60 s in the journal; 0: never")
     metrics_port: int | None = Field(None, ge=1, le=65535,
                                      description="serve Prometheus metrics on this port; null (default) serves none")
     metrics_host: str = Field("127.0.0.1", min_length=1, description="address the metrics endpoint listens on")

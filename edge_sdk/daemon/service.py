@@ -16,12 +16,14 @@ from typing import Any
 from edge_sdk.config.app import AppConfig
 from edge_sdk.daemon.fleet_link import FleetLink
 from edge_sdk.daemon.notify import Notifier
+from edge_sdk.daemon.progress import ProgressLog, default_interval
 from edge_sdk.daemon.reload import ConfigSource, reload_config
 from edge_sdk.daemon.supervisor import SystemdSupervisor
 from edge_sdk.frame import FrameResult
 from edge_sdk.pipeline.build import ModelBundle, open_event_layer, open_publisher_for, open_sources
 from edge_sdk.pipeline.gpu import gpu_runner_factory
 from edge_sdk.pipeline.pipeline import Pipeline, PipelineParts
+from edge_sdk.signals import StopSignal
 from edge_sdk.sources.status import StatusBoard
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,7 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
     it sends READY/STATUS/WATCHDOG/STOPPING.
     """
     summary = RunSummary()
+    started = False  # until the pipeline runs, a stop signal unwinds the start-up (StopSignal) instead of draining
     fleet = FleetLink.open(cfg, config_path)
     cfg, config_path = fleet.cfg, fleet.config_source
     stop_reason: list[str] = []
@@ -95,6 +98,8 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
     supervisor = SystemdSupervisor(cfg.daemon, notifier)
 
     def request_stop(signum: int) -> None:
+        if not started:  # loading the model (a TensorRT build: minutes), connecting, opening cameras
+            raise StopSignal(signum)
         name = signal.Signals(signum).name
         if stop_reason:
             log.warning("%s again: stopping without draining", name)
@@ -148,80 +153,90 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
         cfg = fleet.serve_swaps(cfg, pipeline)
         supervisor.cfg = cfg.daemon
 
-    with contextlib.ExitStack() as stack:
-        # A TensorRT engine is built here when its cache misses: minutes, more than TimeoutStartSec on a Nano.
-        with supervisor.notifier.extending(f"loading the model {cfg.model_name} ({cfg.engine.type})"):
-            bundle: ModelBundle = fleet.open_model()
-        cfg = fleet.cfg
-        stack.callback(bundle.engine.close)
-        publisher = open_publisher_for(cfg, bundle)
-        if publisher is not None:
-            stack.enter_context(publisher)
-        layer = open_event_layer(cfg, bundle, publisher)
-        if layer is not None:  # closed before the publisher: the last `end` events are spooled and drained
-            stack.enter_context(layer)
-        from edge_sdk.cuda.select import engine_runs_on_gpu
+    progress = ProgressLog(default_interval(cfg.daemon.progress_interval_s))
+    try:
+        with _signals(request_stop, request_reload), contextlib.ExitStack() as stack:
+            # A TensorRT engine is built here when its cache misses: minutes, more than TimeoutStartSec on a Nano.
+            with supervisor.notifier.extending(f"loading the model {cfg.model_name} ({cfg.engine.type})"):
+                bundle: ModelBundle = fleet.open_model()
+            cfg = fleet.cfg
+            stack.callback(bundle.engine.close)
+            publisher = open_publisher_for(cfg, bundle)
+            if publisher is not None:
+                stack.enter_context(publisher)
+            layer = open_event_layer(cfg, bundle, publisher)
+            if layer is not None:  # closed before the publisher: the last `end` events are spooled and drained
+                stack.enter_context(layer)
+            from edge_sdk.cuda.select import engine_runs_on_gpu
 
-        sources = stack.enter_context(open_sources(cfg, gpu=engine_runs_on_gpu(bundle.engine.info)))
-        sink = _PublisherSink(publisher) if publisher is not None else None
-        parts = PipelineParts(bundle.engine, bundle.decoder, bundle.params, bundle.metadata, sources,
-                              sink=sink, on_result=count, make_runner=gpu_runner_factory(cfg, bundle.engine, bundle.preprocess),
-                              preprocess=bundle.preprocess)
-        pipeline = Pipeline(parts, queue_size=cfg.pipeline.queue_size, max_frames=max_frames,
-                            background_nice=cfg.pipeline.background_nice)
-        board = StatusBoard()
+            sources = stack.enter_context(open_sources(cfg, gpu=engine_runs_on_gpu(bundle.engine.info)))
+            sink = _PublisherSink(publisher) if publisher is not None else None
+            parts = PipelineParts(bundle.engine, bundle.decoder, bundle.params, bundle.metadata, sources,
+                                  sink=sink, on_result=count,
+                                  make_runner=gpu_runner_factory(cfg, bundle.engine, bundle.preprocess),
+                                  preprocess=bundle.preprocess)
+            pipeline = Pipeline(parts, queue_size=cfg.pipeline.queue_size, max_frames=max_frames,
+                                background_nice=cfg.pipeline.background_nice)
+            board = StatusBoard()
 
-        def publish_camera_changes() -> None:
-            """Each camera's status topic, when it changed (online, offline, reconnecting, with the reason)."""
-            healths = [src.snapshot_health() for src in sources]
-            for status in board.changes((h.camera, h.status, h.status_reason) for h in healths):
-                if publisher is not None:
-                    publisher.publish_camera_status(status)
+            def publish_camera_changes() -> None:
+                """Each camera's status topic, when it changed (online, offline, reconnecting, with the reason)."""
+                healths = [src.snapshot_health() for src in sources]
+                for status in board.changes((h.camera, h.status, h.status_reason) for h in healths):
+                    if publisher is not None:
+                        publisher.publish_camera_status(status)
 
-        publish_camera_changes()  # cameras that could not be opened are `reconnecting` from the start
-        t0 = time.monotonic()
-        next_stats = t0 + cfg.mqtt.stats_interval_s
-        with _signals(request_stop, request_reload), contextlib.ExitStack() as metrics_stack:
-            pipeline.start()
-            if cfg.daemon.metrics_port is not None:
-                from edge_sdk.daemon.metrics import serve_metrics
+            publish_camera_changes()  # cameras that could not be opened are `reconnecting` from the start
+            t0 = time.monotonic()
+            next_stats = t0 + cfg.mqtt.stats_interval_s
+            with contextlib.ExitStack() as metrics_stack:
+                pipeline.start()
+                started = True
+                if cfg.daemon.metrics_port is not None:
+                    from edge_sdk.daemon.metrics import serve_metrics
 
-                metrics_stack.enter_context(serve_metrics(pipeline, cfg, publisher))
-            metrics_stack.callback(fleet.stop)
-            fleet.start(pipeline)
-            while not pipeline.wait(0.25):
-                if reload_requests and not stop_reason:
-                    handle_reload()
+                    metrics_stack.enter_context(serve_metrics(pipeline, cfg, publisher))
+                metrics_stack.callback(fleet.stop)
+                fleet.start(pipeline)
+                while not pipeline.wait(0.25):
+                    if reload_requests and not stop_reason:
+                        handle_reload()
+                    if not stop_reason:
+                        handle_swaps()
+                    supervisor.tick(pipeline, publisher)
+                    progress.tick(pipeline, summary.detections, supervisor.state)
+                    publish_camera_changes()
+                    if on_tick is not None:
+                        on_tick(pipeline)
+                    if publisher is not None and time.monotonic() >= next_stats:
+                        publisher.publish_stats(figures())
+                        next_stats += cfg.mqtt.stats_interval_s
+                    if stop_reason and not pipeline.wait(drain_s):
+                        log.warning("pipeline did not drain within %.0f s; aborting", drain_s)
+                        pipeline.abort()
+                        break
                 if not stop_reason:
-                    handle_swaps()
-                supervisor.tick(pipeline, publisher)
-                publish_camera_changes()
-                if on_tick is not None:
-                    on_tick(pipeline)
-                if publisher is not None and time.monotonic() >= next_stats:
-                    publisher.publish_stats(figures())
-                    next_stats += cfg.mqtt.stats_interval_s
-                if stop_reason and not pipeline.wait(drain_s):
-                    log.warning("pipeline did not drain within %.0f s; aborting", drain_s)
-                    pipeline.abort()
-                    break
-            if not stop_reason:
-                supervisor.stopping("end of stream" if pipeline.error is None else "pipeline failed")
-            pipeline.abort()
-            pipeline.join()
-        summary.seconds = time.monotonic() - t0
-        summary.frames = pipeline.results
-        summary.steady_fps = pipeline.steady_fps()
-        summary.stats = figures()
-        if publisher is not None:
-            publish_camera_changes()  # how each camera ended (end of stream, failed) ...
-            for status in board.final("service stopped"):  # ... and offline for every camera still up
-                publisher.publish_camera_status(status)
-            publisher.publish_stats(summary.stats)
-        if pipeline.error is not None:
-            raise pipeline.error
-        if stop_reason:
-            summary.stopped_by = stop_reason[0]
-        elif max_frames is not None and summary.frames >= max_frames:
-            summary.stopped_by = f"max frames ({max_frames})"
+                    supervisor.stopping("end of stream" if pipeline.error is None else "pipeline failed")
+                pipeline.abort()
+                pipeline.join()
+            summary.seconds = time.monotonic() - t0
+            summary.frames = pipeline.results
+            summary.steady_fps = pipeline.steady_fps()
+            summary.stats = figures()
+            if publisher is not None:
+                publish_camera_changes()  # how each camera ended (end of stream, failed) ...
+                for status in board.final("service stopped"):  # ... and offline for every camera still up
+                    publisher.publish_camera_status(status)
+                publisher.publish_stats(summary.stats)
+            if pipeline.error is not None:
+                raise pipeline.error
+            if stop_reason:
+                summary.stopped_by = stop_reason[0]
+            elif max_frames is not None and summary.frames >= max_frames:
+                summary.stopped_by = f"max frames ({max_frames})"
+    except StopSignal as stop:
+        if started:
+            raise
+        log.info("%s received while starting: stopped before the pipeline ran", stop.name)
+        summary.stopped_by = f"{stop.name} during start-up"
     return summary

@@ -73,7 +73,7 @@ def test_validate_refuses_a_model_that_is_not_one(tmp_path: Path, make, message:
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     model = tmp_path / "model.onnx"
     make(model)
-    assert main(["config", "validate", str(_app(tmp_path, model))]) == 1
+    assert main(["config", "validate", str(_app(tmp_path, model))]) == 3  # ExitCode.MODEL, as `run` gives
     err = capsys.readouterr().err
     assert message in err and "model.path:" in err and "fix:" in err and "Traceback" not in err
 

@@ -153,12 +153,12 @@ def test_cli_keygen_create_verify(tmp_path, model, capsys):
     assert main(["bundle", "verify", str(out), "--trust", str(key.parent), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] and report["version"] == "3" and report["precision"] == "int8"
-    assert main(["bundle", "keygen", "--out", str(key)]) == 1  # never overwrites a signing key
+    assert main(["bundle", "keygen", "--out", str(key)]) == 3  # never overwrites a signing key (a BundleError)
     err = capsys.readouterr().err
     assert "exists already" in err and "Traceback" not in err
     tampered = _rewrite(out, tmp_path / "t.bundle",
                         lambda n, d: d.replace(b"person", b"persoN") if n == "classes.json" else d)
-    assert main(["bundle", "verify", str(tampered), "--trust", str(key.parent) + "/fleet.key.pub"]) == 1
+    assert main(["bundle", "verify", str(tampered), "--trust", str(key.parent) + "/fleet.key.pub"]) == 3
     assert "classes.json does not match the signed manifest" in capsys.readouterr().err
 
 

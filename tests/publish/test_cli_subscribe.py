@@ -123,7 +123,7 @@ def test_unreachable_broker_is_a_clear_error() -> None:
     port = free_port()
     r = subprocess.run([sys.executable, "-m", "edge_sdk.cli.main", "subscribe", "--broker", f"127.0.0.1:{port}",
                         "--timeout", "5"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
-    assert r.returncode == 1
+    assert r.returncode == 7  # ExitCode.BROKER
     assert f"mqtt://127.0.0.1:{port}: cannot connect to the MQTT broker: unreachable (connection refused" in r.stderr
     assert "fix: start the broker" in r.stderr and "Traceback" not in r.stderr
     bad = subprocess.run([sys.executable, "-m", "edge_sdk.cli.main", "subscribe", "--broker", "127.0.0.1:http"],

@@ -162,11 +162,11 @@ def test_subscribe_cli_names_tls_and_auth_failures(mtls_broker: MosquittoBroker,
     addr = f"127.0.0.1:{mtls_broker.port}"
     client = ("--cert", str(pki.client_cert), "--key", str(pki.client_key))
     wrong_ca = _cli("--broker", addr, "--ca", str(pki.other_ca), *client, "--timeout", "5")
-    assert wrong_ca.returncode == 1 and "unknown CA" in wrong_ca.stderr and "Traceback" not in wrong_ca.stderr
+    assert wrong_ca.returncode == 7 and "unknown CA" in wrong_ca.stderr and "Traceback" not in wrong_ca.stderr
     env_pw = dict(os.environ, VIEWER_PW="nope")
     wrong_pw = subprocess.run([sys.executable, "-m", "edge_sdk.cli.main", "subscribe", "--broker", addr, "--ca",
                                str(pki.ca), *client, "--username", "edge", "--password-env", "VIEWER_PW",
                                "--timeout", "5"], cwd=ROOT, env=dict(env_pw, PYTHONPATH=str(ROOT)),
                               capture_output=True, text=True, timeout=60)
-    assert wrong_pw.returncode == 1 and "refused credentials" in wrong_pw.stderr
+    assert wrong_pw.returncode == 7 and "refused credentials" in wrong_pw.stderr
     assert "Traceback" not in wrong_pw.stderr

@@ -76,7 +76,7 @@ def test_tensorrt_engine_asked_for_but_absent_is_a_clear_failure(tmp_path: Path,
     else:
         pytest.skip("TensorRT is installed here; this checks the failure where it is not")
     path, _ = write_config(tmp_path, tiny, scenes, build={"max_map_drop": 100}, engine={"type": "tensorrt"})
-    assert main(["build", "--config", str(path)]) == 1
+    assert main(["build", "--config", str(path)]) == 5  # ExitCode.DEPENDENCY
     err = capsys.readouterr().err
     assert "error: tensorrt" in err and "is not installed" in err and "Traceback" not in err
     assert (tmp_path / "state" / "build" / "tiny" / "manifest.json").is_file()  # the INT8 step itself succeeded

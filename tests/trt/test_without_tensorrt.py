@@ -69,7 +69,7 @@ def test_run_with_tensorrt_engine_fails_cleanly_without_traceback(tmp_path: Path
     cfg = write_app(tmp_path)
     proc = subprocess.run([sys.executable, "-m", "edge_sdk.cli.main", "run", "--config", str(cfg), "--max-frames", "2"],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 5, proc.stderr  # ExitCode.DEPENDENCY
     assert "python3-libnvinfer" in proc.stderr and "Traceback" not in proc.stderr
 
 

@@ -29,15 +29,12 @@ NAME = "smoke run"
 
 
 def smoke_config(staged: Any, spool_dir: Path, password: str | None = None) -> Any:
-    """The installed config as the smoke run uses it: own client id, own spool, own topics, and the password
-    the service gets from its credential (there is no $CREDENTIALS_DIRECTORY here); only in memory."""
-    cfg = staged.model_copy(deep=True)
-    m = cfg.mqtt
+    """The installed config as the smoke run uses it: own client id, own spool, own topics (AppConfig.side_run),
+    and the password the service gets from its credential (there is no $CREDENTIALS_DIRECTORY here); only in
+    memory."""
+    cfg = staged.side_run("smoke", spool_dir)
     if password is not None:
-        m.password, m.password_env = password, None
-    m.client_id = f"{m.client_id or 'edge-sdk-' + cfg.device_id}-smoke"
-    m.topic_prefix = f"{m.topic_prefix}/{cfg.device_id}/smoke"
-    m.spool.path = str(spool_dir / "smoke-spool.sqlite")
+        cfg.mqtt.password, cfg.mqtt.password_env = password, None
     return cfg
 
 
