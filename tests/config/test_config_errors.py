@@ -88,7 +88,7 @@ def test_cli_validate_prints_error_without_traceback(tmp_path: Path, capsys: pyt
     err = capsys.readouterr().err
     assert f"{f}:2: device_id" in err and "Traceback" not in err
     f.write_text(GOOD)
-    assert main(["config", "validate", str(f)]) == 2
+    assert main(["config", "validate", str(f)]) == 3  # a missing model: ExitCode.MODEL, as `run` exits
     err = capsys.readouterr().err
     assert "model.path:" in err and "sources.0.uri:" in err and "does not exist" in err
     (tmp_path / "models/demo").mkdir(parents=True)
