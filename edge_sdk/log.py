@@ -53,10 +53,33 @@ def under_systemd() -> bool:
     return bool(os.environ.get("JOURNAL_STREAM") or os.environ.get("INVOCATION_ID"))
 
 
+#: The native libraries' own log switches. OpenCV writes `[ WARN:0@2.3] global cap.cpp ...` and its FFmpeg
+#: writes `[tcp @ 0x...] Connection ... failed` straight to stderr, past edge-sdk's log (no level, no redaction,
+#: raw in the journal). edge-sdk reports those failures itself (SourceError: what, where, fix), so they are
+#: silenced unless the log level is DEBUG (`-v`) or the variable is already set in the environment.
+NATIVE_QUIET = {"OPENCV_LOG_LEVEL": "ERROR", "OPENCV_FFMPEG_LOGLEVEL": "-8"}  # -8: AV_LOG_QUIET
+
+
+def quiet_native_logs(debug: bool) -> None:
+    """Silence OpenCV's and FFmpeg's own stderr lines (see NATIVE_QUIET); with `debug` (`edge-sdk -v`) leave them
+    as they are. Call it before cv2 opens its first capture (setup_logging does, first thing in every command)."""
+    import sys
+
+    if debug:
+        return
+    for name, quiet in NATIVE_QUIET.items():
+        os.environ.setdefault(name, quiet)
+    cv2 = sys.modules.get("cv2")  # imported already: the variable was read; set the level directly
+    logging_api = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging_api is not None and os.environ.get("OPENCV_LOG_LEVEL") == "ERROR":
+        logging_api.setLogLevel(logging_api.LOG_LEVEL_ERROR)
+
+
 def setup_logging(level: str | None = None, fmt: str = "auto") -> None:
     """Configure the root `edge_sdk` logger once; later calls adjust level and format."""
     logger = logging.getLogger("edge_sdk")
     logger.setLevel(level or os.environ.get("EDGE_SDK_LOG_LEVEL", "INFO"))
+    quiet_native_logs(debug=logger.level <= logging.DEBUG)
     if fmt == "auto":
         fmt = "journal" if under_systemd() else "text"
     handler = logging.StreamHandler(sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import grp
 import hashlib
+import logging
 import os
 import pwd
 import shutil
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from edge_sdk.atomic import atomic_open
+
+log = logging.getLogger(__name__)
 
 Status = Literal["unchanged", "changed", "would change", "skipped", "failed", "warning", "ok"]
 
@@ -138,6 +141,17 @@ def run_command(name: str, argv: Sequence[str], dry_run: bool, *, timeout: float
         why = (proc.stderr or proc.stdout).strip().splitlines()
         return StepResult(name, "failed", f"{shown}: exit {proc.returncode}: {why[-1] if why else ''}")
     return StepResult(name, "changed", f"ran: {shown}")
+
+
+def systemctl_is(verb: str, unit: str) -> bool:
+    """`systemctl <verb> --quiet <unit>` (is-enabled, is-active, ...) as a yes/no; its own messages ("Failed to
+    get unit file state", "System has not been booted with systemd") are kept out of edge-sdk's output (debug log)."""
+    if shutil.which("systemctl") is None:
+        return False
+    proc = subprocess.run(["systemctl", verb, "--quiet", unit], capture_output=True, text=True, timeout=60, check=False)
+    if proc.stderr.strip():
+        log.debug("systemctl %s %s: %s", verb, unit, proc.stderr.strip().splitlines()[-1])
+    return proc.returncode == 0
 
 
 def own_tree(name: str, root: Path, owner: Owner, dry_run: bool, keep: Collection[Path] = ()) -> StepResult:

@@ -52,7 +52,7 @@ def test_orin_on_a_machine_that_is_not_an_orin_says_so_in_json_too() -> None:
     proc = subprocess.run([sys.executable, "-m", "edge_sdk.cli.main", "provision", "--device", "orin", "--json",
                            "--config", "configs/demo.yaml", "--dry-run"], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
-    assert proc.returncode == 1, proc
+    assert proc.returncode == 6, proc  # ExitCode.DEVICE
     error = json.loads(proc.stdout)["error"]
     assert error["type"] == "DeviceError" and "not a Jetson" in error["message"] and error["where"] == "--device"
     assert "--device cpu" in error["fix"]

@@ -6,10 +6,7 @@ stopped and disabled (said in the report). Skipped under --prefix and --no-enabl
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
-from edge_sdk.provision.actions import StepResult, run_command
+from edge_sdk.provision.actions import StepResult, run_command, systemctl_is
 from edge_sdk.provision.context import Context
 from edge_sdk.provision.steps import Step
 
@@ -18,8 +15,7 @@ NAMES = ("broker: stock mosquitto", "broker: enable", "broker: start")
 
 
 def _ok(verb: str, unit: str) -> bool:
-    return shutil.which("systemctl") is not None and \
-        subprocess.run(["systemctl", verb, "--quiet", unit], check=False).returncode == 0
+    return systemctl_is(verb, unit)
 
 
 def run(ctx: Context) -> None:

@@ -4,12 +4,9 @@ ONNX Runtime pipeline: the engine is swapped and the MQTT session kept), and res
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import yaml
 
-from edge_sdk.provision.actions import StepResult, run_command
+from edge_sdk.provision.actions import StepResult, run_command, systemctl_is
 from edge_sdk.provision.context import Context
 from edge_sdk.provision.steps import Step
 
@@ -18,9 +15,7 @@ UNIT_NAME = "edge-sdk.service"
 
 
 def _systemctl_ok(verb: str) -> bool:
-    if shutil.which("systemctl") is None:
-        return False
-    return subprocess.run(["systemctl", verb, "--quiet", UNIT_NAME], check=False).returncode == 0
+    return systemctl_is(verb, UNIT_NAME)
 
 
 def live_change_only(ctx: Context) -> bool:
