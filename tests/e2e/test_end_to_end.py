@@ -23,11 +23,11 @@ SCHEMA = json.loads((ROOT / "edge_sdk/schemas/detection.schema.json").read_text(
 
 
 class Collector:
-    def __init__(self, port: int, topic: str) -> None:
+    def __init__(self, port: int, topic: str, client_id: str = "e2e-collector") -> None:
         self.messages: list[dict[str, Any]] = []
         self.raw_topics: list[str] = []
         self._subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="e2e-collector")
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda *_: self._subscribed.set()
         self.client.on_message = self._on_message

@@ -44,7 +44,7 @@ def test_events_published_while_the_broker_is_down_all_arrive(tmp_path: Path) ->
     broker = MosquittoBroker(tmp_path / "broker").start()
     sub = EventSubscriber(BrokerSettings(port=broker.port), devices=["dev1"], client_id="events-sub", persistent=True,
                           max_reconnect_delay_s=1).open()
-    time.sleep(1.5)  # the broker's autosave (1 s) has the subscriber's session on disk
+    assert broker.wait_saved(), "the broker's autosave has the subscriber's session on disk"
     pub = open_test_publisher(publisher_settings(broker.port, tmp_path / "spool.sqlite"))
     layer = _layer(tmp_path, pub)
     got: list[EventMessage] = []

@@ -84,6 +84,18 @@ class MosquittoBroker:
             raise RuntimeError(f"mosquitto did not start on port {self.port}: {err}")
         return self
 
+    def wait_saved(self, timeout: float = 30.0) -> bool:
+        """Wait until the broker has saved its state to disk (autosave, every second here) after this call:
+        what it held when called (a persistent session, queued messages) then survives `kill`."""
+        db = self.workdir / "mosquitto.db"
+        since = time.time()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if db.exists() and db.stat().st_mtime > since:
+                return True
+            time.sleep(0.05)
+        return False
+
     def kill(self) -> None:
         """SIGKILL: no clean shutdown, no final persistence save."""
         if self.proc and self.proc.poll() is None:
