@@ -11,13 +11,23 @@ Filters: `events` (kinds, e.g. ["enter", "exit"]) and `classes` (labels or class
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from edge_sdk.events.messages import EVENT_KINDS, EVENT_SCHEMA_VERSION
+from edge_sdk.publish.guard import (
+    MAX_SEQ,
+    InvalidMessage,
+    check_schema_version,
+    field_dict,
+    field_float,
+    field_int,
+    field_name,
+    field_str,
+    load_json,
+)
 from edge_sdk.publish.settings import BrokerSettings
 from edge_sdk.publish.subscriber import DetectionSubscriber
 from edge_sdk.publish.tracking import Verdict
@@ -48,24 +58,29 @@ class EventMessage:
 
     @classmethod
     def parse(cls, topic: str, payload: bytes, received_time: float | None = None) -> EventMessage:
-        """Parse an event message; ValueError if it is not one."""
-        try:
-            raw = json.loads(payload)
-            if not isinstance(raw, dict) or raw.get("type") != "event":
-                raise ValueError("not an event message")
-            if int(raw["schema_version"]) > EVENT_SCHEMA_VERSION:
-                raise ValueError(f"schema_version {raw['schema_version']} is newer than this SDK's {EVENT_SCHEMA_VERSION}")
-            if raw["event"] not in EVENT_KINDS:
-                raise ValueError(f"unknown event {raw['event']!r}")
-            dwell = raw.get("dwell_s")
-            return cls(topic=topic, event=str(raw["event"]), device_id=str(raw["device_id"]), camera=str(raw["camera"]),
-                       seq=int(raw["seq"]), message_id=str(raw["message_id"]), time=float(raw["time"]),
-                       frame_id=int(raw["frame_id"]), track=dict(raw["track"]), zone=raw.get("zone"),
-                       line=raw.get("line"), direction=raw.get("direction"),
-                       dwell_s=None if dwell is None else float(dwell), raw=raw,
-                       received_time=time.time() if received_time is None else received_time)
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"malformed event message: {type(exc).__name__}: {exc}") from exc
+        """Parse and check an event message (publish/guard.py); `InvalidMessage` (a ValueError) if it is not one."""
+        raw = load_json(payload)
+        if raw.get("type") != "event":
+            raise InvalidMessage(f"not an event message (type {raw.get('type')!r:.40})")
+        check_schema_version(raw, EVENT_SCHEMA_VERSION)
+        event = field_str(raw, "event", 16)
+        if event not in EVENT_KINDS:
+            raise InvalidMessage(f"unknown event {event!r}; kinds are {list(EVENT_KINDS)}")
+        track = field_dict(raw, "track")
+        field_int(track, "id", 1, MAX_SEQ)
+        field_int(track, "class_id", 0, 1 << 31)
+        field_str(track, "label", 256)
+        zone = field_name(raw, "zone") if event in ("enter", "exit") else None
+        line = field_name(raw, "line") if event == "cross" else None
+        direction = raw.get("direction") if event == "cross" else None
+        if event == "cross" and direction not in ("in", "out"):
+            raise InvalidMessage(f"direction {direction!r:.40} is neither 'in' nor 'out'")
+        return cls(topic=topic, event=event, device_id=field_str(raw, "device_id", 64),
+                   camera=field_str(raw, "camera", 64), seq=field_int(raw, "seq", 1, MAX_SEQ),
+                   message_id=field_str(raw, "message_id", 128), time=field_float(raw, "time"),
+                   frame_id=field_int(raw, "frame_id", 0, MAX_SEQ), track=track, zone=zone, line=line,
+                   direction=direction, dwell_s=field_float(raw, "dwell_s") if event == "exit" else None, raw=raw,
+                   received_time=time.time() if received_time is None else received_time)
 
 
 class EventSubscriber(DetectionSubscriber):

@@ -70,16 +70,19 @@ def ssl_context(tls: TlsSettings) -> ssl.SSLContext:
     return ctx
 
 
-def make_client(broker: BrokerSettings, client_id: str, *, persistent: bool, reconnect: bool = False) -> mqtt.Client:
+def make_client(broker: BrokerSettings, client_id: str, *, persistent: bool, reconnect: bool = False,
+                manual_ack: bool = False) -> mqtt.Client:
     """A paho client (callback API v2) with credentials and TLS set. Connect with `connect_args`.
-    `reconnect`: let paho's own loop reconnect (subscribers); the publisher's sender does it itself."""
+    `reconnect`: let paho's own loop reconnect (subscribers); the publisher's sender does it itself.
+    `manual_ack`: received QoS 1/2 messages are acknowledged by `client.ack(mid, qos)`, not by paho."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
     protocol = mqtt.MQTTv5 if broker.protocol == "5" else mqtt.MQTTv311
     clean_session = None if protocol == mqtt.MQTTv5 else (not persistent)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
-                         clean_session=clean_session, transport=broker.transport, reconnect_on_failure=reconnect)
+                         clean_session=clean_session, transport=broker.transport, reconnect_on_failure=reconnect,
+                         manual_ack=manual_ack)
     client.connect_timeout = broker.connect_timeout_s
     if broker.username:
         client.username_pw_set(broker.username, broker.password)

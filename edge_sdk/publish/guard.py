@@ -99,6 +99,14 @@ def field_str(raw: dict[str, Any], key: str, max_len: int = 256) -> str:
     return value
 
 
+def field_name(raw: dict[str, Any], key: str) -> str:
+    """A name that is also a topic level (device, camera, zone, line): 1-64 letters, digits, '-' or '_'."""
+    value = raw.get(key)
+    if not isinstance(value, str) or not _ID.match(value):
+        raise InvalidMessage(f"{key} {_show(value)} is not 1-64 letters, digits, '-' or '_'")
+    return value
+
+
 def field_list(raw: dict[str, Any], key: str, max_len: int) -> list[Any]:
     value = raw.get(key)
     if not isinstance(value, list) or len(value) > max_len:

@@ -9,14 +9,22 @@
 - Filters: `devices`, `cameras` (topic filters; None = all) and `classes` (names or ids: a message is
   delivered only if one of its detections matches, and carries only the matching ones).
 - Every message is tracked per (device, camera) by sequence number (gaps, duplicates, late arrivals),
-  also those a class filter hides; duplicates are not delivered unless `drop_duplicates=False`.
+  also those a class filter hides; duplicates are not delivered unless `drop_duplicates=False` (or `manual_ack`).
 - `persistent=True` with a fixed `client_id` and QoS 1 keeps a session on the broker: messages
   published while this subscriber is away are delivered when it comes back (within the session expiry).
 - The first connection is checked: an unreachable broker, TLS trust or refused credentials raise
   `PublishError`. After that, paho reconnects by itself (and we subscribe again on every connect).
 
-A message is acknowledged to the broker once it is parsed and queued here; a consumer that must not
-lose one across its own crash should process it before taking the next (and use a persistent session).
+A message is acknowledged to the broker once it is parsed and queued here, unless `manual_ack=True`: then
+the consumer acknowledges with `ack()` once what it did with the messages `get` returned is safe (written to
+disk, say), and a consumer that crashes before gets them again from its persistent session (at least once:
+it must recognise those it had already stored, e.g. by (device, camera, seq); apps/line_counter.py does).
+Acknowledgements go out in the order the messages came (MQTT 4.6); messages the filters drop are acknowledged
+at once. Duplicates are delivered too (`verdict` DUPLICATE; skip them): a copy redelivered after a reconnect
+is then acknowledged only after the first copy, which came before it. The broker stops sending after its
+in-flight limit of unacknowledged messages (Mosquitto's max_inflight_messages, 20 by default): acknowledge
+at least that often.
+
 At most `max_queue` messages wait for `get`; beyond that the network thread waits (and the broker keeps the
 rest) instead of memory growing.
 
@@ -44,6 +52,7 @@ one member of the group. What a member sees, and what it does not:
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -52,7 +61,7 @@ import uuid
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from edge_sdk.publish.connection import (
     ConnectFailure,
@@ -178,6 +187,47 @@ def check_share_group(group: str) -> str:
     return group
 
 
+_Sub = TypeVar("_Sub", bound="DetectionSubscriber")
+
+
+@dataclass
+class _AckEntry:
+    mid: int
+    qos: int
+    done: bool = False
+
+
+class _Acks:
+    """Manual acknowledgements, sent in the order the messages arrived (paho's thread and the consumer's)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._pending: collections.deque[_AckEntry] = collections.deque()
+
+    def received(self, mid: int, qos: int) -> _AckEntry | None:
+        if qos == 0:  # nothing to acknowledge
+            return None
+        entry = _AckEntry(mid, qos)
+        with self._lock:
+            self._pending.append(entry)
+        return entry
+
+    def done(self, entries: list[_AckEntry | None]) -> None:
+        with self._lock:
+            for e in entries:
+                if e is not None:
+                    e.done = True
+            while self._pending and self._pending[0].done:
+                e = self._pending.popleft()
+                self._client.ack(e.mid, e.qos)
+
+    def reset(self) -> None:
+        """A new connection: packet ids of the old one mean nothing to the broker now."""
+        with self._lock:
+            self._pending.clear()
+
+
 class DetectionSubscriber:
     """Receives detection messages from a broker; a context manager (see the module docstring).
 
@@ -190,7 +240,7 @@ class DetectionSubscriber:
                  cameras: Collection[str] | None = None, classes: Collection[str | int] | None = None,
                  client_id: str | None = None, qos: int = 1, persistent: bool = False,
                  drop_duplicates: bool = True, max_reconnect_delay_s: int = 5, share_group: str | None = None,
-                 max_queue: int = 10_000) -> None:
+                 max_queue: int = 10_000, manual_ack: bool = False) -> None:
         if qos not in (0, 1, 2):
             raise ValueError("qos must be 0, 1 or 2")
         if persistent and not client_id:
@@ -211,7 +261,9 @@ class DetectionSubscriber:
         self.rejections = Rejections()
         self.connects = 0
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
-        self._client = make_client(broker, self.client_id, persistent=persistent, reconnect=True)
+        self._client = make_client(broker, self.client_id, persistent=persistent, reconnect=True, manual_ack=manual_ack)
+        self._acks = _Acks(self._client) if manual_ack else None
+        self._taken: list[_AckEntry | None] = []  # consumer thread: returned by `get`, not yet acknowledged
         self._client.reconnect_delay_set(1, max(1, max_reconnect_delay_s))
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
@@ -225,14 +277,14 @@ class DetectionSubscriber:
         self._started = False
 
     # -- life cycle ----------------------------------------------------------------------------------
-    def __enter__(self) -> DetectionSubscriber:
+    def __enter__(self: _Sub) -> _Sub:
         return self.open()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
 
-    def open(self, timeout: float | None = None) -> DetectionSubscriber:
+    def open(self: _Sub, timeout: float | None = None) -> _Sub:
         """Connect and subscribe; PublishError if the broker cannot be reached or refuses us."""
         wait = timeout if timeout is not None else self.broker.connect_timeout_s + 5.0
         try:
@@ -266,9 +318,19 @@ class DetectionSubscriber:
     def get(self, timeout: float | None = None) -> Any:
         """The next message, or None after `timeout` seconds (None: wait forever)."""
         try:
-            return self._queue.get(timeout=timeout)
+            message, entry = self._queue.get(timeout=timeout)
         except queue.Empty:
             return None
+        if self._acks is not None:
+            self._taken.append(entry)
+        return message
+
+    def ack(self) -> None:
+        """With `manual_ack`: acknowledge every message `get` has returned so far (call it once they are safe).
+        Without, it does nothing (messages are acknowledged as they arrive)."""
+        if self._acks is not None:
+            taken, self._taken = self._taken, []
+            self._acks.done(taken)
 
     def parse(self, topic: str, payload: bytes) -> Any:
         """The message of one MQTT payload (it has device_id, camera, seq, message_id); ValueError if invalid."""
@@ -298,6 +360,8 @@ class DetectionSubscriber:
             return
         self._connected = True
         self.connects += 1
+        if self._acks is not None:  # what the last connection did not acknowledge, the broker sends again
+            self._acks.reset()
         if self.connects > 1:
             log.info("reconnected to %s (session %s)", self.broker.url,
                      "resumed" if flags.session_present else "new")
@@ -332,33 +396,38 @@ class DetectionSubscriber:
 
     def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
         """The guard: whatever a message holds, nothing it does escapes into paho's network thread."""
+        entry = self._acks.received(msg.mid, msg.qos) if self._acks is not None else None
+        queued = False
         try:
-            self._receive(str(msg.topic), bytes(msg.payload))
+            queued = self._receive(str(msg.topic), bytes(msg.payload), entry)
         except Exception as exc:  # counted and logged once per source; the thread and the session go on
             self.rejections.add(str(msg.topic), exc)
+        finally:
+            if self._acks is not None and not queued:
+                self._acks.done([entry])
 
-    def _receive(self, topic: str, payload: bytes) -> None:
+    def _receive(self, topic: str, payload: bytes, entry: _AckEntry | None = None) -> bool:
+        """Whether the message was queued for `get`."""
         m = self.parse(topic, payload)
         check_envelope(topic, m)
         verdict = self.tracker.observe(m.device_id, m.camera, m.seq, m.message_id)
-        if verdict is Verdict.DUPLICATE and self.drop_duplicates:
-            return
+        if verdict is Verdict.DUPLICATE and self.drop_duplicates and self._acks is None:
+            return False
         if verdict is not Verdict.NEW:
             m = replace(m, verdict=verdict)
         m = self.keep(m)
-        if m is not None:
-            self._put(m)
+        return m is not None and self._put((m, entry))
 
-    def _put(self, m: Any) -> None:
+    def _put(self, item: tuple[Any, _AckEntry | None]) -> bool:
         """Queue for `get`; when the consumer is `max_queue` behind, wait (the broker holds the rest: QoS 1
         messages are acknowledged only once queued here) rather than grow without bound or drop."""
         while True:
             try:
-                self._queue.put(m, timeout=0.5)
-                return
+                self._queue.put(item, timeout=0.5)
+                return True
             except queue.Full:
                 if not self._started:
-                    return
+                    return False
 
     @property
     def invalid(self) -> int:

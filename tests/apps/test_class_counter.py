@@ -1,5 +1,6 @@
-"""apps/class_counter.py: per-class counts per minute from the detections of a real publisher, through a
-real Mosquitto, republished and checked against counts computed from the frames that were sent."""
+"""apps/class_counter.py: objects per class per minute from the events of the daemon's events layer, through a
+real publisher and a real Mosquitto to the app running as a process, republished and checked against the
+objects the scene put in each minute."""
 
 from __future__ import annotations
 
@@ -15,85 +16,92 @@ from pathlib import Path
 import pytest
 
 from apps.class_counter import ClassCounter
-from edge_sdk.publish.message import ModelRef, detections_message, encode
-from edge_sdk.publish.subscriber import DetectionMessage
+from edge_sdk.events.subscriber import EventMessage
+from tests.apps.events_feed import CAR, DOG, PERSON, Visit, event_layer, feed
+from tests.events.helpers import message
 from tests.publish.conftest import TopicCollector
-from tests.publish.helpers import ENGINE, LABELS, frame_result, open_test_publisher, publisher_settings, wait_until
+from tests.publish.helpers import open_test_publisher, publisher_settings, wait_until
 from tests.support.broker import MosquittoBroker
 
 ROOT = Path(__file__).resolve().parents[2]
 MINUTE = 60.0
+DT = 2.0  # a frame every 2 s: frames 0-29 are minute 0, 30-59 minute 1, 60-89 minute 2, 90-95 minute 3
+VISITS = [  # each at its own place; confirmed (counted) on its second frame
+    Visit("cam0", PERSON, 0, 10, 40), Visit("cam0", PERSON, 5, 20, 110), Visit("cam0", CAR, 12, 40, 180),
+    Visit("cam0", PERSON, 31, 45, 250), Visit("cam0", DOG, 40, 70, 320),
+    Visit("cam0", PERSON, 62, 64, 390), Visit("cam0", PERSON, 70, 89, 460), Visit("cam0", CAR, 75, 80, 530),
+    Visit("cam0", PERSON, 90, 93, 600),
+    Visit("cam1", CAR, 0, 3, 40), Visit("cam1", DOG, 20, 50, 110), Visit("cam1", CAR, 30, 33, 180),
+    Visit("cam1", CAR, 60, 63, 250), Visit("cam1", CAR, 90, 93, 320),
+]
+LABELS = {PERSON: "person", CAR: "car", DOG: "dog"}
 
 
-def _result_at(camera: str, frame_id: int, t_wall: float, n_dets: int):  # type: ignore[no-untyped-def]
-    r = frame_result(camera, frame_id, n_dets=n_dets)
-    r.frame.t_capture_wall = t_wall
-    return r
+def expected(camera: str, minute: int) -> dict[str, int]:
+    return dict(Counter(LABELS[v.class_id] for v in VISITS if v.camera == camera and (v.first + 1) * DT // MINUTE == minute))
 
 
 @pytest.mark.broker
-def test_counts_per_minute_are_republished(broker: MosquittoBroker, tmp_path: Path) -> None:
-    collector = TopicCollector(broker.port, "edge/+/+/counts")
+def test_objects_per_minute_are_republished(broker: MosquittoBroker, tmp_path: Path) -> None:
+    counts = TopicCollector(broker.port, "edge/+/+/counts")
+    events = TopicCollector(broker.port, "edge/+/+/events")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     app = subprocess.Popen([sys.executable, "apps/class_counter.py", "--broker", f"127.0.0.1:{broker.port}",
                             "--grace", "3600"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     try:
         assert app.stderr is not None and "counting" in app.stderr.readline()
         base = (time.time() // MINUTE - 10) * MINUTE  # ten minutes ago, on a minute boundary
-        sent: list = []  # type: ignore[type-arg]
         with open_test_publisher(publisher_settings(broker.port, tmp_path / "s.sqlite")) as pub:
-            for cam in ("cam0", "cam1"):
-                for i in range(91):  # one frame every 2 s: 30 in each of minutes 0, 1 and 2, then one in minute 3
-                    r = _result_at(cam, i, base + 2.0 * i, n_dets=(i % 4) if cam == "cam0" else 1)
-                    pub.publish_result(r)
-                    sent.append(r)
+            layer = event_layer(tmp_path, pub, ["cam0", "cam1"], {"tracker": {"track_buffer": 3}, "update_interval_s": 10})
+            feed(layer, VISITS, range(96), base, DT)
+            layer.close()  # the tracks still open end
             assert pub.flush(10)
-        # Minutes 0-2 close when the next minute's first frame arrives, minute 3 at exit. Once minute 2's counts
-        # are out, the app has read every frame (minute 3's single frame closed it), so SIGTERM loses nothing;
-        # signalling earlier would race the frames still on their way (a CI run lost 24 of cam1's last minute).
-        assert wait_until(lambda: len(collector.json()) >= 6, 10), collector.json()
+        # Minutes 0-2 close when minute 3's first object arrives, minute 3 at exit. Once minute 2's counts are out,
+        # the app has read minute 3's event, so SIGTERM then loses nothing.
+        assert wait_until(lambda: len(counts.json()) >= 6, 20), counts.json()
+        assert wait_until(lambda: len(events.json()) == sum(layer.counts.values()), 10)
         app.send_signal(signal.SIGTERM)
         assert app.wait(15) == 0
-        assert wait_until(lambda: len(collector.json()) >= 8, 5), collector.json()
+        assert wait_until(lambda: len(counts.json()) >= 8, 5), counts.json()
     finally:
         if app.poll() is None:
             app.kill()
-        collector.close()
+        counts.close()
+        events.close()
 
-    got = {(m["camera"], m["window_start"]): m for m in collector.json()}
+    got = {(m["camera"], m["window_start"]): m for m in counts.json()}
     assert len(got) == 8
     for cam in ("cam0", "cam1"):
         for k in range(4):
-            start = base + k * MINUTE
-            frames = [r for r in sent if r.frame.camera == cam and start <= r.frame.t_capture_wall < start + MINUTE]
-            expected = Counter(LABELS[int(c)] for r in frames for c in r.detections.class_ids)
-            m = got[(cam, start)]
-            assert m["frames"] == len(frames) and m["counts"] == dict(expected), (cam, k)
-            assert m["missing"] == 0 and m["late"] == 0 and m["partial"] is (k == 3)
-            assert m["device_id"] == "dev1" and m["window_s"] == MINUTE
+            m = got[(cam, base + k * MINUTE)]
+            assert m["counts"] == expected(cam, k), (cam, k, m)
+            assert m["missing"] == 0 and m["late"] == 0 and m["partial"] is (k == 3), m
+            assert m["device_id"] == "dev1" and m["window_s"] == MINUTE and m["schema_version"] == 2
+        published = [e for e in events.json() if e["camera"] == cam]
+        assert sum(got[(cam, base + k * MINUTE)]["events"] for k in range(4)) == len(published)
 
 
-def _msg(seq: int, t: float, labels: list[str]) -> DetectionMessage:
-    r = frame_result("cam0", seq, n_dets=len(labels))
-    r.frame.t_capture_wall = t
-    model = ModelRef("m", ENGINE.model_sha256, "fp32", "onnxruntime")
-    names = dict(enumerate(labels))
-    r.detections.class_ids[:] = list(range(len(labels)))
-    return DetectionMessage.parse("t", encode(detections_message(r, device_id="d", seq=seq, model=model,
-                                                                  label=lambda c: names[c])))
+def _event(kind: str, seq: int, t: float, label: str = "person") -> EventMessage:
+    body = {"event": kind, "camera": "cam0", "frame_id": seq, "time": t, "snapshot": None,
+            "track": {"id": 1, "uid": "u", "class_id": 0, "label": label, "score": 0.9, "best_score": 0.9,
+                      "box": [0, 0, 1, 1], "box_norm": [0, 0, 0.1, 0.1], "first_seen": t, "last_seen": t,
+                      "duration_s": 0.0, "frames": 2, "zones": [], "zones_entered": [], "active": kind != "end"}}
+    return EventMessage.parse("edge/dev1/cam0/events", json.dumps(message(body, seq)).encode())
 
 
-def test_windows_gaps_late_messages_and_grace() -> None:
+def test_windows_gaps_late_objects_and_grace() -> None:
     c = ClassCounter(window_s=60, grace_s=5)
-    assert c.add(_msg(1, 120.0, ["person"])) == []
-    assert c.add(_msg(3, 150.0, ["person", "car"])) == []  # seq 2 never arrives
-    closed = c.add(_msg(4, 181.0, ["dog"]))
-    assert len(closed) == 1 and closed[0]["counts"] == {"car": 1, "person": 2} and closed[0]["missing"] == 1
-    assert c.add(_msg(2, 130.0, ["car"])) == []  # its window was already published: late, not counted
+    assert c.add(_event("new", 1, 120.0)) == []
+    assert c.add(_event("new", 3, 150.0, "car")) == []  # seq 2 never arrives
+    closed = c.add(_event("new", 4, 181.0, "dog"))
+    assert len(closed) == 1 and closed[0]["counts"] == {"car": 1, "person": 1} and closed[0]["missing"] == 1
+    assert c.add(_event("new", 2, 130.0, "car")) == []  # its window was already published: late, not counted
+    assert c.add(_event("end", 5, 150.0)) == []  # last seen in a published window: goes to the open one, not late
     assert c.expire(now=245.0) == []  # window [180, 240) + 5 s grace: still open
     (expired,) = c.expire(now=246.0)
     assert expired["counts"] == {"dog": 1} and expired["late"] == 1 and not expired["partial"]  # seq 2, reported here
-    c.add(_msg(5, 250.0, []))
+    assert (expired["first_seq"], expired["last_seq"], expired["events"], expired["missing"]) == (4, 5, 2, 0)
+    c.add(_event("update", 6, 250.0))
     (last,) = c.flush()
-    assert last["frames"] == 1 and last["counts"] == {} and last["partial"] is True
+    assert last["events"] == 1 and last["counts"] == {} and last["partial"] is True
     assert json.dumps(last)

@@ -5,7 +5,8 @@ One daemon run of the first FRAMES frames (`--max-frames`: the same pixels as th
 its inference) and every check on that run: every event validates against the schema and arrives once; the
 zone's enter/exit counts and the line's crossings per class and direction match the scene's ground truth (the
 generator's track ids, run through the same zone and line rules); the detections topic still carries every
-frame; the retained state, snapshots and discovery are there.
+frame; the retained state, snapshots and discovery are there; apps/line_counter.py, running beside the
+daemon, has the crossings per hour in its CSV and on MQTT.
 
 FRAMES: 155, and no ground-truth entry or crossing of the checked classes happens within 10 frames of the
 cut (frames 144..166 give the same counts), so a frame of tracking delay cannot move one across it. The zone
@@ -16,6 +17,7 @@ events layer cannot undo (the line's per-class check is for the same classes, it
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -27,8 +29,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from apps.line_counter import hour_of
 from edge_sdk.config.events import LineConfig, ZoneConfig
 from edge_sdk.events.geometry import Line, Zone, anchor_point
+from tests.apps.test_line_counter import read_csv, start_app
 from tests.e2e.test_end_to_end import Collector
 from tests.publish.helpers import wait_until
 from tests.support.app_config import demo_app_config
@@ -139,6 +143,8 @@ def test_events_on_the_sample_video(tmp_path: Path, broker: MosquittoBroker, dem
     cfg = _config(tmp_path, broker.port, demo_model, sample_video)
     events = Collector(broker.port, "edge/e2e/+/events", client_id="e2e-events")
     detections = Collector(broker.port, "edge/e2e/+/detections", client_id="e2e-detections")
+    line_counts = tmp_path / "line-counts"
+    app = start_app(broker.port, line_counts, tmp_path / "line_counter.log", "--client-id", "e2e-lines")
     try:
         res = subprocess.run([sys.executable, "-m", "edge_sdk.cli.main", "run", "--config", str(cfg), "--json",
                               "--max-frames", str(FRAMES)], capture_output=True, text=True, timeout=600, cwd=ROOT)
@@ -148,9 +154,16 @@ def test_events_on_the_sample_video(tmp_path: Path, broker: MosquittoBroker, dem
         assert wait_until(lambda: len(detections.messages) >= FRAMES and any(m["event"] == "end" for m in events.messages)
                           and sum(m["event"] == "new" for m in events.messages) ==
                           sum(m["event"] == "end" for m in events.messages), 30)
+        crossings = [m for m in events.messages if m["event"] == "cross"]
+        assert wait_until(lambda: sum(sum(v) for v in read_csv(line_counts).values()) == len(crossings), 30)
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(15) == 0
         retained = _retained(broker.port, ["edge/e2e/cam0/zones/left/count", "edge/e2e/cam0/lines/middle/count",
-                                           "edge/e2e/cam0/objects", "edge/e2e/cam0/status"], DISCOVERY)
+                                           "edge/e2e/cam0/objects", "edge/e2e/cam0/status",
+                                           "edge/e2e/cam0/lines/middle/hourly"], DISCOVERY)
     finally:
+        if app.poll() is None:
+            app.kill()
         events.close()
         detections.close()
 
@@ -184,6 +197,18 @@ def test_events_on_the_sample_video(tmp_path: Path, broker: MosquittoBroker, dem
     for key in [(c, d) for c in CHECKED for d in ("in", "out")]:
         assert crossed[key] == truth_cross[key], key
     assert sum(crossed.values()) == sum(truth_cross.values())
+
+    # apps/line_counter.py, run beside the daemon: per hour, class and direction, the cross events
+    per_hour: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
+    for m in msgs:
+        if m["event"] == "cross":
+            per_hour[(hour_of(m["time"]), "e2e", "cam0", "middle", m["track"]["label"])][m["direction"] == "out"] += 1
+    assert read_csv(line_counts) == {k: tuple(v) for k, v in per_hour.items()}
+    hourly = json.loads(retained["edge/e2e/cam0/lines/middle/hourly"])
+    assert hourly["hour"] == max(k[0] for k in per_hour)
+    assert (hourly["in_total"], hourly["out_total"]) == (
+        sum(v[0] for k, v in per_hour.items() if k[0] == hourly["hour"]),
+        sum(v[1] for k, v in per_hour.items() if k[0] == hourly["hour"]))
 
     # retained state: everything has left by the end; line counts agree with the cross events
     assert json.loads(retained["edge/e2e/cam0/zones/left/count"])["all"] == 0
