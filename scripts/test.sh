@@ -20,6 +20,8 @@ PY=${PYTHON:-python3}
 # tensorrt-stubs declares a dependency on tensorrt, whose libraries download from NVIDIA's own index:
 # install the stubs alone (mypy checks the TensorRT layer against them; nothing imports them at run time).
 .venv/bin/python -m pip install -q --no-deps 'tensorrt-stubs==10.13.0.35.1'
+# mypy reads those stubs through a copy with their syntax errors fixed, made here (not committed; < 1 s)
+.venv/bin/python tools/trt_api/make_typings.py
 echo "== ruff"; .venv/bin/ruff check edge_sdk tests apps tools --exclude tools/train
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"; .venv/bin/python -m pytest -q "$@"

@@ -4,10 +4,11 @@ mypy checks edge-sdk's TensorRT code against the 10.13 API from the `tensorrt-st
 cannot be used as installed: its `tensorrt/` folder has no py.typed marker (mypy skips it) and
 `tensorrt_bindings/tensorrt.pyi` has a few lines that are not valid Python (a parameter named `in`, a
 parameter without a default after defaulted ones). This script copies the two stub packages and fixes only
-those lines; pyproject.toml points mypy_path at the result. Rerun after upgrading tensorrt-stubs:
+those lines; pyproject.toml points mypy_path at the result. The copy (10.6k lines) is not committed:
+scripts/test.sh makes it after installing the stubs (well under a second), and so does anyone running mypy:
 
-    python tools/trt_api/make_typings.py            # writes tools/trt_api/typings/
-    python tools/trt_api/make_typings.py --check    # exit 1 if the committed copy differs from the installed stubs
+    python tools/trt_api/make_typings.py            # writes tools/trt_api/typings/ (git-ignored)
+    python tools/trt_api/make_typings.py --check    # exit 1 if that copy differs from the installed stubs
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import importlib.metadata
 import re
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from edge_sdk.atomic import write_text_atomic
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "typings"
@@ -52,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     root = stubs_root()
-    differ = []
+    differ: list[str] = []
+    written: list[str] = []
     for rel in FILES:
         text = fixed((root / rel).read_text(encoding="utf-8"))
         target = args.out / rel
@@ -60,13 +65,13 @@ def main(argv: list[str] | None = None) -> int:
             if not target.exists() or target.read_text(encoding="utf-8") != text:
                 differ.append(rel)
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        print(f"wrote {target} ({len(text)} chars)")
+        write_text_atomic(target, text)
+        written.append(rel)
     if not args.check:
         lic = next((f for f in importlib.metadata.distribution("tensorrt-stubs").files or [] if f.name == "LICENSE"), None)
         if lic is not None:
-            (args.out / "LICENSE-tensorrt-stubs").write_text(Path(str(lic.locate())).read_text(encoding="utf-8"))
+            write_text_atomic(args.out / "LICENSE-tensorrt-stubs", Path(str(lic.locate())).read_text(encoding="utf-8"))
+        print(f"typings for mypy: {len(written)} files from tensorrt-stubs in {args.out}")
     if differ:
         print("differs from the installed tensorrt-stubs: " + ", ".join(differ), file=sys.stderr)
         return 1
