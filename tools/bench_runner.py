@@ -36,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from edge_sdk.atomic import write_json_atomic
 from edge_sdk.bench.table import format_table
 from edge_sdk.cuda.api import SlotBinding
 from edge_sdk.cuda.letterbox_plan import make_plan
@@ -444,11 +445,7 @@ def table(report: dict[str, Any]) -> str:
 
 
 def save(report: dict[str, Any], out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "runner_bench.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, path)
+    write_json_atomic(out / "runner_bench.json", report)
 
 
 def main(argv: list[str] | None = None) -> int:

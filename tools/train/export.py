@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 from pathlib import Path
 
 import onnx
@@ -22,6 +21,7 @@ from torch import nn
 from model import STRIDES, Conv, YoloV8, count_params, gflops
 from train import load_checkpoint
 
+from edge_sdk.atomic import write_bytes_atomic
 from tools.scenes import CLASS_NAMES
 
 IR_VERSION = 9  # ONNX Runtime 1.17+ (and 1.30) read IR 9
@@ -50,6 +50,7 @@ def export(model: YoloV8, out: Path, version: str, description: str, extra_meta:
     torch.onnx.export(model, (dummy,), str(tmp), input_names=["images"], output_names=["output0"], opset_version=17,
                       do_constant_folding=True, dynamo=False)
     m = onnx.load(str(tmp))
+    tmp.unlink()
     m.ir_version = IR_VERSION
     m.producer_name = "edge-sdk tools/train"
     meta = {
@@ -72,8 +73,7 @@ def export(model: YoloV8, out: Path, version: str, description: str, extra_meta:
         p = m.metadata_props.add()
         p.key, p.value = k, v
     onnx.checker.check_model(m)
-    onnx.save(m, str(tmp))
-    os.replace(tmp, out)
+    write_bytes_atomic(out, m.SerializeToString())
     return out
 
 

@@ -28,6 +28,7 @@ from data import SceneDataset, collate
 from loss import DetectionLoss
 from model import YoloV8, count_params, gflops
 
+from edge_sdk.atomic import write_bytes_atomic, write_json_atomic
 from tools.scenes import CLASS_NAMES
 
 PART_BYTES = 15 * 1024 * 1024
@@ -66,10 +67,8 @@ def save_checkpoint(out: Path, state: dict) -> None:
         old.unlink()
     parts = [data[i : i + PART_BYTES] for i in range(0, len(data), PART_BYTES)]
     for i, part in enumerate(parts):
-        tmp = out / f".ckpt.part{i:02d}.tmp"
-        tmp.write_bytes(part)
-        os.replace(tmp, out / f"ckpt.part{i:02d}")
-    (out / "ckpt.json").write_text(json.dumps({"parts": len(parts), "bytes": len(data), "iteration": state["iteration"]}))
+        write_bytes_atomic(out / f"ckpt.part{i:02d}", part)
+    write_json_atomic(out / "ckpt.json", {"parts": len(parts), "bytes": len(data), "iteration": state["iteration"]})
 
 
 def load_checkpoint(out: Path) -> dict | None:
