@@ -88,7 +88,10 @@ def main() -> int:
                     done[k], final[k] = time.monotonic() - r0, v
             return len(done) == len(names)
 
-        fleet.wait(settled, 900, "every device reports its rollout")
+        try:
+            fleet.wait(settled, 900, "every device reports its rollout")
+        except TimeoutError:
+            print(f"not every device reported within 900 s: {sorted(set(names) - set(done))}", file=sys.stderr)
         fleet.stop_daemons()
         fleet.wait(fleet.complete, 300, "every frame reaches a consumer")
         delivery = fleet.delivery()
@@ -102,7 +105,9 @@ def main() -> int:
         "messages_per_s_offered": round(args.devices * args.fps, 2),
         "messages_total": unique_total,
         "lag_steady": _lag(fleet, s0, s1), "lag_after_outage": _lag(fleet, back, back + 30), "lag_all": _lag(fleet),
-        "rollout_s": {"p50": round(statistics.median(done.values()), 1), "max": round(max(done.values()), 1)},
+        "rollout_s": {"p50": round(statistics.median(done.values()), 1) if done else None,
+                      "max": round(max(done.values()), 1) if done else None},
+        "rollout_unsettled": sorted(set(names) - set(done)),
         "rollout": {s: sorted(n for n, v in final.items() if v["state"] == s) for s in ("active", "rolled_back")},
         "rollback_reasons": {n: v.get("reason") for n, v in final.items() if v["state"] == "rolled_back"},
         "missing": sum(len(v["missing"]) for v in delivery.values()),

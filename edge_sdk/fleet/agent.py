@@ -241,8 +241,9 @@ class RolloutAgent:
             self._report("rolled_back", stage="desired", reason=f"the desired state {exc}", running=self._running())
             return
         active = self.state.active
-        if active is not None and active.get("sha256") == desired.sha256:
-            self._report("active", running=self._running(), gate=active.get("gate"), trial=active.get("trial"))
+        if active is not None and active.get("sha256") == desired.sha256:  # again (a reconnect, a restart)
+            self._report("active", running=self._running(), desired=vars(desired), gate=active.get("gate"),
+                         trial=active.get("trial"))
             return
         last = self.state.last
         if last is not None and last.get("sha256") == desired.sha256 and last.get("state") == "rolled_back":

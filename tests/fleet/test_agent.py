@@ -175,7 +175,13 @@ fleet:
         deadline = time.monotonic() + 20
         while len(reported.messages) == n and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert [m["state"] for m in reported.json()[n:]] and all(m["state"] == "active" for m in reported.json()[n:])
+        later = reported.json()[n:]
+        assert later and all(m["state"] == "active" for m in later)
+        # the desired state seen again is answered with the same outcome, naming what was desired
+        deadline = time.monotonic() + 20
+        while not any((m.get("desired") or {}).get("sha256") == good_sha for m in reported.json()[n:]):
+            assert time.monotonic() < deadline, reported.json()[n:]
+            time.sleep(0.1)
     finally:
         daemon.close()
         sub.close()
