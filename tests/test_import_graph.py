@@ -14,11 +14,17 @@ modules.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "edge_sdk"
 #: Modules that import every module of a folder found at run time (pkgutil): the importer and the folder.
 DISCOVERY = {"edge_sdk.engines.registry": "edge_sdk.engines.backends", "edge_sdk.cli.main": "edge_sdk.cli"}
+
+
+@functools.lru_cache(maxsize=1)
+def parsed() -> dict[str, ast.Module]:
+    return {name: ast.parse(path.read_text(encoding="utf-8")) for name, path in module_names().items()}
 
 
 def module_names() -> dict[str, Path]:
@@ -73,7 +79,7 @@ def _imported(name: str, tree: ast.Module, is_package: bool, *, lazy: bool = Tru
 
 def import_graph() -> dict[str, set[str]]:
     modules = module_names()
-    trees = {name: ast.parse(path.read_text(encoding="utf-8")) for name, path in modules.items()}
+    trees = parsed()
     graph: dict[str, set[str]] = {}
 
     def edges_of(name: str, *, lazy: bool) -> set[str]:
@@ -159,7 +165,7 @@ def test_the_runtime_package_never_imports_tools_or_tests() -> None:
     """tools/ and tests/ are not installed by `pip install .`: an import of them would fail on a device."""
     bad = []
     for name, path in module_names().items():
-        for target in _imported(name, ast.parse(path.read_text(encoding="utf-8")), path.name == "__init__.py"):
+        for target in _imported(name, parsed()[name], path.name == "__init__.py"):
             if target.split(".")[0] in ("tools", "tests"):
                 bad.append(f"{name} imports {target}")
     assert not bad, bad
