@@ -223,7 +223,8 @@ class Spool:
 
     def _rebuild(self, reason: str) -> None:
         """Under the lock: replace a damaged file by a fresh spool holding what could be salvaged."""
-        assert self.path is not None
+        if self.path is None:  # an in-memory spool is never damaged on disk
+            return
         try:
             self._conn.close()
         except sqlite3.Error:
