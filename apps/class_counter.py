@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import signal
 import sys
 import threading
 import time
@@ -46,8 +45,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from apps import common
 from apps.common import Republisher, add_broker_args, broker_from_args
-from edge_sdk.errors import EdgeSdkError
 from edge_sdk.events.subscriber import EventMessage, EventSubscriber
 
 log = logging.getLogger("class_counter")
@@ -154,16 +153,7 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    args = parse_args(argv)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        return run(args, stop)
-    except (EdgeSdkError, ValueError) as exc:
-        print(f"class_counter: error: {exc.render() if isinstance(exc, EdgeSdkError) else exc}", file=sys.stderr)
-        return 1
+    return common.main("class_counter", run, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,17 @@
-"""What the example apps share: the broker from `--broker`/`--config`, and a client that republishes results.
+"""What the example apps share: the broker from `--broker`/`--config`, a client that republishes results, and
+`main` (logging, SIGINT/SIGTERM as a stop event, errors as one line and exit status 1).
+
+    def run(args: argparse.Namespace, stop: threading.Event) -> int:
+        broker, prefix = broker_from_args(args)
+        with Republisher(broker, "my-app") as out:
+            while not stop.is_set():
+                out.publish(f"{prefix}/box-1/cam0/my-topic", {"any": "json"}, retain=True)
+                stop.wait(60)
+        return 0
 
     p = argparse.ArgumentParser(...)
     add_broker_args(p)
-    broker, prefix = broker_from_args(p.parse_args())
-    with Republisher(broker, "my-app") as out:
-        out.publish(f"{prefix}/box-1/cam0/my-topic", {"any": "json"}, retain=True)
+    sys.exit(main("my_app", run, p.parse_args()))
 """
 
 from __future__ import annotations
@@ -12,11 +19,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
+import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
+from edge_sdk.errors import EdgeSdkError
 from edge_sdk.publish.settings import BrokerSettings
 
 log = logging.getLogger(__name__)
@@ -32,7 +44,7 @@ def add_broker_args(p: argparse.ArgumentParser) -> None:
 
 def broker_from_args(args: argparse.Namespace) -> tuple[BrokerSettings, str]:
     """(broker, topic prefix); ConfigError (one line) for a bad --broker or --config."""
-    from edge_sdk.cli.cmd_doctor import parse_broker
+    from edge_sdk.cli.options import parse_broker
 
     broker, prefix = BrokerSettings(), "edge"
     if args.config:
@@ -42,7 +54,7 @@ def broker_from_args(args: argparse.Namespace) -> tuple[BrokerSettings, str]:
         broker, prefix = BrokerSettings.from_config(cfg.mqtt, cfg.resolve), cfg.mqtt.topic_prefix
     if args.broker:
         host, port = parse_broker(args.broker)
-        broker = replace(broker, host=host, port=port)
+        broker = replace(broker, host=host, port=broker.port if port is None else port)
     if args.protocol:
         broker = replace(broker, protocol=args.protocol)
     return broker, args.prefix or prefix
@@ -85,3 +97,17 @@ class Republisher:
                 log.warning("a result could not be sent: %s", err)
         self._client.disconnect()
         self._client.loop_stop()
+
+
+def main(name: str, run: Callable[[argparse.Namespace, threading.Event], int], args: argparse.Namespace) -> int:
+    """Run an app until SIGINT or SIGTERM sets the stop event; a user's mistake (a bad option, an unreachable
+    broker, an unwritable folder) is one line on stderr and exit status 1, not a traceback."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        return run(args, stop)
+    except (EdgeSdkError, ValueError, OSError) as exc:
+        print(f"{name}: error: {exc.render() if isinstance(exc, EdgeSdkError) else exc}", file=sys.stderr)
+        return 1

@@ -40,7 +40,6 @@ import csv
 import io
 import json
 import logging
-import signal
 import sys
 import threading
 import time
@@ -53,9 +52,9 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from apps import common
 from apps.common import Republisher, add_broker_args, broker_from_args
 from edge_sdk.atomic import remove_stale_temps, write_json_atomic, write_text_atomic
-from edge_sdk.errors import EdgeSdkError
 from edge_sdk.events.subscriber import EventMessage, EventSubscriber
 from edge_sdk.publish.tracking import Verdict
 
@@ -248,16 +247,7 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    args = parse_args(argv)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        return run(args, stop)
-    except (EdgeSdkError, ValueError, OSError) as exc:
-        print(f"line_counter: error: {exc.render() if isinstance(exc, EdgeSdkError) else exc}", file=sys.stderr)
-        return 1
+    return common.main("line_counter", run, parse_args(argv))
 
 
 if __name__ == "__main__":

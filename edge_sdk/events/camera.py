@@ -60,10 +60,12 @@ class TrackState:
 
 @dataclass
 class Output:
-    """What one frame produced: event bodies (in order) and retained state that changed (topic parts, value)."""
+    """What one frame produced: event bodies (in order), retained state that changed (topic parts, value), and
+    the tracks that ended (for their snapshots)."""
 
     events: list[dict[str, Any]] = field(default_factory=list)
     state: list[tuple[tuple[str, ...], dict[str, Any]]] = field(default_factory=list)
+    ended: list[TrackState] = field(default_factory=list)
 
 
 class CameraEvents:
@@ -146,6 +148,7 @@ class CameraEvents:
         for zone in list(t.zones):
             self._leave(t, zone, f, out, at=t.last_seen)
         out.events.append(self._event("end", t, f, t.last_seen))
+        out.ended.append(t)
 
     # -- zones and lines ------------------------------------------------------------------------------
     def _zones(self, t: TrackState, f: FrameFacts, out: Output) -> bool:

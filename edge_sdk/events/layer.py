@@ -46,10 +46,6 @@ class MessageSink(Protocol):
     def topic(self, *parts: str) -> str: ...
 
 
-def resolve_classes(names: list[str | int] | None, metadata: ModelMetadata, where: str) -> frozenset[int] | None:
-    return metadata.class_ids(names, where)
-
-
 def tracker_settings(cfg: EventsConfig) -> TrackSettings:
     t = cfg.tracker
     return TrackSettings(high_thresh=t.high_thresh, low_thresh=t.low_thresh, new_track_thresh=t.new_track_thresh,
@@ -72,7 +68,7 @@ class EventLayer:
         names = [s.name for s in cfg.sources]
         if self.events_cfg is not None:
             ev = self.events_cfg
-            self.class_ids = resolve_classes(ev.classes, metadata, "events.classes")
+            self.class_ids = metadata.class_ids(ev.classes, "events.classes")
             for cam in names:
                 self.cameras[cam] = self._camera(cam, ev)
             if ev.snapshots.enabled:
@@ -102,13 +98,13 @@ class EventLayer:
         def zones(w: int, h: int) -> list[Zone]:
             if zones_cfg is None:
                 return []
-            return [Zone.of(n, z, w, h, resolve_classes(z.classes, md, f"events.cameras.{camera}.zones.{n}.classes"))
+            return [Zone.of(n, z, w, h, md.class_ids(z.classes, f"events.cameras.{camera}.zones.{n}.classes"))
                     for n, z in zones_cfg.zones.items()]
 
         def lines(w: int, h: int) -> list[Line]:
             if zones_cfg is None:
                 return []
-            return [Line.of(n, ln, w, h, resolve_classes(ln.classes, md, f"events.cameras.{camera}.lines.{n}.classes"))
+            return [Line.of(n, ln, w, h, md.class_ids(ln.classes, f"events.cameras.{camera}.lines.{n}.classes"))
                     for n, ln in zones_cfg.lines.items()]
 
         if zones_cfg is not None:  # resolve names now: a typo fails at startup, not at the first frame
@@ -122,7 +118,7 @@ class EventLayer:
         """Classes whose counts are published (and offered to Home Assistant): every class of the model, or
         events.classes, or homeassistant.classes."""
         chosen = self.cfg.homeassistant.classes or (self.events_cfg.classes if self.events_cfg else None)
-        ids = resolve_classes(chosen, self.metadata, "homeassistant.classes") if chosen else None
+        ids = self.metadata.class_ids(chosen, "homeassistant.classes") if chosen else None
         names = self.metadata.names
         return sorted(names[i] if i in names else str(i) for i in (ids if ids is not None else names))
 
@@ -149,11 +145,12 @@ class EventLayer:
                 self._preview(cam, result)
 
     def _emit(self, cam: CameraEvents, out: Output) -> None:
+        if self.snapshots is not None:
+            for t in out.ended:
+                self.snapshots.finish(cam.camera, t)
         for body in out.events:
             kind = body["event"]
             self.counts[kind] = self.counts.get(kind, 0) + 1
-            if kind == "end" and self.snapshots is not None:
-                self.snapshots.finish(cam.camera, _ended(body, cam))
             if self.sink is not None:
                 self.sink.publish_message(self.sink.topic(cam.camera, "events"),
                                           event_builder(body, self.cfg.device_id), stream=events_stream(cam.camera))
@@ -193,7 +190,7 @@ class EventLayer:
             czones = self.events_cfg.cameras.get(name) if self.events_cfg else None
             zones = {}
             for zn, z in (czones.zones.items() if czones else []):
-                ids = resolve_classes(z.classes, self.metadata, f"events.cameras.{name}.zones.{zn}.classes")
+                ids = self.metadata.class_ids(z.classes, f"events.cameras.{name}.zones.{zn}.classes")
                 zones[zn] = labels if ids is None else sorted(self.metadata.label(i) for i in ids)
             cams.append(CameraEntities(cam.camera, labels, zones, list(czones.lines) if czones else []))
         prefix = sink.topic().rsplit("/", 1)[0]
@@ -238,11 +235,3 @@ class EventLayer:
             out["preview"] = self.preview.stats()
         return out
 
-
-def _ended(body: dict[str, Any], cam: CameraEvents) -> Any:
-    """The TrackState-like facts of an ended track for the snapshot manager (the state is already gone)."""
-    from edge_sdk.events.camera import TrackState
-
-    t = body["track"]
-    return TrackState(t["id"], t["uid"], t["class_id"], t["label"], t["first_seen"], t["last_seen"], t["score"],
-                      t["best_score"], tuple(t["box"]))

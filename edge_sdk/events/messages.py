@@ -45,12 +45,12 @@ def events_stream(camera: str) -> str:
 
 
 def event_builder(body: dict[str, Any], device_id: str) -> Callable[[int | None], bytes]:
-    """`build(seq)` for the publisher: the message with its number, id and publish time (writer thread)."""
-    message_id = uuid.uuid4().hex
+    """`build(seq)` for the publisher: the message with its number, id and publish time, made on the spool
+    writer's thread (called once: the spool keeps the bytes, so a redelivery keeps its message id)."""
 
     def build(seq: int | None) -> bytes:
         msg = {"schema_version": EVENT_SCHEMA_VERSION, "type": "event", "event": body["event"],
-               "message_id": message_id, "device_id": device_id, "camera": body["camera"], "seq": int(seq or 0),
+               "message_id": uuid.uuid4().hex, "device_id": device_id, "camera": body["camera"], "seq": int(seq or 0),
                "publish_time": round(time.time(), 6)}
         msg.update((k, v) for k, v in body.items() if k not in msg)
         return json.dumps(msg, separators=(",", ":"), allow_nan=False).encode()
@@ -59,5 +59,6 @@ def event_builder(body: dict[str, Any], device_id: str) -> Callable[[int | None]
 
 
 def state_payload(value: dict[str, Any]) -> Callable[[int | None], bytes]:
-    data = json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
-    return lambda _seq: data
+    """`build(seq)` of a retained state message, JSON made on the writer's thread (`value` is never changed
+    after it is handed over: the layer makes a new dict for each change)."""
+    return lambda _seq: json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()

@@ -14,7 +14,8 @@ Split in two so that encoding never stalls inference:
   oldest files beyond `max_count` files or `max_mb`, and (`publish`) hands the latest to the publisher as
   the retained `<prefix>/<device>/<camera>/snapshot/<label>`.
 - Encode jobs beyond `queue_size` waiting are dropped and counted (`dropped`): the track keeps its
-  previous best. The end of a track is never dropped.
+  previous best. The end of a track goes in beyond that, up to twice `queue_size` (each job holds a frame:
+  memory stays bounded while a disk hangs); past that it is dropped too, and that track has no files.
 
 Quality of a candidate: its score, halved when the box touches the frame's border (a cut object).
 """
@@ -108,11 +109,13 @@ class SnapshotManager:
             held = self._candidate[t.uid] = _Candidate(image, t.box, f"{t.label} {t.score:.2f}", t.id, q, now)
             t.snapshot = self.reference(camera, t.uid, t.score, now)
         if held is not None and now - self._last_submit.get(t.uid, -1e18) >= self.cfg.min_interval_s:
+            self._last_submit[t.uid] = now  # tried now; a dropped candidate is kept for the next try or the end
             self._submit(t.uid)
 
     def finish(self, camera: str, t: TrackState) -> None:
         if t.uid in self._candidate:
             self._submit(t.uid, force=True)
+        self._candidate.pop(t.uid, None)  # dropped even so: the frame is let go
         self._best_quality.pop(t.uid, None)
         self._last_submit.pop(t.uid, None)
         self._queue.put(_Finish(t.uid, camera, t.label))
@@ -122,14 +125,13 @@ class SnapshotManager:
                 "time": round(at, 6)}
 
     def _submit(self, uid: str, force: bool = False) -> None:
-        cand = self._candidate.pop(uid)
         with self._lock:
-            if self._pending >= self.cfg.queue_size and not force:
+            if self._pending >= self.cfg.queue_size * (2 if force else 1):
                 self.dropped += 1
                 return
             self._pending += 1
+        cand = self._candidate.pop(uid)
         self._best_quality[uid] = cand.quality
-        self._last_submit[uid] = cand.time
         self._queue.put(_Encode(uid, cand))
 
     def close(self, timeout: float = 10.0) -> None:

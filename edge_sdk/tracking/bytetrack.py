@@ -59,15 +59,11 @@ class _Track:
         self.id = 0
 
     @property
-    def predicted_box(self) -> np.ndarray:
-        return kalman.xyah_to_xyxy(self.mean)
-
-    @property
     def class_id(self) -> int:
         return max(self.class_votes.items(), key=lambda kv: kv[1])[0]
 
-    def match(self, box: np.ndarray, score: float, class_id: int, det_index: int, frame: int) -> None:
-        self.mean, self.cov = kalman.update(self.mean, self.cov, box)
+    def seen(self, box: np.ndarray, score: float, class_id: int, det_index: int, frame: int) -> None:
+        """Matched to a detection (its Kalman state is corrected by the tracker, for all matches at once)."""
         self.hits = self.hits + 1 if self.last_frame == frame - 1 or self.confirmed else 1
         self.box, self.score, self.det_index, self.last_frame = box, score, det_index, frame
         self.class_votes[class_id] = self.class_votes.get(class_id, 0.0) + score
@@ -102,21 +98,18 @@ class ByteTracker(Tracker):
         # 1. confirmed and lost tracks against the high-score detections
         cost = self._cost(pool, boxes[high], scores[high] if self.s.fuse_score else None)
         matches, left_tracks, left_high = linear_assignment(cost, self.s.match_thresh)
-        for ti, di in matches:
-            self._match(pool[ti], high[di], boxes, scores, class_ids)
+        self._match(pool, matches, high, boxes, scores, class_ids)
         # 2. the tracked ones still unmatched against the low-score detections
         rest = [pool[i] for i in left_tracks if pool[i].state is _State.TRACKED]
         matches, left_rest, _ = linear_assignment(self._cost(rest, boxes[low], None), _SECOND_MATCH)
-        for ti, di in matches:
-            self._match(rest[ti], low[di], boxes, scores, class_ids)
+        self._match(rest, matches, low, boxes, scores, class_ids)
         for i in left_rest:
             rest[i].state = _State.LOST
         # 3. unconfirmed tracks against the high detections left over
         high_left = high[left_high]
         cost = self._cost(unconfirmed, boxes[high_left], scores[high_left] if self.s.fuse_score else None)
         matches, left_unconfirmed, left_new = linear_assignment(cost, _UNCONFIRMED_MATCH)
-        for ti, di in matches:
-            self._match(unconfirmed[ti], high_left[di], boxes, scores, class_ids)
+        self._match(unconfirmed, matches, high_left, boxes, scores, class_ids)
         for i in left_unconfirmed:
             unconfirmed[i].state = _State.REMOVED
         # 4. new tracks
@@ -151,31 +144,41 @@ class ByteTracker(Tracker):
         t.confirmed = True
         t.id = next(self._ids)
 
-    def _match(self, t: _Track, di: int, boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray) -> None:
-        t.match(boxes[di], float(scores[di]), int(class_ids[di]), int(di), self.frame)
-        if not t.confirmed and t.hits >= self.s.min_hits:
-            self._confirm(t)
+    def _match(self, tracks: Sequence[_Track], matches: list[tuple[int, int]], det_idx: np.ndarray, boxes: np.ndarray,
+               scores: np.ndarray, class_ids: np.ndarray) -> None:
+        """Tracks[ti] saw detection det_idx[di] for each (ti, di): one Kalman correction for all of them."""
+        if not matches:
+            return
+        matched = [tracks[ti] for ti, _ in matches]
+        dets = np.array([det_idx[di] for _, di in matches])
+        means, covs = kalman.update_many(np.stack([t.mean for t in matched]), np.stack([t.cov for t in matched]),
+                                         boxes[dets])
+        for t, di, m, c in zip(matched, dets, means, covs):
+            t.mean, t.cov = m, c
+            t.seen(boxes[di], float(scores[di]), int(class_ids[di]), int(di), self.frame)
+            if not t.confirmed and t.hits >= self.s.min_hits:
+                self._confirm(t)
 
     @staticmethod
     def _predict(tracks: Sequence[_Track]) -> None:
         if not tracks:
             return
-        means = np.stack([t.mean for t in tracks])
-        covs = np.stack([t.cov for t in tracks])
-        for t in tracks:
-            if t.state is not _State.TRACKED:
-                pass
-        means, covs = kalman.predict_many(means, covs)
+        means, covs = kalman.predict_many(np.stack([t.mean for t in tracks]), np.stack([t.cov for t in tracks]))
         for t, m, c in zip(tracks, means, covs):
             if t.state is not _State.TRACKED:
                 m[7] = 0.0  # a lost track's height stops changing (as in the reference code)
             t.mean, t.cov = m, c
 
     @staticmethod
+    def _boxes(tracks: Sequence[_Track]) -> np.ndarray:
+        """Where the tracks' Kalman states put them now (N x 4)."""
+        return kalman.xyah_to_xyxy(np.stack([t.mean for t in tracks]))
+
+    @staticmethod
     def _cost(tracks: Sequence[_Track], boxes: np.ndarray, scores: np.ndarray | None) -> np.ndarray:
         if not tracks or len(boxes) == 0:
             return np.zeros((len(tracks), len(boxes)))
-        iou = iou_matrix(np.stack([t.predicted_box for t in tracks]), boxes)
+        iou = iou_matrix(ByteTracker._boxes(tracks), boxes)
         if scores is not None:
             iou = iou * scores[None, :]
         cost: np.ndarray = 1.0 - iou
@@ -185,7 +188,7 @@ class ByteTracker(Tracker):
         tracked = [t for t in self.tracked if t.confirmed]
         if not tracked or not self.lost:
             return []
-        iou = iou_matrix(np.stack([t.predicted_box for t in tracked]), np.stack([t.predicted_box for t in self.lost]))
+        iou = iou_matrix(self._boxes(tracked), self._boxes(self.lost))
         drop_tracked, drop_lost = set(), set()
         for i, j in zip(*np.nonzero(iou > _DUPLICATE_IOU)):
             a, b = tracked[int(i)], self.lost[int(j)]

@@ -12,7 +12,7 @@ from edge_sdk.config.events import EventsConfig
 from edge_sdk.engines.model_info import ModelMetadata
 from edge_sdk.events.camera import CameraEvents, FrameFacts, Output
 from edge_sdk.events.geometry import Line, Zone
-from edge_sdk.events.layer import resolve_classes, tracker_settings
+from edge_sdk.events.layer import tracker_settings
 from edge_sdk.tracking import ByteTracker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,11 +27,11 @@ def camera(cfg: dict[str, Any], camera: str = "cam0") -> CameraEvents:
     cam_cfg = ev.cameras.get(camera)
 
     def zones(w: int, h: int) -> list[Zone]:
-        return [Zone.of(n, z, w, h, resolve_classes(z.classes, METADATA, "t")) for n, z in
+        return [Zone.of(n, z, w, h, METADATA.class_ids(z.classes, "t")) for n, z in
                 (cam_cfg.zones.items() if cam_cfg else [])]
 
     def lines(w: int, h: int) -> list[Line]:
-        return [Line.of(n, z, w, h, resolve_classes(z.classes, METADATA, "t")) for n, z in
+        return [Line.of(n, z, w, h, METADATA.class_ids(z.classes, "t")) for n, z in
                 (cam_cfg.lines.items() if cam_cfg else [])]
 
     return CameraEvents(camera, ByteTracker(tracker_settings(ev)), METADATA.label, class_ids=None,
