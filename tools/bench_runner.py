@@ -42,7 +42,6 @@ from edge_sdk.cuda.api import SlotBinding
 from edge_sdk.cuda.letterbox_plan import make_plan
 from edge_sdk.cuda.pycuda_backend import PycudaBackend
 from edge_sdk.cuda.runner import CudaRunner, RunnerOptions
-from edge_sdk.cuda.stage import run_frames
 from edge_sdk.decode.base import DecodeParams
 from edge_sdk.decode.yolov8 import decode_yolov8
 from edge_sdk.frame import Frame
@@ -229,13 +228,12 @@ def as_frames(images: list[np.ndarray], n: int) -> Iterator[Frame]:
 
 
 def bench_demo(be: PycudaBackend, model: Path, video: Path, repeats: int) -> dict[str, Any]:
-    from edge_sdk.cuda.ort_cuda import OrtCudaStreamEngine
     from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 
     images = read_video(video)
     n = max(300, len(images))
     graph = os.environ.get("ORT_CUDA_GRAPH", "1") == "1"
-    engine = OrtCudaStreamEngine.open(str(model), cuda_graph=graph)
+    engine = OnnxRuntimeEngine.cuda_stream_engine(str(model), cuda_graph=graph)
     in_hw = engine.info.input_hw
     out: dict[str, Any] = {"model": str(model), "video": str(video), "video_frames": len(images),
                            "frame_hw": list(images[0].shape[:2]), "frames_per_run": n, "ort_cuda_graph": graph}
@@ -309,7 +307,7 @@ def bench_demo(be: PycudaBackend, model: Path, video: Path, repeats: int) -> dic
     for slots in (1, 2, 3):
         with CudaRunner(engine, RunnerOptions(slots=slots), backend=be) as runner:
             def run(k: int) -> None:
-                for _ in run_frames(runner, as_frames(images, k)):
+                for _ in runner.run(as_frames(images, k)):
                     pass
 
             out[f"runner{slots}_fps"] = throughput(run, n, repeats)
@@ -324,7 +322,7 @@ def bench_demo(be: PycudaBackend, model: Path, video: Path, repeats: int) -> dic
         out[f"runner{slots}_efficiency"] = out[f"runner{slots}_fps"] / out["bound_fps"]
     with CudaRunner(engine, RunnerOptions(slots=2, preprocess="cpu"), backend=be) as runner:
         def run_cpu_pre(k: int) -> None:
-            for _ in run_frames(runner, as_frames(images, k)):
+            for _ in runner.run(as_frames(images, k)):
                 pass
 
         out["runner2_cpu_preprocess_fps"] = throughput(run_cpu_pre, n, repeats)
@@ -378,13 +376,13 @@ def pipeline_fps(be: PycudaBackend, engine: Any, images: list[np.ndarray], video
             yield f
 
     with CudaRunner(engine, RunnerOptions(slots=2), backend=be) as runner:
-        for _ in run_frames(runner, as_frames(images, 20)):  # warm-up
+        for _ in runner.run(as_frames(images, 20)):  # warm-up
             pass
         threads = [threading.Thread(target=produce), threading.Thread(target=consume)]
         t0 = time.perf_counter()
         for t in threads:
             t.start()
-        for r in run_frames(runner, frames()):
+        for r in runner.run(frames()):
             results_q.put(r)
         results_q.put(None)
         for t in threads:

@@ -36,7 +36,7 @@ import numpy as np
 
 from edge_sdk.config.app import AppConfig
 from edge_sdk.pipeline.build import open_model
-from edge_sdk.pipeline.gpu import gpu_runner_factory
+from edge_sdk.pipeline.executors import executor_for
 from edge_sdk.signals import StopSignal
 
 if TYPE_CHECKING:
@@ -90,8 +90,8 @@ def engine_only(cfg: AppConfig, iterations: int, warmup: int = 5) -> tuple[float
         info = {"engine": bundle.engine.info.type, "device": bundle.engine.info.device,
                 "precision": bundle.engine.info.precision, "model": str(bundle.path),
                 "input": list(spec.size), "workers": bundle.engine.concurrency}
-        make_runner = gpu_runner_factory(cfg, bundle.engine, bundle.preprocess)
-        if make_runner is not None:  # the GPU branch: the pipeline's own runner and engine sessions
+        make_runner = getattr(executor_for(cfg, bundle.engine, spec), "make_runner", None)
+        if make_runner is not None:  # the CUDA executor: the pipeline's own runner and engine sessions
             fps, lat, kernels = runner_engine_only(make_runner, image, iterations, warmup)
             info.update(engine_only="runner slots, input resident on the device (CudaRunner.engine_only)",
                         kernels=kernels)

@@ -6,8 +6,8 @@ runner opens, so this package imports everywhere.
 - `api.StreamEngine`: the protocol a GPU engine implements (enqueue on a given stream with given pointers);
   `ort_cuda.OrtCudaStreamEngine` implements it for ONNX Runtime's CUDA provider, TensorRT's runtime in
   edge_sdk/engines/backends/tensorrt.py for TensorRT.
-- `select`: from a config to a runner (is the engine on a GPU, memory mode by device profile, slots).
-- `stage.run_frames`: the runner as a pipeline stage.
+- The pipeline drives the runner through its CUDA executor (edge_sdk/pipeline/executors/cuda.py: runner options
+  from a config, memory mode by device profile, slots); an engine's `stream_engine()` is what the runner runs.
 
 Its benchmark instrument, `SpinEngine` (a kernel of set duration, to measure the runner at controlled
 copy/compute ratios), is in tools/gpu/spin.py.

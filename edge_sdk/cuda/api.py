@@ -11,27 +11,28 @@ The call order, all from one thread with the runner's CUDA context current:
     engine.enqueue(i, stream, in, outs)     once per frame; must only *enqueue*, not wait for the GPU
     engine.release_slots()                  once, after the runner synchronized every stream
 
-An engine whose per-slot state is made when it opens (TensorRT's `TensorRtEngine`: one
-`IExecutionContext` per slot, `enqueue(slot, stream_handle, input_ptr, output_ptrs)` setting the tensor
-addresses and calling `execute_async_v3(stream_handle)`) needs only `enqueue` and a `slots` count:
-`edge_sdk.cuda.select.as_stream_engine` wraps it (`FixedSlotsEngine`), checking that the runner uses no
-more slots than it has contexts. Engines and runner share the device's primary context, so pointers and
-streams made by either are valid in both. ONNX Runtime's CUDA provider implements the protocol in
-`edge_sdk.cuda.ort_cuda`.
+An engine hands the runner its stream form through `Engine.stream_engine()`. TensorRT's `TensorRtEngine` is its own:
+its per-slot state is made when it opens (one `IExecutionContext` per slot, `enqueue` setting the tensor addresses
+and calling `execute_async_v3(stream_handle)`), and `prepare_slots` checks that the runner uses no more slots than
+it has contexts. ONNX Runtime's CUDA provider implements the protocol in `edge_sdk.cuda.ort_cuda` (one session
+per slot). Engines and runner share the device's primary context, so pointers and streams made by either are
+valid in both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from edge_sdk.engines.base import EngineInfo
 from edge_sdk.errors import EngineError
 from edge_sdk.frame import Frame
 from edge_sdk.preprocess.letterbox import LetterboxInfo
+
+if TYPE_CHECKING:  # engines import this module (their stream form): no import back at run time
+    from edge_sdk.engines.base import EngineInfo
 
 
 @dataclass(frozen=True)

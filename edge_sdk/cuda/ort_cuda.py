@@ -30,14 +30,16 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edge_sdk.cuda.api import SlotBinding, static_shape
-from edge_sdk.engines.base import Engine, EngineInfo
 from edge_sdk.errors import EngineError, ModelError
 from edge_sdk.lazy import lazy_import
+
+if TYPE_CHECKING:  # the ONNX Runtime backend makes these (OnnxRuntimeEngine.stream_engine): no import back
+    from edge_sdk.engines.base import Engine, EngineInfo
 
 log = logging.getLogger(__name__)
 CUDA_EP = "CUDAExecutionProvider"
@@ -64,9 +66,9 @@ class _OrtSlot:
 class OrtCudaStreamEngine:
     """An ONNX model on ONNX Runtime's CUDA provider, driven by `CudaRunner`.
 
-    Open it with `open(path)` (reads the model's I/O with a CPU session) or `from_engine(engine)` (takes
-    the I/O of an already opened `OnnxRuntimeEngine`). Sessions exist only between `prepare_slots` and
-    `release_slots`, which the runner calls.
+    Made by `OnnxRuntimeEngine.stream_engine()` (an engine opened on the CUDA provider) or
+    `OnnxRuntimeEngine.cuda_stream_engine(path)` (a model's I/O read with a CPU session), both through
+    `from_engine`. Sessions exist only between `prepare_slots` and `release_slots`, which the runner calls.
     """
 
     def __init__(self, info: EngineInfo, *, device_id: int = 0, provider_options: Mapping[str, str] | None = None,
@@ -82,25 +84,14 @@ class OrtCudaStreamEngine:
         self._run_options: Any = None
 
     @classmethod
-    def open(cls, model_path: str, *, device_id: int = 0, provider_options: Mapping[str, str] | None = None,
-             cuda_graph: bool = True) -> OrtCudaStreamEngine:
-        from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
-
-        with OnnxRuntimeEngine(model_path, providers=["CPUExecutionProvider"]) as probe:
-            return cls(probe.info, device_id=device_id, provider_options=provider_options, cuda_graph=cuda_graph)
-
-    @classmethod
     def from_engine(cls, engine: Engine) -> OrtCudaStreamEngine:
         """The runner's sessions for an opened engine, with its CUDA provider options (engine.tf32) and
-        engine.cuda_graph (OnnxRuntimeEngine keeps both)."""
+        engine.cuda_graph (an OnnxRuntimeEngine keeps both as `cuda_provider_options` and `cuda_graph`)."""
         device = engine.info.device
         device_id = int(device.split(":", 1)[1]) if device.startswith("cuda:") else 0
-        from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
-
-        if isinstance(engine, OnnxRuntimeEngine):
-            return cls(engine.info, device_id=device_id, provider_options=engine.cuda_provider_options,
-                       cuda_graph=engine.cuda_graph)
-        return cls(engine.info, device_id=device_id)
+        options = getattr(engine, "cuda_provider_options", None)
+        return cls(engine.info, device_id=device_id, provider_options=options,
+                   cuda_graph=bool(getattr(engine, "cuda_graph", True)))
 
     def prepare_slots(self, slots: Sequence[SlotBinding]) -> None:
         ort = self._ort

@@ -8,6 +8,16 @@
         for result in runner.drain():            # the frames still in flight
             handle(...)
 
+    with CudaRunner(engine) as runner:           # or: frames in, results out, as soon as each is done
+        for result in runner.run(frames):        # a None in `frames`: nothing now, return what is in flight
+            handle(...)
+
+The pipeline drives it through its CUDA executor (edge_sdk/pipeline/executors/cuda.py).
+
+Timings of each result: `preprocess` (host seconds to stage the frame and enqueue its upload and letterbox),
+`infer` (device seconds between CUDA events around the engine's work on the slot's stream), `latency` (submit to
+collection), `host_submit`.
+
 Per frame: the raw 8-bit frame is copied into the slot's page-locked buffer, uploaded and letterboxed on
 the GPU by one kernel on the slot's upload stream; the engine enqueues its inference on the slot's work
 stream (which waits for the upload on the device, not on the host), followed by the copy of the outputs
@@ -32,7 +42,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
@@ -65,7 +75,8 @@ class RunnerOptions:
         when they take equal time).
     memory: "copy" (discrete GPUs: page-locked host buffers, copies on the slot's streams), "mapped"
         (Jetson: the GPU reads and writes mapped page-locked host memory, no copies), or "auto" (mapped
-        when the GPU is integrated). `edge_sdk.cuda.select.memory_mode_for_profile` maps a device profile.
+        when the GPU is integrated). `edge_sdk.pipeline.executors.cuda.memory_mode_for_profile` maps a
+        device profile.
     preprocess: "gpu" (the raw frame crosses the bus; one kernel letterboxes it) or "cpu"
         (`edge_sdk.preprocess.letterbox` on the host; the float tensor crosses the bus).
     max_frame_hw: the largest frame (height, width) the slots hold without growing their buffers.
@@ -291,11 +302,12 @@ class CudaRunner:
         t0 = time.perf_counter()
         with self._active() as backend:
             slot = self._next_slot(backend)
+            t_stage = time.perf_counter()
             if self.options.preprocess == "gpu":
                 info = self._stage_raw(backend, slot, image)
             else:
                 info = self._stage_cpu(backend, slot, image)
-            self._launch(backend, slot, frame, tag, info, t0)
+            self._launch(backend, slot, frame, tag, info, t0, time.perf_counter() - t_stage)
 
     def next_input(self) -> np.ndarray:
         """The page-locked input tensor the next `submit_tensor` uses, once it is free (preprocess="cpu").
@@ -327,7 +339,7 @@ class CudaRunner:
                 np.copyto(host, tensor, casting="same_kind")
             if self.memory == "copy":
                 backend.htod(slot.input_ptr, host, slot.upload_stream)
-            self._launch(backend, slot, None, tag, None, t0)
+            self._launch(backend, slot, None, tag, None, t0, 0.0)
 
     def _next_slot(self, backend: Backend) -> Slot:
         """The slot the next frame goes to, once the engine has read its previous input."""
@@ -378,10 +390,11 @@ class CudaRunner:
         return info
 
     def _launch(self, backend: Backend, slot: Slot, frame: Frame | None, tag: Any, info: LetterboxInfo | None,
-                t0: float) -> None:
+                t0: float, preprocess_s: float) -> None:
         backend.record(slot.uploaded, slot.upload_stream)
         self._collect_through(backend, slot)  # the slot's previous outputs are read before new ones land
         backend.wait(slot.work_stream, slot.uploaded)
+        backend.record(slot.started, slot.work_stream)
         try:
             self.engine.enqueue(slot.index, backend.stream_handle(slot.work_stream), slot.input_ptr, slot.output_ptrs)
         except EdgeSdkError:
@@ -395,7 +408,7 @@ class CudaRunner:
             for host, ptr in zip(slot.host_outputs, dev_outputs):
                 backend.dtoh(host, ptr, slot.work_stream)
         backend.record(slot.done, slot.work_stream)
-        slot.pending = Pending(self._seq, frame, tag, info, t0, time.perf_counter() - t0)
+        slot.pending = Pending(self._seq, frame, tag, info, t0, time.perf_counter() - t0, preprocess_s)
         self._inflight.append(slot)
         self._seq += 1
 
@@ -409,9 +422,10 @@ class CudaRunner:
             raise EngineError(f"slot {slot.index} was in flight without a frame")
         slot.pending = None
         outputs = [np.array(h, copy=True) for h in slot.host_outputs]
+        infer_s = backend.elapsed_ms(slot.started, slot.consumed) / 1000.0
         self._ready.append(RunnerResult(pending.seq, outputs, pending.frame, pending.tag, pending.letterbox,
-                                        {"host_submit": pending.host_submit_s,
-                                         "latency": time.perf_counter() - pending.t_submit}))
+                                        {"host_submit": pending.host_submit_s, "preprocess": pending.preprocess_s,
+                                         "infer": infer_s, "latency": time.perf_counter() - pending.t_submit}))
 
     def _collect_through(self, backend: Backend, slot: Slot) -> None:
         """Collect, oldest first, up to and including `slot`'s frame in flight."""
@@ -438,3 +452,15 @@ class CudaRunner:
             out = list(self._ready)
             self._ready.clear()
             return out
+
+    def run(self, frames: Iterable[Frame | None]) -> Iterator[RunnerResult]:
+        """Submit each frame and yield the finished results in submission order; at the end, the rest.
+
+        A `None` in `frames` means "no frame right now" (a queue read that timed out): the oldest frame in
+        flight is then waited for and yielded, so results of a stream that pauses do not wait for the next
+        frame. Stopping the iteration early leaves frames in flight: the runner's exit waits for and drops them."""
+        for frame in frames:
+            if frame is not None:
+                self.submit(frame)
+            yield from self.results(wait=frame is None)
+        yield from self.drain()

@@ -1,10 +1,11 @@
 """One slot of the runner: the buffers, streams and events one frame in flight needs.
 
 Each slot has an upload stream (host-to-device copy of the frame and the preprocess kernel) and a work
-stream (the engine's inference and the device-to-host copy of its outputs), and three events:
+stream (the engine's inference and the device-to-host copy of its outputs), and four events:
 
     uploaded   on the upload stream after the preprocess: the work stream waits for it on the device
-    consumed   on the work stream after the engine's enqueue: the input buffers are free again
+    started    on the work stream before the engine's enqueue (timing: the `infer` figure starts here)
+    consumed   on the work stream after the engine's enqueue: the input buffers are free again (timing: it ends)
     done       on the work stream after the output copy: the host may read the outputs
 
 Two streams per slot let the next frame's upload into a slot start as soon as the engine has read the
@@ -53,6 +54,7 @@ class Pending:
     letterbox: LetterboxInfo | None
     t_submit: float
     host_submit_s: float
+    preprocess_s: float = 0.0
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Slot:
     upload_stream: Any = None
     work_stream: Any = None
     uploaded: Any = None
+    started: Any = None
     consumed: Any = None
     done: Any = None
     host_raw: np.ndarray | None = None  # GPU preprocess: the raw frame (flat uint8), page-locked
@@ -109,7 +112,8 @@ def allocate_slot(backend: Backend, index: int, layout: SlotLayout) -> Slot:
     slot = Slot(index)
     try:
         slot.upload_stream, slot.work_stream = backend.stream(), backend.stream()
-        slot.uploaded, slot.consumed, slot.done = backend.event(), backend.event(), backend.event()
+        slot.uploaded, slot.done = backend.event(), backend.event()
+        slot.started, slot.consumed = backend.event(timing=True), backend.event(timing=True)
         in_bytes = _nbytes(layout.input_shape, layout.input_dtype)
         if layout.gpu_preprocess:
             allocate_raw(backend, slot, layout.raw_capacity, layout.mapped)
@@ -156,7 +160,7 @@ def free_slot(backend: Backend, slot: Slot) -> list[BaseException]:
     for host in [slot.host_input, *slot.host_outputs]:
         if host is not None:
             attempt(functools.partial(backend.free_pinned, host))
-    for ev in (slot.uploaded, slot.consumed, slot.done):
+    for ev in (slot.uploaded, slot.started, slot.consumed, slot.done):
         if ev is not None:
             attempt(functools.partial(backend.release_event, ev))
     for st in (slot.upload_stream, slot.work_stream):
@@ -164,6 +168,6 @@ def free_slot(backend: Backend, slot: Slot) -> list[BaseException]:
             attempt(functools.partial(backend.release_stream, st))
     slot.dev_input = slot.host_input = None
     slot.dev_outputs, slot.host_outputs = [], []
-    slot.uploaded = slot.consumed = slot.done = slot.upload_stream = slot.work_stream = None
+    slot.uploaded = slot.started = slot.consumed = slot.done = slot.upload_stream = slot.work_stream = None
     slot.pending = None
     return errors

@@ -21,7 +21,7 @@ from edge_sdk.daemon.reload import ConfigSource, reload_config
 from edge_sdk.daemon.supervisor import SystemdSupervisor
 from edge_sdk.frame import FrameResult
 from edge_sdk.pipeline.build import ModelBundle, open_event_layer, open_publisher_for, open_sources
-from edge_sdk.pipeline.gpu import gpu_runner_factory
+from edge_sdk.pipeline.executors import executor_for
 from edge_sdk.pipeline.pipeline import Pipeline, PipelineParts
 from edge_sdk.signals import StopSignal
 from edge_sdk.sources.status import StatusBoard
@@ -167,13 +167,11 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
             layer = open_event_layer(cfg, bundle, publisher)
             if layer is not None:  # closed before the publisher: the last `end` events are spooled and drained
                 stack.enter_context(layer)
-            from edge_sdk.cuda.select import engine_runs_on_gpu
-
-            sources = stack.enter_context(open_sources(cfg, gpu=engine_runs_on_gpu(bundle.engine.info)))
+            sources = stack.enter_context(open_sources(cfg, gpu=bundle.engine.info.runs_on_gpu))
             sink = _PublisherSink(publisher) if publisher is not None else None
             parts = PipelineParts(bundle.engine, bundle.decoder, bundle.params, bundle.metadata, sources,
                                   sink=sink, on_result=count,
-                                  make_runner=gpu_runner_factory(cfg, bundle.engine, bundle.preprocess),
+                                  executor=executor_for(cfg, bundle.engine, bundle.spec),
                                   preprocess=bundle.preprocess)
             pipeline = Pipeline(parts, queue_size=cfg.pipeline.queue_size, max_frames=max_frames,
                                 background_nice=cfg.pipeline.background_nice)

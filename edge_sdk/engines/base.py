@@ -13,13 +13,16 @@ import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 import numpy as np
 
 from edge_sdk.config.base import Section
 from edge_sdk.engines.inputs import check_inputs
 from edge_sdk.errors import EngineError
+
+if TYPE_CHECKING:
+    from edge_sdk.cuda.api import StreamEngine
 
 #: What `Engine.infer` accepts: one array (a one-input model), arrays in `info.inputs` order, or arrays by name.
 Inputs = np.ndarray | Sequence[np.ndarray] | Mapping[str, np.ndarray]
@@ -52,6 +55,11 @@ class EngineInfo:
     #: to its fixed one. Then all inputs of one call must share the leading size. None: exactly the declared
     #: leading dimension (any size where it is dynamic).
     batch_range: tuple[int, int] | None = None
+
+    @property
+    def runs_on_gpu(self) -> bool:
+        """On a CUDA device or a DLA core (both enqueue on CUDA streams)."""
+        return self.device.startswith(("cuda", "dla"))
 
     @property
     def input_hw(self) -> tuple[int, int]:
@@ -126,6 +134,12 @@ class Engine(abc.ABC):
 
         May still see a `close` from another thread that raced the check: raise EngineError("engine is closed")
         then, never touch freed memory."""
+
+    def stream_engine(self) -> StreamEngine | None:
+        """This engine's form on CUDA streams (edge_sdk/cuda/api.py), which the CUDA-stream runner drives: an engine
+        on a GPU or DLA returns it (itself, or per-slot sessions of its model); None (the default) for an engine
+        that runs only through `infer` (the CPU). It is what chooses the pipeline's executor."""
+        return None
 
     @final
     def close(self) -> None:

@@ -18,7 +18,7 @@ from edge_sdk.engines.base import Engine
 from edge_sdk.engines.model_info import ModelMetadata
 from edge_sdk.engines.registry import open_engine
 from edge_sdk.errors import ConfigError, EdgeSdkError, ModelError
-from edge_sdk.preprocess.spec import PreprocessSpec
+from edge_sdk.preprocess.spec import PreprocessSpec, ultralytics_spec
 from edge_sdk.sources.base import Source
 from edge_sdk.sources.reconnect import ReconnectPolicy
 from edge_sdk.sources.registry import open_source
@@ -36,6 +36,11 @@ class ModelBundle:
     params: DecodeParams
     preprocess: PreprocessSpec | None = None  # None: Ultralytics' letterbox at the engine's input size
     resolved: Any = None  # the edge_sdk.model.resolve.ResolvedModel it came from
+
+    @property
+    def spec(self) -> PreprocessSpec:
+        """The model's preprocessing (Ultralytics' letterbox at the engine's input size when none was settled)."""
+        return self.preprocess or ultralytics_spec(self.engine.info.input_hw)
 
 
 def model_path_for(cfg: AppConfig) -> Path:

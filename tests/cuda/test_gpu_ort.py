@@ -15,9 +15,7 @@ import pytest
 
 from edge_sdk.cuda.api import SlotBinding
 from edge_sdk.cuda.kernels import SPIN_ARGS
-from edge_sdk.cuda.ort_cuda import OrtCudaStreamEngine
 from edge_sdk.cuda.runner import CudaRunner, RunnerOptions
-from edge_sdk.cuda.stage import run_frames
 from edge_sdk.decode.base import DecodeParams, Detections
 from edge_sdk.decode.yolov8 import decode_yolov8
 from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
@@ -78,9 +76,9 @@ def standin_detector(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
 
 def check_runner_against_cpu(model: Path, video: Path, slots: int, backend: Any) -> None:
     reference = cpu_reference(model, video)
-    engine = OrtCudaStreamEngine.open(str(model), provider_options=STRICT, cuda_graph=GRAPH)
+    engine = OnnxRuntimeEngine.cuda_stream_engine(str(model), provider_options=STRICT, cuda_graph=GRAPH)
     with CudaRunner(engine, RunnerOptions(slots=slots), backend=backend) as runner:
-        results = list(run_frames(runner, video_frames(video)))
+        results = list(runner.run(video_frames(video)))
     assert [r.seq for r in results] == list(range(len(reference)))
     problems, worst_iou, worst_score, matched = [], 1.0, 0.0, 0
     for r, ref in zip(results, reference):
@@ -110,9 +108,9 @@ def test_standin_model_on_cuda_streams_matches_the_cpu(ort_cuda: Any, cuda_backe
     model, video = standin_detector
     with OnnxRuntimeEngine(model) as cpu:
         expected = [cpu.infer(letterbox(f.image, (640, 640))[0])[0] for f in video_frames(video)]
-    engine = OrtCudaStreamEngine.open(str(model), provider_options=STRICT, cuda_graph=GRAPH)
+    engine = OnnxRuntimeEngine.cuda_stream_engine(str(model), provider_options=STRICT, cuda_graph=GRAPH)
     with CudaRunner(engine, RunnerOptions(slots=slots), backend=cuda_backend) as runner:
-        results = list(run_frames(runner, video_frames(video)))
+        results = list(runner.run(video_frames(video)))
     assert [r.seq for r in results] == list(range(len(expected)))
     for r, exp in zip(results, expected):
         scores, boxes = r.outputs[0][0, 4:], r.outputs[0][0, :4]
@@ -125,7 +123,7 @@ def test_enqueue_runs_on_the_slot_stream_and_returns_before_it_is_done(ort_cuda:
                                                                          standin_detector: tuple[Path, Path]) -> None:
     be = cuda_backend
     model = standin_detector[0]
-    engine = OrtCudaStreamEngine.open(str(model), provider_options=STRICT, cuda_graph=GRAPH)
+    engine = OnnxRuntimeEngine.cuda_stream_engine(str(model), provider_options=STRICT, cuda_graph=GRAPH)
     x = np.random.default_rng().random((1, 3, 640, 640), dtype=np.float32)
     with OnnxRuntimeEngine(model) as cpu:
         expected = cpu.infer(x)

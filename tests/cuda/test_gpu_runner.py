@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from edge_sdk.cuda.runner import CudaRunner, RunnerOptions
-from edge_sdk.cuda.stage import run_frames
 from edge_sdk.frame import Frame
 from edge_sdk.preprocess import letterbox
 from tools.gpu.spin import SpinEngine, measure_cycles_per_ms
@@ -100,7 +99,7 @@ def test_shutdown_with_frames_in_flight_then_the_gpu_is_still_usable(cuda_backen
     assert runner.discarded == 3 and runner.in_flight == 0
     sent = frames(4)
     with CudaRunner(spin(cuda_backend, cycles_per_ms, 0.1), RunnerOptions(slots=2), backend=cuda_backend) as again:
-        results = list(run_frames(again, sent))
+        results = list(again.run(sent))
     for r, f in zip(results, sent):
         r.tag = ("tag", f.frame_id)
     check(results, sent)
@@ -111,5 +110,5 @@ def test_own_backend_is_opened_and_closed(cycles_per_ms: float, cuda_backend: An
     engine = spin(cuda_backend, cycles_per_ms, 0.1)
     sent = frames(3)
     with CudaRunner(engine, RunnerOptions(slots=2)) as runner:
-        results = list(run_frames(runner, sent))
+        results = list(runner.run(sent))
     assert [r.frame for r in results] == sent

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from edge_sdk.cuda.runner import CudaRunner, RunnerOptions
-from edge_sdk.cuda.stage import run_frames
 from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 from edge_sdk.engines.base import EngineInfo, TensorSpec
 from edge_sdk.errors import EngineError
@@ -89,7 +88,7 @@ def test_real_onnx_runtime_through_the_runner_matches_the_plain_engine(conv_onnx
         engine = StandInEngine(backend, ort_cpu.info, lambda x: ort_cpu.infer(x))
         opts = RunnerOptions(slots=2, preprocess=preprocess, max_frame_hw=(240, 320))  # type: ignore[arg-type]
         with CudaRunner(engine, opts, backend=backend) as runner:
-            results = list(run_frames(runner, frames))
+            results = list(runner.run(frames))
     assert [r.frame for r in results] == frames
     for r, exp in zip(results, expected):
         np.testing.assert_allclose(r.outputs[0], exp, rtol=0, atol=1e-5)
@@ -103,7 +102,7 @@ def test_mapped_memory_makes_no_copies() -> None:
     frames = tag_frames(10)
     with CudaRunner(engine, RunnerOptions(slots=2, memory="auto", max_frame_hw=(32, 32)), backend=backend) as runner:
         assert runner.memory == "mapped"
-        results = list(run_frames(runner, frames))
+        results = list(runner.run(frames))
     assert backend.copies == 0
     for r, f in zip(results, frames):
         np.testing.assert_array_equal(r.outputs[0].reshape(-1), expected_tag(f))
@@ -180,7 +179,7 @@ def test_stage_yields_pending_results_when_the_source_is_idle() -> None:
     engine = StandInEngine(backend, tagging_info(), tagging_compute())
     frames = tag_frames(3)
     with CudaRunner(engine, RunnerOptions(slots=3, max_frame_hw=(32, 32)), backend=backend) as runner:
-        stage = run_frames(runner, [frames[0], None, frames[1], frames[2], None, None])
+        stage = runner.run([frames[0], None, frames[1], frames[2], None, None])
         first = next(stage)  # the None after frame 0 makes the stage wait for it
         assert first.frame is frames[0]
         rest = list(stage)

@@ -1,7 +1,7 @@
-"""The pipeline's GPU branch (CUDA runner instead of the threaded preprocess/infer stages), driven through
-the runner's CPU stand-in backend (tests/cuda/standin.py) with the real ONNX Runtime engine computing.
-This checks the wiring (order, metadata, box mapping, end of stream, results equal to the CPU branch); it
-says nothing about CUDA itself: tests/cuda/test_gpu_*.py do that on a GPU."""
+"""The pipeline's CUDA executor (the CUDA-stream runner instead of CPU workers), driven through the runner's CPU
+stand-in backend (tests/cuda/standin.py) with the real ONNX Runtime engine computing. This checks the wiring (order,
+metadata, box mapping, end of stream, results and stats equal to the CPU executor's); it says nothing about CUDA
+itself: tests/cuda/test_gpu_*.py do that on a GPU."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from edge_sdk.config import load_config
 from edge_sdk.cuda.runner import CudaRunner, RunnerOptions
 from edge_sdk.frame import FrameResult
 from edge_sdk.pipeline.build import open_model, open_sources
+from edge_sdk.pipeline.executors.cuda import CudaExecutor
 from edge_sdk.pipeline.pipeline import Pipeline, PipelineParts
 from tests.cuda.standin import StandInBackend, StandInEngine
 from tests.pipeline.conftest import app_yaml
@@ -22,7 +23,7 @@ def _run(cfg_path: Path, gpu: bool) -> tuple[list[FrameResult], Pipeline]:
     cfg = load_config(cfg_path)
     bundle = open_model(cfg)
     got: list[FrameResult] = []
-    make_runner = None
+    executor = None
     if gpu:
         backend = StandInBackend(jitter_s=0.001)
         engine = StandInEngine(backend, bundle.engine.info, lambda x: bundle.engine.infer(x))
@@ -30,10 +31,12 @@ def _run(cfg_path: Path, gpu: bool) -> tuple[list[FrameResult], Pipeline]:
         def make_runner() -> CudaRunner:
             return CudaRunner(engine, RunnerOptions(slots=2, max_frame_hw=(240, 320)), backend=backend)
 
+        executor = CudaExecutor(make_runner)
+
     try:
         with open_sources(cfg) as sources:
             parts = PipelineParts(bundle.engine, bundle.decoder, bundle.params, bundle.metadata, sources,
-                                  on_result=got.append, make_runner=make_runner)
+                                  on_result=got.append, executor=executor)
             pipeline = Pipeline(parts).start()
             assert pipeline.wait(60)
             pipeline.join()
@@ -54,7 +57,8 @@ def test_gpu_branch_gives_the_cpu_branch_results_in_order(tmp_path: Path, video:
         assert b.frame.t_capture_mono > 0 and b.frame.camera == "cam0"
     np.testing.assert_allclose(gpu[0].detections.boxes[0], [120, 100, 200, 140], atol=0.5)
     assert pipeline.stats["infer"].count == 40
-    assert pipeline.stats["preprocess"].count == 0  # letterboxing happened in the runner, not on the CPU
+    assert pipeline.stats["preprocess"].count == 40  # both executors record preprocess and infer per frame
+    assert pipeline.snapshot()["engine"]["executor"] == "cuda-streams"
 
 
 def test_engine_of_a_gpu_pipeline_is_not_swapped_live(tmp_path: Path, video: Path, const_model: Path) -> None:
@@ -64,7 +68,7 @@ def test_engine_of_a_gpu_pipeline_is_not_swapped_live(tmp_path: Path, video: Pat
     bundle = open_model(cfg)
     try:
         parts = PipelineParts(bundle.engine, bundle.decoder, bundle.params, bundle.metadata, [],
-                              make_runner=lambda: None)  # type: ignore[arg-type,return-value]
+                              executor=CudaExecutor(lambda: None))  # type: ignore[arg-type,return-value]
         with pytest.raises(ValueError, match="restart"):
             Pipeline(parts).swap_engine(bundle.engine)
     finally:

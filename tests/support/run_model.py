@@ -12,7 +12,7 @@ import numpy as np
 from edge_sdk.config.loader import load_config_text
 from edge_sdk.frame import FrameResult
 from edge_sdk.pipeline.build import ModelBundle, open_model, open_sources
-from edge_sdk.pipeline.gpu import gpu_runner_factory
+from edge_sdk.pipeline.executors import executor_for
 from edge_sdk.pipeline.pipeline import Pipeline, PipelineParts
 
 
@@ -39,7 +39,7 @@ def run_pipeline(config_text: str, base_dir: Path) -> tuple[ModelBundle, list[Fr
         with open_sources(cfg) as sources:
             parts = PipelineParts(bundle.engine, bundle.decoder, bundle.params, bundle.metadata, sources,
                                   on_result=got.append, preprocess=bundle.preprocess,
-                                  make_runner=gpu_runner_factory(cfg, bundle.engine, bundle.preprocess))
+                                  executor=executor_for(cfg, bundle.engine, bundle.spec))
             pipeline = Pipeline(parts, queue_size=2).start()
             assert pipeline.wait(120), "the pipeline did not finish"
             pipeline.join()

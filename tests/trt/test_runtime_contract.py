@@ -78,6 +78,12 @@ def test_edge_sdk_logic_enqueue_uses_one_context_per_slot(path: str, install_fak
     _, rec = install_fake_trt(path, FakeState(on_execute=lambda addr, stream: seen.append((addr, stream))))
     art = build_engine(detector, None, AGX, TensorRtEngineConfig(), tmp_path / "e")
     with TensorRtEngine(art.engine_path, slots=2) as engine, engine.activated():
+        from edge_sdk.cuda.api import SlotBinding, StreamEngine
+
+        assert engine.stream_engine() is engine and isinstance(engine, StreamEngine)  # the runner drives it as it is
+        engine.prepare_slots([SlotBinding(i, 11 + i, 0x1000, (0x2000,)) for i in range(2)])
+        with pytest.raises(EngineError, match=r"uses 3 slots but the TensorRT engine was opened with 2"):
+            engine.prepare_slots([SlotBinding(i, 0, 0, (0,)) for i in range(3)])
         engine.enqueue(0, 11, 0x1000, [0x2000])
         engine.enqueue(1, 12, 0x3000, (0x4000,))
         with pytest.raises(ValueError, match="slot 2 out of range"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -13,6 +13,9 @@ from edge_sdk.engines.base import Backend, Engine, EngineConfigBase, EngineInfo,
 from edge_sdk.engines.model_info import file_sha256
 from edge_sdk.errors import EngineError, ModelError
 from edge_sdk.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from edge_sdk.cuda.ort_cuda import OrtCudaStreamEngine
 
 _ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
               "tensor(uint8)": "uint8", "tensor(int8)": "int8", "tensor(uint16)": "uint16", "tensor(int16)": "int16",
@@ -142,6 +145,26 @@ class OnnxRuntimeEngine(Engine):
         return cls(model_path, providers=list(config.providers), intra_op_threads=config.intra_op_threads,
                    graph_rewrites=config.graph_rewrites, workers=config.workers, tf32=config.tf32,
                    cuda_graph=config.cuda_graph)
+
+    def stream_engine(self) -> OrtCudaStreamEngine | None:
+        """On the CUDA provider: per-slot sessions of this model on the runner's streams (edge_sdk/cuda/ort_cuda.py),
+        with this engine's provider options and cuda_graph; on the CPU: None (CPU workers run `infer`)."""
+        if not self.info.runs_on_gpu:
+            return None
+        from edge_sdk.cuda.ort_cuda import OrtCudaStreamEngine
+
+        return OrtCudaStreamEngine.from_engine(self)
+
+    @classmethod
+    def cuda_stream_engine(cls, model_path: str, *, provider_options: dict[str, str] | None = None,
+                           cuda_graph: bool = True) -> OrtCudaStreamEngine:
+        """`model_path` on ONNX Runtime's CUDA provider as the runner drives it (its I/O read with a CPU session)."""
+        from edge_sdk.cuda.ort_cuda import OrtCudaStreamEngine
+
+        with cls(model_path, providers=["CPUExecutionProvider"], graph_rewrites=False) as probe:
+            engine = OrtCudaStreamEngine.from_engine(probe)
+        engine.provider_options, engine.cuda_graph = dict(provider_options or {}), cuda_graph
+        return engine
 
     def infer_impl(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Thread-safe: ONNX Runtime sessions accept concurrent `run` calls (see `workers`)."""

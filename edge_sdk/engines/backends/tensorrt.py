@@ -11,10 +11,10 @@ Two ways to run a `TensorRtEngine`:
 - `infer(batch)` (checked by the base class, then `infer_impl`): synchronous, on slot 0, with the engine's
   own stream and page-locked buffers; returns fresh float arrays the caller owns.
 - `enqueue(slot, stream_handle, input_ptr, output_ptrs)`: for the CUDA-stream runner (edge_sdk/cuda/),
-  which owns its device buffers and streams. Each slot has its own execution context, so with 2 slots two
-  frames can be in flight on two streams. Call it inside `with engine.activated():`, and never enqueue a
-  slot again before its previous work on its stream has finished. `io` lists the tensors (order of
-  `output_ptrs`: `outputs`), with shapes, dtypes and byte sizes to allocate.
+  which owns its device buffers and streams (the engine is its own `stream_engine()`). Each slot has its own
+  execution context, so with 2 slots two frames can be in flight on two streams. Call it inside
+  `with engine.activated():`, and never enqueue a slot again before its previous work on its stream has finished.
+  `io` lists the tensors (order of `output_ptrs`: `outputs`), with shapes, dtypes and byte sizes to allocate.
 
 CUDA goes through edge-sdk's one CUDA layer (edge_sdk/cuda/pycuda_backend.py, buffers.py), the runner's too.
 Without TensorRT, opening raises DependencyMissing saying how to install it; nothing else in edge-sdk needs it.
@@ -52,9 +52,11 @@ from edge_sdk.errors import EngineError, ModelError
 
 if TYPE_CHECKING:
     import contextlib
+    from collections.abc import Sequence
 
     import tensorrt as trt
 
+    from edge_sdk.cuda.api import SlotBinding
     from edge_sdk.cuda.buffers import IoBuffers
     from edge_sdk.cuda.pycuda_backend import PycudaBackend
 
@@ -180,6 +182,20 @@ class TensorRtEngine(Engine):
     def cuda(self) -> PycudaBackend | None:
         """The engine's CUDA layer (its context, for the caller's buffers and streams); None once closed."""
         return self._cuda
+
+    def stream_engine(self) -> TensorRtEngine:
+        """The engine itself: its per-slot contexts are made when it opens (edge_sdk/cuda/api.py's StreamEngine)."""
+        return self
+
+    def prepare_slots(self, slots: Sequence[SlotBinding]) -> None:
+        """The runner's slots use this engine's contexts: no more slots than it was opened with (`engine.slots`)."""
+        if len(slots) > len(self._contexts):
+            raise EngineError(f"the runner uses {len(slots)} slots but the TensorRT engine was opened with "
+                              f"{len(self._contexts)}", where="engine.slots",
+                              fix="open the engine with as many slots as the runner uses")
+
+    def release_slots(self) -> None:
+        """The contexts live as long as the engine (its owner closes it)."""
 
     def activated(self) -> contextlib.AbstractContextManager[None]:
         """Make the engine's CUDA context current in this thread (for `enqueue` and the caller's CUDA calls)."""
