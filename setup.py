@@ -73,6 +73,8 @@ setup(
                  "Jinja2>=3.1",
                  "nvidia-cuda-nvrtc-cu12==12.2.140; platform_machine == 'x86_64'"],
         "dev": ["mypy>=1.10", "ruff>=0.5", "types-PyYAML"],
+        # tools/bench_build.py: NNCF's post-training quantization, the build-time reference (ONNX backend, no torch)
+        "bench": ["nncf>=2.12"],
     },
     entry_points={"console_scripts": ["edge-sdk=edge_sdk.cli.main:main"]},
     classifiers=["Programming Language :: Python :: 3", "Operating System :: POSIX :: Linux"],

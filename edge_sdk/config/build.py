@@ -49,8 +49,22 @@ class BuildConfig(Section):
     gate_bootstrap: int = Field(100, ge=0, le=10000,
                                 description="draws of the held-out frames for the 90% interval of each shipped form's "
                                             "drop (how far the gate's figure can be trusted); 0 = no interval")
+    gate_min_class_objects: int = Field(
+        10, ge=0, le=100000, description="classes with fewer reference objects in the held-out frames are reported "
+                                         "per class but do not decide the gate (the deciding mAP is over the other "
+                                         "classes); 0 = every class decides")
     repair: bool = Field(True, description="when over budget, keep the most quantization-sensitive layers in float and retry")
     max_float_layers: int = Field(8, ge=0, le=1000, description="repair limit: most layers kept in float")
+    repair_min_gain: float = Field(0.05, ge=0.0, le=100.0,
+                                   description="repair stops when a step lowers the drop by less than this many mAP50-95 "
+                                               "points (more float layers no longer help)")
+    repair_time_limit_s: float = Field(600.0, ge=0.0, le=86400.0,
+                                       description="repair stops starting new attempts after this many seconds per form "
+                                                   "(0 = no limit)")
+    cpu_min_speedup: float = Field(1.1, ge=0.0, le=100.0,
+                                   description="the INT8 CPU form ships only when this build measured it at least this "
+                                               "many times faster than FP32 on this machine; otherwise FP32 runs and the "
+                                               "report says so (0 = ship INT8 whatever its speed)")
     sensitivity_frames: int = Field(6, ge=1, le=1000, description="calibration frames the per-layer sensitivity is measured on")
     speed_runs: int = Field(20, ge=1, le=10000, description="timed runs of each model for the report's latency")
     threads: int = Field(0, ge=0, le=256, description="ONNX Runtime threads for calibration and the gate; 0 = all cores")

@@ -1,4 +1,6 @@
-"""Graph rewrites applied in memory before ONNX Runtime loads a model (the file is never changed). Each computes
+"""Graph rewrites applied in memory before ONNX Runtime loads a model (the file is never changed), each all or
+nothing (onnx_graph.transaction: one that fails half-way is skipped with a warning and leaves the graph as it
+was, so the next rewrite and the session see a consistent model). Each computes
 the same function as what it replaces; softmax-last-axis, softmax-expectation and qdq-pointwise-matmul round
 floats differently (by a few ulp), the others give bit-identical outputs. Those for the float part of a detection head
 (softmax-expectation, float-conv-weights) live in graph_rewrite_head.py, qdq-pointwise-matmul (integer matmuls
@@ -258,7 +260,8 @@ def rewrite_for_cpu(path: Path, *, cpu: bool = True) -> Rewritten | None:
         if name in CPU_ONLY and not cpu:
             continue
         try:
-            count = rewrite(head)
+            with onnx_graph.transaction(head):  # a rewrite that fails half-way leaves the graph as it was
+                count = rewrite(head)
         except Exception as exc:  # a rewrite is an optimisation: never a reason not to run the model
             log.warning("graph rewrite %s skipped on %s: %s", name, path, exc)
             continue

@@ -170,8 +170,10 @@ def resolve_int8_model(cfg: AppConfig, form: str | None = None) -> Path:
     """The INT8 Q/DQ model `edge-sdk build` made for this config, checked to be current.
 
     form: "ort" (the CPU-accelerated form), "trt" (the TensorRT form) or None: TensorRT engines get the
-    TensorRT form, ONNX Runtime gets `build.cpu_form`. Raises BuildError when there is no build, or when
-    the FP32 model, the settings or the calibration frames changed since it was made.
+    TensorRT form, ONNX Runtime gets `build.cpu_form`. Raises BuildError when there is no build, when the FP32
+    model, the settings or the calibration frames changed since it was made, or when the CPU form was built for
+    integer instructions this CPU lacks. With form None, the FP32 model is returned (and a warning logged) where
+    the build measured the CPU form no faster than `build.cpu_min_speedup` times FP32 (see report.txt).
     """
     from edge_sdk.calibration.dataset import calibration_fingerprint, frames_folder
     from edge_sdk.engines.model_info import file_sha256
@@ -181,6 +183,7 @@ def resolve_int8_model(cfg: AppConfig, form: str | None = None) -> Path:
     if manifest is None:
         raise BuildError("there is no INT8 build for this config (model.precision is int8)", where=str(folder),
                          fix=BUILD_HINT)
+    explicit = form is not None
     if form is None:
         form = "trt" if cfg.engine.type == "tensorrt" else cfg.build.cpu_form
     stale = []
@@ -196,8 +199,33 @@ def resolve_int8_model(cfg: AppConfig, form: str | None = None) -> Path:
     stale += verify_files(folder, manifest)
     if stale:
         raise BuildError(f"the INT8 build is stale: {'; '.join(stale)}", where=str(folder), fix=BUILD_HINT)
+    if form == "ort":
+        cpu_form = _cpu_form_here(manifest, folder, fp32, explicit)
+        if cpu_form is not None:
+            return cpu_form
     role = "trt_qdq" if form == "trt" else "ort_qdq"
     entry = manifest.get("files", {}).get(role)
     if entry is None:
         raise BuildError(f"the INT8 build has no {form} model", where=str(folder), fix=BUILD_HINT)
     return folder / str(entry["name"])
+
+
+def _cpu_form_here(manifest: dict[str, Any], folder: Path, fp32: Path, explicit: bool) -> Path | None:
+    """Refuse a CPU form this CPU would compute wrong; the FP32 model where the build chose FP32 for this CPU."""
+    from edge_sdk.quant import ships
+    from edge_sdk.quant.cpu_isa import detect, unsafe_here
+
+    built = manifest.get("cpu") or {}
+    here = detect()
+    problem = unsafe_here(built, here) if built else None
+    if problem:
+        raise BuildError(problem, where=str(folder), fix=f"{BUILD_HINT} on this machine: it rebuilds for this CPU")
+    if built and built.get("isa") != here.dot:
+        log.warning("the INT8 CPU form was built and timed on %s (%s); this CPU is %s (%s): run `edge-sdk build` here "
+                    "to measure it on this CPU", built.get("model"), built.get("isa"), here.model, here.dot)
+    decision = ships.shipped(manifest, ships.TARGET_CPU)
+    if explicit or decision is None or decision.get("chosen") == "int8":
+        return None
+    log.warning("model.precision int8: running the FP32 model on this CPU: %s (see %s)", decision.get("reason"),
+                folder / REPORT_TXT)
+    return fp32

@@ -1,17 +1,21 @@
-"""The INT8 step of `edge-sdk build`: frames -> ranges -> Q/DQ models + TensorRT cache -> gate -> artifacts.
+"""The INT8 step of `edge-sdk build`: preflight -> frames -> ranges -> Q/DQ models + TensorRT cache -> gate ->
+what ships -> artifacts.
 
     outcome = build_int8(cfg)              # reuses an up-to-date build; force=True rebuilds
     outcome.model("ort"), outcome.report   # GateFailed (a BuildError) carries the report when refused
 
-Every input is checked before anything is written (frames, model on ONNX Runtime, config patterns), all
-outputs are staged in a private folder and published together (artifacts.py), so bad input or a refused
-gate leaves no partial artifacts. A refused gate writes report.failed.json/.txt into the build directory.
+Every input is checked before anything is written (frames, the model's graph by the preflight, the model on
+ONNX Runtime, config patterns), all outputs are staged in a private folder and published together
+(artifacts.py), so bad input or a refused gate leaves no partial artifacts. A refused gate writes
+report.failed.json/.txt into the build directory. The CPU form is built for this CPU's instruction set
+(cpu_isa.py) and ships only when measured faster than FP32 here (ships.py); the report times every phase.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +28,14 @@ from edge_sdk.calibration.dataset import FrameSplit, calibration_fingerprint, ev
 from edge_sdk.errors import ConfigError, GateFailed, ModelError
 from edge_sdk.quant import artifacts as art
 from edge_sdk.quant import report as rep
+from edge_sdk.quant import ships
+from edge_sdk.quant.phases import Phases
 
 if TYPE_CHECKING:
     from edge_sdk.config.app import AppConfig
+    from edge_sdk.quant.cpu_isa import CpuIsa
     from edge_sdk.quant.gate import GateSettings
+    from edge_sdk.quant.preflight import Preflight
     from edge_sdk.quant.repair import FormResult, RepairJob
 
 log = logging.getLogger(__name__)
@@ -55,7 +63,9 @@ class BuildOutcome:
 
 @dataclass
 class _Prepared:
-    fp32: Path
+    fp32: Path  # the user's model (identity: sha256, manifest)
+    pre: Preflight  # the prepared float model every step reads (pre.path)
+    isa: CpuIsa
     split: FrameSplit
     key: str
     model_sha: str
@@ -69,33 +79,40 @@ class _Prepared:
 def build_int8(cfg: AppConfig, *, force: bool = False, progress: bool = True) -> BuildOutcome:
     """Build (or reuse) the INT8 artifacts of `cfg`. Raises CalibrationError/ModelError/ConfigError on bad input,
     GateFailed when the accuracy gate refuses the result."""
-    t0 = time.monotonic()
+    phases = Phases()
     folder = art.build_dir(cfg)
-    prep = _prepare(cfg)
-    with art.build_lock(folder):  # one build at a time; what a killed build left is removed first
-        if not force:
-            reused = _reusable(folder, prep.key)
-            if reused is not None:
-                return reused
-        staging = art.Staging.create(folder)
-        try:
-            return _build(cfg, prep, staging, t0, progress)
-        finally:
-            staging.discard()
+    with tempfile.TemporaryDirectory(prefix="edge-sdk-preflight-") as tmp:
+        with phases("preflight"):
+            prep = _prepare(cfg, Path(tmp))
+        with art.build_lock(folder):  # one build at a time; what a killed build left is removed first
+            if not force:
+                reused = _reusable(folder, prep.key)
+                if reused is not None:
+                    return reused
+            staging = art.Staging.create(folder)
+            try:
+                return _build(cfg, prep, staging, phases, progress)
+            finally:
+                staging.discard()
 
 
-def _prepare(cfg: AppConfig) -> _Prepared:
+def _prepare(cfg: AppConfig, work: Path) -> _Prepared:
     from edge_sdk.engines.model_info import file_sha256
+    from edge_sdk.quant.cpu_isa import detect
+    from edge_sdk.quant.preflight import prepare
 
     fp32 = cfg.resolve(cfg.model.path)
     if not fp32.is_file():
         raise ModelError("model file not found", where=str(fp32), fix="set model.path to the FP32 ONNX model")
+    pre = prepare(fp32, cfg.build.op_types, work)  # refuses in seconds what cannot be quantized
     split = load_split(cfg)
-    gate, input_name = _check_model(cfg, fp32, split)
-    config_float = _config_float(cfg, fp32)
-    model_sha, settings, versions = file_sha256(fp32), art.settings_of(cfg), art.library_versions()
+    gate, input_name = _check_model(cfg, pre.path, split)
+    config_float = _config_float(cfg, pre.model)
+    isa = detect()
+    model_sha, settings = file_sha256(fp32), art.settings_of(cfg)
+    versions = {**art.library_versions(), "cpu_isa": isa.dot}  # a CPU with other INT8 instructions rebuilds
     key = art.make_key(model_sha, split.digest(), settings, versions)
-    return _Prepared(fp32, split, key, model_sha, settings, versions, gate, input_name, config_float)
+    return _Prepared(fp32, pre, isa, split, key, model_sha, settings, versions, gate, input_name, config_float)
 
 
 def _check_model(cfg: AppConfig, fp32: Path, split: FrameSplit) -> tuple[GateSettings, str]:
@@ -119,17 +136,16 @@ def _check_model(cfg: AppConfig, fp32: Path, split: FrameSplit) -> tuple[GateSet
         input_name = engine.info.inputs[0].name
     num_classes = meta.num_classes or (int(out[0].shape[1]) - 4 if name == "yolov8" else 1000)
     ref = DecodeParams(conf_thres=cfg.decode.conf_thres, iou_thres=cfg.decode.iou_thres, max_det=cfg.decode.max_det)
-    return GateSettings(get_decoder(name), ref, size, num_classes, cfg.build.threads), input_name
+    return GateSettings(get_decoder(name), ref, size, num_classes, cfg.build.threads, cfg.build.gate_min_class_objects,
+                        dict(meta.names)), input_name
 
 
-def _config_float(cfg: AppConfig, fp32: Path) -> set[str]:
-    import onnx
-
+def _config_float(cfg: AppConfig, model: Any) -> set[str]:
     from edge_sdk.quant.placement import match_nodes
 
     if not cfg.build.exclude_nodes:
         return set()
-    names = [n.name for n in onnx.load(str(fp32), load_external_data=False).graph.node]
+    names = [n.name for n in model.graph.node]
     matched, unmatched = match_nodes(cfg.build.exclude_nodes, names)
     if unmatched:
         raise ConfigError(f"no node of the model matches {', '.join(map(repr, unmatched))}", where="build.exclude_nodes",
@@ -151,35 +167,39 @@ def _reusable(folder: Path, key: str) -> BuildOutcome | None:
     return BuildOutcome(folder, report, manifest, reused=True)
 
 
-def _build(cfg: AppConfig, prep: _Prepared, staging: art.Staging, t0: float, progress: bool) -> BuildOutcome:
-    import onnx
-
+def _build(cfg: AppConfig, prep: _Prepared, staging: art.Staging, phases: Phases, progress: bool) -> BuildOutcome:
     from edge_sdk.quant.gate import make_reference
-    from edge_sdk.quant.placement import name_nodes, plan_graph
+    from edge_sdk.quant.placement import plan_graph
+    from edge_sdk.quant.preflight import dry_run
     from edge_sdk.quant.stats import StatsSettings, collect_ranges
     from edge_sdk.quant.trt_cache import write_cache
 
     b = cfg.build
-    model = onnx.load(str(prep.fp32))
-    model_path = prep.fp32
-    if name_nodes(model):  # ORT's quantizer and our exclusions address nodes by name
-        model_path = staging.path / "fp32.named.onnx"
-        onnx.save(model, str(model_path))
+    model, model_path = prep.pre.model, prep.pre.path
     plan = plan_graph(model, b.op_types, keep_decode_float=b.keep_decode_float)
+    job = _repair_job(cfg, prep, model, model_path, plan, staging.path, progress, phases)
+    with phases("preflight"):  # quantize and run each form with placeholder ranges: fail now, not after calibrating
+        dry_run(prep.pre, {form: job.spec(form, set()) for form in job.forms}, staging.path, b.threads)
     stats = StatsSettings(b.method, b.percentile, b.histogram_bins)
-    ranges = collect_ranges(model_path, prep.split.calibration, prep.input_name, prep.gate.size, stats, progress=progress)
+    with phases("calibration"):
+        ranges = collect_ranges(model_path, prep.split.calibration, prep.input_name, prep.gate.size, stats,
+                                progress=progress)
+    job.ranges = ranges
     ranges.save(staging.path / art.RANGES)
     roles = {"ranges": art.RANGES}
     for version in b.trt_versions:
         roles[f"trt_cache_{version}"] = write_cache(ranges, version, staging.path).name
     log.info("running FP32 on %d held-out frames for the reference", len(prep.split.holdout))
-    reference = make_reference(prep.fp32, prep.split.holdout, prep.gate)
-    job = _repair_job(cfg, prep, model, model_path, ranges, plan, reference, staging.path, progress)
+    with phases("FP32 reference"):
+        job.reference = make_reference(model_path, prep.split.holdout, prep.gate)
     results = job.run()  # with no reference objects: one attempt per form for the report; the gate cannot pass
     finals = {form: r.final for form, r in results.items()}
-    decision, detail = _decide(results, reference.objects, b.max_map_drop, b.accept_over_budget)
-    speed = _speed(prep, {form: a.path for form, a in finals.items()}, b.speed_runs)
-    report = _report(cfg, prep, job, results, decision, detail, speed, plan, stats, t0)
+    decision, detail = _decide(results, job.reference.objects, b.max_map_drop, b.accept_over_budget)
+    with phases("speed"):
+        speed = _speed(prep, {form: a.path for form, a in finals.items()}, b.speed_runs)
+    report = _report(cfg, prep, job, results, decision, detail, speed, plan, stats, phases)
+    if "ort" in finals and decision != rep.FAIL:
+        ships.record(report, _cpu_ships(prep, speed, b.cpu_min_speedup))
     report["warnings"] = _warnings(cfg, report)
     for warning in report["warnings"]:
         log.warning("%s", warning)
@@ -193,6 +213,7 @@ def _build(cfg: AppConfig, prep: _Prepared, staging: art.Staging, t0: float, pro
         final.path.rename(staging.path / name)
         roles[f"{form}_qdq"] = name
     report["artifacts"] = dict(roles)
+    report["timing"] = phases.as_dict()  # last, so that it covers the whole build
     write_json_atomic(staging.path / art.REPORT_JSON, report)
     write_text_atomic(staging.path / art.REPORT_TXT, rep.render(report) + "\n")
     roles.update(report_json=art.REPORT_JSON, report_txt=art.REPORT_TXT)
@@ -201,17 +222,26 @@ def _build(cfg: AppConfig, prep: _Prepared, staging: art.Staging, t0: float, pro
                 "calibration": {"sha256": prep.split.digest(), "fingerprint": calibration_fingerprint(cfg),
                                 "folder": str(frames_folder(cfg)), "calibration_frames": len(prep.split.calibration),
                                 "holdout_frames": len(prep.split.holdout)},
-                "settings": prep.settings, "versions": prep.versions, "decision": decision}
+                "settings": prep.settings, "versions": prep.versions, "decision": decision,
+                "cpu": report.get("cpu", {}), "ships": report.get("ships", {})}
     art.remove_stale_failure(staging.target)
     manifest = staging.publish(roles, manifest)
     log.info("INT8 build published in %s: %s", staging.target, decision)
     return BuildOutcome(staging.target, report, manifest, reused=False)
 
 
-def _repair_job(cfg: AppConfig, prep: _Prepared, model: Any, model_path: Path, ranges: Any, plan: Any,
-                reference: Any, work: Path, progress: bool) -> RepairJob:
+def _cpu_ships(prep: _Prepared, speed: dict[str, Any], min_speedup: float) -> ships.ShipDecision:
+    """INT8 CPU form or FP32 on ONNX Runtime's CPU, by the speed this build measured on this machine."""
+    return ships.choose_by_speed(ships.TARGET_CPU, "int8", "fp32",
+                                 {"int8": speed.get("int8_ort_ms"), "fp32": speed.get("fp32_ms")}, min_speedup,
+                                 {"cpu": prep.isa.model, "isa": prep.isa.dot})
+
+
+def _repair_job(cfg: AppConfig, prep: _Prepared, model: Any, model_path: Path, plan: Any, work: Path, progress: bool,
+                phases: Phases) -> RepairJob:
+    """The repair job; its ranges and reference are set once calibration and the FP32 run have made them."""
     from edge_sdk.quant.repair import RepairJob
-    from edge_sdk.quant.stats import preprocess_file
+    from edge_sdk.quant.stats import TensorRanges, preprocess_file
 
     b = cfg.build
 
@@ -219,9 +249,11 @@ def _repair_job(cfg: AppConfig, prep: _Prepared, model: Any, model_path: Path, r
         return [preprocess_file(f, prep.gate.size) for f in even_spread(prep.split.calibration, b.sensitivity_frames)]
 
     forms = ("trt", "ort") if b.cpu_form == "ort" else ("trt",)
-    return RepairJob(model_path, model, ranges, plan, b.op_types, prep.config_float, forms, b.cpu_int8_silu,
-                     b.max_map_drop, reference, prep.gate, work, sens_inputs, b.repair, b.max_float_layers, progress,
-                     b.cpu_float_input_layer, b.gate_bootstrap)
+    return RepairJob(model_path, model, TensorRanges(b.method, {}), plan, b.op_types, prep.config_float, forms,
+                     b.cpu_int8_silu, b.max_map_drop, None, prep.gate, work, sens_inputs, b.repair,  # type: ignore[arg-type]
+                     b.max_float_layers, progress, b.cpu_float_input_layer, b.gate_bootstrap,
+                     min_gain=b.repair_min_gain, time_limit_s=b.repair_time_limit_s, cpu_formats=prep.isa.formats(),
+                     speed_runs=max(4, b.speed_runs // 2), phases=phases, cpu_format=prep.isa.formats()[0])
 
 
 def _decide(results: dict[str, FormResult], objects: int, budget: float, accept: bool) -> tuple[str, str]:
@@ -252,7 +284,7 @@ def _speed(prep: _Prepared, int8_paths: dict[str, Path], runs: int) -> dict[str,
     from edge_sdk.quant.stats import preprocess_file
 
     x = preprocess_file(prep.split.holdout[0], prep.gate.size)
-    paths = {"fp32": prep.fp32, **{f"int8_{f}": p for f, p in int8_paths.items()}}
+    paths = {"fp32": prep.pre.path, **{f"int8_{f}": p for f, p in int8_paths.items()}}
     lat = block_latency(paths, x, runs, prep.gate.threads)
     speed: dict[str, Any] = {f"{k}_ms": v for k, v in lat.items()}
     for form in int8_paths:
@@ -263,7 +295,9 @@ def _speed(prep: _Prepared, int8_paths: dict[str, Path], runs: int) -> dict[str,
 
 
 def _report(cfg: AppConfig, prep: _Prepared, job: RepairJob, results: dict[str, FormResult], decision: str, detail: str,
-            speed: dict[str, Any], plan: Any, stats: Any, t0: float) -> dict[str, Any]:
+            speed: dict[str, Any], plan: Any, stats: Any, phases: Phases) -> dict[str, Any]:
+    from edge_sdk.quant.gate import per_class_table
+
     split = prep.split
     sizes: dict[str, int] = {}
     for f in split.calibration + split.holdout:
@@ -276,7 +310,12 @@ def _report(cfg: AppConfig, prep: _Prepared, job: RepairJob, results: dict[str, 
                       "drop_interval90": list(r.drop_interval) if r.drop_interval is not None else None,
                       "layers_in_float": final.float_layers, "int8_layers": r.int8_layers,
                       "eligible_layers": r.eligible_layers, "attempts": [a.as_dict() for a in r.attempts],
-                      "sensitivity": [{"layer": x.layer, "sqnr_db": x.sqnr_db} for x in r.sensitivity[:10]]}
+                      "sensitivity": [{"layer": x.layer, "sqnr_db": x.sqnr_db} for x in r.sensitivity[:10]],
+                      "per_class": per_class_table(job.reference, final.score, prep.gate.names),
+                      "repair_stopped": r.stopped}
+        if r.weight_format:
+            int8[form]["weight_format"] = r.weight_format
+            int8[form]["weight_format_choice"] = r.format_choice
     return {
         "schema": 1, "decision": decision, "decision_detail": detail, "reused": False,
         "model": {"path": str(prep.fp32), "sha256": prep.model_sha},
@@ -286,21 +325,24 @@ def _report(cfg: AppConfig, prep: _Prepared, job: RepairJob, results: dict[str, 
                    "duplicates": split.duplicates, "sizes": sizes, "calibration_set_sha256": split.digest()},
         "budget": {"max_map50_95_drop": cfg.build.max_map_drop, "accept_over_budget": cfg.build.accept_over_budget},
         "reference": {"objects": job.reference.objects, "conf_thres": cfg.decode.conf_thres,
-                      "iou_thres": cfg.decode.iou_thres},
+                      "iou_thres": cfg.decode.iou_thres, "gate_rule": job.reference.rule,
+                      "min_class_objects": cfg.build.gate_min_class_objects},
+        "preflight": prep.pre.as_dict(),
+        "input_layer": {"normalization": sorted(plan.normalization), "stem": sorted(plan.input_layer - plan.normalization)},
+        "cpu": {**prep.isa.as_dict(), "format": results["ort"].weight_format if "ort" in results else None},
         "fp32": job.reference.fp32.as_dict(),
         "int8": int8,
         "layers_in_float": {"config": sorted(prep.config_float), "decode_tail": tail_compute},
-        "speed": speed, "versions": prep.versions, "seconds": round(time.monotonic() - t0, 1),
+        "speed": speed, "versions": prep.versions, "seconds": phases.as_dict()["wall_s"],
     }
 
 
 def _warnings(cfg: AppConfig, report: dict[str, Any]) -> list[str]:
     out = []
-    speedup = report["speed"].get("speedup_ort")
-    if cfg.build.cpu_form == "ort" and speedup is not None and speedup < 1.0:
-        out.append(f"the INT8 CPU form ran at {speedup:.2f}x the speed of FP32 while this build measured it (layers kept "
-                   "in float break its integer path; timings also move with machine load): check with `edge-sdk bench` "
-                   "before choosing model.precision int8 on this machine")
+    cpu = ships.shipped(report, ships.TARGET_CPU)
+    if cpu is not None and cpu["chosen"] != "int8":
+        out.append(f"model.precision int8 runs FP32 on this CPU: {cpu['reason']} (build.cpu_min_speedup; layers kept in "
+                   "float break the integer path, and a CPU without VNNI has no INT8 arithmetic advantage)")
     budget = report["budget"]["max_map50_95_drop"]
     for form, score in report["int8"].items():
         interval = score.get("drop_interval90")

@@ -4,7 +4,8 @@ ORT's `HistogramCollector.get_entropy_threshold` sums histogram slices with Pyth
 nested loops: about 2.5 minutes for the ~280 tensors of a YOLOv8n at 2048 bins. `get_entropy_threshold`
 here computes the same candidate distributions with numpy reshapes and scores them with ORT's own
 `smooth_distribution` and `entropy`, so it returns the same thresholds (tests/quant/test_entropy.py
-compares the two on real histograms). The `print` calls of ORT's collector are left out.
+compares the two on real histograms). The `print` calls of ORT's collector are left out, and so are tensors
+with no values.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class QuietHistogramCollector(HistogramCollector):  # type: ignore[misc]
     """ORT's collector without prints and with the vectorised entropy search."""
 
     def collect(self, name_to_arr: dict[str, Any]) -> None:
+        # a tensor with no values (an empty constant such as Resize's unused `roi`) has no range: ORT's collector
+        # would fail on it with "zero-size array to reduction operation"
+        name_to_arr = {k: v for k, v in name_to_arr.items() if any(np.asarray(a).size for a in v)}
         if self.method in {"distribution", "entropy"}:
             self.collect_value(name_to_arr)
         elif self.method == "percentile":

@@ -36,8 +36,10 @@ from edge_sdk.quant.stats import ORT_METHOD_NAMES, TensorRanges
 
 log = logging.getLogger(__name__)
 
-#: Ops the "ort" form also runs in INT8 when cpu_int8_silu is on (SiLU = Sigmoid * x, C2f joins, SPPF, FPN).
-ORT_EXTRA_OPS = ("Sigmoid", "Mul", "Add", "Concat", "MaxPool", "Resize", "Split", "Slice")
+#: Ops the "ort" form also runs in INT8 when cpu_int8_silu is on: the activations (SiLU = Sigmoid * x, hard-swish,
+#: ReLU and Clip, which ONNX Runtime folds into the conv's output range, LeakyReLU), the C2f joins, SPPF, FPN.
+ACTIVATION_OPS = ("Sigmoid", "Mul", "HardSigmoid", "HardSwish", "Relu", "Clip", "LeakyRelu")
+ORT_EXTRA_OPS = (*ACTIVATION_OPS, "Add", "Concat", "MaxPool", "Resize", "Split", "Slice")
 
 #: Ops whose output holds bytes of their input(s): the data inputs they share one range with (None: all inputs).
 COPY_OPS: dict[str, int | None] = {"Concat": None, "Slice": 1, "Split": 1, "MaxPool": 1, "Resize": 1}
@@ -52,9 +54,11 @@ class FormSpec:
     float_inputs: frozenset[str] = frozenset()  # nodes kept in float that must read float activations
     shared_copy_ranges: bool = False  # one range for the tensors a copy op connects: no requantization
     fit_silu_inputs: bool = False  # pre-SiLU ranges narrowed to what the SiLU keeps (silu_ranges.py)
+    weight_format: str = "u8s8"  # ort form: u8s8, u8s8_7bit or u8u8 (cpu_isa.py: what this CPU sums exactly)
 
     def describe(self) -> dict[str, Any]:
-        return {"form": self.name, "op_types": list(self.op_types), "nodes_in_float": sorted(self.exclude)}
+        return {"form": self.name, "op_types": list(self.op_types), "nodes_in_float": sorted(self.exclude),
+                "weight_format": self.weight_format}
 
 
 def trt_spec(plan: GraphPlan, op_types: list[str], float_nodes: set[str]) -> FormSpec:
@@ -62,13 +66,15 @@ def trt_spec(plan: GraphPlan, op_types: list[str], float_nodes: set[str]) -> For
 
 
 def ort_spec(plan: GraphPlan, op_types: list[str], float_nodes: set[str], *, int8_silu: bool,
-             extra_ops: tuple[str, ...] | None = None, float_input_layer: bool = True) -> FormSpec:
-    """extra_ops overrides the ops quantized besides `op_types` (sensitivity runs use just the SiLU)."""
+             extra_ops: tuple[str, ...] | None = None, float_input_layer: bool = True,
+             weight_format: str = "u8s8") -> FormSpec:
+    """extra_ops overrides the ops quantized besides `op_types` (sensitivity runs use just the activations)."""
     extra = extra_ops if extra_ops is not None else (ORT_EXTRA_OPS if int8_silu else ())
     ops = tuple(op_types) + tuple(extra)
     floats = frozenset(float_nodes) | (plan.input_layer if float_input_layer else frozenset())
     return FormSpec("ort", ops, floats | plan.decode_tail, plan.final_compute, floats,
-                    shared_copy_ranges=any(op in COPY_OPS for op in ops), fit_silu_inputs=True)
+                    shared_copy_ranges=any(op in COPY_OPS for op in ops), fit_silu_inputs=True,
+                    weight_format=weight_format)
 
 
 @contextlib.contextmanager
@@ -94,9 +100,13 @@ def _quantize_args(spec: FormSpec) -> dict[str, Any]:
                                    "DedicatedQDQPair": True, "AddQDQPairToWeight": True, "QuantizeBias": False,
                                    "QDQKeepRemovableActivations": True})
     if spec.name == "ort":
+        # u8s8_7bit: INT8 weights in [-64, 63] (reduce_range), so AVX2's saturating pair sums never overflow;
+        # u8u8: UINT8 weights, which ONNX Runtime multiplies through a kernel that widens first (cpu_isa.py).
+        u8u8 = spec.weight_format == "u8u8"
         return dict(quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8, op_types_to_quantize=list(spec.op_types),
-                    extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
+                    weight_type=QuantType.QUInt8 if u8u8 else QuantType.QInt8, op_types_to_quantize=list(spec.op_types),
+                    reduce_range=spec.weight_format == "u8s8_7bit",
+                    extra_options={"ActivationSymmetric": False, "WeightSymmetric": not u8u8})
     if spec.name == "naive":
         # quantize_static's defaults: every op it knows, per-tensor weights (Ultralytics-style full INT8).
         return dict(quant_format=QuantFormat.QDQ)

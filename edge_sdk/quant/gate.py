@@ -25,6 +25,7 @@ import numpy as np
 
 from edge_sdk.calibration.dataset import FrameFile
 from edge_sdk.decode.base import DecodeParams, Decoder, Detections
+from edge_sdk.quant.agreement import deciding_classes, mean_ap, precision_recall, score_shift
 from edge_sdk.quant.metrics import MapResult, SqnrMeter, coco_images, coco_map, detections_to_annotations, detections_to_results
 from edge_sdk.quant.stats import preprocess_file
 
@@ -40,6 +41,8 @@ class GateSettings:
     size: tuple[int, int]  # model input (height, width)
     num_classes: int
     threads: int = 0
+    min_class_objects: int = 0  # classes with fewer reference objects do not decide (agreement.deciding_classes)
+    names: dict[int, str] = field(default_factory=dict)  # class index -> name, for the per-class report
 
     @property
     def candidate(self) -> DecodeParams:
@@ -48,16 +51,20 @@ class GateSettings:
 
 @dataclass
 class ModelScore:
-    map50_95: float | None
+    map50_95: float | None  # COCO mAP over every class
     map50: float | None
     sqnr_db: dict[str, float | None]
     latency_ms: float  # median per-frame inference time during the evaluation
     detections: int  # detections at the run-time threshold, all frames
     per_frame: list[Detections] = field(default_factory=list, repr=False)  # at EVAL_CONF, for drop_interval
+    per_class: dict[int, dict[str, Any]] = field(default_factory=dict)  # category id -> objects, ap50_95, ap50
+    deciding_map: float | None = None  # mAP50-95 over the deciding classes: what the drop is taken on
+    agreement: dict[str, Any] = field(default_factory=dict)  # precision/recall/F1 and score shift vs FP32
 
     def as_dict(self) -> dict[str, Any]:
-        return {"map50_95": self.map50_95, "map50": self.map50, "sqnr_db": self.sqnr_db,
-                "latency_ms": self.latency_ms, "detections": self.detections}
+        return {"map50_95": self.map50_95, "map50": self.map50, "deciding_map50_95": self.deciding_map,
+                "sqnr_db": self.sqnr_db, "latency_ms": self.latency_ms, "detections": self.detections,
+                **self.agreement}
 
 
 @dataclass
@@ -68,6 +75,9 @@ class Reference:
     gt: dict[str, Any]
     objects: int
     fp32: ModelScore
+    runtime: list[Detections] = field(default_factory=list, repr=False)  # FP32 at the run-time threshold
+    deciding: set[int] = field(default_factory=set)  # category ids that decide the gate
+    rule: str = ""  # the deciding rule in words, for the report
     _fp32_draws: dict[int, list[float | None]] = field(default_factory=dict, repr=False)  # seed -> FP32 mAP per draw
 
 
@@ -101,16 +111,18 @@ def make_reference(fp32_path: Path, frames: Sequence[FrameFile], settings: GateS
     gt = {"images": coco_images(len(frames), w, h), "annotations": detections_to_annotations(ref_dets),
           "categories": [{"id": c + 1, "name": str(c)} for c in range(settings.num_classes)]}
     score = coco_map(gt, detections_to_results(low_dets))
+    counts = {c + 1: sum(int(a["category_id"]) == c + 1 for a in gt["annotations"]) for c in range(settings.num_classes)}
+    deciding, rule = deciding_classes({c: {"objects": n} for c, n in counts.items()}, settings.min_class_objects)
     fp32 = ModelScore(score.map50_95, score.map50, {n: None for n in names}, statistics.median(times),
-                      sum(len(d) for d in ref_dets), low_dets)
-    return Reference(list(frames), outputs, names, gt, len(gt["annotations"]), fp32)
+                      sum(len(d) for d in ref_dets), low_dets, score.per_class, mean_ap(score.per_class, deciding))
+    return Reference(list(frames), outputs, names, gt, len(gt["annotations"]), fp32, ref_dets, deciding, rule)
 
 
 def score_candidate(path: Path, ref: Reference, settings: GateSettings) -> ModelScore:
     """mAP of a candidate against the reference objects, SQNR per output, median latency."""
     meter = SqnrMeter()
     dets: list[Detections] = []
-    at_runtime = 0
+    runtime: list[Detections] = []
     times: list[float] = []
     with _open(path, settings.threads) as engine:
         for f, ref_out in zip(ref.frames, ref.outputs):
@@ -119,16 +131,34 @@ def score_candidate(path: Path, ref: Reference, settings: GateSettings) -> Model
             for name, r, o in zip(ref.output_names, ref_out, out):
                 meter.add(name, r, o)
             dets.append(settings.decoder(out, settings.candidate))
-            at_runtime += len(settings.decoder(out, settings.reference))
+            runtime.append(settings.decoder(out, settings.reference))
     score: MapResult = coco_map(ref.gt, detections_to_results(dets))
-    return ModelScore(score.map50_95, score.map50, meter.db(), statistics.median(times), at_runtime, dets)
+    agreement = {**precision_recall(ref.runtime, runtime),
+                 "score_shift": score_shift(ref.runtime, dets, settings.reference.conf_thres)}
+    return ModelScore(score.map50_95, score.map50, meter.db(), statistics.median(times), sum(len(d) for d in runtime),
+                      dets, score.per_class, mean_ap(score.per_class, ref.deciding), agreement)
 
 
 def drop_points(fp32: ModelScore, cand: ModelScore) -> float | None:
-    """mAP50-95 points the candidate loses against FP32's own score; None when there is no reference object."""
-    if fp32.map50_95 is None or cand.map50_95 is None:
+    """mAP50-95 points the candidate loses against FP32's own score, over the deciding classes (every class
+    when no class was set apart); None when there is no reference object."""
+    f, c = (fp32.deciding_map, cand.deciding_map) if fp32.deciding_map is not None else (fp32.map50_95, cand.map50_95)
+    if f is None or c is None:
         return None
-    return round(fp32.map50_95 - cand.map50_95, 3)
+    return round(f - c, 3)
+
+
+def per_class_table(ref: Reference, cand: ModelScore, names: dict[int, str]) -> list[dict[str, Any]]:
+    """One row per class with reference objects: objects, FP32 and candidate AP50-95, the drop, whether it decides."""
+    rows = []
+    for cat, fp in sorted(ref.fp32.per_class.items()):
+        if not fp["objects"]:
+            continue
+        ap = cand.per_class.get(cat, {}).get("ap50_95")
+        drop = round(fp["ap50_95"] - ap, 3) if fp["ap50_95"] is not None and ap is not None else None
+        rows.append({"class": names.get(cat - 1, str(cat - 1)), "objects": fp["objects"], "fp32_ap50_95": fp["ap50_95"],
+                     "ap50_95": ap, "drop": drop, "decides": cat in ref.deciding})
+    return rows
 
 
 def drop_interval(ref: Reference, cand: ModelScore, draws: int, *, seed: int = 0,
@@ -145,13 +175,17 @@ def drop_interval(ref: Reference, cand: ModelScore, draws: int, *, seed: int = 0
     for ann in ref.gt["annotations"]:
         by_image.setdefault(int(ann["image_id"]), []).append(ann)
     width, height = int(ref.gt["images"][0]["width"]), int(ref.gt["images"][0]["height"])
+    keep = ref.deciding or {int(c["id"]) for c in ref.gt["categories"]}
+    categories = [c for c in ref.gt["categories"] if int(c["id"]) in keep]
+    by_image = {i: [a for a in anns if int(a["category_id"]) in keep] for i, anns in by_image.items()}
 
     def score(pick: np.ndarray, per_frame: list[Detections]) -> float | None:
         anns: list[dict[str, Any]] = []
         for j, i in enumerate(pick.tolist(), start=1):  # draw j is image j, holding frame i's objects
             anns += [{**a, "id": len(anns) + k + 1, "image_id": j} for k, a in enumerate(by_image.get(i + 1, []))]
-        gt = {"images": coco_images(n, width, height), "annotations": anns, "categories": ref.gt["categories"]}
-        return coco_map(gt, detections_to_results([per_frame[i] for i in pick.tolist()])).map50_95
+        gt = {"images": coco_images(n, width, height), "annotations": anns, "categories": categories}
+        results = [r for r in detections_to_results([per_frame[i] for i in pick.tolist()]) if r["category_id"] in keep]
+        return coco_map(gt, results).map50_95
 
     fp32 = ref._fp32_draws.get(seed)
     if fp32 is None or len(fp32) < draws:

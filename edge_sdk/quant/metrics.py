@@ -21,6 +21,7 @@ SQNR_FLOOR_DB = -300.0
 class MapResult:
     map50_95: float | None  # 0..100; None when the reference holds no objects
     map50: float | None
+    per_class: dict[int, dict[str, Any]] = field(default_factory=dict)  # category id -> objects, ap50_95, ap50 (0..100)
 
 
 def coco_images(count: int, width: int, height: int) -> list[dict[str, Any]]:
@@ -58,10 +59,12 @@ def coco_map(gt: dict[str, Any], results: list[dict[str, Any]]) -> MapResult:
     if not [a for a in gt["annotations"] if not a.get("ignore") and not a.get("iscrowd")]:
         return MapResult(None, None)
     res = evaluate_map(gt, results, backend="pycocotools")
-    return MapResult(_pct(res.map50_95), _pct(res.map50))
+    per_class = {c.category_id: {"objects": c.n_gt, "ap50_95": _pct(c.ap50_95), "ap50": _pct(c.ap50)}
+                 for c in res.per_class}
+    return MapResult(_pct(res.map50_95), _pct(res.map50), per_class)
 
 
-def _pct(v: float) -> float | None:
+def _pct(v: float | None) -> float | None:
     return None if v is None or v < 0 else round(100.0 * float(v), 3)
 
 

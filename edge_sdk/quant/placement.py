@@ -8,8 +8,9 @@ Terms used here:
   stays float in every form;
 - final compute nodes: compute nodes whose output feeds only the tail (YOLOv8: the last 1x1 convs of
   the box and class branches): their inputs are quantized, their outputs (logits) are not;
-- the input layer: compute nodes that read a graph input (the stem conv on the 3-channel image) with the SiLU
-  on their output. ONNX Runtime's CPU form keeps it in float: three input channels leave its INT8 kernel
+- the input layer: compute nodes that read the image (the stem conv on the 3-channel image; through the
+  normalization an exporter put in front of it: x255, mean/std, a channel swap) with the activation on their
+  output, and that normalization. ONNX Runtime's CPU form keeps it in float: three input channels leave its INT8 kernel
   mostly idle, so quantizing the image and converting layouts costs more than the float conv (measured on the
   demo model: 2.0 ms float against 2.5 ms INT8 for that layer), and it is the layer most sensitive to
   quantization in most detectors.
@@ -34,7 +35,8 @@ class GraphPlan:
     decode_tail: frozenset[str]  # nodes with no compute node downstream (and the DFL conv)
     final_compute: frozenset[str]  # compute nodes whose outputs feed only the tail
     node_types: dict[str, str]
-    input_layer: frozenset[str] = frozenset()  # compute nodes reading a graph input, with their SiLU
+    input_layer: frozenset[str] = frozenset()  # compute nodes reading the image, their activation, the normalization
+    normalization: frozenset[str] = frozenset()  # nodes normalizing the image in front of the stem (x255, mean/std)
 
     def quantizable(self, excluded: frozenset[str]) -> list[str]:
         return [n for n in self.compute if n not in excluded and n not in self.decode_tail]
@@ -65,10 +67,46 @@ def plan_graph(model: Any, op_types: list[str], *, keep_decode_float: bool = Tru
     tail = {n.name for n in graph.node if not reaches[n.name] and n.name not in compute_nodes} | dfl
     final = {n.name for n in graph.node if n.name in compute_nodes and not reaches[n.name]}
     compute = tuple(n.name for n in graph.node if n.name in compute_nodes)
-    inputs = {i.name for i in graph.input} - {i.name for i in graph.initializer}
-    stem = {n.name for n in graph.node if n.name in compute_nodes and n.input and n.input[0] in inputs}
+    front, stem = input_layer_of(model, compute_nodes)
     return GraphPlan(compute, frozenset(tail if keep_decode_float else set()), frozenset(final),
-                     {n.name: n.op_type for n in graph.node}, frozenset(with_activations(model, stem)))
+                     {n.name: n.op_type for n in graph.node}, frozenset(with_activations(model, stem) | front),
+                     frozenset(front))
+
+
+#: Ops an exporter puts between the image and the stem conv with constant operands: scale (x255, /255),
+#: mean/std (Sub, Div or Mul), a type cast, a channel swap or layout change.
+_PREPROCESS_OPS = frozenset({"Mul", "Div", "Sub", "Add", "Cast", "Transpose", "Identity", "Reshape", "Slice",
+                             "Gather", "Concat", "Split"})
+
+
+def input_layer_of(model: Any, compute_nodes: set[str]) -> tuple[set[str], set[str]]:
+    """(the normalization nodes in front of the stem, the stem compute nodes).
+
+    The stem is the compute nodes that read the image: the graph input itself, or the graph input after
+    nodes that only normalize it with constants (x255, mean/std, an RGB/BGR Gather or Slice+Concat, a
+    Transpose from NHWC). Those normalization nodes are returned too: the CPU form keeps them in float with the
+    stem, since quantizing the image before its normalization would quantize it twice."""
+    graph = model.graph
+    consts = {i.name for i in graph.initializer} | {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    readers = onnx_graph.consumers(graph)
+    image = [i.name for i in graph.input if i.name not in consts]
+    front: set[str] = set()
+    stem: set[str] = set()
+    seen = set(image)
+    todo = list(image)
+    while todo:
+        tensor = todo.pop()
+        for node in readers.get(tensor, []):
+            if node.name in compute_nodes:
+                stem.add(node.name)
+            elif (node.op_type in _PREPROCESS_OPS and node.domain in ("", "ai.onnx")
+                  and all(i in seen or i in consts or not i for i in node.input)):
+                front.add(node.name)
+                for out in node.output:
+                    if out not in seen:
+                        seen.add(out)
+                        todo.append(out)
+    return front, stem
 
 
 def match_nodes(patterns: list[str], names: list[str]) -> tuple[set[str], list[str]]:
@@ -98,34 +136,53 @@ def name_nodes(model: Any) -> bool:
 def strip_qdq_on(model: Any, tensors: set[str]) -> int:
     """Remove QuantizeLinear/DequantizeLinear pairs sitting on `tensors`: consumers read the float tensor again.
 
-    Returns how many Q nodes were removed.
+    A pair whose DequantizeLinear writes a graph output (a head conv feeding an output directly: the quantizer
+    renamed the conv's output and gave the graph output's name to the DequantizeLinear) is removed too: the
+    float tensor takes the graph output's name back. All or nothing (onnx_graph.transaction). Returns how many
+    Q nodes were removed.
     """
+    with onnx_graph.transaction(model):
+        return _strip_qdq_on(model, tensors)
+
+
+def _strip_qdq_on(model: Any, tensors: set[str]) -> int:
     graph = model.graph
     consumers = onnx_graph.consumers(graph)
+    outputs = {o.name for o in graph.output}
+    inputs = {i.name for i in graph.input}
     drop: set[int] = set()
     rename: dict[str, str] = {}
     removed = 0
     for q in graph.node:
-        if q.op_type != "QuantizeLinear" or q.input[0] not in tensors:
+        if q.op_type != "QuantizeLinear" or q.input[0] not in tensors or q.output[0] in outputs:
             continue
-        dqs = [c for c in consumers.get(q.output[0], [])]
+        dqs = consumers.get(q.output[0], [])
         if not dqs or any(d.op_type != "DequantizeLinear" for d in dqs):
             continue
+        exposed = [d.output[0] for d in dqs if d.output[0] in outputs]
+        if len(exposed) > 1 or (exposed and (q.input[0] in outputs or q.input[0] in inputs)):
+            continue  # one float tensor cannot carry two graph outputs' names (or a graph input's)
+        target = exposed[0] if exposed else q.input[0]
+        removed += 1
         drop.add(id(q))
         for d in dqs:
             drop.add(id(d))
-            rename[d.output[0]] = q.input[0]
-        removed += 1
-    if not removed:
+            if d.output[0] != target:
+                rename[d.output[0]] = target
+        if target != q.input[0]:
+            rename[q.input[0]] = target
+    if not drop:
         return 0
     kept = [n for n in graph.node if id(n) not in drop]
     for node in kept:
         for i, name in enumerate(node.input):
-            if name in rename:
-                node.input[i] = rename[name]
-    for out in graph.output:
-        if out.name in rename:
-            raise ValueError(f"cannot strip Q/DQ feeding graph output {out.name}")
+            node.input[i] = rename.get(name, name)
+        for i, name in enumerate(node.output):
+            node.output[i] = rename.get(name, name)
+    stale = set(rename)
+    kept_info = [vi for vi in graph.value_info if vi.name not in stale and vi.name not in outputs]
+    del graph.value_info[:]
+    graph.value_info.extend(kept_info)
     del graph.node[:]
     graph.node.extend(kept)
     used = {i for n in graph.node for i in n.input}
@@ -152,6 +209,11 @@ def float_inputs_of(model: Any, node_names: set[str]) -> int:
 
 
 def _rewire_to_float(model: Any, wanted: Any) -> int:
+    with onnx_graph.transaction(model):
+        return _rewire_impl(model, wanted)
+
+
+def _rewire_impl(model: Any, wanted: Any) -> int:
     graph = model.graph
     producers = onnx_graph.producers(graph)
     inits = {i.name for i in graph.initializer}
@@ -250,15 +312,19 @@ def summarize_qdq(model: Any, compute_op_types: list[str]) -> QdqSummary:
 
 
 def with_activations(model: Any, compute_nodes: set[str]) -> set[str]:
-    """`compute_nodes` plus the SiLU (Sigmoid and Mul) applied to their outputs: a layer kept in float whole."""
+    """`compute_nodes` plus the activation applied to their outputs (SiLU's Sigmoid and Mul, hard-swish,
+    ReLU, LeakyReLU, Clip, ...; see onnx_graph.activation_after), through an unfused BatchNormalization: a
+    layer kept in float whole."""
     graph = model.graph
-    consumers = onnx_graph.consumers(graph)
+    readers = onnx_graph.consumers(graph)
     out = set(compute_nodes)
     for node in graph.node:
         if node.name not in compute_nodes:
             continue
-        for c in consumers.get(node.output[0], []):
-            if c.op_type == "Sigmoid":
-                out.add(c.name)
-                out |= {m.name for m in consumers.get(c.output[0], []) if m.op_type == "Mul"}
+        tensor = node.output[0]
+        after = readers.get(tensor, [])
+        if len(after) == 1 and after[0].op_type == "BatchNormalization":
+            out.add(after[0].name)
+            tensor = after[0].output[0]
+        out |= {n.name for n in onnx_graph.activation_after(graph, tensor, readers)}
     return out

@@ -1,8 +1,10 @@
 """The build report: one JSON-able dict, and its text table.
 
-Keys: decision, method, frames used, the accuracy budget, FP32 and INT8 (each form) accuracy against the
-FP32 reference with SQNR and latency, layers kept in float and why, the repair attempts, the sensitivity
-ranking, speed, artifacts, library versions.
+Keys: decision, method, frames used, the accuracy budget and the gate's rule (which classes decide), FP32 and
+INT8 (each form) accuracy against the FP32 reference with SQNR, latency, per-class AP, precision/recall/F1 at
+the run-time threshold and the score shift, layers kept in float and why, the repair attempts and why repair
+stopped, the sensitivity ranking, the preflight's fixes, the CPU (instruction set, weight format), what ships
+on each target and why (ships.py), speed, time per phase, artifacts, library versions.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from edge_sdk.bench.table import format_table
+from edge_sdk.quant.ships import render as ships_lines
 
 PASS = "pass"
 PASS_REPAIRED = "pass after repair"
@@ -50,6 +53,13 @@ def render(report: dict[str, Any]) -> str:
     ref = report.get("reference", {})
     lines.append(f"reference: {ref.get('objects')} objects found by FP32 at conf {ref.get('conf_thres')} on the held-out "
                  f"frames; budget: at most {report['budget']['max_map50_95_drop']} mAP50-95 points lost")
+    if ref.get("gate_rule"):
+        lines.append(f"the gate decides on: {ref['gate_rule']}")
+    for change in report.get("preflight", {}).get("changes", []):
+        lines.append(f"preflight: {change}")
+    cpu = report.get("cpu") or {}
+    if cpu:
+        lines.append(f"CPU: {cpu.get('model')} ({cpu.get('isa')}); CPU form weights: {cpu.get('format') or '-'}")
     fp32, speed = report.get("fp32", {}), report.get("speed", {})
     rows = [["FP32 (reference)", "-", _num(fp32.get("map50_95")), _num(fp32.get("map50")), "-", "-",
              _num(speed.get("fp32_ms", fp32.get("latency_ms"))), "-"]]
@@ -62,6 +72,7 @@ def render(report: dict[str, Any]) -> str:
                                 "SQNR dB", "latency ms", "speedup"], rows)]
     if speed.get("note"):
         lines.append(speed["note"])
+    lines += _agreement(report) + ships_lines(report) + _timing(report)
     for warning in report.get("warnings", []):
         lines.append(f"warning: {warning}")
     fl = report.get("layers_in_float", {})
@@ -77,9 +88,40 @@ def render(report: dict[str, Any]) -> str:
             lines.append(format_table(["attempt", "layers in float", "mAP50-95", "drop", "within budget"],
                                       [[i, len(a["float_layers"]), _num(a.get("map50_95")), _num(a.get("drop")),
                                         "yes" if a["passed"] else "no"] for i, a in enumerate(attempts)]))
+        if score.get("repair_stopped"):
+            lines.append(f"{FORM_LABELS.get(form, form)}: search stopped: {score['repair_stopped']}")
         sens = score.get("sensitivity", [])
         if sens:
             lines.append(f"most quantization-sensitive layers, {FORM_LABELS.get(form, form)} (output SQNR with only that "
                          "layer in INT8, on calibration frames):")
             lines += [f"  {x['sqnr_db']:7.2f} dB  {x['layer']}" for x in sens[:10]]
     return "\n".join(lines)
+
+
+def _agreement(report: dict[str, Any]) -> list[str]:
+    """Per form: precision/recall/F1 at the run-time threshold, the score shift, and the per-class table."""
+    lines: list[str] = []
+    for form, score in report.get("int8", {}).items():
+        label = FORM_LABELS.get(form, form)
+        if "precision" in score:
+            shift = score.get("score_shift") or {}
+            lines.append(f"{label} at conf {shift.get('conf_thres')}: precision {score['precision']:.3f}, recall "
+                         f"{score['recall']:.3f}, F1 {score['f1']:.3f} against FP32's objects; score shift vs FP32 median "
+                         f"{_num(shift.get('median'), '{:+.3f}')} (10%..90%: {_num(shift.get('p10'), '{:+.3f}')} .. "
+                         f"{_num(shift.get('p90'), '{:+.3f}')}), {shift.get('below_conf_thres', 0)} objects scored under "
+                         "the threshold")
+        rows = score.get("per_class") or []
+        if len(rows) > 1:
+            lines.append(format_table([f"class ({label})", "objects", "FP32 AP50-95", "INT8 AP50-95", "drop", "decides"],
+                                      [[r["class"], r["objects"], _num(r["fp32_ap50_95"]), _num(r["ap50_95"]),
+                                        _num(r["drop"]), "yes" if r["decides"] else "no"] for r in rows]))
+    return ["", *lines] if lines else []
+
+
+def _timing(report: dict[str, Any]) -> list[str]:
+    timing = report.get("timing") or {}
+    phases = timing.get("phases") or {}
+    if not phases:
+        return []
+    parts = ", ".join(f"{k} {v['wall_s']:.1f} s ({v['cpu_s']:.1f} CPU-s)" for k, v in phases.items())
+    return ["", f"build time {timing.get('wall_s', 0):.1f} s, {timing.get('cpu_s', 0):.1f} CPU-s: {parts}"]

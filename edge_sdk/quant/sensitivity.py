@@ -7,7 +7,9 @@ alone adds much noise; repair keeps the worst in float. Cost: one quantization a
 
 from __future__ import annotations
 
+import logging
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,8 @@ from edge_sdk.calibration.progress import Progress
 from edge_sdk.quant.forms import FormSpec, quantize_form
 from edge_sdk.quant.gate import output_sqnr
 from edge_sdk.quant.stats import TensorRanges
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,15 +39,19 @@ def reference_outputs(model_path: Path, inputs: Sequence[np.ndarray], threads: i
 
 def rank_layers(model_path: Path, ranges: TensorRanges, spec_with_float: Callable[[set[str]], FormSpec],
                 candidates: list[str], inputs: Sequence[np.ndarray], *, threads: int = 0, progress: bool = True,
-                label: str = "") -> list[LayerSensitivity]:
+                label: str = "", deadline: float | None = None) -> list[LayerSensitivity]:
     """Sensitivity of each candidate, most sensitive first. `spec_with_float(others)` gives the form's spec
-    with `others` kept in float."""
+    with `others` kept in float. Past `deadline` (time.monotonic()) the layers not yet measured are left out."""
     ref = reference_outputs(model_path, inputs, threads)
     result: list[LayerSensitivity] = []
     desc = f"layer sensitivity{' (' + label + ')' if label else ''}"
     with tempfile.TemporaryDirectory(prefix="edge-sdk-sens-") as tmp, \
             Progress(len(candidates), desc, unit="layer", enabled=progress) as bar:
         for i, layer in enumerate(candidates):
+            if deadline is not None and time.monotonic() > deadline:
+                log.warning("sensitivity ranking stopped at the repair time limit: %d of %d layers measured", i,
+                            len(candidates))
+                break
             spec = spec_with_float(set(candidates) - {layer})
             path = quantize_form(model_path, ranges, spec, Path(tmp) / f"l{i}.onnx")
             result.append(LayerSensitivity(layer, round(output_sqnr(path, inputs, ref, threads), 2)))

@@ -354,3 +354,46 @@ def test_head_rewrites_leave_half_precision_graphs_alone(tmp_path: Path) -> None
         if t.name in ("w2_s", "b2_s"):  # opset 19+ dequantizes to the scale's type
             t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), t.name))
     assert float_conv_weights(head) == 0 and pointwise_integer_matmul(head) == 0
+
+
+def test_a_rewrite_that_fails_half_way_leaves_the_graph_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 26: a rewrite could leave the graph half-rewritten. Each is a transaction: the broken one (it removes
+    every node, then fails) is skipped with a warning, the others apply to the untouched graph, and the outputs are
+    the same as without the broken one."""
+    from edge_sdk.engines import graph_rewrite
+
+    path = _dfl_like(tmp_path / "m.onnx")
+    x = np.random.default_rng(1).normal(0, 1, (1, 3, 8, 8)).astype(np.float32)
+    expected, applied = _outputs(path, x)
+
+    def broken(model: Any) -> int:
+        del model.graph.node[:]
+        model.graph.initializer.pop()
+        raise RuntimeError("half-way")
+
+    monkeypatch.setattr(graph_rewrite, "REWRITES", {"broken": broken, **graph_rewrite.REWRITES})
+    got, applied_now = _outputs(path, x)
+    assert applied_now == applied == {"softmax-expectation": 1}
+    np.testing.assert_array_equal(got, expected)
+    assert "graph rewrite broken skipped" in caplog.text and "half-way" in caplog.text
+
+
+def test_transaction_restores_every_part_of_the_model() -> None:
+    from edge_sdk.onnx_graph import transaction
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="r")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+                              [numpy_helper.from_array(np.ones(1, np.float32), "c")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    before = model.SerializeToString()
+    with pytest.raises(ValueError, match="boom"), transaction(model):
+        model.graph.node[0].op_type = "Sigmoid"
+        del model.graph.initializer[:]
+        model.opset_import[0].version = 9
+        raise ValueError("boom")
+    assert model.SerializeToString() == before
+    with transaction(model):  # a block that succeeds keeps its changes
+        model.graph.node[0].name = "renamed"
+    assert model.graph.node[0].name == "renamed"

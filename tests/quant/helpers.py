@@ -40,7 +40,8 @@ def write_config(folder: Path, model: Path, frames: Path, *, calibration: dict[s
         "sources": [{"name": "cam0", "uri": source or f"file://{frames}"}],
         "mqtt": {"enabled": False},
         "calibration": {"dir": str(frames), "min_frames": 12, "min_holdout_frames": 4, **(calibration or {})},
-        "build": {"method": "minmax", "speed_runs": 3, "sensitivity_frames": 2, "gate_bootstrap": 20, **(build or {})},
+        "build": {"method": "minmax", "speed_runs": 3, "sensitivity_frames": 2, "gate_bootstrap": 20,
+                  "cpu_min_speedup": 0, **(build or {})},
         **top,
     }
     path = folder / name

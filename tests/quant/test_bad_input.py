@@ -81,9 +81,11 @@ def test_a_file_that_is_not_onnx(tmp_path: Path, scenes: Path) -> None:
 def test_a_model_that_fails_when_onnx_runtime_runs_it(tmp_path: Path, scenes: Path) -> None:
     # Loads fine (shapes are only known at run time), fails on the first frame: 3*64*64 values into [1, 7, 100].
     shape = numpy_helper.from_array(np.array([1, 7, 100], dtype=np.int64), "shape")
-    graph = helper.make_graph([helper.make_node("Reshape", ["images", "shape"], ["output0"], name="r")], "g",
+    weight = numpy_helper.from_array(np.ones((3, 3, 1, 1), np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Conv", ["images", "w"], ["c"], name="c"),
+                               helper.make_node("Reshape", ["c", "shape"], ["output0"], name="r")], "g",
                               [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 64, 64])],
-                              [helper.make_tensor_value_info("output0", TensorProto.FLOAT, None)], [shape])
+                              [helper.make_tensor_value_info("output0", TensorProto.FLOAT, None)], [shape, weight])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 9
     path = tmp_path / "broken.onnx"

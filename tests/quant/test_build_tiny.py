@@ -98,8 +98,10 @@ def test_build_publishes_artifacts_reuses_and_rebuilds_on_change(tmp_path: Path,
 def test_repair_keeps_the_sensitive_layer_in_float(tmp_path: Path, scenes: Path) -> None:
     model = tiny_detector(tmp_path / "outlier.onnx", outlier=True)
     # cpu_float_input_layer off: with c0 float from the start only one layer of this 3-conv model could be repaired.
+    # Every class decides (4 held-out frames: each class has few objects); repair_min_gain 0: every step is taken.
     _, cfg = write_config(tmp_path, model, scenes, build={"max_map_drop": 8, "max_float_layers": 2,
-                                                          "cpu_float_input_layer": False})
+                                                          "cpu_float_input_layer": False, "gate_min_class_objects": 0,
+                                                          "repair_min_gain": 0})
     out = build_int8(cfg, progress=False)
     rep = out.report
     assert rep["decision"] == "pass after repair", rep["decision_detail"]

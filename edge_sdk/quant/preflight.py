@@ -1,0 +1,262 @@
+"""INT8 preflight: before any calibration, make the FP32 graph quantizable or refuse it in seconds, with what to do.
+
+    pre = preflight(fp32_path, op_types, forms=("trt", "ort"), work=tmp)
+    pre.path      # the prepared float model calibration, the gate and quantization read (fp32_path if unchanged)
+    pre.changes   # what was fixed, for the build report
+
+What real exports bring, and what happens to each (each fix is the same function, applied all or nothing):
+- weights listed as graph inputs (IR < 4 exporters, e.g. the face detector of issue 26 had 60 "inputs"): the
+  initializers are removed from the inputs;
+- opset below 13 (QuantizeLinear has no `axis` before 13, so per-channel weights cannot be written): converted
+  with ONNX's version converter; a model it cannot convert is refused;
+- Constant nodes (e.g. the empty `roi` of a Resize, which made Percentile calibration fail on a zero-size
+  array): turned into initializers, which calibration never reads;
+- BatchNormalization after a Conv (unfused exports): folded into the conv, as ONNX Runtime does at load;
+- unnamed or duplicate node names: named (the quantizer and build.exclude_nodes address nodes by name);
+- a float16 model, a fixed batch other than 1, more than one image input, no Conv/MatMul/Gemm: refused.
+Then a dry run: both forms are quantized with placeholder ranges and run once in ONNX Runtime, so a graph the
+quantizer or the runtime cannot handle is refused now, not after minutes of calibration.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_sdk import onnx_graph
+from edge_sdk.errors import EdgeSdkError, ModelError
+
+log = logging.getLogger(__name__)
+
+#: The opset quantization needs: QuantizeLinear/DequantizeLinear with `axis` (per-channel weights).
+MIN_OPSET = 13
+_FLOAT16 = 10
+
+
+@dataclass
+class Preflight:
+    path: Path  # the prepared float model
+    model: Any  # its onnx.ModelProto
+    changes: list[str] = field(default_factory=list)
+    activations: dict[str, int] = field(default_factory=dict)  # activation after compute nodes -> count
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"changes": self.changes, "activations": self.activations, "seconds": round(self.seconds, 2)}
+
+
+def _refuse(message: str, path: Path, fix: str) -> ModelError:
+    return ModelError(f"INT8 preflight: {message}", where=str(path), fix=fix)
+
+
+def initializers_out_of_inputs(model: Any) -> int:
+    """Remove the graph inputs that are initializers (weights listed as inputs); returns how many."""
+    inits = {i.name for i in model.graph.initializer}
+    keep = [i for i in model.graph.input if i.name not in inits]
+    removed = len(model.graph.input) - len(keep)
+    if removed:
+        del model.graph.input[:]
+        model.graph.input.extend(keep)
+    return removed
+
+
+def constants_to_initializers(model: Any) -> int:
+    """Turn every top-level Constant node holding a tensor into an initializer; returns how many."""
+    from onnx import numpy_helper
+
+    moved = []
+    for node in model.graph.node:
+        if node.op_type != "Constant" or node.domain not in ("", "ai.onnx") or len(node.output) != 1:
+            continue
+        tensor = next((a.t for a in node.attribute if a.name == "value" and a.HasField("t")), None)
+        if tensor is None:
+            continue
+        moved.append((node, numpy_helper.from_array(numpy_helper.to_array(tensor), node.output[0])))
+    if not moved:
+        return 0
+    gone = {id(n) for n, _ in moved}
+    keep = [n for n in model.graph.node if id(n) not in gone]
+    del model.graph.node[:]
+    model.graph.node.extend(keep)
+    model.graph.initializer.extend(t for _, t in moved)
+    return len(moved)
+
+
+def fold_batchnorm(model: Any) -> int:
+    """Fold every inference BatchNormalization that alone reads a Conv's output into that Conv's weights and
+    bias (what ONNX Runtime does at load in float; the quantizer must see it done, or the BN runs in float
+    between the INT8 conv and its activation). The same function, floats rounded differently. Returns how many."""
+    from onnx import numpy_helper
+
+    graph = model.graph
+    consts = onnx_graph.constant_values(model)
+    readers, producers = onnx_graph.consumers(graph), onnx_graph.producers(graph)
+    gone: set[int] = set()
+    for bn in graph.node:
+        conv = producers.get(bn.input[0]) if bn.op_type == "BatchNormalization" else None
+        if conv is None or conv.op_type != "Conv" or len(readers.get(conv.output[0], [])) != 1 or len(bn.output) != 1:
+            continue
+        params = [consts.get(name) for name in bn.input[1:5]]
+        w = consts.get(conv.input[1])
+        b = consts.get(conv.input[2]) if len(conv.input) > 2 and conv.input[2] else None
+        if w is None or any(p is None for p in params) or (len(conv.input) > 2 and conv.input[2] and b is None):
+            continue
+        gamma, beta, mean, var = (np.asarray(p, np.float64) for p in params)
+        factor = gamma / np.sqrt(var + float(onnx_graph.attr(bn, "epsilon", 1e-5)))
+        bias = np.zeros(w.shape[0]) if b is None else np.asarray(b, np.float64)
+        fused_w = (w.astype(np.float64) * factor.reshape(-1, *([1] * (w.ndim - 1)))).astype(np.float32)
+        fused_b = ((bias - mean) * factor + beta).astype(np.float32)
+        prefix = f"{bn.output[0]}/folded"
+        graph.initializer.extend([numpy_helper.from_array(fused_w, f"{prefix}.weight"),
+                                  numpy_helper.from_array(fused_b, f"{prefix}.bias")])
+        conv.input[1:] = [f"{prefix}.weight", f"{prefix}.bias"]
+        conv.output[0] = bn.output[0]
+        gone.add(id(bn))
+    if gone:
+        keep = [n for n in graph.node if id(n) not in gone]
+        del graph.node[:]
+        graph.node.extend(keep)
+        used = {i for n in graph.node for i in n.input}
+        kept = [t for t in graph.initializer if t.name in used]
+        del graph.initializer[:]
+        graph.initializer.extend(kept)
+    return len(gone)
+
+
+def _convert_opset(model: Any, path: Path) -> Any:
+    from onnx import version_converter
+
+    try:
+        converted = version_converter.convert_version(model, MIN_OPSET)
+        converted.ir_version = max(converted.ir_version, 7)  # the IR version of opset 13
+    except Exception as exc:  # the converter raises RuntimeError / ConvertError with its own text
+        raise _refuse(f"the model is opset {onnx_graph.opset(model)}; INT8 needs opset {MIN_OPSET}+ (per-channel "
+                      f"QuantizeLinear) and ONNX's version converter failed: {str(exc).strip()[:200]}", path,
+                      f"re-export the model with opset {MIN_OPSET} or later (torch.onnx.export(..., opset_version=17))") from exc
+    return converted
+
+
+def _image_input(model: Any, path: Path) -> Any:
+    inits = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in inits]
+    if len(inputs) != 1:
+        raise _refuse(f"the model has {len(inputs)} inputs ({', '.join(i.name for i in inputs[:5])}); a detector "
+                      "takes one image tensor", path, "export the model with a single image input")
+    inp = inputs[0]
+    tt = inp.type.tensor_type
+    if tt.elem_type == _FLOAT16:
+        raise _refuse(f"input {inp.name!r} is float16; calibration needs the FP32 model", path,
+                      "point model.path at the FP32 export (INT8 is calibrated from float32 activations)")
+    dims = tt.shape.dim
+    if dims and dims[0].HasField("dim_value") and dims[0].dim_value not in (0, 1):
+        raise _refuse(f"input {inp.name!r} has a fixed batch of {dims[0].dim_value}; calibration and the gate feed "
+                      "one frame at a time", path, "re-export with batch 1 (or a dynamic batch)")
+    return inp
+
+
+def placeholder_ranges(model: Any) -> Any:
+    """A range for every non-constant tensor of the graph ([-1, 1]; the image [0, 1]): what the dry run
+    quantizes with. The values do not matter, only that every tensor the quantizer asks for has one."""
+    from edge_sdk.quant.stats import TensorRanges
+
+    consts = {i.name for i in model.graph.initializer}
+    names = {t for n in model.graph.node for t in list(n.input) + list(n.output) if t and t not in consts}
+    names |= {i.name for i in model.graph.input if i.name not in consts}
+    return TensorRanges("minmax", {t: (-1.0, 1.0) for t in names})
+
+
+def activations_of(model: Any, op_types: list[str]) -> dict[str, int]:
+    """How many compute nodes end in each activation (SiLU, HardSwish, Relu, LeakyRelu, ...; 'none')."""
+    graph = model.graph
+    readers = onnx_graph.consumers(graph)
+    counts: Counter[str] = Counter()
+    for node in graph.node:
+        if node.op_type not in op_types:
+            continue
+        tensor = node.output[0]
+        after = readers.get(tensor, [])
+        if len(after) == 1 and after[0].op_type == "BatchNormalization":
+            tensor = after[0].output[0]
+        act = onnx_graph.activation_after(graph, tensor, readers)
+        name = "none" if not act else act[0].op_type if len(act) == 1 else \
+            {"Sigmoid": "SiLU", "HardSigmoid": "HardSwish (x * HardSigmoid)",
+             "Add": "HardSwish (x * Clip(x + 3) / 6)"}[act[0].op_type]
+        counts[name] += 1
+    return dict(sorted(counts.items()))
+
+
+def prepare(fp32: Path, op_types: list[str], work: Path) -> Preflight:
+    """The checks and fixes of the module docstring, without the dry run. Raises ModelError when refused."""
+    import onnx
+
+    from edge_sdk.quant.placement import name_nodes
+
+    t0 = time.monotonic()
+    try:
+        model = onnx.load(str(fp32))
+    except Exception as exc:  # DecodeError, OSError, ...
+        raise ModelError(f"cannot read ONNX model: {exc}", where=str(fp32),
+                         fix="re-export the model or check that the file was copied completely") from exc
+    changes = []
+    removed = initializers_out_of_inputs(model)
+    if removed:
+        model.ir_version = max(model.ir_version, 4)  # IR 4 is where initializers need not be inputs
+        changes.append(f"{removed} weights listed as graph inputs removed from the inputs")
+    version = onnx_graph.opset(model)
+    if version < MIN_OPSET:
+        model = _convert_opset(model, fp32)
+        changes.append(f"opset {version} converted to {MIN_OPSET} (ONNX version converter)")
+    _image_input(model, fp32)
+    folded = constants_to_initializers(model)
+    if folded:
+        changes.append(f"{folded} Constant nodes made initializers (calibration reads no constant)")
+    with onnx_graph.transaction(model):
+        fused = fold_batchnorm(model)
+    if fused:
+        changes.append(f"{fused} BatchNormalization nodes folded into their convs")
+    if name_nodes(model):
+        changes.append("unnamed or duplicate node names given unique names")
+    if not any(n.op_type in op_types for n in model.graph.node):
+        raise _refuse(f"the model has no {'/'.join(op_types)} node: nothing to run in INT8", fp32,
+                      "check build.op_types, or run this model in FP32 (model.precision: fp32)")
+    path = fp32
+    if changes:
+        path = work / "fp32.prepared.onnx"
+        onnx.save(model, str(path))
+        for change in changes:
+            log.info("INT8 preflight: %s", change)
+    return Preflight(path, model, changes, activations_of(model, op_types), time.monotonic() - t0)
+
+
+def dry_run(pre: Preflight, specs: dict[str, Any], work: Path, threads: int) -> None:
+    """Quantize each form (name -> FormSpec) with placeholder ranges and run it once on a blank image: a graph
+    the quantizer or ONNX Runtime cannot handle is refused now. Raises ModelError."""
+    from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+    from edge_sdk.quant.forms import quantize_form
+    from edge_sdk.quant.report import FORM_LABELS
+
+    t0 = time.monotonic()
+    ranges = placeholder_ranges(pre.model)
+    for form, spec in specs.items():
+        out = work / f"preflight.{form}.onnx"
+        try:
+            quantize_form(pre.path, ranges, spec, out)
+            with OnnxRuntimeEngine(out, intra_op_threads=threads) as engine:
+                h, w = engine.info.input_hw
+                engine.infer(np.zeros((1, 3, h, w), np.float32))
+        except EdgeSdkError as exc:
+            raise _refuse(f"the {FORM_LABELS.get(form, form)} cannot be made or run: {exc.message[:300]}", pre.path,
+                          "keep the failing nodes in float with build.exclude_nodes, or set build.cpu_form: trt "
+                          "(no CPU form); the message names the node") from exc
+        except Exception as exc:  # ONNX Runtime's own exception types
+            raise _refuse(f"the {FORM_LABELS.get(form, form)} does not run on ONNX Runtime: {str(exc).strip()[:300]}",
+                          pre.path, "keep the failing nodes in float with build.exclude_nodes") from exc
+        finally:
+            out.unlink(missing_ok=True)
+    pre.seconds += time.monotonic() - t0
