@@ -119,6 +119,15 @@ def activation_after(graph: Any, tensor: str, readers: dict[str, list[Any]] | No
     return []
 
 
+def layer_tail(graph: Any, node: Any, readers: dict[str, list[Any]]) -> tuple[list[Any], list[Any]]:
+    """(an unfused BatchNormalization reading `node`'s output alone, or [], the activation after it) of a compute
+    node: what makes a layer with it."""
+    tensor = node.output[0]
+    after = readers.get(tensor, [])
+    bn = [after[0]] if len(after) == 1 and after[0].op_type == "BatchNormalization" else []
+    return bn, activation_after(graph, bn[0].output[0] if bn else tensor, readers)
+
+
 def _only_reader(readers: dict[str, list[Any]], tensor: str, op_type: str) -> Any:
     after = readers.get(tensor, [])
     return after[0] if len(after) == 1 and after[0].op_type == op_type else None

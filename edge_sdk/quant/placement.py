@@ -321,10 +321,6 @@ def with_activations(model: Any, compute_nodes: set[str]) -> set[str]:
     for node in graph.node:
         if node.name not in compute_nodes:
             continue
-        tensor = node.output[0]
-        after = readers.get(tensor, [])
-        if len(after) == 1 and after[0].op_type == "BatchNormalization":
-            out.add(after[0].name)
-            tensor = after[0].output[0]
-        out |= {n.name for n in onnx_graph.activation_after(graph, tensor, readers)}
+        bn, act = onnx_graph.layer_tail(graph, node, readers)
+        out |= {n.name for n in bn + act}
     return out

@@ -179,11 +179,7 @@ def activations_of(model: Any, op_types: list[str]) -> dict[str, int]:
     for node in graph.node:
         if node.op_type not in op_types:
             continue
-        tensor = node.output[0]
-        after = readers.get(tensor, [])
-        if len(after) == 1 and after[0].op_type == "BatchNormalization":
-            tensor = after[0].output[0]
-        act = onnx_graph.activation_after(graph, tensor, readers)
+        act = onnx_graph.layer_tail(graph, node, readers)[1]
         name = "none" if not act else act[0].op_type if len(act) == 1 else \
             {"Sigmoid": "SiLU", "HardSigmoid": "HardSwish (x * HardSigmoid)",
              "Add": "HardSwish (x * Clip(x + 3) / 6)"}[act[0].op_type]

@@ -4,7 +4,8 @@
     real_detector(path, raw_head_output=True)                 # a head conv feeding a graph output directly
     real_detector(path, upsample=True)                        # a Resize with an empty `roi` Constant (paddle2onnx)
     real_detector(path, normalization="meanstd")              # ImageNet mean/std in front of the stem
-    real_detector(path, activation="hardswish")               # HardSwish / hardswish_mul / relu / leakyrelu / silu
+    real_detector(path, activation="hardswish")               # also hardswish_mul, hardswish_clip, relu, leakyrelu
+    real_detector(path, batchnorm=True)                       # an unfused BatchNormalization after each conv
 
 Layout as tests/quant/tiny_detector.py: images [1,3,64,64] -> stem Conv 3x3/2 -> Conv 3x3/2 (each with the
 activation) -> 1x1 head -> decode tail -> output0 [1, 4+nc, 256] (YOLOv8 layout). Weights come from a seed; each
@@ -37,6 +38,11 @@ def _act(kind: str, x: str, name: str, opset: int) -> tuple[list[Any], str]:
         return [helper.make_node("HardSigmoid", [x], [f"{name}_hsig"], name=f"/{name}/HardSigmoid",
                                  alpha=1.0 / 6, beta=0.5),
                 helper.make_node("Mul", [x, f"{name}_hsig"], [y], name=f"/{name}/Mul")], y
+    if kind == "hardswish_clip":  # x * Clip(x + 3, 0, 6) / 6: paddle2onnx's hard-swish
+        return [helper.make_node("Add", [x, "three"], [f"{name}_p3"], name=f"/{name}/Add"),
+                helper.make_node("Clip", [f"{name}_p3", "zero", "six"], [f"{name}_clip"], name=f"/{name}/Clip"),
+                helper.make_node("Mul", [x, f"{name}_clip"], [f"{name}_mul"], name=f"/{name}/Mul"),
+                helper.make_node("Div", [f"{name}_mul", "six"], [y], name=f"/{name}/Div")], y
     op = {"hardswish": "HardSwish", "relu": "Relu", "leakyrelu": "LeakyRelu"}[kind]
     if op == "HardSwish" and opset < 14:
         raise ValueError("HardSwish needs opset 14")
@@ -46,9 +52,10 @@ def _act(kind: str, x: str, name: str, opset: int) -> tuple[list[Any], str]:
 
 def real_detector(path: Path, *, seed: int = 0, opset: int = 17, activation: str = "silu",
                   normalization: str | None = None, weights_as_inputs: bool = False, raw_head_output: bool = False,
-                  upsample: bool = False, batch: int = 1) -> Path:
+                  upsample: bool = False, batch: int = 1, batchnorm: bool = False) -> Path:
     rng = np.random.default_rng(seed)
-    inits: list[Any] = []
+    inits: list[Any] = [numpy_helper.from_array(np.array(v, np.float32), n) for n, v in
+                        (("three", 3.0), ("zero", 0.0), ("six", 6.0))]
     nodes: list[Any] = []
 
     def init(name: str, value: np.ndarray) -> str:
@@ -61,7 +68,14 @@ def real_detector(path: Path, *, seed: int = 0, opset: int = 17, activation: str
                                                init(f"{name}.bias", b.astype(np.float32))], [f"{name}_out"],
                                       name=f"/{name}/Conv", kernel_shape=[k, k], strides=[stride, stride],
                                       pads=[k // 2] * 4))
-        return f"{name}_out"
+        if not batchnorm or name == "head":
+            return f"{name}_out"
+        c = w.shape[0]  # an unfused BatchNormalization after the conv, as paddle2onnx exports it
+        bn = [init(f"{name}.bn.{p}", v.astype(np.float32)) for p, v in
+              (("gamma", rng.uniform(0.5, 1.5, c)), ("beta", rng.normal(0, 0.1, c)), ("mean", rng.normal(0, 0.1, c)),
+               ("var", rng.uniform(0.5, 2.0, c)))]
+        nodes.append(helper.make_node("BatchNormalization", [f"{name}_out", *bn], [f"{name}_bn"], name=f"/{name}/BN"))
+        return f"{name}_bn"
 
     w0, b0 = rng.normal(0, 0.4, (8, 3, 3, 3)), rng.normal(0, 0.1, 8)
     x = "images"

@@ -74,6 +74,7 @@ def test_normalization_in_front_of_the_stem_keeps_the_stem_in_float(tmp_path: Pa
 
 
 @pytest.mark.parametrize(("activation", "nodes"), [("hardswish", ["HardSwish"]), ("hardswish_mul", ["HardSigmoid", "Mul"]),
+                                                    ("hardswish_clip", ["Add", "Clip", "Mul", "Div"]),
                                                     ("relu", ["Relu"]), ("leakyrelu", ["LeakyRelu"])])
 def test_other_activations_build_and_count_as_part_of_their_layer(tmp_path: Path, scenes: Path, activation: str,
                                                                    nodes: list[str]) -> None:
@@ -81,7 +82,8 @@ def test_other_activations_build_and_count_as_part_of_their_layer(tmp_path: Path
     plan = plan_graph(onnx.load(str(model)), OPS)
     assert plan.input_layer == {"/c0/Conv"} | {f"/c0/{op}" for op in nodes}
     pre = prepare(model, OPS, tmp_path)
-    expected = "HardSwish (x * HardSigmoid)" if activation == "hardswish_mul" else nodes[0]
+    expected = {"hardswish_mul": "HardSwish (x * HardSigmoid)", "hardswish_clip": "HardSwish (x * Clip(x + 3) / 6)"}.get(
+        activation, nodes[0])
     assert pre.activations == {expected: 2, "none": 1}  # c0 and c1 end in it; the head's logits in nothing
     report = _build(tmp_path, model, scenes)
     assert report["preflight"]["activations"] == pre.activations  # type: ignore[index]
@@ -103,3 +105,18 @@ def test_the_preflight_refuses_what_cannot_be_calibrated_before_reading_any_fram
         build_int8(cfg, progress=False)
     assert err.value.fix and err.value.where == str(model)
     assert not (tmp_path / "state").exists()
+
+
+def test_unfused_batchnorm_is_folded_into_its_conv_with_the_same_outputs(tmp_path: Path) -> None:
+    import numpy as np
+
+    from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+
+    model = real_detector(tmp_path / "bn.onnx", batchnorm=True, activation="hardswish_clip")
+    pre = prepare(model, OPS, tmp_path)
+    assert "2 BatchNormalization nodes folded into their convs" in pre.changes
+    assert not [n for n in pre.model.graph.node if n.op_type == "BatchNormalization"]
+    x = np.random.default_rng(3).random((1, 3, 64, 64), dtype=np.float32)
+    with OnnxRuntimeEngine(model, graph_rewrites=False) as a, OnnxRuntimeEngine(pre.path, graph_rewrites=False) as b:
+        np.testing.assert_allclose(b.infer(x)[0], a.infer(x)[0], rtol=1e-4, atol=1e-4)
+    assert plan_graph(pre.model, OPS).input_layer == {"/c0/Conv", "/c0/Add", "/c0/Clip", "/c0/Mul", "/c0/Div"}
