@@ -98,6 +98,13 @@ def _run_cocoeval(gt: dict[str, Any], dets: list[dict[str, Any]], backend: str, 
     return ev
 
 
+def cocoeval(gt: dict[str, Any], dets: list[dict[str, Any]], backend: str = "pycocotools") -> Any:
+    """The evaluated and accumulated COCOeval of `dets` against `gt` (for callers that read its per-image
+    results, such as the INT8 gate's bootstrap)."""
+    _check(gt, dets)
+    return _run_cocoeval(gt, dets, backend)
+
+
 def _check(gt: dict[str, Any], dets: list[dict[str, Any]]) -> None:
     for key in ("images", "annotations", "categories"):
         if key not in gt:

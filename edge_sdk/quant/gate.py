@@ -26,7 +26,15 @@ import numpy as np
 from edge_sdk.calibration.dataset import FrameFile
 from edge_sdk.decode.base import DecodeParams, Decoder, Detections
 from edge_sdk.quant.agreement import deciding_classes, mean_ap, precision_recall, score_shift
-from edge_sdk.quant.metrics import MapResult, SqnrMeter, coco_images, coco_map, detections_to_annotations, detections_to_results
+from edge_sdk.quant.metrics import (
+    MapResult,
+    SqnrMeter,
+    coco_images,
+    coco_map,
+    detections_to_annotations,
+    detections_to_results,
+    resampled_map50_95,
+)
 from edge_sdk.quant.stats import preprocess_file
 
 #: Threshold candidates are decoded at for mAP (as COCO evaluation does).
@@ -164,33 +172,20 @@ def per_class_table(ref: Reference, cand: ModelScore, names: dict[int, str]) -> 
 def drop_interval(ref: Reference, cand: ModelScore, draws: int, *, seed: int = 0,
                   level: float = 0.90) -> tuple[float, float] | None:
     """The `level` bootstrap interval of the drop (points): `draws` times, as many frames as the held-out set
-    are drawn with replacement and FP32 and the candidate are both scored on them (COCOeval each time; the
-    FP32 scores are kept for the next candidate). None without objects or draws."""
+    are drawn with replacement and FP32 and the candidate are both scored on them, over the deciding classes
+    (metrics.resampled_map50_95: COCOeval's per-image results, accumulated per draw; the FP32 scores are kept
+    for the next candidate). None without objects or draws."""
     n = len(ref.frames)
     if draws <= 0 or ref.objects == 0 or n == 0 or len(cand.per_frame) != n or len(ref.fp32.per_frame) != n:
         return None
     rng = np.random.default_rng(seed)
     picks = [rng.integers(0, n, n) for _ in range(draws)]
-    by_image: dict[int, list[dict[str, Any]]] = {}
-    for ann in ref.gt["annotations"]:
-        by_image.setdefault(int(ann["image_id"]), []).append(ann)
-    width, height = int(ref.gt["images"][0]["width"]), int(ref.gt["images"][0]["height"])
     keep = ref.deciding or {int(c["id"]) for c in ref.gt["categories"]}
-    categories = [c for c in ref.gt["categories"] if int(c["id"]) in keep]
-    by_image = {i: [a for a in anns if int(a["category_id"]) in keep] for i, anns in by_image.items()}
-
-    def score(pick: np.ndarray, per_frame: list[Detections]) -> float | None:
-        anns: list[dict[str, Any]] = []
-        for j, i in enumerate(pick.tolist(), start=1):  # draw j is image j, holding frame i's objects
-            anns += [{**a, "id": len(anns) + k + 1, "image_id": j} for k, a in enumerate(by_image.get(i + 1, []))]
-        gt = {"images": coco_images(n, width, height), "annotations": anns, "categories": categories}
-        results = [r for r in detections_to_results([per_frame[i] for i in pick.tolist()]) if r["category_id"] in keep]
-        return coco_map(gt, results).map50_95
-
     fp32 = ref._fp32_draws.get(seed)
     if fp32 is None or len(fp32) < draws:
-        fp32 = ref._fp32_draws[seed] = [score(p, ref.fp32.per_frame) for p in picks]
-    drops = [f - c for f, c in zip(fp32, (score(p, cand.per_frame) for p in picks)) if f is not None and c is not None]
+        fp32 = ref._fp32_draws[seed] = resampled_map50_95(ref.gt, detections_to_results(ref.fp32.per_frame), picks, keep)
+    cand_maps = resampled_map50_95(ref.gt, detections_to_results(cand.per_frame), picks, keep)
+    drops = [f - c for f, c in zip(fp32, cand_maps) if f is not None and c is not None]
     if not drops:
         return None
     tail = (1.0 - level) / 2.0 * 100.0

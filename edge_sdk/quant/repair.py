@@ -196,7 +196,8 @@ class RepairJob:
             log.info("%s repair stopped: %s", label, result.stopped)
         result.int8_layers = len(candidates) - len(result.final.float_layers)
         if self.bootstrap:
-            result.drop_interval = drop_interval(self.reference, result.final.score, self.bootstrap)
+            with self._phase("bootstrap interval"):
+                result.drop_interval = drop_interval(self.reference, result.final.score, self.bootstrap)
             if result.drop_interval is not None:
                 log.info("%s: mAP50-95 drop %s, 90%% interval %.2f to %.2f over %d draws of the held-out frames",
                          label, result.final.drop, *result.drop_interval, self.bootstrap)

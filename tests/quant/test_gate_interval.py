@@ -90,3 +90,24 @@ def test_an_interval_across_the_budget_is_a_warning_in_the_report() -> None:
     assert _warnings(cfg, _report([0.2, 0.9])) == [] and _warnings(cfg, _report(None)) == []
     text = render({**_report([0.2, 1.6]), "decision": "pass", "method": {"method": "percentile"}, "fp32": {}})
     assert "drop (90% interval)" in text and "0.80 (0.20 to 1.60)" in text
+
+
+def test_resampled_scores_equal_scoring_each_draw_from_scratch() -> None:
+    """The bootstrap accumulates COCOeval's per-image results per draw instead of evaluating each draw anew:
+    the same figures, an image drawn twice counting twice."""
+    from edge_sdk.quant.metrics import resampled_map50_95
+
+    fp32 = _frames_dets(16, seed=7)
+    ref = _reference(fp32)
+    cand = _misses_every_fourth_frame([Detections(d.boxes + 2.0, d.scores, d.class_ids) for d in fp32])
+    picks = [np.random.default_rng(s).integers(0, 16, 16) for s in range(4)]
+    for keep in ({1, 2, 3}, {2}):
+        fast = resampled_map50_95(ref.gt, detections_to_results(cand), picks, keep)
+        for pick, got in zip(picks, fast):
+            anns = [{**a, "id": n + 1, "image_id": j + 1} for n, (j, a) in enumerate(
+                (j, a) for j, i in enumerate(pick.tolist()) for a in ref.gt["annotations"]
+                if a["image_id"] == i + 1 and a["category_id"] in keep)]
+            gt = {"images": coco_images(16, 640, 640), "annotations": anns,
+                  "categories": [c for c in ref.gt["categories"] if c["id"] in keep]}
+            results = [r for r in detections_to_results([cand[i] for i in pick.tolist()]) if r["category_id"] in keep]
+            assert got == coco_map(gt, results).map50_95
