@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -43,7 +44,8 @@ def _timed_child(cmd: list[str]) -> tuple[subprocess.CompletedProcess[str], floa
     """Run `cmd`; (its result, wall seconds, CPU seconds of the child and its threads)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    run = subprocess.run(cmd, capture_output=True, text=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's edge_sdk, whatever is installed
+    run = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     wall = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

@@ -179,11 +179,13 @@ def _build(cfg: AppConfig, prep: _Prepared, staging: art.Staging, phases: Phases
     plan = plan_graph(model, b.op_types, keep_decode_float=b.keep_decode_float)
     job = _repair_job(cfg, prep, model, model_path, plan, staging.path, progress, phases)
     with phases("preflight"):  # quantize and run each form with placeholder ranges: fail now, not after calibrating
-        dry_run(prep.pre, {form: job.spec(form, set()) for form in job.forms}, staging.path, b.threads)
+        # the CPU form's tensors are measured even when it is not built: the TensorRT cache (DLA) wants them all
+        tensors = dry_run(prep.pre, {form: job.spec(form, set()) for form in ("trt", "ort")}, staging.path, b.threads,
+                          optional=frozenset({"trt", "ort"} - set(job.forms)))
     stats = StatsSettings(b.method, b.percentile, b.histogram_bins)
     with phases("calibration"):
         ranges = collect_ranges(model_path, prep.split.calibration, prep.input_name, prep.gate.size, stats,
-                                progress=progress)
+                                progress=progress, tensors=tensors, threads=b.threads)
     job.ranges = ranges
     ranges.save(staging.path / art.RANGES)
     roles = {"ranges": art.RANGES}

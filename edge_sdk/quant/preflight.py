@@ -230,29 +230,48 @@ def prepare(fp32: Path, op_types: list[str], work: Path) -> Preflight:
     return Preflight(path, model, changes, activations_of(model, op_types), time.monotonic() - t0)
 
 
-def dry_run(pre: Preflight, specs: dict[str, Any], work: Path, threads: int) -> None:
+def dry_run(pre: Preflight, specs: dict[str, Any], work: Path, threads: int, *, optional: frozenset[str] = frozenset()
+            ) -> set[str]:
     """Quantize each form (name -> FormSpec) with placeholder ranges and run it once on a blank image: a graph
-    the quantizer or ONNX Runtime cannot handle is refused now. Raises ModelError."""
+    the quantizer or ONNX Runtime cannot handle is refused now (a form in `optional`, which is not built, only
+    adds its tensors when it can be made). Returns the tensors the forms quantize (what calibration must
+    measure). Raises ModelError."""
+    t0 = time.monotonic()
+    ranges = placeholder_ranges(pre.model)
+    quantized: set[str] = set()
+    for form, spec in specs.items():
+        out = work / f"preflight.{form}.onnx"
+        try:
+            quantized |= _check_form(pre, form, spec, out, ranges, threads)
+        except ModelError:
+            if form not in optional:
+                raise
+        finally:
+            out.unlink(missing_ok=True)
+    pre.seconds += time.monotonic() - t0
+    # graph outputs the quantizer renamed (a conv feeding one directly) are measured under their own name
+    return (quantized & set(ranges.ranges)) | {o.name for o in pre.model.graph.output}
+
+
+def _check_form(pre: Preflight, form: str, spec: Any, out: Path, ranges: Any, threads: int) -> set[str]:
+    """Quantize one form and run it once; the tensors it quantizes. Raises ModelError."""
+    import onnx
+
     from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
     from edge_sdk.quant.forms import quantize_form
     from edge_sdk.quant.report import FORM_LABELS
 
-    t0 = time.monotonic()
-    ranges = placeholder_ranges(pre.model)
-    for form, spec in specs.items():
-        out = work / f"preflight.{form}.onnx"
-        try:
-            quantize_form(pre.path, ranges, spec, out)
-            with OnnxRuntimeEngine(out, intra_op_threads=threads) as engine:
-                h, w = engine.info.input_hw
-                engine.infer(np.zeros((1, 3, h, w), np.float32))
-        except EdgeSdkError as exc:
-            raise _refuse(f"the {FORM_LABELS.get(form, form)} cannot be made or run: {exc.message[:300]}", pre.path,
-                          "keep the failing nodes in float with build.exclude_nodes, or set build.cpu_form: trt "
-                          "(no CPU form); the message names the node") from exc
-        except Exception as exc:  # ONNX Runtime's own exception types
-            raise _refuse(f"the {FORM_LABELS.get(form, form)} does not run on ONNX Runtime: {str(exc).strip()[:300]}",
-                          pre.path, "keep the failing nodes in float with build.exclude_nodes") from exc
-        finally:
-            out.unlink(missing_ok=True)
-    pre.seconds += time.monotonic() - t0
+    label = FORM_LABELS.get(form, form)
+    try:
+        quantize_form(pre.path, ranges, spec, out)
+        with OnnxRuntimeEngine(out, intra_op_threads=threads) as engine:
+            h, w = engine.info.input_hw
+            engine.infer(np.zeros((1, 3, h, w), np.float32))
+    except EdgeSdkError as exc:
+        raise _refuse(f"the {label} cannot be made or run: {exc.message[:300]}", pre.path,
+                      "keep the failing nodes in float with build.exclude_nodes, or set build.cpu_form: trt "
+                      "(no CPU form); the message names the node") from exc
+    except Exception as exc:  # ONNX Runtime's own exception types
+        raise _refuse(f"the {label} does not run on ONNX Runtime: {str(exc).strip()[:300]}", pre.path,
+                      "keep the failing nodes in float with build.exclude_nodes") from exc
+    return {n.input[0] for n in onnx.load(str(out), load_external_data=False).graph.node if n.op_type == "QuantizeLinear"}
