@@ -128,7 +128,7 @@ def main() -> int:
     shipped = folder / "model.int8.ort.qdq.onnx"
     models = {"FP32": model, "edge-sdk build (CPU form)": shipped, "NNCF (ONNX Q/DQ)": nncf_model}
     maps = {k: ground_truth_map(p, eval_dir, gt, 0) for k, p in models.items()}
-    from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+    from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
     from edge_sdk.quant.gate import block_latency
     from edge_sdk.quant.stats import preprocess_file
 

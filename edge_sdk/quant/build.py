@@ -98,15 +98,20 @@ def build_int8(cfg: AppConfig, *, force: bool = False, progress: bool = True) ->
 
 def _prepare(cfg: AppConfig, work: Path) -> _Prepared:
     from edge_sdk.engines.model_info import file_sha256
+    from edge_sdk.model.resolve import resolve_model
+    from edge_sdk.pipeline.build import model_cache_dir
     from edge_sdk.quant.cpu_isa import detect
     from edge_sdk.quant.preflight import prepare
 
     fp32 = cfg.resolve(cfg.model.path)
     if not fp32.is_file():
         raise ModelError("model file not found", where=str(fp32), fix="set model.path to the FP32 ONNX model")
-    pre = prepare(fp32, cfg.build.op_types, work)  # refuses in seconds what cannot be quantized
+    # the model's own checks and fixes (edge_sdk.model: weights listed as inputs, batch, size, opset: strict, as
+    # per-channel INT8 needs opset 13), then INT8's: refused in seconds, before any frame is read
+    resolved = resolve_model(fp32, cfg.model, base_dir=cfg.base_dir, cache_dir=model_cache_dir(cfg), strict_opset=True)
+    pre = prepare(fp32, resolved, cfg.build.op_types, work)
     split = load_split(cfg)
-    gate, input_name = _check_model(cfg, pre.path, split)
+    gate, input_name = _check_model(cfg, resolved, pre.path, split)
     config_float = _config_float(cfg, pre.model)
     isa = detect()
     model_sha, settings = file_sha256(fp32), art.settings_of(cfg)
@@ -115,29 +120,29 @@ def _prepare(cfg: AppConfig, work: Path) -> _Prepared:
     return _Prepared(fp32, pre, isa, split, key, model_sha, settings, versions, gate, input_name, config_float)
 
 
-def _check_model(cfg: AppConfig, fp32: Path, split: FrameSplit) -> tuple[GateSettings, str]:
-    """Load the FP32 model in ONNX Runtime and run one frame: a model that fails there stops the build here."""
+def _check_model(cfg: AppConfig, resolved: Any, path: Path, split: FrameSplit) -> tuple[GateSettings, str]:
+    """Run the prepared FP32 model on a held-out frame in ONNX Runtime (a model that fails there stops the build
+    here) and choose its decoder and preprocessing as `edge-sdk run` does (edge_sdk.model.decoding)."""
     from edge_sdk.decode.base import DecodeParams
-    from edge_sdk.decode.registry import detect_layout, get_decoder
     from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
-    from edge_sdk.engines.model_info import read_metadata
+    from edge_sdk.model.decoding import choose_decoder, first_image
     from edge_sdk.quant.gate import GateSettings
     from edge_sdk.quant.stats import preprocess_file
 
-    meta = read_metadata(fp32)
-    with OnnxRuntimeEngine(fp32, intra_op_threads=cfg.build.threads) as engine:
-        size = engine.info.input_hw
+    with OnnxRuntimeEngine(path, intra_op_threads=cfg.build.threads) as engine:
         try:
-            out = engine.infer(preprocess_file(split.holdout[0], size))
+            out = engine.infer(preprocess_file(split.holdout[0], resolved.preprocess))
         except Exception as exc:  # onnxruntime raises its own Fail/RuntimeException types
-            raise ModelError(f"the model fails on ONNX Runtime: {str(exc).strip()[:300]}", where=str(fp32),
-                             fix="check the export (opset, shapes) with `edge-sdk run` in fp32 first") from exc
-        name = cfg.decode.type if cfg.decode.type != "auto" else detect_layout(out[0].shape, meta.num_classes, size)
+            raise ModelError(f"the model fails on ONNX Runtime: {str(exc).strip()[:300]}", where=str(path),
+                             fix="check the export with `edge-sdk model check`, and run it in fp32 first") from exc
+        names = [o.name for o in engine.info.outputs]
         input_name = engine.info.inputs[0].name
-    num_classes = meta.num_classes or (int(out[0].shape[1]) - 4 if name == "yolov8" else 1000)
+    decoder, resolved, _ = choose_decoder(cfg.decode.type, resolved, names, first_image(out, resolved.preprocess.batch))
+    spec = resolved.preprocess
+    num_classes = len(resolved.labels) or (int(out[0].shape[1]) - 4 if decoder.name == "yolov8" else 1000)
     ref = DecodeParams(conf_thres=cfg.decode.conf_thres, iou_thres=cfg.decode.iou_thres, max_det=cfg.decode.max_det)
-    return GateSettings(get_decoder(name), ref, size, num_classes, cfg.build.threads, cfg.build.gate_min_class_objects,
-                        dict(meta.names)), input_name
+    return GateSettings(decoder, ref, spec.size, num_classes, cfg.build.threads, cfg.build.gate_min_class_objects,
+                        dict(resolved.labels), spec), input_name
 
 
 def _config_float(cfg: AppConfig, model: Any) -> set[str]:
@@ -184,7 +189,7 @@ def _build(cfg: AppConfig, prep: _Prepared, staging: art.Staging, phases: Phases
                           optional=frozenset({"trt", "ort"} - set(job.forms)))
     stats = StatsSettings(b.method, b.percentile, b.histogram_bins)
     with phases("calibration"):
-        ranges = collect_ranges(model_path, prep.split.calibration, prep.input_name, prep.gate.size, stats,
+        ranges = collect_ranges(model_path, prep.split.calibration, prep.input_name, prep.gate.preprocess, stats,
                                 progress=progress, tensors=tensors, threads=b.threads)
     job.ranges = ranges
     ranges.save(staging.path / art.RANGES)
@@ -248,7 +253,7 @@ def _repair_job(cfg: AppConfig, prep: _Prepared, model: Any, model_path: Path, p
     b = cfg.build
 
     def sens_inputs() -> list[np.ndarray]:
-        return [preprocess_file(f, prep.gate.size) for f in even_spread(prep.split.calibration, b.sensitivity_frames)]
+        return [preprocess_file(f, prep.gate.preprocess) for f in even_spread(prep.split.calibration, b.sensitivity_frames)]
 
     forms = ("trt", "ort") if b.cpu_form == "ort" else ("trt",)
     return RepairJob(model_path, model, TensorRanges(b.method, {}), plan, b.op_types, prep.config_float, forms,
@@ -285,7 +290,7 @@ def _speed(prep: _Prepared, int8_paths: dict[str, Path], runs: int) -> dict[str,
     from edge_sdk.quant.gate import block_latency
     from edge_sdk.quant.stats import preprocess_file
 
-    x = preprocess_file(prep.split.holdout[0], prep.gate.size)
+    x = preprocess_file(prep.split.holdout[0], prep.gate.preprocess)
     paths = {"fp32": prep.pre.path, **{f"int8_{f}": p for f, p in int8_paths.items()}}
     lat = block_latency(paths, x, runs, prep.gate.threads)
     speed: dict[str, Any] = {f"{k}_ms": v for k, v in lat.items()}

@@ -89,7 +89,7 @@ def _session(model_path: Path, tensors: list[str], threads: int, tmp: Path) -> A
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
-def collect(model_path: Path, frames: Sequence[FrameFile], input_name: str, size: tuple[int, int], tensors: set[str],
+def collect(model_path: Path, frames: Sequence[FrameFile], input_name: str, size: Any, tensors: set[str],
             method: str, percentile: float, *, bins: int = BINS, threads: int = 0,
             progress: bool = True) -> dict[str, tuple[float, float]]:
     """[lo, hi] of each of `tensors` over `frames` by `method` ("minmax" or "percentile")."""

@@ -113,8 +113,10 @@ def _quantize_args(spec: FormSpec) -> dict[str, Any]:
     raise ValueError(f"unknown form {spec.name!r}")
 
 
-def quantize_form(model_path: Path, ranges: TensorRanges, spec: FormSpec, out_path: Path) -> Path:
-    """Write the Q/DQ model of `spec` to `out_path` (not atomic: callers write into a staging folder)."""
+def quantize_form(model_path: Path, ranges: TensorRanges, spec: FormSpec, out_path: Path, *,
+                  quantized: set[str] | None = None) -> Path:
+    """Write the Q/DQ model of `spec` to `out_path` (not atomic: callers write into a staging folder).
+    `quantized`, when given, receives the tensors the quantizer asked ranges for (before the clean-ups)."""
     import onnx
 
     with tempfile.TemporaryDirectory(prefix="edge-sdk-quant-") as tmp:
@@ -132,6 +134,8 @@ def quantize_form(model_path: Path, ranges: TensorRanges, spec: FormSpec, out_pa
             raise BuildError(f"onnxruntime.quantization failed ({spec.name} form): {type(exc).__name__}: {exc}",
                              where=str(model_path)) from exc
         model = onnx.load(str(raw))
+        if quantized is not None:
+            quantized.update(n.input[0] for n in model.graph.node if n.op_type == "QuantizeLinear")
         if spec.name == "trt":
             float_for_other_consumers(model, list(spec.op_types))
         if spec.strip_outputs_of:

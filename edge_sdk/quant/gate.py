@@ -51,6 +51,12 @@ class GateSettings:
     threads: int = 0
     min_class_objects: int = 0  # classes with fewer reference objects do not decide (agreement.deciding_classes)
     names: dict[int, str] = field(default_factory=dict)  # class index -> name, for the per-class report
+    spec: Any = None  # the model's PreprocessSpec (None: the default letterbox to `size`)
+
+    @property
+    def preprocess(self) -> Any:
+        """What stats.preprocess_file takes: the model's spec, or the letterbox size."""
+        return self.spec if self.spec is not None else self.size
 
     @property
     def candidate(self) -> DecodeParams:
@@ -110,7 +116,7 @@ def make_reference(fp32_path: Path, frames: Sequence[FrameFile], settings: GateS
     with _open(fp32_path, settings.threads) as engine:
         names = [o.name for o in engine.info.outputs]
         for f in frames:
-            out, ms = _timed(engine, preprocess_file(f, settings.size))
+            out, ms = _timed(engine, preprocess_file(f, settings.preprocess))
             times.append(ms)
             outputs.append(out)
             ref_dets.append(settings.decoder(out, settings.reference))
@@ -134,7 +140,7 @@ def score_candidate(path: Path, ref: Reference, settings: GateSettings) -> Model
     times: list[float] = []
     with _open(path, settings.threads) as engine:
         for f, ref_out in zip(ref.frames, ref.outputs):
-            out, ms = _timed(engine, preprocess_file(f, settings.size))
+            out, ms = _timed(engine, preprocess_file(f, settings.preprocess))
             times.append(ms)
             for name, r, o in zip(ref.output_names, ref_out, out):
                 meter.add(name, r, o)

@@ -1,19 +1,20 @@
 """INT8 preflight: before any calibration, make the FP32 graph quantizable or refuse it in seconds, with what to do.
 
-    pre = preflight(fp32_path, op_types, forms=("trt", "ort"), work=tmp)
-    pre.path      # the prepared float model calibration, the gate and quantization read (fp32_path if unchanged)
+    resolved = resolve_model(fp32, cfg.model, strict_opset=True, ...)   # the model's own checks and fixes
+    pre = prepare(fp32, resolved, op_types, work)  # then INT8's
+    dry_run(pre, {"trt": spec, "ort": spec}, work, threads)   # the tensors calibration must measure
+    pre.path      # the prepared float model calibration, the gate and quantization read
     pre.changes   # what was fixed, for the build report
 
-What real exports bring, and what happens to each (each fix is the same function, applied all or nothing):
-- weights listed as graph inputs (IR < 4 exporters, e.g. the face detector of issue 26 had 60 "inputs"): the
-  initializers are removed from the inputs;
-- opset below 13 (QuantizeLinear has no `axis` before 13, so per-channel weights cannot be written): converted
-  with ONNX's version converter; a model it cannot convert is refused;
+edge_sdk.model.prepare (the one place a model file is fixed) has already removed weights listed as graph
+inputs (the face detector of issue 26 had 60 "inputs"), fixed a dynamic or batch-N input where the outputs
+allow, and converted an opset below 13 (QuantizeLinear has no `axis` before 13; strict: a model it cannot
+convert is refused). On that model, what INT8 adds (each fix the same function, applied all or nothing):
 - Constant nodes (e.g. the empty `roi` of a Resize, which made Percentile calibration fail on a zero-size
   array): turned into initializers, which calibration never reads;
 - BatchNormalization after a Conv (unfused exports): folded into the conv, as ONNX Runtime does at load;
 - unnamed or duplicate node names: named (the quantizer and build.exclude_nodes address nodes by name);
-- a float16 model, a fixed batch other than 1, more than one image input, no Conv/MatMul/Gemm: refused.
+- a float16 model, a batch other than 1, more than one image input, no Conv/MatMul/Gemm: refused.
 Then a dry run: both forms are quantized with placeholder ranges and run once in ONNX Runtime, so a graph the
 quantizer or the runtime cannot handle is refused now, not after minutes of calibration.
 """
@@ -53,17 +54,6 @@ class Preflight:
 
 def _refuse(message: str, path: Path, fix: str) -> ModelError:
     return ModelError(f"INT8 preflight: {message}", where=str(path), fix=fix)
-
-
-def initializers_out_of_inputs(model: Any) -> int:
-    """Remove the graph inputs that are initializers (weights listed as inputs); returns how many."""
-    inits = {i.name for i in model.graph.initializer}
-    keep = [i for i in model.graph.input if i.name not in inits]
-    removed = len(model.graph.input) - len(keep)
-    if removed:
-        del model.graph.input[:]
-        model.graph.input.extend(keep)
-    return removed
 
 
 def constants_to_initializers(model: Any) -> int:
@@ -129,19 +119,6 @@ def fold_batchnorm(model: Any) -> int:
     return len(gone)
 
 
-def _convert_opset(model: Any, path: Path) -> Any:
-    from onnx import version_converter
-
-    try:
-        converted = version_converter.convert_version(model, MIN_OPSET)
-        converted.ir_version = max(converted.ir_version, 7)  # the IR version of opset 13
-    except Exception as exc:  # the converter raises RuntimeError / ConvertError with its own text
-        raise _refuse(f"the model is opset {onnx_graph.opset(model)}; INT8 needs opset {MIN_OPSET}+ (per-channel "
-                      f"QuantizeLinear) and ONNX's version converter failed: {str(exc).strip()[:200]}", path,
-                      f"re-export the model with opset {MIN_OPSET} or later (torch.onnx.export(..., opset_version=17))") from exc
-    return converted
-
-
 def _image_input(model: Any, path: Path) -> Any:
     inits = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]
@@ -187,28 +164,25 @@ def activations_of(model: Any, op_types: list[str]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def prepare(fp32: Path, op_types: list[str], work: Path) -> Preflight:
-    """The checks and fixes of the module docstring, without the dry run. Raises ModelError when refused."""
+def prepare(source: Path, resolved: Any, op_types: list[str], work: Path) -> Preflight:
+    """The INT8 checks and fixes of the module docstring on the model edge_sdk.model.resolve_model prepared from
+    `source` (its fixes are listed first), without the dry run. Raises ModelError when refused."""
     import onnx
 
     from edge_sdk.quant.placement import name_nodes
 
     t0 = time.monotonic()
+    path = Path(resolved.path)
     try:
-        model = onnx.load(str(fp32))
+        model = onnx.load(str(path))
     except Exception as exc:  # DecodeError, OSError, ...
-        raise ModelError(f"cannot read ONNX model: {exc}", where=str(fp32),
+        raise ModelError(f"cannot read ONNX model: {exc}", where=str(path),
                          fix="re-export the model or check that the file was copied completely") from exc
-    changes = []
-    removed = initializers_out_of_inputs(model)
-    if removed:
-        model.ir_version = max(model.ir_version, 4)  # IR 4 is where initializers need not be inputs
-        changes.append(f"{removed} weights listed as graph inputs removed from the inputs")
-    version = onnx_graph.opset(model)
-    if version < MIN_OPSET:
-        model = _convert_opset(model, fp32)
-        changes.append(f"opset {version} converted to {MIN_OPSET} (ONNX version converter)")
-    _image_input(model, fp32)
+    changes = list(resolved.prepared.fixes)
+    if onnx_graph.opset(model) < MIN_OPSET:
+        raise _refuse(f"the model is opset {onnx_graph.opset(model)}; INT8 needs opset {MIN_OPSET}+ (per-channel "
+                      "QuantizeLinear)", source, f"re-export with opset {MIN_OPSET} or later")
+    _image_input(model, source)
     folded = constants_to_initializers(model)
     if folded:
         changes.append(f"{folded} Constant nodes made initializers (calibration reads no constant)")
@@ -219,14 +193,13 @@ def prepare(fp32: Path, op_types: list[str], work: Path) -> Preflight:
     if name_nodes(model):
         changes.append("unnamed or duplicate node names given unique names")
     if not any(n.op_type in op_types for n in model.graph.node):
-        raise _refuse(f"the model has no {'/'.join(op_types)} node: nothing to run in INT8", fp32,
+        raise _refuse(f"the model has no {'/'.join(op_types)} node: nothing to run in INT8", source,
                       "check build.op_types, or run this model in FP32 (model.precision: fp32)")
-    path = fp32
-    if changes:
+    if len(changes) > len(resolved.prepared.fixes):
         path = work / "fp32.prepared.onnx"
         onnx.save(model, str(path))
-        for change in changes:
-            log.info("INT8 preflight: %s", change)
+    for change in changes:
+        log.info("INT8 preflight: %s", change)
     return Preflight(path, model, changes, activations_of(model, op_types), time.monotonic() - t0)
 
 
@@ -255,15 +228,14 @@ def dry_run(pre: Preflight, specs: dict[str, Any], work: Path, threads: int, *, 
 
 def _check_form(pre: Preflight, form: str, spec: Any, out: Path, ranges: Any, threads: int) -> set[str]:
     """Quantize one form and run it once; the tensors it quantizes. Raises ModelError."""
-    import onnx
-
-    from edge_sdk.engines.onnxrt import OnnxRuntimeEngine
+    from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
     from edge_sdk.quant.forms import quantize_form
     from edge_sdk.quant.report import FORM_LABELS
 
     label = FORM_LABELS.get(form, form)
+    quantized: set[str] = set()
     try:
-        quantize_form(pre.path, ranges, spec, out)
+        quantize_form(pre.path, ranges, spec, out, quantized=quantized)
         with OnnxRuntimeEngine(out, intra_op_threads=threads) as engine:
             h, w = engine.info.input_hw
             engine.infer(np.zeros((1, 3, h, w), np.float32))
@@ -274,4 +246,10 @@ def _check_form(pre: Preflight, form: str, spec: Any, out: Path, ranges: Any, th
     except Exception as exc:  # ONNX Runtime's own exception types
         raise _refuse(f"the {label} does not run on ONNX Runtime: {str(exc).strip()[:300]}", pre.path,
                       "keep the failing nodes in float with build.exclude_nodes") from exc
-    return {n.input[0] for n in onnx.load(str(out), load_external_data=False).graph.node if n.op_type == "QuantizeLinear"}
+    # ORT's quantizer asks for the range of every input and output of a node it quantizes (whether it removes a
+    # ReLU/Clip depends on the ranges), so all of those are measured, not only what the placeholder run used
+    consts = {i.name for i in pre.model.graph.initializer}
+    for node in pre.model.graph.node:
+        if node.op_type in spec.op_types and node.name not in spec.exclude:
+            quantized.update(t for t in list(node.input) + list(node.output) if t and t not in consts)
+    return quantized

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from edge_sdk.calibration.images import read_image
 from edge_sdk.calibration.progress import Progress
 from edge_sdk.errors import CalibrationError, ModelError
 from edge_sdk.preprocess.letterbox import letterbox
+
+if TYPE_CHECKING:
+    from edge_sdk.preprocess.spec import PreprocessSpec
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +90,20 @@ class TensorRanges:
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
-def preprocess_file(frame: FrameFile, size: tuple[int, int]) -> np.ndarray:
-    """A frame file as the model input, letterboxed exactly as at run time (float32 [1,3,H,W])."""
+def preprocess_file(frame: FrameFile, how: PreprocessSpec | tuple[int, int]) -> np.ndarray:
+    """A frame file as the model input, exactly as at run time: by the model's PreprocessSpec (what
+    edge_sdk.model.resolve settled: resize, pad, channel order, scale, mean/std, layout), or letterboxed to
+    (height, width) with the default spec."""
     img = read_image(frame.path)
     if img is None:
         raise CalibrationError("frame became unreadable during the build", where=str(frame.path),
                                fix="do not change the calibration folder while a build runs")
-    x, _ = letterbox(img, size)
-    return x
+    if isinstance(how, tuple):
+        x, _ = letterbox(img, how)
+        return x
+    from edge_sdk.preprocess import preprocess
+
+    return preprocess(img, how)[0]
 
 
 class _OneFrame:
@@ -108,12 +117,12 @@ class _OneFrame:
         return feed
 
 
-def iter_inputs(frames: Sequence[FrameFile], size: tuple[int, int]) -> Iterator[np.ndarray]:
+def iter_inputs(frames: Sequence[FrameFile], size: PreprocessSpec | tuple[int, int]) -> Iterator[np.ndarray]:
     for f in frames:
         yield preprocess_file(f, size)
 
 
-def collect_ranges(model_path: Path, frames: Sequence[FrameFile], input_name: str, size: tuple[int, int],
+def collect_ranges(model_path: Path, frames: Sequence[FrameFile], input_name: str, size: PreprocessSpec | tuple[int, int],
                    settings: StatsSettings, *, progress: bool = True, tensors: set[str] | None = None,
                    threads: int = 0) -> TensorRanges:
     """The range of each tensor over `frames`: with `tensors` (those the forms quantize) and MinMax or Percentile,
@@ -127,7 +136,7 @@ def collect_ranges(model_path: Path, frames: Sequence[FrameFile], input_name: st
     return _ort_ranges(model_path, frames, input_name, size, settings, progress)
 
 
-def _ort_ranges(model_path: Path, frames: Sequence[FrameFile], input_name: str, size: tuple[int, int],
+def _ort_ranges(model_path: Path, frames: Sequence[FrameFile], input_name: str, size: PreprocessSpec | tuple[int, int],
                 settings: StatsSettings, progress: bool) -> TensorRanges:
     from onnxruntime.quantization import CalibrationMethod
     from onnxruntime.quantization.calibrate import create_calibrator

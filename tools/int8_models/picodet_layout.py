@@ -139,7 +139,7 @@ def draw_page(seed: int) -> np.ndarray:
     generated street scene) or a table with a caption, a footer."""
     import cv2
 
-    from edge_sdk.scenes import generate_still
+    from tools.scenes import generate_still
 
     rng = np.random.default_rng(seed)
     img = np.full((HEIGHT, WIDTH, 3), int(rng.integers(235, 256)), np.uint8)
