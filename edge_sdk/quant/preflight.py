@@ -237,8 +237,8 @@ def _check_form(pre: Preflight, form: str, spec: Any, out: Path, ranges: Any, th
     try:
         quantize_form(pre.path, ranges, spec, out, quantized=quantized)
         with OnnxRuntimeEngine(out, intra_op_threads=threads) as engine:
-            h, w = engine.info.input_hw
-            engine.infer(np.zeros((1, 3, h, w), np.float32))
+            inp = engine.info.inputs[0]  # a blank input of the model's own shape and type (NHWC, uint8 ...)
+            engine.infer(np.zeros(tuple(d if isinstance(d, int) else 1 for d in inp.shape), inp.dtype))
     except EdgeSdkError as exc:
         raise _refuse(f"the {label} cannot be made or run: {exc.message[:300]}", pre.path,
                       "keep the failing nodes in float with build.exclude_nodes, or set build.cpu_form: trt "
@@ -248,8 +248,18 @@ def _check_form(pre: Preflight, form: str, spec: Any, out: Path, ranges: Any, th
                       "keep the failing nodes in float with build.exclude_nodes") from exc
     # ORT's quantizer asks for the range of every input and output of a node it quantizes (whether it removes a
     # ReLU/Clip depends on the ranges), so all of those are measured, not only what the placeholder run used
-    consts = {i.name for i in pre.model.graph.initializer}
+    floats = float_tensors(pre.model)
     for node in pre.model.graph.node:
         if node.op_type in spec.op_types and node.name not in spec.exclude:
-            quantized.update(t for t in list(node.input) + list(node.output) if t and t not in consts)
+            quantized.update(t for t in list(node.input) + list(node.output) if t in floats)
     return quantized
+
+
+def float_tensors(model: Any) -> set[str]:
+    """The non-constant float32 tensors of the graph, by shape inference (a Slice's int64 indices are not)."""
+    from onnx import TensorProto, shape_inference
+
+    inferred = shape_inference.infer_shapes(model).graph
+    consts = {i.name for i in model.graph.initializer}
+    infos = list(inferred.value_info) + list(inferred.input) + list(inferred.output)
+    return {v.name for v in infos if v.type.tensor_type.elem_type == TensorProto.FLOAT and v.name not in consts}
