@@ -40,8 +40,8 @@ from edge_sdk.atomic import write_json_atomic  # noqa: E402
 from edge_sdk.bench.table import format_table  # noqa: E402
 
 
-def _timed_child(cmd: list[str]) -> tuple[subprocess.CompletedProcess[str], float, float]:
-    """Run `cmd`; (its result, wall seconds, CPU seconds of the child and its threads)."""
+def _timed_child(cmd: list[str], *, check: bool = True) -> tuple[subprocess.CompletedProcess[str], float, float]:
+    """Run `cmd`; (its result, wall seconds, CPU seconds of the child and its threads). `check`: exit on failure."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's edge_sdk, whatever is installed
@@ -49,17 +49,19 @@ def _timed_child(cmd: list[str]) -> tuple[subprocess.CompletedProcess[str], floa
     wall = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if run.returncode != 0:
+    if check and run.returncode != 0:
         sys.stderr.write(run.stderr[-4000:])
         raise SystemExit(f"bench_build: {' '.join(cmd[:4])} ... failed ({run.returncode})")
     return run, wall, cpu
 
 
-def _write_app(work: Path, model: Path, frames: Path, build: dict[str, Any]) -> Path:
+def _write_app(work: Path, model: Path, frames: Path, build: dict[str, Any], model_cfg: dict[str, Any] | None = None
+               ) -> Path:
     import yaml
 
     app = {"version": 1, "device_id": "bench", "state_dir": str(work / "state"),
-           "model": {"path": str(model), "precision": "int8"}, "sources": [{"name": "cam0", "uri": f"file://{frames}"}],
+           "model": {"path": str(model), "precision": "int8", **(model_cfg or {})},
+           "sources": [{"name": "cam0", "uri": f"file://{frames}"}],
            "mqtt": {"enabled": False}, "calibration": {"dir": str(frames)}, "build": build}
     path = work / "app.yaml"
     path.write_text(yaml.safe_dump(app, sort_keys=False), encoding="utf-8")
