@@ -182,3 +182,25 @@ def test_repair_adds_float_layers_one_at_a_time_first_then_by_half() -> None:
     assert counts[:5] == [1, 2, 3, 4, 6]
     assert all(b > a for a, b in pairwise(counts))
     assert all(b - a <= max(1, a // 2) for a, b in pairwise(counts))
+
+
+def test_one_layer_tensorrt_form_by_graph_edit_equals_the_quantizer_s(tmp_path: Path) -> None:
+    """Repair ranks layers with one layer in INT8 at a time; for the TensorRT form that model is made by a graph
+    edit (a Q/DQ pair on the layer's input, its weights replaced by their INT8 values) instead of a run of
+    onnxruntime.quantization per layer: the outputs must be what the quantizer's model gives."""
+    from edge_sdk.quant.gate import output_sqnr
+    from edge_sdk.quant.sensitivity import one_layer_trt, reference_outputs
+
+    path = tiny_detector(tmp_path / "t.onnx", outlier=True)
+    model = onnx.load(str(path))
+    plan = plan_graph(model, OPS)
+    names = {t for n in model.graph.node for t in list(n.input) + list(n.output)} - {i.name for i in model.graph.initializer}
+    rng = np.random.default_rng(4)
+    ranges = TensorRanges("minmax", {n: (float(-rng.uniform(0, 2)), float(rng.uniform(0.5, 50))) for n in names})
+    xs = [rng.random((1, 3, 64, 64), dtype=np.float32) for _ in range(2)]
+    ref = reference_outputs(path, xs, 1)
+    for layer in plan.compute:
+        fast = one_layer_trt(model, layer, ranges, tmp_path / "fast.onnx")
+        slow = quantize_form(path, ranges, trt_spec(plan, OPS, set(plan.compute) - {layer}), tmp_path / "slow.onnx")
+        assert fast is not None
+        assert output_sqnr(fast, xs, ref, 1) == pytest.approx(output_sqnr(slow, xs, ref, 1), abs=1e-6)
