@@ -145,7 +145,8 @@ class RepairJob:
         formats = self.cpu_formats if result.form == "ort" else ("",)
         tried: dict[str, Attempt] = {}
         for fmt in formats:
-            result.weight_format = self.cpu_format = fmt or "u8s8"
+            result.weight_format = fmt
+            self.cpu_format = fmt or self.cpu_format
             tried[fmt] = self.attempt(result, [])
         if len(tried) == 1:
             result.weight_format = formats[0]
