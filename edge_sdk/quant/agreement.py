@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from edge_sdk.decode.base import Detections
-from edge_sdk.decode.nms import box_iou
+from edge_sdk.tracking.assign import iou_matrix
 
 MATCH_IOU = 0.5
 
@@ -50,7 +50,7 @@ def _greedy_matches(ref: Detections, cand: Detections) -> list[tuple[int, int]]:
     """One-to-one (ref index, cand index) pairs of the same class at IoU >= 0.5, candidates by falling score."""
     if not len(ref) or not len(cand):
         return []
-    iou = box_iou(ref.boxes.astype(np.float64), cand.boxes.astype(np.float64))
+    iou = iou_matrix(ref.boxes.astype(np.float64), cand.boxes.astype(np.float64))
     same = ref.class_ids[:, None] == cand.class_ids[None, :]
     iou = np.where(same, iou, 0.0)
     taken: set[int] = set()
