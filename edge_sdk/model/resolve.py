@@ -146,3 +146,8 @@ def origin_summary(spec: PreprocessSpec) -> str:
     for key in FIELDS:
         by.setdefault(spec.origin.get(key, "default"), []).append(key)
     return "; ".join(f"{src}: {', '.join(keys)}" for src, keys in by.items())
+
+
+def model_cache_dir(cfg: Any) -> Path:
+    """Where fixed copies of an app's models are kept (see edge_sdk.model.prepare): `<state_dir>/models`."""
+    return Path(cfg.resolve(cfg.state_dir)) / "models"

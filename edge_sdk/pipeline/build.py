@@ -18,6 +18,7 @@ from edge_sdk.engines.base import Engine
 from edge_sdk.engines.model_info import ModelMetadata
 from edge_sdk.engines.registry import open_engine
 from edge_sdk.errors import ConfigError, EdgeSdkError, ModelError
+from edge_sdk.model.resolve import model_cache_dir
 from edge_sdk.preprocess.spec import PreprocessSpec, ultralytics_spec
 from edge_sdk.sources.base import Source
 from edge_sdk.sources.reconnect import ReconnectPolicy
@@ -54,11 +55,6 @@ def model_path_for(cfg: AppConfig) -> Path:
 
         return Path(resolve_int8_model(cfg))
     return fp32
-
-
-def model_cache_dir(cfg: AppConfig) -> Path:
-    """Where fixed copies of models are kept (see edge_sdk.model.prepare)."""
-    return cfg.resolve(cfg.state_dir) / "models"
 
 
 def open_model(cfg: AppConfig, *, fp32: bool = False) -> ModelBundle:

@@ -212,8 +212,8 @@ def resolve_int8_model(cfg: AppConfig, form: str | None = None) -> Path:
 
 def _cpu_form_here(manifest: dict[str, Any], folder: Path, fp32: Path, explicit: bool) -> Path | None:
     """Refuse a CPU form this CPU would compute wrong; the FP32 model where the build chose FP32 for this CPU."""
-    from edge_sdk.quant import ships
     from edge_sdk.quant.cpu_isa import detect, unsafe_here
+    from edge_sdk.quant.ships import TARGET_CPU, shipped
 
     built = manifest.get("cpu") or {}
     here = detect()
@@ -223,7 +223,7 @@ def _cpu_form_here(manifest: dict[str, Any], folder: Path, fp32: Path, explicit:
     if built and built.get("isa") != here.dot:
         log.warning("the INT8 CPU form was built and timed on %s (%s); this CPU is %s (%s): run `edge-sdk build` here "
                     "to measure it on this CPU", built.get("model"), built.get("isa"), here.model, here.dot)
-    decision = ships.shipped(manifest, ships.TARGET_CPU)
+    decision = shipped(manifest, TARGET_CPU)
     if explicit or decision is None or decision.get("chosen") == "int8":
         return None
     log.warning("model.precision int8: running the FP32 model on this CPU: %s (see %s)", decision.get("reason"),

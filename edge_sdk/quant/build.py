@@ -98,8 +98,7 @@ def build_int8(cfg: AppConfig, *, force: bool = False, progress: bool = True) ->
 
 def _prepare(cfg: AppConfig, work: Path) -> _Prepared:
     from edge_sdk.engines.model_info import file_sha256
-    from edge_sdk.model.resolve import resolve_model
-    from edge_sdk.pipeline.build import model_cache_dir
+    from edge_sdk.model.resolve import model_cache_dir, resolve_model
     from edge_sdk.quant.cpu_isa import detect
     from edge_sdk.quant.preflight import prepare
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,19 +89,18 @@ def _session(model_path: Path, tensors: list[str], threads: int, tmp: Path) -> A
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
-def collect(model_path: Path, frames: Sequence[FrameFile], input_name: str, size: Any, tensors: set[str],
-            method: str, percentile: float, *, bins: int = BINS, threads: int = 0,
+def collect(model_path: Path, frames: Sequence[FrameFile], input_name: str, load: Callable[[FrameFile], np.ndarray],
+            tensors: set[str], method: str, percentile: float, *, bins: int = BINS, threads: int = 0,
             progress: bool = True) -> dict[str, tuple[float, float]]:
-    """[lo, hi] of each of `tensors` over `frames` by `method` ("minmax" or "percentile")."""
-    from edge_sdk.quant.stats import preprocess_file
-
+    """[lo, hi] of each of `tensors` over `frames` (each made the model's input by `load`) by `method`
+    ("minmax" or "percentile")."""
     names = sorted(tensors)
     hists = {t: AbsHistogram(bins) for t in names}
     with tempfile.TemporaryDirectory(prefix="edge-sdk-calib-") as tmp:
         session = _session(model_path, names, threads, Path(tmp))
         with Progress(len(frames), f"calibrating ({method})", enabled=progress) as bar:
             for f in frames:
-                outs = session.run(names, {input_name: preprocess_file(f, size)})
+                outs = session.run(names, {input_name: load(f)})
                 for t, value in zip(names, outs):
                     if method == "percentile":
                         hists[t].add(value)

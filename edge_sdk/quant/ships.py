@@ -8,16 +8,15 @@ and in the manifest (`manifest["ships"]`), which is what `edge-sdk run` follows.
 
 Targets: "onnxruntime-cpu" (the INT8 CPU form against FP32, measured by `edge-sdk build` on the machine it
 runs on: INT8 ships only when at least `build.cpu_min_speedup` times faster) and "tensorrt" (the INT8 engine
-against FP16, measured when the engine is built; `update_published` adds that record to a published build).
+against FP16, measured when the engine is built; quant/ship_record.py's `record_in_build` adds that record to a
+published build).
 A target that ships its baseline is never a silent downgrade: the report's text says it, and `edge-sdk run`
 logs it.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 TARGET_CPU = "onnxruntime-cpu"
@@ -77,28 +76,3 @@ def render(report: dict[str, Any]) -> list[str]:
     """One line per target: what ships and why."""
     ships = report.get("ships") or {}
     return [f"ships on {target}: {d['chosen'].upper()} ({d['reason']})" for target, d in ships.items()]
-
-
-def update_published(folder: Path, decision: ShipDecision) -> None:
-    """Add `decision` to a published build (report.json, report.txt and the manifest, each written atomically;
-    the manifest last, with the new files' sha256). For a step that measures after the INT8 build, such as the
-    TensorRT engine build choosing INT8 or FP16."""
-    from edge_sdk.atomic import write_json_atomic, write_text_atomic
-    from edge_sdk.errors import BuildError
-    from edge_sdk.quant import artifacts as art
-    from edge_sdk.quant.report import render as render_report
-
-    manifest = art.read_manifest(folder)
-    if manifest is None:
-        raise BuildError("there is no published INT8 build to record the decision in", where=str(folder),
-                         fix=art.BUILD_HINT)
-    report = json.loads((folder / art.REPORT_JSON).read_text(encoding="utf-8"))
-    record(report, decision)
-    write_json_atomic(folder / art.REPORT_JSON, report)
-    write_text_atomic(folder / art.REPORT_TXT, render_report(report) + "\n")
-    files = dict(manifest.get("files", {}))
-    for role, name in (("report_json", art.REPORT_JSON), ("report_txt", art.REPORT_TXT)):
-        if role in files:
-            files[role] = art.file_entry(folder / name)
-    record(manifest, decision)
-    write_json_atomic(folder / art.MANIFEST, {**manifest, "files": files})

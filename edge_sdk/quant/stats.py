@@ -130,8 +130,8 @@ def collect_ranges(model_path: Path, frames: Sequence[FrameFile], input_name: st
     if tensors is not None and settings.method in ("minmax", "percentile"):
         from edge_sdk.quant.collect import collect
 
-        found = collect(model_path, frames, input_name, size, tensors, settings.method, settings.percentile,
-                        bins=settings.histogram_bins, threads=threads, progress=progress)
+        found = collect(model_path, frames, input_name, lambda f: preprocess_file(f, size), tensors, settings.method,
+                        settings.percentile, bins=settings.histogram_bins, threads=threads, progress=progress)
         return TensorRanges(settings.method, found)
     return _ort_ranges(model_path, frames, input_name, size, settings, progress)
 

@@ -15,6 +15,7 @@ from edge_sdk.errors import BuildError
 from edge_sdk.quant import build_int8, cpu_isa, resolve_int8_model, ships
 from edge_sdk.quant.agreement import deciding_classes, precision_recall, score_shift
 from edge_sdk.quant.cpu_isa import CpuIsa
+from edge_sdk.quant.ship_record import record_in_build
 from tests.quant.helpers import scene_frames, write_config
 from tests.quant.tiny_detector import tiny_detector
 
@@ -99,7 +100,7 @@ def test_a_later_measurement_is_recorded_in_the_published_build(tmp_path: Path, 
     out = build_int8(cfg, progress=False)
     trt = ships.choose_by_speed(ships.TARGET_TRT, "int8", "fp16", {"int8": 4.0, "fp16": 4.1}, 1.05,
                                 {"gpu": "Orin (set by the test)", "tensorrt": "10.3.0"})
-    ships.update_published(out.folder, trt)
+    record_in_build(out.folder, trt)
     assert resolve_int8_model(cfg).is_file()  # no "changed since the build"
     report = json.loads((out.folder / "report.json").read_text())
     assert set(report["ships"]) == {ships.TARGET_CPU, ships.TARGET_TRT} and report["ships"][ships.TARGET_TRT]["chosen"] == "fp16"
