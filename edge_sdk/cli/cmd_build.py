@@ -19,6 +19,12 @@ EPILOG = """examples:
   edge-sdk build --config app.yaml --force      rebuild even if the build directory is up to date
   edge-sdk build --config app.yaml --json       the report as JSON on stdout
 
+Before any frame is read, a preflight checks and fixes the model (as `edge-sdk model check`, then INT8's own
+checks, and a dry run of both forms): what cannot be quantized is refused in seconds with what to do. The CPU
+form is made for this CPU's instruction set, and INT8 runs on the CPU only when the build measured it at least
+build.cpu_min_speedup times faster than FP32 here (the report's "ships on onnxruntime-cpu" line says which and
+why). The report times every phase and gives the gate per class, with precision/recall/F1 and the score shift.
+
 Writes into the build directory (build.dir, default <state_dir>/build/<model>): the TensorRT-form Q/DQ ONNX,
 the CPU-form Q/DQ ONNX, TensorRT calibration caches, ranges.json, report.json/.txt and manifest.json. The
 build fails (exit 1, report.failed.txt) when INT8 loses more than build.max_map_drop mAP50-95 points against
