@@ -55,7 +55,8 @@ def run_one(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     print(f"{name}: edge-sdk build ...", file=sys.stderr)
     run, wall, cpu = _timed_child([sys.executable, "-m", "edge_sdk.cli.main", "build", "--config", str(app), "--force",
                                    "--json"], check=False)
-    data = json.loads(run.stdout) if run.stdout.strip().startswith("{") else {}
+    text = run.stdout.strip()
+    data = json.JSONDecoder().raw_decode(text)[0] if text.startswith("{") else {}  # a refused build prints more after it
     report = data.get("int8") or {}
     if not report:
         return {"model": name, "error": (run.stderr.strip().splitlines() or ["?"])[-1][:300], "cpu_s": round(cpu, 1)}

@@ -279,8 +279,8 @@ def _decide(results: dict[str, FormResult], objects: int, budget: float, accept:
     for form, r in results.items():
         if not r.final.passed:
             most = max(len(a.float_layers) for a in r.attempts)
-            tried.append(f"{rep.FORM_LABELS[form]}: repair tried up to {most} layers in float" if len(r.attempts) > 1
-                         else f"{rep.FORM_LABELS[form]}: no repair attempted (build.repair off or build.max_float_layers 0)")
+            tried.append(f"{rep.FORM_LABELS[form]}: repair tried up to {most} layers in float ({r.stopped})"
+                         if len(r.attempts) > 1 else f"{rep.FORM_LABELS[form]}: no repair attempted ({r.stopped})")
     detail = f"mAP50-95 drop {drops} points exceeds the budget of {budget}; {'; '.join(tried)}"
     return (rep.ACCEPTED, detail + "; shipped because build.accept_over_budget is true") if accept else (rep.FAIL, detail)
 

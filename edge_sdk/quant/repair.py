@@ -183,7 +183,7 @@ class RepairJob:
         if att.passed:
             result.stopped = "attempt 0 within budget"
         elif not self.repair or limit < 1 or self.reference.objects == 0:
-            result.stopped = "no repair (build.repair off, build.max_float_layers 0, or no reference objects)"
+            result.stopped = "build.repair off, build.max_float_layers 0, or no reference objects"
         else:
             deadline = time.monotonic() + self.time_limit_s if self.time_limit_s else None
             log.info("%s over budget: ranking %d layers by quantization sensitivity", label, len(candidates))
