@@ -210,6 +210,7 @@ def _build(cfg: AppConfig, prep: _Prepared, staging: art.Staging, phases: Phases
     for warning in report["warnings"]:
         log.warning("%s", warning)
     if decision == rep.FAIL:
+        report["timing"] = phases.as_dict()
         _write_failed(staging.target, report)
         raise GateFailed(f"the INT8 model was refused by the accuracy gate: {detail}", report, where=str(staging.target),
                          fix="capture more varied calibration frames, try another build.method, raise build.max_float_layers, "
