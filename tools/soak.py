@@ -7,7 +7,8 @@ Faults (one at a time, at random moments, each for a random while): the broker k
 restarted; the daemon killed with SIGKILL and restarted; the spool's file system (a real tmpfs, root only)
 filled by another file and freed; the RTSP camera's server killed with SIGKILL and restarted.
 
-Counted per camera: frames captured (the sources' own counts, summed over the daemon's lives), published (the
+Counted per camera: frames captured (the sources' own counts in the last stats message of each of the daemon's
+lives, so frames of the last <2 s before each SIGKILL are not in it), published (the
 sequence numbers the daemon gave: its spool's sequence table at the end), received (unique seq), lost
 (published, never received), duplicated (received again: QoS 1 redelivery, always the same message id),
 dropped by the spool's bounds (counted by the daemon); per fault: the time until detections flow again; and
@@ -53,7 +54,6 @@ class Soak:
         self.server = RtspServer()
         self.fps = fps
         self.peak_kib = 0
-        self.lives: list[dict[str, Any]] = []  # the last stats of each daemon life
         self.daemon: Daemon | None = None
         self.collector: Collector | None = None
 
@@ -107,14 +107,21 @@ class Soak:
             time.sleep(min(1.0, max(0.0, end - time.monotonic())))
 
     def keep_figures(self) -> None:
-        assert self.daemon is not None and self.collector is not None
+        assert self.daemon is not None
         self.peak_kib = max(self.peak_kib, self.daemon.peak_kib())
-        if self.collector.stats:
-            last = self.collector.stats[-1]
-            if not self.lives or self.lives[-1].get("_pid") != self.daemon.pid:
-                self.lives.append({"_pid": self.daemon.pid})
-            if last.get("uptime_s", 0) >= self.lives[-1].get("uptime_s", -1):
-                self.lives[-1] = {**last, "_pid": self.daemon.pid}
+
+    def daemon_lives(self) -> list[dict[str, Any]]:
+        """The last stats message of each life of the daemon: stats in the order they were sent (retained copies
+        seen again after a reconnect dropped), a new life wherever the uptime starts again."""
+        assert self.collector is not None
+        unique = {(s.get("time"), s.get("uptime_s")): s for s in self.collector.stats}
+        lives: list[dict[str, Any]] = []
+        for stats in sorted(unique.values(), key=lambda s: float(s.get("time", 0))):
+            if not lives or float(stats.get("uptime_s", 0)) < float(lives[-1].get("uptime_s", 0)):
+                lives.append(stats)
+            else:
+                lives[-1] = stats
+        return lives
 
     def record(self, fault: str, down: float, t_back: float, cameras: tuple[str, ...], note: str = "") -> None:
         recovery = self.wait_flow(cameras, t_back, 120)
@@ -163,6 +170,7 @@ class Soak:
         rc = self.daemon.stop()  # clean: the spool is drained, offline published
         time.sleep(5.0)  # the last messages reach the subscriber
         published = self.published()
+        lives = self.daemon_lives()
         per_camera = []
         for cam in CAMERAS:
             got = self.collector.of(cam)
@@ -173,15 +181,16 @@ class Soak:
                     dup_ids[m.seq].add(m.message_id)
             top = published.get(cam, 0)
             unique = {s for s in ids if s <= top}
-            captured = sum(int(s.get("frames", 0)) for life in self.lives for s in life.get("sources", [])
+            captured = sum(int(s.get("frames", 0)) for life in lives for s in life.get("sources", [])
                            if s.get("camera") == cam)
             per_camera.append({
                 "camera": cam, "frames_captured": captured, "published": top, "received": len(unique),
                 "lost": top - len(unique), "duplicated": sum(n - 1 for n in ids.values()),
                 "duplicates_same_message_id": all(len(v) == 1 for v in dup_ids.values()),
                 "received_beyond_published": len([s for s in ids if s > top])})
-        dropped = sum(int(life.get("mqtt", {}).get("spool", {}).get("dropped", 0)) for life in self.lives)
+        dropped = sum(int(life.get("mqtt", {}).get("spool", {}).get("dropped", 0)) for life in lives)
         return {"per_camera": per_camera, "events": self.events, "daemon_exit": rc, "daemon_starts": self.daemon.starts,
+                "daemon_lives_in_stats": len(lives),
                 "peak_rss_mib": round(self.peak_kib / 1024, 1), "spool_dropped_by_bounds": dropped}
 
     def published(self) -> dict[str, int]:

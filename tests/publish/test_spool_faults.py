@@ -77,6 +77,7 @@ def test_a_full_disk_with_the_broker_down_drops_the_oldest_counted_and_loses_not
     assert st["disk_full"] and got == set(range(n - held + 1, n + 1)), "the oldest were dropped, the rest arrived"
     assert final["queued"] == 0 and not final["disk_full"] and final["dropped"] == n - held
     text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "free on its file system, less than mqtt.spool.max_mb" in text, "the start says the spool does not fit"
     assert f"disk full: the spool {spool}" in text and "fix: free space on that file system" in text
     assert "cannot rollback" not in text and "space is back" in text
 
