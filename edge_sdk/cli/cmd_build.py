@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from edge_sdk.config.app import AppConfig
+    from edge_sdk.engines.backends.tensorrt import TensorRtEngineConfig
     from edge_sdk.quant.build import BuildOutcome
+    from edge_sdk.quant.ships import ShipDecision
+
+log = logging.getLogger(__name__)
 
 COMMAND = "build"
 HELP = "INT8 Q/DQ model from the calibration frames, checked against FP32; then the TensorRT engine"
@@ -82,9 +87,46 @@ def _tensorrt_engine(cfg: AppConfig, outcome: BuildOutcome, force: bool) -> dict
         raise BuildError("internal: engine is not tensorrt")
     version = require_tensorrt()  # DependencyMissing (with how to install) where TensorRT is absent
     cache = ensure_cache(outcome.folder, version.text)
-    artifact = build_engine(outcome.model("trt"), cache, resolve_profile(cfg.device), cfg.engine,
-                            Path(cfg.resolve(cfg.engine.engine_dir)),
+    profile = resolve_profile(cfg.device)
+    engine_dir = Path(cfg.resolve(cfg.engine.engine_dir))
+    artifact = build_engine(outcome.model("trt"), cache, profile, cfg.engine, engine_dir,
                             calibration_set_sha256=str(outcome.manifest["calibration"]["sha256"]), force=force)
     print(artifact.describe(), file=sys.stderr)
+    decision = _int8_or_fp16(cfg, cfg.engine, outcome, cache, profile, engine_dir)
+    print(f"ships on TensorRT: {decision.chosen.upper()} ({decision.reason})", file=sys.stderr)
     return {"engine_path": str(artifact.engine_path), "reused": artifact.reused, "reason": artifact.reason,
-            "precision": artifact.precision}
+            "precision": artifact.precision, "ships": decision.as_dict()}
+
+
+def _int8_or_fp16(cfg: AppConfig, engine_cfg: TensorRtEngineConfig, outcome: BuildOutcome, cache: Path, profile: Any,
+                  engine_dir: Path) -> ShipDecision:
+    """What ships on this device's TensorRT: INT8 only when its gate passed and its engine measured at least
+    build.trt_min_speedup times faster than the FP16 engine here (both timed on the device); recorded in the build
+    (report and manifest), which `edge-sdk run` follows."""
+    import dataclasses
+
+    from edge_sdk.engines.trt.fp16 import fp16_model
+    from edge_sdk.engines.trt.measure import time_int8_against_fp16
+    from edge_sdk.errors import DependencyMissing
+    from edge_sdk.model.resolve import model_cache_dir, resolve_model
+    from edge_sdk.quant import report as rep
+    from edge_sdk.quant import ships
+    from edge_sdk.quant.ship_record import record_in_build
+
+    models = model_cache_dir(cfg)
+    float_model = resolve_model(cfg.resolve(cfg.model.path), cfg.model, base_dir=cfg.base_dir, cache_dir=models).path
+    latency: dict[str, float | None] = {"int8": None, "fp16": None}
+    measured_on: dict[str, Any] = {}
+    try:
+        timed = time_int8_against_fp16(outcome.model("trt"), fp16_model(float_model, models), cache, profile,
+                                       engine_cfg, engine_dir)
+        latency.update(timed.latency_ms)
+        measured_on = dict(timed.measured_on)
+    except DependencyMissing as exc:  # no pycuda: the engines cannot be timed here, so INT8 cannot be shown faster
+        log.warning("the INT8 and FP16 engines cannot be timed here (%s): FP16 ships", exc.message)
+    decision = ships.choose_by_speed(ships.TARGET_TRT, "int8", "fp16", latency, cfg.build.trt_min_speedup, measured_on)
+    if decision.chosen == "int8" and outcome.report.get("decision") == rep.ACCEPTED:
+        decision = dataclasses.replace(decision, chosen="fp16", reason=f"{decision.reason}, but INT8 did not pass the "
+                                       "accuracy gate (accepted over budget only for ONNX Runtime): FP16 ships")
+    record_in_build(outcome.folder, decision)
+    return decision

@@ -65,6 +65,11 @@ class BuildConfig(Section):
                                    description="the INT8 CPU form ships only when this build measured it at least this "
                                                "many times faster than FP32 on this machine; otherwise FP32 runs and the "
                                                "report says so (0 = ship INT8 whatever its speed)")
+    trt_min_speedup: float = Field(1.05, ge=0.0, le=100.0,
+                                   description="with engine.type tensorrt: the INT8 engine ships only when it passed the "
+                                               "accuracy gate and measured at least this many times faster than the FP16 "
+                                               "engine on this device; otherwise FP16 ships and the report says why "
+                                               "(0 = INT8 whatever its speed)")
     sensitivity_frames: int = Field(6, ge=1, le=1000, description="calibration frames the per-layer sensitivity is measured on")
     speed_runs: int = Field(20, ge=1, le=10000, description="timed runs of each model for the report's latency")
     threads: int = Field(0, ge=0, le=256, description="ONNX Runtime threads for calibration and the gate; 0 = all cores")

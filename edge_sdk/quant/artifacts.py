@@ -61,7 +61,7 @@ def library_versions() -> dict[str, str]:
 
 def settings_of(cfg: AppConfig) -> dict[str, Any]:
     """Every setting that changes the artifacts (and nothing that does not, like build.dir or threads)."""
-    b = cfg.build.model_dump(exclude={"dir", "threads", "speed_runs"})
+    b = cfg.build.model_dump(exclude={"dir", "threads", "speed_runs", "trt_min_speedup"})  # the last: decided later
     c = cfg.calibration.model_dump(include={"holdout_fraction", "min_holdout_frames", "max_calibration_frames",
                                             "max_holdout_frames"})
     d = cfg.decode
@@ -203,11 +203,33 @@ def resolve_int8_model(cfg: AppConfig, form: str | None = None) -> Path:
         cpu_form = _cpu_form_here(manifest, folder, fp32, explicit)
         if cpu_form is not None:
             return cpu_form
+    if form == "trt" and not explicit:
+        fp16 = _fp16_where_it_ships(cfg, manifest, folder)
+        if fp16 is not None:
+            return fp16
     role = "trt_qdq" if form == "trt" else "ort_qdq"
     entry = manifest.get("files", {}).get(role)
     if entry is None:
         raise BuildError(f"the INT8 build has no {form} model", where=str(folder), fix=BUILD_HINT)
     return folder / str(entry["name"])
+
+
+def _fp16_where_it_ships(cfg: AppConfig, manifest: dict[str, Any], folder: Path) -> Path | None:
+    """The FP16 form of the model where `edge-sdk build` measured the INT8 TensorRT engine no faster than
+    `build.trt_min_speedup` times FP16 on this device (or its gate did not pass): what the engine then builds from."""
+    from edge_sdk.quant.ships import TARGET_TRT, shipped
+
+    decision = shipped(manifest, TARGET_TRT)
+    if decision is None or decision.get("chosen") != "fp16":
+        return None
+    from edge_sdk.engines.trt.fp16 import fp16_model
+    from edge_sdk.model.resolve import model_cache_dir, resolve_model
+
+    log.warning("model.precision int8: running the FP16 engine on this device: %s (see %s)", decision.get("reason"),
+                folder / REPORT_TXT)
+    cache = model_cache_dir(cfg)
+    resolved = resolve_model(cfg.resolve(cfg.model.path), cfg.model, base_dir=cfg.base_dir, cache_dir=cache)
+    return fp16_model(resolved.path, cache)
 
 
 def _cpu_form_here(manifest: dict[str, Any], folder: Path, fp32: Path, explicit: bool) -> Path | None:

@@ -41,3 +41,9 @@ def test_build_hands_the_trt_form_and_cache_to_the_engine_builder(tmp_path: Path
     assert "IInt8EntropyCalibrator2.read_calibration_cache" in calls
     assert out["engine"]["precision"] == "int8" and not out["engine"]["reused"]
     assert Path(out["engine"]["engine_path"]).is_file()
+    # no pycuda here, so the INT8 and FP16 engines cannot be timed: INT8 cannot be shown faster, FP16 ships, recorded
+    ships = out["engine"]["ships"]
+    assert ships["target"] == "tensorrt" and ships["chosen"] == "fp16" and "was not timed" in ships["reason"]
+    manifest = json.loads((build_dir / "manifest.json").read_text())
+    assert manifest["ships"]["tensorrt"]["chosen"] == "fp16"
+    assert "ships on tensorrt: FP16" in (build_dir / "report.txt").read_text()
