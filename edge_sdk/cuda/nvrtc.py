@@ -13,11 +13,13 @@ shared library: JetPack installs it with CUDA (`cuda-nvrtc-12-6`, `cuda-nvrtc-13
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import glob
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -80,6 +82,11 @@ class Nvrtc:
     def compile(self, source: str, name: str, arch: str, *, want: Literal["ptx", "cubin"],
                 options: tuple[str, ...] = ()) -> bytes:
         """Compile `source` for `arch` ("compute_87" for PTX, "sm_87" for a cubin). PTX comes back NUL-terminated."""
+        with _thread_locale_kept():
+            return self._compile(source, name, arch, want=want, options=options)
+
+    def _compile(self, source: str, name: str, arch: str, *, want: Literal["ptx", "cubin"],
+                 options: tuple[str, ...]) -> bytes:
         prog = ctypes.c_void_p()
         self._check(self.lib.nvrtcCreateProgram(ctypes.byref(prog), source.encode(), name.encode(), 0, None, None),
                     "nvrtcCreateProgram")
@@ -97,6 +104,21 @@ class Nvrtc:
             return self._read(prog, "nvrtcGetPTXSize", "nvrtcGetPTX")
         finally:
             self.lib.nvrtcDestroyProgram(ctypes.byref(prog))
+
+
+@contextlib.contextmanager
+def _thread_locale_kept() -> Iterator[None]:
+    """Restore the calling thread's locale after NVRTC: nvrtcCompileProgram leaves the thread on the "C" locale
+    (uselocale), after which Python's preferred encoding is ASCII and every text file or subprocess pipe opened
+    on that thread fails on the first non-ASCII character (a class label, a log line). Measured with NVRTC 12.2."""
+    libc = ctypes.CDLL(None)
+    uselocale = libc.uselocale
+    uselocale.restype, uselocale.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+    saved = uselocale(None)
+    try:
+        yield
+    finally:
+        uselocale(saved)
 
 
 def load_nvrtc(path: str | None = None) -> Nvrtc:

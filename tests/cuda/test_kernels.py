@@ -4,6 +4,7 @@ the `fake_pycuda` STAND-IN (which proves nothing about CUDA: tests/cuda/test_gpu
 
 from __future__ import annotations
 
+import locale
 import re
 import subprocess
 import sys
@@ -87,6 +88,15 @@ def test_nvrtc_compiles_the_kernels_for_orin_and_for_ptx() -> None:
     ptx = lib.compile(k.source_text(), "letterbox.cu", "compute_87", want="ptx")
     assert cubin[:4] == b"\x7fELF"
     assert set(re.findall(rb"\.entry (\w+)", ptx)) == {n.encode() for n in k.KERNEL_NAMES}
+
+
+def test_nvrtc_leaves_the_threads_text_encoding_alone() -> None:
+    """NVRTC switches the calling thread to the C locale; without the restore, Python's text I/O on this thread
+    became ASCII and a UTF-8 label or log line failed to decode (seen: systemd-analyze's output in later tests)."""
+    lib = nvrtc_or_skip()
+    before = locale.getpreferredencoding(False)
+    lib.compile(k.source_text(), "letterbox.cu", "compute_87", want="ptx")
+    assert locale.getpreferredencoding(False) == before
 
 
 def test_nvrtc_compile_errors_carry_the_log() -> None:
