@@ -244,7 +244,9 @@ class PycudaBackend:
         return fn
 
     def _plan_tables(self, plan: LetterboxPlan) -> tuple[Any, Any]:
-        key = (plan.src_w, plan.src_h, plan.dst_w, plan.dst_h)
+        # the tables depend on the source size and the resized size only; two specs with the same input size (a
+        # letterbox and a stretch) resize to different sizes, so keying on the input size read past a table
+        key = (plan.src_w, plan.src_h, plan.new_w, plan.new_h)
         tables = self._tables.get(key)
         if tables is None:
             with cuda_call("upload of the letterbox tables", self._where):

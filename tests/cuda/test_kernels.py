@@ -183,3 +183,28 @@ def test_the_fatbins_ptx_compiles_for_newer_gpus_as_the_driver_would(tmp_path: P
         done = subprocess.run([ptxas, f"-arch={arch}", "-o", str(tmp_path / f"{arch}.cubin"), str(ptx)],
                               capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
+
+
+def test_edge_sdk_logic_resize_tables_follow_the_geometry_not_the_input_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A letterbox and a stretch of the same frame into the same input resize to different sizes: each gets its
+    own tables (keyed on the input size, the stretch read the letterbox's shorter table: an illegal memory access
+    on an H100)."""
+    cuda, backend = backend_on(monkeypatch, "auto")
+    uploaded: list[np.ndarray] = []
+
+    class Table(np.ndarray):
+        def free(self) -> None:
+            pass
+
+    def to_device(array: np.ndarray) -> np.ndarray:
+        uploaded.append(array)
+        return array.view(Table)
+
+    monkeypatch.setattr(cuda, "to_device", to_device, raising=False)
+    with backend:
+        for resize in ("letterbox", "stretch", "letterbox"):
+            spec = PreprocessSpec(size=(480, 640), resize=resize)
+            plan = make_plan(720, 1280, spec.size, spec)
+            xtab, ytab = backend._plan_tables(plan)
+            assert (len(xtab), len(ytab)) == (plan.new_w, plan.new_h)
+    assert len(uploaded) == 4  # two tables per geometry, the second letterbox reuses the first's
