@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from edge_sdk.cuda.runner import CudaRunner
 
 log = logging.getLogger(__name__)
+#: Per camera in the report: fps in (captured), fps out (published), dropped, capture-to-publish latency.
+CAMERA_FIGURES = ("camera", "fps", "fps_out", "results", "dropped", "latency_ms_p50", "latency_ms_p99")
 
 
 @dataclass
@@ -58,6 +60,8 @@ class BenchResult:
     messages_received: int = 0
     cpu_ms_per_frame: dict[str, float] = field(default_factory=dict)  # steady state, by thread (see cpu.py)
     repeats: list[dict[str, float]] = field(default_factory=list)  # every (engine-only, pipeline) pair
+    cameras: list[dict[str, Any]] = field(default_factory=list)  # per camera: CAMERA_FIGURES
+    batches: dict[str, Any] = field(default_factory=dict)  # frames per batch, the reader's wait
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -74,9 +78,12 @@ class BenchResult:
 
 
 def engine_only(cfg: AppConfig, iterations: int, warmup: int = 5) -> tuple[float, list[float], dict[str, Any]]:
-    """FPS of the bare engine on one fixed, realistic input (the source's first frame, preprocessed as the model
-    asks)."""
-    from edge_sdk.preprocess.apply import preprocess
+    """Frames per second of the bare engine on one fixed, realistic input (the source's first frame, preprocessed as
+    the model asks), in batches as the pipeline forms them (`engine.max_batch`, else the camera count, as many as
+    the engine takes: every row a copy of the frame); also each inference's seconds and facts for the report."""
+    from edge_sdk.engines.batch import BatchPlan
+    from edge_sdk.pipeline.executors import max_batch_for
+    from edge_sdk.preprocess.apply import preprocess_into
     from edge_sdk.preprocess.spec import ultralytics_spec
     from edge_sdk.sources.registry import open_source
 
@@ -87,39 +94,43 @@ def engine_only(cfg: AppConfig, iterations: int, warmup: int = 5) -> tuple[float
             _status, frame = source.read(timeout=10.0)
         image = frame.image if frame is not None else np.full((480, 640, 3), 114, np.uint8)
         spec = bundle.preprocess or ultralytics_spec(bundle.engine.info.input_hw)
+        plan = BatchPlan.of(bundle.engine.info, max_batch_for(cfg))
         info = {"engine": bundle.engine.info.type, "device": bundle.engine.info.device,
                 "precision": bundle.engine.info.precision, "model": str(bundle.path),
-                "input": list(spec.size), "workers": bundle.engine.concurrency}
+                "input": list(spec.size), "workers": bundle.engine.concurrency, "batch": plan.fill}
         make_runner = getattr(executor_for(cfg, bundle.engine, spec), "make_runner", None)
         if make_runner is not None:  # the CUDA executor: the pipeline's own runner and engine sessions
             fps, lat, kernels = runner_engine_only(make_runner, image, iterations, warmup)
             info.update(engine_only="runner slots, input resident on the device (CudaRunner.engine_only)",
                         kernels=kernels)
             return fps, lat, info
-        tensor, _ = preprocess(image, spec)
+        tensor = spec.with_changes(batch=plan.rows_for(plan.fill)).blank()
+        for row in range(plan.fill):
+            preprocess_into(image, tensor, spec, slot=row)
         for _ in range(warmup):
             bundle.engine.infer(tensor)
         fps, lat = concurrent_inferences(bundle.engine, tensor, iterations)
         info["engine_only"] = "engine.infer on the preprocessed first frame, by the pipeline's infer workers"
-        return fps, lat, info
+        return fps * plan.fill, lat, info
     finally:
         bundle.engine.close()
 
 
 def runner_engine_only(make_runner: Callable[[], CudaRunner], image: np.ndarray, iterations: int,
                        warmup: int) -> tuple[float, list[float], str]:
-    """Engine-only on a runner made by the pipeline's own factory: the frame preprocessed into every slot once,
-    then inferences back to back on the slots' sessions, nothing copied (`CudaRunner.engine_only`)."""
+    """Engine-only on a runner made by the pipeline's own factory: the frame preprocessed into every row of every
+    slot once, then full batches back to back on the slots' sessions, nothing copied (`CudaRunner.engine_only`).
+    Returns frames per second (inferences per second x the runner's batch)."""
     from edge_sdk.frame import Frame
 
     with make_runner() as runner:
         frame = Frame(0, "bench", image, time.monotonic(), time.time())
         for _ in range(max(warmup, runner.slots)):  # warms the engine up and leaves the frame in every slot
-            runner.submit(frame)
+            runner.submit_batch([frame] * runner.batch)
         runner.drain()
         runner.engine_only(max(warmup, runner.slots))
         fps, lat = runner.engine_only(iterations)
-        return fps, lat, runner.kernels
+        return fps * runner.batch, lat, runner.kernels
 
 
 def concurrent_inferences(engine: Any, tensor: np.ndarray, iterations: int) -> tuple[float, list[float]]:
@@ -304,6 +315,8 @@ def _bench_pair(cfg: AppConfig, iterations: int, max_frames: int | None, probe: 
     res.info["pipeline_fps_with_startup"] = round(summary.fps, 2)
     res.pipeline_frames = summary.frames
     res.stages = summary.stats.get("stages", {})
+    res.cameras = [{k: src.get(k) for k in CAMERA_FIGURES} for src in summary.stats.get("sources", [])]
+    res.batches = summary.stats.get("batches", {})
     if probe is not None and probe.samples:
         res.info["messages_captured_earlier"] = probe.earlier
         arr = np.asarray(probe.samples) * 1000

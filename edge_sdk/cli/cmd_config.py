@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.file)
     _check_files(cfg, args.file)
     _check_model(cfg)
+    _warn_decode_budget(cfg, args.file)
     if args.json:
         from edge_sdk.redact import mask_secrets
 
@@ -49,6 +50,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.file}: OK (device {cfg.device}, engine {cfg.engine.type}, "
               f"{len(cfg.sources)} source(s), model {cfg.model.path})")
     return ExitCode.OK
+
+
+def _warn_decode_budget(cfg: AppConfig, source: str) -> None:
+    """A warning (never an error) when the cameras need more hardware video decoding than the board has."""
+    import sys
+
+    from edge_sdk.device.decode_budget import check_decode_budget
+    from edge_sdk.device.profiles import resolve_profile
+
+    check = check_decode_budget(cfg, resolve_profile(cfg.device))
+    if check.status != "OK":
+        print(f"{source}: warning: decode budget: {check.detail}", file=sys.stderr)
+        if check.fix:
+            print(f"  fix: {check.fix}", file=sys.stderr)
 
 
 def _check_files(cfg: AppConfig, source: str) -> None:

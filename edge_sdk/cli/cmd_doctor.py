@@ -14,7 +14,8 @@ COMMAND = "doctor"
 HELP = "check what this machine can do (board, JetPack, TensorRT, CUDA, cameras, broker, disk), with fixes"
 EPILOG = """examples:
   edge-sdk doctor                                  everything, one line per check
-  edge-sdk doctor --config /etc/edge-sdk/app.yaml  also the config's device profile, broker and state disk
+  edge-sdk doctor --config /etc/edge-sdk/app.yaml  also the config's device profile, broker, state disk and
+                                                   its cameras' hardware video decode budget
   edge-sdk doctor --broker 192.168.1.10:1883 --json
 
 Each check is OK, WARN or FAIL with the fix. Exit status: 0 without FAIL, 1 with any FAIL.
@@ -22,7 +23,8 @@ On a Jetson a missing TensorRT, CUDA or pycuda is a FAIL; elsewhere a WARN (the 
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", "-c", default=None, help="an app config: its device, mqtt and state_dir are checked")
+    p.add_argument("--config", "-c", default=None, help="an app config: its device, mqtt, state_dir and the decode "
+                                                       "budget of its cameras are checked")
     p.add_argument("--broker", default=None, metavar="HOST[:PORT]", help="MQTT broker to check (default port 1883)")
     p.add_argument("--device", default=None, help="device profile to check against (default: the config's, or auto)")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
@@ -41,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         inp.broker = (cfg.mqtt.host, cfg.mqtt.port) if cfg.mqtt.enabled else None
         inp.broker_tls = cfg.mqtt.tls is not None
         inp.disk_path = cfg.resolve(cfg.state_dir)
+        inp.config = cfg
     if args.broker:
         host, port = parse_broker(args.broker)
         inp.broker, inp.broker_tls = (host, port or 1883), False

@@ -76,7 +76,8 @@ class AppConfig(Section):
     model: ModelConfig = Field(default_factory=ModelConfig, description="the detection model")
     engine: EngineConfig = Field(default_factory=default_engine_config, description="the inference engine, by type")
     decode: DecodeConfig = Field(default_factory=DecodeConfig, description="output decoding and NMS")
-    sources: list[SourceConfig] = Field(..., min_length=1, max_length=16, description="cameras")
+    sources: list[SourceConfig] = Field(..., min_length=1, max_length=32, description="cameras (an AGX Orin decodes 22 "
+                                        "1080p30 streams in hardware: edge_sdk/device/decode_budget.py)")
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="pipeline queues and workers")
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="MQTT publishing")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="logging")

@@ -21,6 +21,12 @@ class SourceConfig(Section):
     reconnect_max_s: float = Field(5.0, gt=0, le=600, description="reconnect delay cap of a live source")
     stall_timeout_s: float = Field(5.0, ge=0.1, le=600,
                                    description="a live source with no frame this long is reported stalled and reopened")
+    stream_size: tuple[int, int] | None = Field(None, description="[width, height] the camera's video stream has, for "
+                                                                  "the hardware decode budget (config validate, doctor); "
+                                                                  "default: the URI's width/height, else 1920x1080")
+    stream_fps: float | None = Field(None, gt=0, le=1000, description="frames per second the camera's video stream "
+                                                                      "has, for the decode budget; default: the URI's "
+                                                                      "fps, else 30")
 
     @field_validator("uri")
     @classmethod

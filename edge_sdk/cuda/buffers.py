@@ -58,13 +58,14 @@ class IoBuffers:
     def handle(self) -> int:
         return self.backend.stream_handle(self.stream)
 
-    def upload(self, buf: TensorBuffer) -> None:
+    def upload(self, buf: TensorBuffer, rows: int | None = None) -> None:
+        """Copy the buffer (its first `rows` rows: a smaller batch) to the device."""
         if not buf.mapped:
-            self.backend.htod(buf.device_ptr, buf.host, self.stream)
+            self.backend.htod(buf.device_ptr, buf.host[:rows], self.stream)
 
-    def download(self, buf: TensorBuffer) -> None:
+    def download(self, buf: TensorBuffer, rows: int | None = None) -> None:
         if not buf.mapped:
-            self.backend.dtoh(buf.host, buf.device_ptr, self.stream)
+            self.backend.dtoh(buf.host[:rows], buf.device_ptr, self.stream)
 
     def synchronize(self) -> None:
         self.backend.synchronize_stream(self.stream)

@@ -14,8 +14,9 @@ from edge_sdk.cuda.backend import Backend
 
 def engine_only(backend: Backend, engine: StreamEngine, bindings: Sequence[SlotBinding],
                 iterations: int) -> tuple[float, list[float]]:
-    """`iterations` inferences round-robin over the slots, each slot's next one enqueued once its previous one is
-    done (as the runner reuses slots). Call with the backend's context active."""
+    """`iterations` inferences round-robin over the slots, each of the slot's full batch (`SlotBinding.batch`
+    images), each slot's next one enqueued once its previous one is done (as the runner reuses slots). Call with
+    the backend's context active."""
     if iterations < 1 or not bindings:
         raise ValueError("engine_only needs at least one iteration and one slot")
     starts = [backend.event(timing=True) for _ in bindings]
@@ -36,7 +37,7 @@ def engine_only(backend: Backend, engine: StreamEngine, bindings: Sequence[SlotB
                 collect(i)
             b = bindings[i]
             backend.record(starts[i], b.stream)
-            engine.enqueue(b.index, b.stream_handle, b.input_ptr, b.output_ptrs)
+            engine.enqueue(b.index, b.stream_handle, b.input_ptr, b.output_ptrs, b.batch)
             backend.record(stops[i], b.stream)
             busy[i] = True
         for i in range(len(bindings)):

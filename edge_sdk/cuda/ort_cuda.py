@@ -61,6 +61,7 @@ class _OrtSlot:
     stream_handle: int
     input_ptr: int
     output_ptrs: tuple[int, ...]
+    rows: int = 1  # images bound (the slot's batch)
 
 
 class OrtCudaStreamEngine:
@@ -130,20 +131,31 @@ class OrtCudaStreamEngine:
                               f"(user_compute_stream is {bound_stream!r})", where=path,
                               fix="use onnxruntime-gpu 1.16 or newer")
         binding = session.io_binding()
-        self._bind(binding, b.input_ptr, b.output_ptrs)
-        return _OrtSlot(session, binding, b.stream_handle, b.input_ptr, tuple(b.output_ptrs))
+        slot = _OrtSlot(session, binding, b.stream_handle, b.input_ptr, tuple(b.output_ptrs), b.batch)
+        self._bind(slot, b.input_ptr, b.output_ptrs)
+        return slot
 
-    def _bind(self, binding: Any, input_ptr: int, output_ptrs: Sequence[int]) -> None:
+    def _bind(self, slot: _OrtSlot, input_ptr: int, output_ptrs: Sequence[int]) -> None:
+        """Bind the slot's buffers: `slot.rows` images (a dynamic batch dimension bound at that size)."""
         spec, model = self.info.inputs[0], self.info.model_path
-        binding.bind_input(spec.name, "cuda", self.device_id, np.dtype(spec.dtype).type,
-                           list(static_shape(spec.shape, spec.name, model)), input_ptr)
+
+        def shape(dims: tuple[int | str | None, ...], name: str) -> list[int]:
+            lead = dims[0] if dims else None
+            fixed = dims if isinstance(lead, int) and lead > 0 else (slot.rows, *dims[1:])
+            return list(static_shape(fixed, name, model))
+
+        slot.binding.bind_input(spec.name, "cuda", self.device_id, np.dtype(spec.dtype).type,
+                                shape(spec.shape, spec.name), input_ptr)
         if len(output_ptrs) != len(self.info.outputs):
             raise EngineError(f"{len(output_ptrs)} output buffers for {len(self.info.outputs)} outputs")
         for out, ptr in zip(self.info.outputs, output_ptrs):
-            binding.bind_output(out.name, "cuda", self.device_id, np.dtype(out.dtype).type,
-                                list(static_shape(out.shape, out.name, model)), ptr)
+            slot.binding.bind_output(out.name, "cuda", self.device_id, np.dtype(out.dtype).type,
+                                     shape(out.shape, out.name), ptr)
 
-    def enqueue(self, slot_index: int, stream_handle: int, input_ptr: int, output_ptrs: tuple[int, ...], /) -> None:
+    def enqueue(self, slot_index: int, stream_handle: int, input_ptr: int, output_ptrs: tuple[int, ...],
+                batch: int = 1, /) -> None:
+        """Enqueue the slot's inference: every image its buffers hold (`SlotBinding.batch`, bound once; a smaller
+        `batch` computes padding rows: a CUDA graph keeps its shapes)."""
         slot = self._slots.get(slot_index)
         if slot is None:
             raise EngineError(f"slot {slot_index} was not prepared", where=self.info.model_path)
@@ -154,7 +166,7 @@ class OrtCudaStreamEngine:
             if self.cuda_graph:
                 raise EngineError(f"slot {slot_index}'s buffers moved; its captured CUDA graph is bound to the old ones",
                                   where=self.info.model_path, fix="prepare the slots again (a new runner)")
-            self._bind(slot.binding, input_ptr, output_ptrs)
+            self._bind(slot, input_ptr, output_ptrs)
             slot.input_ptr, slot.output_ptrs = input_ptr, tuple(output_ptrs)
         try:
             slot.session.run_with_iobinding(slot.binding, self._run_options)

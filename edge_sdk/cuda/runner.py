@@ -42,98 +42,27 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
 import numpy as np
 
-from edge_sdk.cuda.api import RunnerResult, SlotBinding, StreamEngine, static_shape
+from edge_sdk.cuda.api import RunnerResult, SlotBinding, StreamEngine
 from edge_sdk.cuda.backend import Backend
-from edge_sdk.cuda.kernels import KernelMode, PixelArgs
+from edge_sdk.cuda.kernels import PixelArgs
 from edge_sdk.cuda.letterbox_plan import LetterboxPlan, make_plan
+from edge_sdk.cuda.options import RunnerOptions, input_hw, layout_for
 from edge_sdk.cuda.slots import Pending, Slot, SlotLayout, allocate_raw, allocate_slot, free_slot
 from edge_sdk.errors import EdgeSdkError, EngineError
 from edge_sdk.frame import Frame
 from edge_sdk.preprocess.apply import preprocess_into
 from edge_sdk.preprocess.geometry import LetterboxInfo
-from edge_sdk.preprocess.spec import PreprocessSpec, ultralytics_spec
+from edge_sdk.preprocess.spec import ultralytics_spec
 
 log = logging.getLogger(__name__)
 
-MemoryMode = Literal["copy", "mapped", "auto"]
-PreprocessMode = Literal["gpu", "cpu"]
-MAX_SLOTS = 8
-
-
-@dataclass(frozen=True)
-class RunnerOptions:
-    """How the runner runs.
-
-    slots: frames in flight (2 = double buffering; 3 hides upload, inference and download entirely even
-        when they take equal time).
-    memory: "copy" (discrete GPUs: page-locked host buffers, copies on the slot's streams), "mapped"
-        (Jetson: the GPU reads and writes mapped page-locked host memory, no copies), or "auto" (mapped
-        when the GPU is integrated). `edge_sdk.pipeline.executors.cuda.memory_mode_for_profile` maps a
-        device profile.
-    preprocess: "gpu" (the raw frame crosses the bus; one kernel letterboxes it) or "cpu"
-        (`edge_sdk.preprocess.letterbox` on the host; the float tensor crosses the bus).
-    max_frame_hw: the largest frame (height, width) the slots hold without growing their buffers.
-    spec: the model's preprocessing (None: Ultralytics' letterbox at the engine's input size). The GPU kernel
-        does every option of a one-image spec (geometry, pad, channel order, scale/mean/std, NCHW/NHWC,
-        float32/float16/uint8: `kernels.PixelArgs.from_spec`); `letterbox_plan.kernel_supports` says what not.
-    kernels: where the GPU preprocess kernels come from ("auto": the prebuilt fatbin, else NVRTC; see
-        edge_sdk/cuda/kernels.py); None: $EDGE_SDK_KERNELS or "auto".
-    """
-
-    slots: int = 2
-    memory: MemoryMode = "copy"
-    preprocess: PreprocessMode = "gpu"
-    max_frame_hw: tuple[int, int] = (1080, 1920)
-    device_id: int = 0
-    spec: PreprocessSpec | None = None
-    kernels: KernelMode | None = None
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.slots <= MAX_SLOTS:
-            raise ValueError(f"slots must be 1..{MAX_SLOTS}, got {self.slots}")
-        if self.memory not in ("copy", "mapped", "auto"):
-            raise ValueError(f"memory must be 'copy', 'mapped' or 'auto', got {self.memory!r}")
-        if self.preprocess not in ("gpu", "cpu"):
-            raise ValueError(f"preprocess must be 'gpu' or 'cpu', got {self.preprocess!r}")
-        if min(self.max_frame_hw) < 1:
-            raise ValueError(f"max_frame_hw must be positive, got {self.max_frame_hw}")
-        if self.preprocess == "gpu" and self.spec is not None:
-            from edge_sdk.cuda.letterbox_plan import kernel_supports
-
-            if lacks := kernel_supports(self.spec):
-                raise ValueError(f"the GPU letterbox kernel does not do {lacks}: use preprocess='cpu'")
-
-
-def _nhwc(options: RunnerOptions) -> bool:
-    return options.spec is not None and options.spec.layout == "nhwc"
-
-
-def input_hw(shape: tuple[int, ...], options: RunnerOptions) -> tuple[int, int]:
-    """(H, W) of the image input: [1,3,H,W], or [1,H,W,3] when the spec's layout is NHWC."""
-    return (shape[1], shape[2]) if _nhwc(options) else (shape[2], shape[3])
-
-
-def layout_for(engine: StreamEngine, options: RunnerOptions, mapped: bool) -> SlotLayout:
-    """The slot buffers this engine needs."""
-    info = engine.info
-    spec = info.inputs[0]
-    shape = static_shape(spec.shape, spec.name, info.model_path)
-    channels = (shape[3] if _nhwc(options) else shape[1]) if len(shape) == 4 else 0
-    if len(shape) != 4 or shape[0] != 1 or channels != 3:
-        want = "[1,H,W,3]" if _nhwc(options) else "[1,3,H,W]"
-        raise EngineError(f"input {spec.name!r} has shape {list(shape)}; the runner feeds one image {want}",
-                          where=info.model_path, fix="export the model with batch 1 and a 3-channel image input")
-    out_shapes = tuple(static_shape(o.shape, o.name, info.model_path) for o in info.outputs)
-    h, w = options.max_frame_hw
-    return SlotLayout(shape, np.dtype(spec.dtype), out_shapes, tuple(np.dtype(o.dtype) for o in info.outputs),
-                      mapped=mapped, gpu_preprocess=options.preprocess == "gpu", raw_capacity=h * w * 3)
+__all__ = ["CudaRunner", "RunnerOptions"]
 
 
 class CudaRunner:
@@ -184,8 +113,9 @@ class CudaRunner:
             self._close(raise_errors=False)
             raise
         self._state = "open"
-        log.info("CUDA runner: %d slots on %s, %s memory, %s preprocess%s", len(self._slots), self._backend.name,
-                 self.memory, self.options.preprocess, f" (kernels: {self.kernels})" if self.kernels else "")
+        log.info("CUDA runner: %d slots of up to %d frame(s) on %s, %s memory, %s preprocess%s", len(self._slots),
+                 self.batch, self._backend.name, self.memory, self.options.preprocess,
+                 f" (kernels: {self.kernels})" if self.kernels else "")
         return self
 
     def _open_slots(self, backend: Backend) -> None:
@@ -200,7 +130,7 @@ class CudaRunner:
         for i in range(self.options.slots):
             self._slots.append(allocate_slot(backend, i, self._layout))
         self._bindings = [SlotBinding(s.index, backend.stream_handle(s.work_stream), s.input_ptr, s.output_ptrs,
-                                      s.work_stream) for s in self._slots]
+                                      s.work_stream, self._layout.input_shape[0]) for s in self._slots]
         self.engine.prepare_slots(self._bindings)
         self._engine_prepared = True
 
@@ -293,21 +223,36 @@ class CudaRunner:
     def in_flight(self) -> int:
         return len(self._inflight)
 
+    @property
+    def batch(self) -> int:
+        """The most frames one `submit_batch` takes (min(options.batch, what the engine takes))."""
+        return self._layout.plan.fill if self._layout is not None else 1
+
     def submit(self, frame: Frame, tag: Any = None) -> None:
-        """Start one frame (BGR uint8 HxWx3). Blocks while every slot is busy. The frame's image is copied;
-        the caller may reuse it when this returns."""
-        image = frame.image
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or image.size == 0:
-            raise ValueError(f"frame {frame.frame_id}: expected a BGR uint8 HxWx3 image, got {image.dtype} {image.shape}")
+        """Start one frame (BGR uint8 HxWx3): `submit_batch([frame], tag)`."""
+        self.submit_batch([frame], tag)
+
+    def submit_batch(self, frames: Sequence[Frame], tag: Any = None) -> None:
+        """Start up to `batch` frames (BGR uint8 HxWx3 each) as one inference. Blocks while every slot is busy.
+        The images are copied; the caller may reuse them when this returns."""
+        for frame in frames:
+            image = frame.image
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or image.size == 0:
+                raise ValueError(f"frame {frame.frame_id}: expected a BGR uint8 HxWx3 image, got {image.dtype} "
+                                 f"{image.shape}")
+        if not 1 <= len(frames) <= self.batch:
+            raise ValueError(f"{len(frames)} frames in one submission; this runner takes 1 to {self.batch}")
         t0 = time.perf_counter()
         with self._active() as backend:
             slot = self._next_slot(backend)
             t_stage = time.perf_counter()
+            images = [f.image for f in frames]
             if self.options.preprocess == "gpu":
-                info = self._stage_raw(backend, slot, image)
+                infos = self._stage_raw(backend, slot, images)
             else:
-                info = self._stage_cpu(backend, slot, image)
-            self._launch(backend, slot, frame, tag, info, t0, time.perf_counter() - t_stage)
+                infos = self._stage_cpu(backend, slot, images)
+            per_frame = (time.perf_counter() - t_stage) / len(frames)
+            self._launch(backend, slot, list(frames), tag, infos, t0, per_frame)
 
     def next_input(self) -> np.ndarray:
         """The page-locked input tensor the next `submit_tensor` uses, once it is free (preprocess="cpu").
@@ -322,8 +267,8 @@ class CudaRunner:
             return slot.host_input
 
     def submit_tensor(self, tensor: np.ndarray, tag: Any = None) -> None:
-        """Start one already preprocessed input tensor (preprocess="cpu"). No host copy when `tensor` is
-        the array `next_input()` returned."""
+        """Start one already preprocessed input tensor of the slot's full shape (preprocess="cpu"). No host copy
+        when `tensor` is the array `next_input()` returned."""
         if self.options.preprocess != "cpu":
             raise ValueError("submit_tensor needs preprocess='cpu' (with 'gpu' use submit(frame))")
         layout = self._layout
@@ -339,10 +284,10 @@ class CudaRunner:
                 np.copyto(host, tensor, casting="same_kind")
             if self.memory == "copy":
                 backend.htod(slot.input_ptr, host, slot.upload_stream)
-            self._launch(backend, slot, None, tag, None, t0, 0.0)
+            self._launch(backend, slot, [], tag, [], t0, 0.0, rows=int(host.shape[0]))
 
     def _next_slot(self, backend: Backend) -> Slot:
-        """The slot the next frame goes to, once the engine has read its previous input."""
+        """The slot the next submission goes to, once the engine has read its previous input."""
         slot = self._slots[self._seq % len(self._slots)]
         if slot.pending is not None:
             backend.synchronize_event(slot.consumed)
@@ -351,52 +296,69 @@ class CudaRunner:
     def _plan(self, h: int, w: int) -> LetterboxPlan:
         plan = self._plans.get((h, w))
         if plan is None:
-            layout = self._layout
-            if layout is None:
-                raise EngineError("the runner is not open")
-            plan = self._plans[(h, w)] = make_plan(h, w, input_hw(layout.input_shape, self.options), self.options.spec)
+            plan = self._plans[(h, w)] = make_plan(h, w, input_hw(self._open_layout().input_shape, self.options),
+                                                   self.options.spec)
         return plan
 
-    def _stage_raw(self, backend: Backend, slot: Slot, image: np.ndarray) -> LetterboxInfo:
-        h, w = int(image.shape[0]), int(image.shape[1])
-        nbytes = h * w * 3
-        if nbytes > slot.raw_capacity:
+    def _open_layout(self) -> SlotLayout:
+        if self._layout is None:
+            raise EngineError("the runner is not open")
+        return self._layout
+
+    def _stage_raw(self, backend: Backend, slot: Slot, images: list[np.ndarray]) -> list[LetterboxInfo]:
+        """Copy the raw frames one after another into the slot's page-locked buffer, upload them at once, and
+        letterbox each into its row of the input on the slot's upload stream."""
+        layout = self._open_layout()
+        sizes = [int(img.size) for img in images]
+        total = sum(sizes)
+        if total > slot.raw_capacity:
             self._collect_through(backend, slot)
             backend.synchronize()
-            log.info("CUDA runner slot %d: growing the frame buffer to %dx%d", slot.index, w, h)
-            allocate_raw(backend, slot, nbytes, self.memory == "mapped")
+            log.info("CUDA runner slot %d: growing the frame buffer to %d bytes (%d frame(s))", slot.index, total,
+                     len(images))
+            allocate_raw(backend, slot, total, self.memory == "mapped")
         host_raw = slot.host_raw
         if host_raw is None:
             raise EngineError("the slot has no frame buffer")
-        np.copyto(host_raw[:nbytes].reshape(h, w, 3), image)
+        offset = 0
+        for img, size in zip(images, sizes):
+            np.copyto(host_raw[offset:offset + size].reshape(img.shape), img)
+            offset += size
         if self.memory == "copy":
-            backend.htod(slot.raw_ptr, host_raw[:nbytes], slot.upload_stream)
-        plan = self._plan(h, w)
-        layout = self._layout
-        if layout is None:
-            raise EngineError("the runner is not open")
-        backend.letterbox(slot.upload_stream, plan, slot.raw_ptr, w * 3, slot.input_ptr, layout.input_dtype,
-                          self._pixels)
-        return plan.info
+            backend.htod(slot.raw_ptr, host_raw[:total], slot.upload_stream)
+        infos, offset = [], 0
+        for i, (img, size) in enumerate(zip(images, sizes)):
+            h, w = int(img.shape[0]), int(img.shape[1])
+            plan = self._plan(h, w)
+            backend.letterbox(slot.upload_stream, plan, slot.raw_ptr + offset, w * 3,
+                              slot.input_ptr + i * layout.image_bytes, layout.input_dtype, self._pixels)
+            infos.append(plan.info)
+            offset += size
+        return infos
 
-    def _stage_cpu(self, backend: Backend, slot: Slot, image: np.ndarray) -> LetterboxInfo:
+    def _stage_cpu(self, backend: Backend, slot: Slot, images: list[np.ndarray]) -> list[LetterboxInfo]:
         host = slot.host_input
         if host is None:
             raise EngineError("the slot has no host input buffer")
-        size = input_hw(tuple(int(d) for d in host.shape), self.options)
-        info = preprocess_into(image, host, self.options.spec or ultralytics_spec(size))
+        layout = self._open_layout()
+        spec = self.options.spec or ultralytics_spec(input_hw(layout.input_shape, self.options))
+        infos = [preprocess_into(img, host, spec, slot=i) for i, img in enumerate(images)]
         if self.memory == "copy":
-            backend.htod(slot.input_ptr, host, slot.upload_stream)
-        return info
+            rows = layout.plan.rows_for(len(images))
+            backend.htod(slot.input_ptr, host[:rows], slot.upload_stream)
+        return infos
 
-    def _launch(self, backend: Backend, slot: Slot, frame: Frame | None, tag: Any, info: LetterboxInfo | None,
-                t0: float, preprocess_s: float) -> None:
+    def _launch(self, backend: Backend, slot: Slot, frames: list[Frame], tag: Any, infos: list[LetterboxInfo],
+                t0: float, preprocess_s: float, rows: int | None = None) -> None:
+        layout = self._open_layout()
+        rows = rows if rows is not None else layout.plan.rows_for(len(frames))
         backend.record(slot.uploaded, slot.upload_stream)
         self._collect_through(backend, slot)  # the slot's previous outputs are read before new ones land
         backend.wait(slot.work_stream, slot.uploaded)
         backend.record(slot.started, slot.work_stream)
         try:
-            self.engine.enqueue(slot.index, backend.stream_handle(slot.work_stream), slot.input_ptr, slot.output_ptrs)
+            self.engine.enqueue(slot.index, backend.stream_handle(slot.work_stream), slot.input_ptr, slot.output_ptrs,
+                                rows)
         except EdgeSdkError:
             raise
         except Exception as exc:
@@ -404,11 +366,10 @@ class CudaRunner:
                               where=f"{self.engine.info.model_path} (slot {slot.index})") from exc
         backend.record(slot.consumed, slot.work_stream)
         if self.memory == "copy":
-            dev_outputs = [m.ptr for m in slot.dev_outputs]
-            for host, ptr in zip(slot.host_outputs, dev_outputs):
-                backend.dtoh(host, ptr, slot.work_stream)
+            for host, mem, batched in zip(slot.host_outputs, slot.dev_outputs, layout.output_batched):
+                backend.dtoh(host[:rows] if batched else host, mem.ptr, slot.work_stream)
         backend.record(slot.done, slot.work_stream)
-        slot.pending = Pending(self._seq, frame, tag, info, t0, time.perf_counter() - t0, preprocess_s)
+        slot.pending = Pending(self._seq, frames, tag, infos, t0, time.perf_counter() - t0, preprocess_s, rows)
         self._inflight.append(slot)
         self._seq += 1
 
@@ -421,11 +382,16 @@ class CudaRunner:
         if pending is None:
             raise EngineError(f"slot {slot.index} was in flight without a frame")
         slot.pending = None
-        outputs = [np.array(h, copy=True) for h in slot.host_outputs]
+        layout = self._open_layout()
+        outputs = [np.array(h[:pending.rows] if batched else h, copy=True)
+                   for h, batched in zip(slot.host_outputs, layout.output_batched)]
         infer_s = backend.elapsed_ms(slot.started, slot.consumed) / 1000.0
-        self._ready.append(RunnerResult(pending.seq, outputs, pending.frame, pending.tag, pending.letterbox,
+        frames, infos = pending.frames, pending.letterboxes
+        self._ready.append(RunnerResult(pending.seq, outputs, frames[0] if frames else None, pending.tag,
+                                        infos[0] if infos else None,
                                         {"host_submit": pending.host_submit_s, "preprocess": pending.preprocess_s,
-                                         "infer": infer_s, "latency": time.perf_counter() - pending.t_submit}))
+                                         "infer": infer_s, "latency": time.perf_counter() - pending.t_submit},
+                                        frames, infos, pending.rows))
 
     def _collect_through(self, backend: Backend, slot: Slot) -> None:
         """Collect, oldest first, up to and including `slot`'s frame in flight."""

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from edge_sdk.cuda.backend import Backend, DeviceMemory
+from edge_sdk.engines.batch import BatchPlan
 from edge_sdk.frame import Frame
 from edge_sdk.preprocess.letterbox import LetterboxInfo
 
@@ -35,26 +36,34 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SlotLayout:
-    input_shape: tuple[int, ...]
+    input_shape: tuple[int, ...]  # [rows, 3, H, W] (or NHWC): the most images one submission holds
     input_dtype: np.dtype[Any]
     output_shapes: tuple[tuple[int, ...], ...]
     output_dtypes: tuple[np.dtype[Any], ...]
     mapped: bool
     gpu_preprocess: bool
-    raw_capacity: int  # bytes of raw frame a slot holds before it grows
+    raw_capacity: int  # bytes of raw frames a slot holds before it grows
+    plan: BatchPlan = field(default_factory=lambda: BatchPlan(1, 1, True))
+    output_batched: tuple[bool, ...] = ()  # outputs with one row per image (sliced to the images computed)
+
+    @property
+    def image_bytes(self) -> int:
+        """Bytes of one image (one row) of the input tensor."""
+        return _nbytes(self.input_shape[1:], self.input_dtype)
 
 
 @dataclass
 class Pending:
-    """What a slot holds in flight."""
+    """What a slot holds in flight: one submission of `len(frames)` frames, `rows` images computed."""
 
     seq: int
-    frame: Frame | None
+    frames: list[Frame]
     tag: Any
-    letterbox: LetterboxInfo | None
+    letterboxes: list[LetterboxInfo]
     t_submit: float
     host_submit_s: float
-    preprocess_s: float = 0.0
+    preprocess_s: float = 0.0  # host seconds per frame
+    rows: int = 1
 
 
 @dataclass

@@ -174,7 +174,8 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
                                   executor=executor_for(cfg, bundle.engine, bundle.spec),
                                   preprocess=bundle.preprocess)
             pipeline = Pipeline(parts, queue_size=cfg.pipeline.queue_size, max_frames=max_frames,
-                                background_nice=cfg.pipeline.background_nice)
+                                background_nice=cfg.pipeline.background_nice,
+                                batch_timeout_s=cfg.engine.batch_timeout_ms / 1000.0)
             board = StatusBoard()
 
             def publish_camera_changes() -> None:

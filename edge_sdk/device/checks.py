@@ -10,9 +10,12 @@ import platform
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from edge_sdk.device.jetson import BoardInfo
+
+if TYPE_CHECKING:
+    from edge_sdk.config.app import AppConfig
 
 Status = Literal["OK", "WARN", "FAIL"]
 # Checks whose FAIL blocks the device path (provisioning stops on them); the broker has its own check there.
@@ -53,6 +56,7 @@ class DoctorInput:
     board: BoardInfo | None = None
     tensorrt_version: Callable[[], str | None] | None = None  # default: the installed TensorRT's
     stack: StackFacts | None = None  # default: read from this machine (gather_stack)
+    config: AppConfig | None = None  # the app config given with --config (its cameras' decode budget)
 
 
 def severity(jetson: bool) -> Status:

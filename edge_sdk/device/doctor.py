@@ -166,6 +166,15 @@ def check_native_ops() -> Check:
     return Check("native ops", "OK", f"INT8 SiLU lookup op built ({path} code path)", data={"byte_lookup": path})
 
 
+def check_decode(inp: DoctorInput, profile: DeviceProfile | None) -> Check:
+    """The config's cameras against the board's hardware video decoder (decode_budget.py)."""
+    if inp.config is None or profile is None:
+        return Check("decode budget", "OK", "n/a (pass --config to budget the cameras' hardware video decoding)")
+    from edge_sdk.device.decode_budget import check_decode_budget
+
+    return check_decode_budget(inp.config, profile)
+
+
 def run_doctor(inp: DoctorInput) -> list[Check]:
     from edge_sdk.device.system_packages import check_numpy
 
@@ -176,7 +185,8 @@ def run_doctor(inp: DoctorInput) -> list[Check]:
     return [check_board(board), check_l4t(board, profile), profile_check, check_tensorrt(seen, board, profile),
             check_cuda(stack, board), check_driver_stack(stack, seen, board), check_pycuda(board),
             check_kernels(board, profile, stack), check_dla(profile, seen), check_engine_target(inp, seen, profile),
-            check_video(board), check_cameras(inp.root), check_broker(inp), check_disk(inp.disk_path),
+            check_video(board), check_cameras(inp.root), check_decode(inp, profile), check_broker(inp),
+            check_disk(inp.disk_path),
             check_power(board, profile), check_memory(inp.root, profile), check_native_ops(), check_numpy()]
 
 

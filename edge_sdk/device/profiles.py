@@ -40,6 +40,10 @@ class DeviceProfile(Section):
     default_precision: Literal["fp32", "fp16", "int8"] = Field("fp32", description="precision used unless configured")
     default_engine: Literal["onnxruntime", "tensorrt"] = Field("onnxruntime", description="engine type to use")
     mapped_memory: bool = Field(False, description="integrated GPU: zero-copy mapped host buffers are usable")
+    nvdec_1080p30: int | None = Field(None, ge=1, le=256,
+                                      description="hardware video decode capacity: streams of 1920x1080 at 30 fps (H.265, "
+                                                  "as NVIDIA publishes it) decoded at once; null: none to budget "
+                                                  "(edge_sdk/device/decode_budget.py)")
     jetpacks: list[str] = Field(default_factory=list, description="JetPack releases this board runs (edge_sdk/device/"
                                                                   "jetpack.py has what each ships); [] for non-Jetsons")
     power: PowerHints = Field(default_factory=PowerHints, description="power-mode hints")

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, final
 
 import numpy as np
+from pydantic import Field
 
 from edge_sdk.config.base import Section
 from edge_sdk.engines.inputs import check_inputs
@@ -73,9 +74,19 @@ class EngineInfo:
 
 class EngineConfigBase(Section):
     """Base of each backend's `engine:` section. Subclasses declare `type` as a one-value Literal with that
-    value as default (the config key selecting the backend) and live beside their engine (engines/backends/)."""
+    value as default (the config key selecting the backend) and live beside their engine (engines/backends/).
+    Every backend batches frames across cameras the same way (the keys below; edge_sdk/pipeline/reader.py)."""
 
     type: str
+    max_batch: int | None = Field(
+        None, ge=1, le=64, description="most frames per inference, taken across cameras (a batch forms from the "
+                                       "frames ready, one per camera per round); null: the number of cameras. A "
+                                       "model with a fixed batch of N takes at most N (a fixed batch of 1: one frame "
+                                       "at a time, said in the log)")
+    batch_timeout_ms: float = Field(
+        5.0, ge=0.0, le=1000.0, description="longest a batch's first frame waits for frames of other cameras "
+                                            "before the batch goes (it goes at once when full, or when every "
+                                            "delivering camera has a frame in it); 0: only what is ready")
 
 
 @dataclass(frozen=True)

@@ -134,13 +134,16 @@ def layout_of(dims: list[int | str]) -> Layout | None:
     return None
 
 
-def set_input_dims(vi: Any, facts: InputFacts, batch: int, size: tuple[int, int]) -> None:
-    """Declare the image input as [batch, 3, H, W] (or NHWC)."""
+def set_input_dims(vi: Any, facts: InputFacts, batch: int | None, size: tuple[int, int]) -> None:
+    """Declare the image input as [batch, 3, H, W] (or NHWC); batch None: a dynamic batch named "batch"."""
     h, w = size
-    wanted = [batch, 3, h, w] if facts.layout == "nchw" else [batch, h, w, 3]
+    wanted: list[int | None] = [batch, 3, h, w] if facts.layout == "nchw" else [batch, h, w, 3]
     for d, value in zip(vi.type.tensor_type.shape.dim, wanted):
         d.Clear()
-        d.dim_value = value
+        if value is None:
+            d.dim_param = "batch"
+        else:
+            d.dim_value = value
 
 
 def forget_shapes(model: Any) -> None:

@@ -11,9 +11,13 @@ seconds with what to do, before any calibration or camera is touched:
 | `im_shape`/`scale_factor` (PaddleDetection) | come out in input pixels (exact) |
 | dynamic height/width | fixed to `model.preprocess.size`, else the size the model states (Ultralytics `imgsz`, |
 |  | `infer_cfg.yml`); refused when neither exists |
-| dynamic batch | fixed to the batch the pipeline runs (1) |
-| fixed batch N > 1 | re-declared as batch 1 when the outputs for one image are the same (checked on a sample |
-|  | input); else kept: each inference carries N slots, the frame in the first, padding in the rest (logged) |
+| dynamic batch | kept when the pipeline batches (`batch` > 1) and each image's outputs are its own (checked: |
+|  | two images at once against each alone), else fixed to 1 (said when it was wanted) |
+| fixed batch 1, pipeline batches | re-declared dynamic when each image's outputs are its own (checked as above); else |
+|  | kept: one frame per inference (said once; re-export with a dynamic batch to batch across cameras) |
+| fixed batch N > 1 | pipeline batch 1: re-declared as batch 1 when the outputs for one image are the same (checked |
+|  | on a sample input); else, and when the pipeline batches, kept: each inference carries N slots, frames |
+|  | in the first ones (up to the pipeline's batch), padding in the rest (logged) |
 | fixed size differing from `model.preprocess.size` | re-declared at that size when the model runs there |
 | opset below `min_opset` (13: per-channel Q/DQ) | converted with ONNX's version converter, kept when the outputs |
 |  | are the same; else the original runs (FP32) or it is refused (`strict_opset`, INT8) |
@@ -41,7 +45,8 @@ from edge_sdk.preprocess.spec import Layout
 
 log = logging.getLogger(__name__)
 
-PREPARE_VERSION = 1  # bump when what prepare_model writes changes, so cached copies are made again
+PREPARE_VERSION = 2  # bump when what prepare_model writes changes, so cached copies are made again
+BATCH = "batch"  # the name of a dynamic batch dimension edge-sdk declares
 DEFAULT_MIN_OPSET = 13
 
 
@@ -52,7 +57,7 @@ class PrepareRequest:
     size: tuple[int, int] | None = None  # model.preprocess.size: for a dynamic input, or to re-shape a fixed one
     size_hint: tuple[int, int] | None = None  # the size the model's metadata states (used for a dynamic input)
     layout: Layout | None = None  # model.preprocess.layout, when the shape is ambiguous
-    batch: int = 1  # the batch the pipeline runs
+    batch: int = 1  # the most frames per inference the pipeline runs (engine.max_batch, else the camera count)
     min_opset: int = DEFAULT_MIN_OPSET
     strict_opset: bool = False  # refuse (instead of keeping the original) when the conversion fails
 
@@ -70,7 +75,13 @@ class PreparedModel:
 
     @property
     def batch(self) -> int:
+        """The input's fixed batch; 1 for a dynamic one (see `dynamic_batch`)."""
         return self.input.batch or 1
+
+    @property
+    def dynamic_batch(self) -> bool:
+        """The model takes any number of images per inference (kept dynamic because the pipeline batches)."""
+        return self.input.batch is None
 
 
 def prepare_model(path: str | Path, request: PrepareRequest | None = None, *,
@@ -99,15 +110,7 @@ def prepare_model(path: str | Path, request: PrepareRequest | None = None, *,
     size = _wanted_size(facts, request, where)
     if side:
         fixes.append("side inputs filled in: " + "; ".join(mi.bake_side_inputs(model.graph, side, size)))
-    if facts.batch is None or facts.size is None:
-        batch = facts.batch or request.batch
-        mi.set_input_dims(image, facts, batch, size)
-        mi.forget_shapes(model)
-        fixes.append(f"dynamic input {list(facts.declared)} fixed to {_dims(facts, batch, size)}")
-    elif facts.batch != request.batch:
-        model, note = _rebatch(model, facts, request.batch, where)
-        (fixes if not note else notes).append(note or f"batch {facts.batch} re-declared as {request.batch} "
-                                                      "(the same outputs for one image, checked)")
+    model = _batch(model, facts, size, request, fixes, notes, where)
     facts = mi.read_facts(_image_input(model), request.layout, where)
     if facts.size != size:
         model = _resize(model, facts, size, where)
@@ -118,6 +121,8 @@ def prepare_model(path: str | Path, request: PrepareRequest | None = None, *,
         opset = request.min_opset if converted else opset
     facts = mi.read_facts(_image_input(model), request.layout, where)
     if not fixes:
+        if request.batch > 1:  # the batch checks ran the model: remember the verdict (no copy of the model)
+            _store(None, cache_dir, source, sha, request, facts, opset, fixes, notes)
         return PreparedModel(source, sha, source, facts, opset, meta, (), tuple(notes))
     out = _store(model, cache_dir, source, sha, request, facts, opset, fixes, notes)
     for fix in fixes:
@@ -159,6 +164,75 @@ def _image_input(model: Any) -> Any:
 
 def _dims(facts: mi.InputFacts, batch: int, size: tuple[int, int]) -> list[int]:
     return [batch, 3, *size] if facts.layout == "nchw" else [batch, *size, 3]
+
+
+def _batch(model: Any, facts: mi.InputFacts, size: tuple[int, int], request: PrepareRequest, fixes: list[str],
+           notes: list[str], where: str) -> Any:
+    """Settle the input's batch dimension (and a dynamic size) as the module docstring's table says."""
+    wanted = request.batch
+    if facts.batch is None:  # dynamic batch
+        if wanted > 1:
+            trial = _declared(model, facts, None, size)
+            differs = _per_image(trial, facts, size)
+            if not differs:
+                if facts.size is None:
+                    dims = [BATCH, 3, *size] if facts.layout == "nchw" else [BATCH, *size, 3]
+                    fixes.append(f"dynamic input {list(facts.declared)} fixed to {dims} (batches of up to {wanted} "
+                                 "frames)")
+                return trial
+            notes.append(f"the model's dynamic batch is fixed to 1 ({differs}): one frame per inference")
+        model = _declared(model, facts, 1, size)
+        fixes.append(f"dynamic input {list(facts.declared)} fixed to {_dims(facts, 1, size)}")
+        return model
+    if facts.size is None:
+        model = _declared(model, facts, facts.batch, size)
+        fixes.append(f"dynamic input {list(facts.declared)} fixed to {_dims(facts, facts.batch, size)}")
+    if facts.batch == wanted:
+        return model
+    if facts.batch == 1:  # the pipeline batches; a fixed batch of 1 may only be declared so
+        trial = _declared(model, facts, None, size)
+        differs = _per_image(trial, facts, size)
+        if not differs:
+            fixes.append(f"batch 1 re-declared dynamic (each image's outputs its own, checked): batches of up to "
+                         f"{wanted} frames")
+            return trial
+        notes.append(f"the model's fixed batch of 1 is kept ({differs}): one frame per inference, not batches of "
+                     f"{wanted} across cameras (re-export with a dynamic batch, e.g. dynamic=True, to batch)")
+        return model
+    if wanted == 1:
+        model, note = _rebatch(model, facts, 1, where)
+        (fixes if not note else notes).append(note or f"batch {facts.batch} re-declared as 1 "
+                                                      "(the same outputs for one image, checked)")
+        return model
+    notes.append(f"the model's fixed batch of {facts.batch} is kept: each inference computes {facts.batch} images, "
+                 f"up to {min(wanted, facts.batch)} of them frames (re-export with a dynamic batch to choose)")
+    return model
+
+
+def _declared(model: Any, facts: mi.InputFacts, batch: int | None, size: tuple[int, int]) -> Any:
+    """A copy of the model with the image input declared [batch, 3, H, W] (NHWC alike); batch None: dynamic."""
+    trial = _copy(model)
+    mi.set_input_dims(_image_input(trial), facts, batch, size)
+    mi.forget_shapes(trial)
+    return trial
+
+
+def _per_image(model: Any, facts: mi.InputFacts, size: tuple[int, int]) -> str:
+    """'' when the model (dynamic batch) computes two different images at once as it computes each alone, with a
+    leading batch axis on every output; else what differs."""
+    x = sample_input(tuple(_dims(facts, 2, size)), facts.dtype)
+    try:
+        both = run_graph(model, x)
+        alone = [run_graph(model, x[i:i + 1]) for i in range(2)]
+    except Exception as exc:  # ONNX Runtime refuses the graph at batch 2 (a batch of 1 baked into a Reshape)
+        return f"it does not run on 2 images: {str(exc).strip().splitlines()[0][:160]}"
+    if not all(o.ndim and o.shape[0] == 2 for o in both):
+        return f"an output has no batch axis ({[list(o.shape) for o in both]})"
+    for i in range(2):
+        differs = same_outputs(alone[i], [o[i:i + 1] for o in both])
+        if differs:
+            return f"image {i} of 2 differs from the same image alone: {differs}"
+    return ""
 
 
 def _wanted_size(facts: mi.InputFacts, request: PrepareRequest, where: str) -> tuple[int, int]:
@@ -257,19 +331,30 @@ def _cache_paths(cache_dir: str | Path | None, source: Path, sha: str, request: 
 def _cached(cache_dir: str | Path | None, source: Path, sha: str, request: PrepareRequest
             ) -> tuple[Path, mi.InputFacts, int, tuple[str, ...], tuple[str, ...]] | None:
     paths = _cache_paths(cache_dir, source, sha, request)
-    if paths is None or not paths[0].is_file() or not paths[1].is_file():
+    if paths is None or not paths[1].is_file():
         return None
     try:
         info = json.loads(paths[1].read_text(encoding="utf-8"))
+        path = source if info.get("unchanged") else paths[0]  # a verdict only: the source runs as it is
+        if not path.is_file():
+            return None
         facts = mi.InputFacts(**{**info["input"], "declared": tuple(info["input"]["declared"])})
-        return paths[0], facts, int(info["opset"]), tuple(info["fixes"]), tuple(info["notes"])
+        return path, facts, int(info["opset"]), tuple(info["fixes"]), tuple(info["notes"])
     except (OSError, ValueError, KeyError, TypeError):
         return None  # made again below
 
 
 def _store(model: Any, cache_dir: str | Path | None, source: Path, sha: str, request: PrepareRequest,
            facts: mi.InputFacts, opset: int, fixes: list[str], notes: list[str]) -> Path:
+    """The fixed model and what was found, in the cache; `model` None: only the verdict (the source runs as it is,
+    and checks that ran it are not run again), where there is a cache folder."""
     paths = _cache_paths(cache_dir, source, sha, request)
+    if model is None:
+        if paths is not None:
+            paths[1].parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(paths[1], {"source": str(source), "source_sha256": sha, "input": asdict(facts),
+                                         "opset": opset, "fixes": fixes, "notes": notes, "unchanged": True})
+        return source
     if paths is None:
         raise ModelError("the model needs fixes (" + "; ".join(fixes) + ") and no folder was given to write the "
                          "fixed copy to", where=str(source), fix="pass a cache folder (the pipeline uses "

@@ -15,10 +15,12 @@ from typing import Any
 from edge_sdk.config.app import AppConfig
 from edge_sdk.decode.base import DecodeParams, Decoder
 from edge_sdk.engines.base import Engine
+from edge_sdk.engines.batch import BatchPlan
 from edge_sdk.engines.model_info import ModelMetadata
 from edge_sdk.engines.registry import open_engine
 from edge_sdk.errors import ConfigError, EdgeSdkError, ModelError
 from edge_sdk.model.resolve import model_cache_dir
+from edge_sdk.pipeline.executors import max_batch_for
 from edge_sdk.preprocess.spec import PreprocessSpec, ultralytics_spec
 from edge_sdk.sources.base import Source
 from edge_sdk.sources.reconnect import ReconnectPolicy
@@ -64,6 +66,7 @@ def open_model(cfg: AppConfig, *, fp32: bool = False) -> ModelBundle:
     from edge_sdk.model.resolve import origin_summary, resolve_model
 
     source = cfg.resolve(cfg.model.path)
+    batch = max_batch_for(cfg)
     from edge_sdk.engines.trt.plan_file import ENGINE_SUFFIXES
 
     if source.suffix in ENGINE_SUFFIXES:  # a TensorRT engine built elsewhere (trtexec, Ultralytics) or by edge-sdk
@@ -72,15 +75,17 @@ def open_model(cfg: AppConfig, *, fp32: bool = False) -> ModelBundle:
     else:
         path = source if fp32 else model_path_for(cfg)
         resolved = resolve_model(path, cfg.model, base_dir=cfg.base_dir, cache_dir=model_cache_dir(cfg),
-                                 conventions_from=source)
+                                 conventions_from=source, batch=batch)
         run_path = resolved.path
         if cfg.model.precision == "fp16" and not fp32:
             from edge_sdk.engines.trt.fp16 import fp16_model
 
             run_path = fp16_model(resolved.path, model_cache_dir(cfg))
-        engine = open_engine(cfg.engine.type, str(run_path), cfg.engine)
+        engine = open_engine(cfg.engine.type, str(run_path), cfg.engine.model_copy(update={"max_batch": batch}))
     try:
-        probe = first_image(probe_engine(engine, resolved.preprocess, resolved.path), resolved.preprocess.batch)
+        rows = BatchPlan.of(engine.info, 1).rows_for(1)  # the model's fixed batch, or one image where it varies
+        probe_spec = resolved.preprocess.with_changes(batch=rows)
+        probe = first_image(probe_engine(engine, probe_spec, resolved.path), rows)
         names = [o.name for o in engine.info.outputs]
         decoder, resolved, how = choose_decoder(cfg.decode.type, resolved, names, probe)
         metadata = resolved.metadata
@@ -94,6 +99,10 @@ def open_model(cfg: AppConfig, *, fp32: bool = False) -> ModelBundle:
              engine.info.device, engine.info.precision, decoder.name, how, len(metadata.names),
              f" ({resolved.labels_origin})" if resolved.labels_origin else "")
     log.info("model %s: preprocess %s [%s]", path.name, spec.describe(), origin_summary(spec))
+    plan = BatchPlan.of(engine.info, batch)
+    if batch > 1 or plan.rows > 1:
+        log.info("model %s: up to %d frame(s) per inference across %d camera(s)%s", path.name, plan.fill,
+                 len(cfg.sources), "" if plan.variable else f" ({plan.rows} images computed each time)")
     if resolved.stated_nothing():
         log.warning("model %s states nothing about its preprocessing and the config sets none: using %s; if it "
                     "was trained otherwise, set model.preprocess.* (docs/models.md)", path.name, spec.describe())

@@ -274,29 +274,34 @@ class StandInEngine:
         self.prepared: list[SlotBinding] = []
         self.released = 0
         self.enqueued = 0
+        self.batches: list[int] = []  # the batch of each enqueue
         self.fail_enqueue_at: int | None = None  # raise in enqueue (host side) at this call
         self.fail_on_stream_at: int | None = None  # fail on the stream (asynchronously) at this call
 
     def prepare_slots(self, slots: Sequence[SlotBinding]) -> None:
         self.prepared = list(slots)
 
-    def enqueue(self, slot_index: int, stream_handle: int, input_ptr: int, output_ptrs: tuple[int, ...], /) -> None:
+    def enqueue(self, slot_index: int, stream_handle: int, input_ptr: int, output_ptrs: tuple[int, ...],
+                batch: int = 1, /) -> None:
         n = self.enqueued
         self.enqueued += 1
+        self.batches.append(batch)
         if self.fail_enqueue_at == n:
             raise RuntimeError("stand-in engine refused the enqueue")
         binding = self.prepared[slot_index]
         if binding.stream_handle != stream_handle:
             raise AssertionError("enqueue on a stream other than the slot's")
         spec = self.info.inputs[0]
-        shape = tuple(int(d) for d in spec.shape)  # type: ignore[arg-type]
+        lead = spec.shape[0]
+        rows = lead if isinstance(lead, int) and lead > 0 else batch  # a dynamic batch: the images enqueued
+        shape = (rows, *(int(d) for d in spec.shape[1:]))  # type: ignore[arg-type]
         in_bytes = int(np.prod(shape)) * np.dtype(spec.dtype).itemsize
         fail = self.fail_on_stream_at == n
 
         def run() -> None:
             if fail:
                 raise RuntimeError("stand-in engine failed on the stream")
-            x = self.backend.view(input_ptr, in_bytes).view(spec.dtype).reshape(shape).copy()
+            x = self.backend.view(input_ptr, in_bytes).view(spec.dtype).reshape(shape).copy()  # only `rows` images
             for out, ptr in zip(self.compute(x), output_ptrs):
                 out = np.ascontiguousarray(out)
                 self.backend.view(ptr, out.nbytes)[:] = out.reshape(-1).view(np.uint8)

@@ -49,8 +49,9 @@ def spin(backend: Any, cycles_per_ms: float, ms: float) -> SpinEngine:
 class _OffsetSpin(SpinEngine):
     """SpinEngine reading from row 80 of the R plane (where a 480-row frame starts), so outputs show frame content."""
 
-    def enqueue(self, slot_index: int, stream_handle: int, input_ptr: int, output_ptrs: tuple[int, ...], /) -> None:
-        super().enqueue(slot_index, stream_handle, input_ptr + 80 * 640 * 4, output_ptrs)
+    def enqueue(self, slot_index: int, stream_handle: int, input_ptr: int, output_ptrs: tuple[int, ...],
+                batch: int = 1, /) -> None:
+        super().enqueue(slot_index, stream_handle, input_ptr + 80 * 640 * 4, output_ptrs, batch)
 
 
 @pytest.mark.parametrize("slots", [1, 2, 3])

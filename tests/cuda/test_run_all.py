@@ -57,3 +57,28 @@ def test_summary_writes_the_table_and_json_with_the_figures(tmp_path: Path, caps
     assert report["figures"]["bench"]["pipeline_over_engine"] == 0.85
     out = capsys.readouterr().out
     assert "1 PASS, 1 FAIL, 1 SKIP" in out and re.search(r"^bench +FAIL +60 +pipeline", out, re.M)
+
+
+def test_the_batching_targets_are_judged_from_the_grid(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("batch_targets", ROOT / "tools/gpu/batch_targets.py")
+    assert spec and spec.loader
+    targets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(targets)
+
+    def cell(cameras: int, batch: int, fps: float, engine: float, fairness: float = 0.97) -> dict[str, object]:
+        return {"cameras": cameras, "batch": batch, "fps": fps, "engine_fps": engine, "fairness": fairness,
+                "pipeline_over_engine": round(fps / engine, 4)}
+
+    good = [cell(8, 1, 1000, 1050), cell(8, 8, 2500, 2700), cell(2, 8, 900, 2700, 0.95)]
+    assert all(ok for _, ok, _ in targets.checks(good))
+    bad = [cell(8, 1, 1000, 1050), cell(8, 8, 1900, 2700), cell(2, 1, 500, 1050, 0.8)]
+    verdict = {name: ok for name, ok, _ in targets.checks(bad)}
+    assert verdict == {"throughput": False, "pipeline/engine batch 1": True, "pipeline/engine batch 8": False,
+                       "fairness": False}
+    (tmp_path / "grid.json").write_text(json.dumps({"cells": bad}))
+    assert targets.main([str(tmp_path / "grid.json")]) == 1
+    (tmp_path / "steps.tsv").write_text("batch_bench\tFAIL\t90\tthroughput\n")
+    (tmp_path / "batch_gpu.json").write_text(json.dumps({"cells": good}))
+    summarize().main([str(tmp_path)])
+    report = json.loads((tmp_path / "run_all.json").read_text())
+    assert [c["batch"] for c in report["figures"]["batch_gpu"]] == [1, 8, 8]

@@ -230,8 +230,10 @@ def test_bad_arguments_are_value_errors_and_bad_engines_engine_errors() -> None:
             runner.next_input()
         runner.submit(tag_frames(1)[0])  # still usable after refused input
         assert len(runner.drain()) == 1
+        with pytest.raises(ValueError, match="takes 1 to 1"):
+            runner.submit_batch(tag_frames(2))  # one frame per submission (options.batch 1)
     dynamic = EngineInfo(type="x", model_path="m.onnx", model_sha256="", precision="fp32",
-                         inputs=(TensorSpec("images", ("batch", 3, 32, 32), "float32"),),
+                         inputs=(TensorSpec("images", ("batch", 3, "height", 32), "float32"),),
                          outputs=(TensorSpec("out", (1, 8), "float32"),), device="cuda:0")
     backend2 = StandInBackend(jitter_s=0.0)
     with pytest.raises(EngineError, match="dynamic shape"):
@@ -268,3 +270,36 @@ def test_engine_only_runs_the_engine_alone_on_the_runners_slots_with_the_frame_r
         runner.submit(frame)
         with pytest.raises(EngineError, match="idle runner"):
             runner.engine_only(5)
+
+
+@pytest.mark.parametrize("preprocess", ["gpu", "cpu"])
+@pytest.mark.parametrize("lead", ["batch", 4])
+def test_batches_of_frames_come_back_per_image_for_dynamic_and_fixed_batches(tmp_path: Path, preprocess: str,
+                                                                              lead: int | str) -> None:
+    """Frames of several cameras in one submission, each letterboxed into its own row (frames of different sizes
+    grow the slot's frame buffer once), real ONNX Runtime computing: row i is frame i's. A dynamic batch computes
+    the frames only; a fixed batch of 4 computes 4 rows, the frames first."""
+    from tests.support.onnx_models import per_image_model
+
+    model = per_image_model(tmp_path / "m.onnx", batch=lead)
+    sizes = [(48, 64), (64, 48), (32, 32), (64, 96), (40, 40)]
+    frames = [make_frame(i, np.full((*sizes[i], 3), 40 * i + 20, np.uint8), camera=f"cam{i % 3}") for i in range(5)]
+    with OnnxRuntimeEngine(model) as ort_cpu:
+        expected = [ort_cpu.infer(np.concatenate([letterbox(f.image, (64, 64))[0]] * (4 if lead == 4 else 1)))[0][:1]
+                    for f in frames]
+        backend = StandInBackend(jitter_s=0.001)
+        engine = StandInEngine(backend, ort_cpu.info, lambda x: ort_cpu.infer(x))
+        opts = RunnerOptions(slots=2, batch=3, preprocess=preprocess, max_frame_hw=(32, 32))  # type: ignore[arg-type]
+        with CudaRunner(engine, opts, backend=backend) as runner:
+            assert runner.batch == 3
+            runner.submit_batch(frames[:3], tag="a")
+            runner.submit_batch(frames[3:], tag="b")  # a partial batch
+            results = runner.drain()
+    assert [r.tag for r in results] == ["a", "b"] and backend.errors == []
+    assert [len(r.frames) for r in results] == [3, 2] and engine.batches == [r.rows for r in results]
+    assert [r.rows for r in results] == ([3, 2] if lead == "batch" else [4, 4])
+    for r in results:
+        assert r.outputs[0].shape[0] == r.rows and r.frames[0] is r.frame and r.letterboxes[0] is r.letterbox
+        for i, (frame, info) in enumerate(zip(r.frames, r.letterboxes)):
+            np.testing.assert_allclose(r.outputs[0][i:i + 1], expected[frame.frame_id], atol=1e-4)
+            assert info == letterbox(frame.image, (64, 64))[1]

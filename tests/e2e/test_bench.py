@@ -46,3 +46,28 @@ def test_bench_reports_pairs_stages_broker_latency_and_cpu(tmp_path: Path, broke
     assert {"infer", "capture-cam0", "total machine"} <= set(cpu)
     assert cpu["total machine"] >= cpu["infer"] > 0
     assert 0 < data["engine_cpu_share"] <= 1
+
+
+def test_bench_grid_reports_every_camera_count_and_batch(tmp_path: Path, sample_video: Path) -> None:
+    """`edge-sdk bench --cameras --batch`: one cell per (cameras, batch) with totals, each camera's fps, fairness,
+    latency, the batches formed and the engine alone at the same batch; on a tiny batch-taking model (the figures
+    themselves are measured, never asserted)."""
+    from tests.support.onnx_models import per_image_model
+
+    model = per_image_model(tmp_path / "per-image.onnx")
+    cfg = tmp_path / "app.yaml"
+    cfg.write_text(f"device: cpu\nstate_dir: {tmp_path / 'state'}\nmodel:\n  path: {model}\n"
+                   f"sources:\n  - name: cam0\n    uri: file://{sample_video}\nmqtt:\n  enabled: false\n")
+    out = tmp_path / "grid.json"
+    res = subprocess.run([sys.executable, "-m", "edge_sdk.cli.main", "bench", "--config", str(cfg), "--cameras", "1,3",
+                          "--batch", "1,3", "--frames-per-camera", "12", "--iterations", "5", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "fairness" in res.stdout and "engine fps" in res.stdout
+    cells = json.loads(out.read_text())["cells"]
+    assert [(c["cameras"], c["batch"]) for c in cells] == [(1, 1), (3, 1), (1, 3), (3, 3)]
+    assert [c["engine_batch"] for c in cells] == [1, 1, 3, 3]
+    for c in cells:
+        assert sorted(c["camera_fps"]) == [f"cam{i}" for i in range(c["cameras"])]
+        assert c["fps"] > 0 and c["frames"] > 0 and 0 < c["fairness"] <= 1 and c["engine_fps"] > 0
+        assert 0 < c["latency_ms_p50"] <= c["latency_ms_p99"] and 1 <= c["batch_size_mean"] <= c["batch"]

@@ -96,6 +96,48 @@ def test_fixed_batch_baked_into_a_reshape_is_kept_and_said(tmp_path: Path) -> No
     assert p.batch == 4 and p.path == m and any("fixed batch of 4 is kept" in n for n in p.notes)
 
 
+def test_a_dynamic_batch_is_kept_when_the_pipeline_batches(tmp_path: Path) -> None:
+    m = conv_model(tmp_path / "dyn.onnx", ["batch", 3, 32, 32])
+    p = prepare_model(m, PrepareRequest(batch=4), cache_dir=tmp_path / "c")
+    assert p.dynamic_batch and p.path == m and p.fixes == () and p.notes == ()
+    assert run_graph(onnx.load(str(p.path)), np.zeros((3, 3, 32, 32), np.float32))[0].shape == (3, 6, 32 * 32)
+    assert prepare_model(m, cache_dir=tmp_path / "c").batch == 1  # no batching: fixed to 1 as before
+
+
+def test_a_fixed_batch_of_one_is_declared_dynamic_when_each_image_is_computed_alone(tmp_path: Path) -> None:
+    m = conv_model(tmp_path / "b1.onnx", [1, 3, 32, 32])  # its Reshape copies the batch (0): it can batch
+    p = prepare_model(m, PrepareRequest(batch=8), cache_dir=tmp_path / "c")
+    assert p.dynamic_batch and any("batch 1 re-declared dynamic" in f for f in p.fixes)
+    x = np.random.default_rng(2).random((5, 3, 32, 32), np.float32)
+    batched = run_graph(onnx.load(str(p.path)), x)[0]
+    np.testing.assert_allclose(batched[3:4], run_graph(onnx.load(str(m)), x[3:4])[0], atol=1e-5)
+
+
+def test_a_batch_of_one_baked_into_a_reshape_is_kept_said_once_and_not_checked_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    m = conv_model(tmp_path / "b1.onnx", [1, 3, 16, 16], batch_reshape=1)
+    p = prepare_model(m, PrepareRequest(batch=4), cache_dir=tmp_path / "c")
+    assert p.batch == 1 and not p.dynamic_batch and p.path == m
+    assert [n for n in p.notes if "fixed batch of 1 is kept" in n and "one frame per inference" in n]
+    import edge_sdk.model.prepare as prepare
+
+    monkeypatch.setattr(prepare, "run_graph", lambda *_: pytest.fail("the verdict is cached: nothing runs again"))
+    again = prepare_model(m, PrepareRequest(batch=4), cache_dir=tmp_path / "c")
+    assert again.notes == p.notes and again.path == m
+
+
+def test_a_dynamic_batch_that_does_not_run_on_two_images_is_fixed_to_one_and_said(tmp_path: Path) -> None:
+    m = conv_model(tmp_path / "d1.onnx", ["batch", 3, 16, 16], batch_reshape=1)
+    p = prepare_model(m, PrepareRequest(batch=4), cache_dir=tmp_path / "c")
+    assert p.batch == 1 and any("dynamic batch is fixed to 1 (an output has no batch axis" in n for n in p.notes)
+
+
+def test_a_fixed_batch_of_four_is_kept_and_filled_when_the_pipeline_batches(tmp_path: Path) -> None:
+    m = conv_model(tmp_path / "b4.onnx", [4, 3, 16, 16], batch_reshape=4)
+    p = prepare_model(m, PrepareRequest(batch=8), cache_dir=tmp_path / "c")
+    assert p.batch == 4 and any("up to 4 of them frames" in n for n in p.notes)
+
+
 def test_a_fixed_size_fully_convolutional_model_runs_at_the_configured_size(tmp_path: Path) -> None:
     """CenterFace ships a 10x3x32x32 placeholder input: it is meant to run at the camera's size."""
     m = conv_model(tmp_path / "cf.onnx", [10, 3, 32, 32])

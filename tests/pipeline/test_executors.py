@@ -10,9 +10,9 @@ import pytest
 from edge_sdk.config.app import AppConfig
 from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 from edge_sdk.engines.base import EngineInfo, TensorSpec
+from edge_sdk.engines.batch import BatchPlan
 from edge_sdk.errors import ConfigError
 from edge_sdk.pipeline.executors import executor_for
-from edge_sdk.pipeline.executors.base import BatchPlan
 from edge_sdk.pipeline.executors.cpu import CpuExecutor
 from edge_sdk.pipeline.executors.cuda import CudaExecutor, memory_mode_for_profile, runner_options_for
 from edge_sdk.preprocess.spec import ultralytics_spec

@@ -68,3 +68,34 @@ def never_ending_model(path: Path, *, input_shape: list[int], output_shape: list
     model.ir_version = 9
     onnx.save(model, str(path))
     return path
+
+
+def per_image_model(path: Path, *, input_hw: tuple[int, int] = (64, 64), batch: int | str = "batch",
+                    names: dict[int, str] | None = None) -> Path:
+    """A YOLOv8-layout 'detector' ([B,6,84] for 2 classes on a 64x64 input) that sees, in each image, one car
+    whose centre x in input pixels is 8 + 48 * (the image's mean value): each image's result is its own, so a
+    batch that mixes cameras shows where every result went. `batch`: "batch" (dynamic) or a fixed size."""
+    h, w = input_hw
+    anchors = (h // 8) * (w // 8) + (h // 16) * (w // 16) + (h // 32) * (w // 32)
+    base = np.zeros((1, 6, anchors), np.float32)
+    base[0, :4, :] = 1.0
+    base[0, :, 0] = [8, 32, 16, 8, 0.05, 0.9]
+    mask = np.zeros((1, 6, anchors), np.float32)
+    mask[0, 0, 0] = 48.0
+    inits = [numpy_helper.from_array(base, "base"), numpy_helper.from_array(mask, "mask")]
+    nodes = [helper.make_node("ReduceMean", ["images"], ["m4"], axes=[1, 2, 3], keepdims=1),
+             helper.make_node("Squeeze", ["m4", "sq"], ["m3"]),
+             helper.make_node("Mul", ["m3", "mask"], ["shift"]),
+             helper.make_node("Add", ["base", "shift"], ["output0"])]
+    inits.append(numpy_helper.from_array(np.array([3], np.int64), "sq"))
+    graph = helper.make_graph(nodes, "per-image",
+                              [helper.make_tensor_value_info("images", TensorProto.FLOAT, [batch, 3, h, w])],
+                              [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [batch, 6, anchors])],
+                              initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    names = names if names is not None else {0: "person", 1: "car"}
+    helper.set_model_props(model, {"names": json.dumps({str(k): v for k, v in names.items()}),
+                                   "imgsz": json.dumps([h, w]), "stride": json.dumps([8, 16, 32])})
+    onnx.save(model, str(path))
+    return path

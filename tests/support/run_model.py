@@ -40,7 +40,7 @@ def run_pipeline(config_text: str, base_dir: Path) -> tuple[ModelBundle, list[Fr
             parts = PipelineParts(bundle.engine, bundle.decoder, bundle.params, bundle.metadata, sources,
                                   on_result=got.append, preprocess=bundle.preprocess,
                                   executor=executor_for(cfg, bundle.engine, bundle.spec))
-            pipeline = Pipeline(parts, queue_size=2).start()
+            pipeline = Pipeline(parts, queue_size=2, batch_timeout_s=cfg.engine.batch_timeout_ms / 1000).start()
             assert pipeline.wait(120), "the pipeline did not finish"
             pipeline.join()
             assert pipeline.error is None, pipeline.error

@@ -111,6 +111,7 @@ class FakeState:
     build_fails: bool = False
     calibrator_short: bool = False  # the build asks the calibrator for data (the cache lacks scales)
     on_execute: Callable[[dict[str, int], int], None] | None = None  # (addresses by tensor name, stream)
+    batches: list[int | None] = field(default_factory=list)  # each execution's batch (None: a static engine)
     built_engines: list[dict[str, Any]] = field(default_factory=list)
     gpu: tuple[str, str] = ("8.7", "Orin")  # (compute capability, model) of the "GPU": engines record it
 
@@ -380,6 +381,23 @@ class ITimingCache(_Gated):
         return True
 
 
+class IOptimizationProfile(_Gated):
+    _api_name = "IOptimizationProfile"
+
+    def __init__(self) -> None:
+        self._shapes: dict[str, list[list[int]]] = {}
+
+    def set_shape(self, input: str, min: Any, opt: Any, max: Any) -> None:
+        dims = [[int(d) for d in shape] for shape in (min, opt, max)]
+        if any(len(d) != len(dims[0]) for d in dims) or any(lo > hi for lo, hi in zip(dims[0], dims[2])) or \
+                any(not lo <= o <= hi for lo, o, hi in zip(*dims)):
+            raise ValueError(f"optimization profile of {input!r}: min <= opt <= max fails for {dims}")
+        self._shapes[input] = dims
+
+    def get_shape(self, input: str) -> list[Any]:
+        return [self._cls["Dims"](tuple(d)) for d in self._shapes[input]]
+
+
 class IBuilderConfig(_Gated):
     _api_name = "IBuilderConfig"
 
@@ -387,6 +405,15 @@ class IBuilderConfig(_Gated):
         self._flags: set[str] = set()
         self._pools: dict[str, int] = {}
         self._timing: Any = None
+        self._profiles: list[Any] = []
+        self._preview: set[str] = set()
+
+    def add_optimization_profile(self, profile: Any) -> int:
+        self._profiles.append(profile)
+        return len(self._profiles) - 1
+
+    def set_preview_feature(self, feature: Any, enable: bool) -> None:
+        (self._preview.add if enable else self._preview.discard)(feature.name)
 
     def set_flag(self, flag: Any) -> None:
         self._flags.add(flag.name)
@@ -442,6 +469,9 @@ class Builder(_Gated):
     def create_builder_config(self) -> Any:
         return self._cls["IBuilderConfig"]()
 
+    def create_optimization_profile(self) -> Any:
+        return self._cls["IOptimizationProfile"]()
+
     def build_serialized_network(self, network: Any, config: Any) -> Any:
         state, sev = self._state, self._cls["ILogger"].Severity
         monitor = config._get("progress_monitor")
@@ -458,12 +488,22 @@ class Builder(_Gated):
         if state.build_fails:
             self._logger.log(sev.ERROR, "fake build failure: out of workspace memory")
             return None
+        dynamic = [t.name for t in network._inputs if any(d < 0 for d in t.shape)]
+        profiles = [p._shapes for p in config._profiles]
+        if dynamic and not profiles:
+            self._logger.log(sev.ERROR, "4: [network.cpp::validate::3478] Error Code 4: Internal Error (Network has "
+                             "dynamic or shape inputs, but no optimization profile has been defined.)")
+            return None
+        if any(set(p) != set(dynamic) for p in profiles):
+            self._logger.log(sev.ERROR, "4: an optimization profile must give the shape of every dynamic input")
+            return None
         if config._timing is not None:
             config._timing._entries.extend(f"{layer.name}" for layer in network._layers)
         flag_names = [n for n in self._cls["NetworkDefinitionCreationFlag"]._values
                       if network._flags >> self._cls["NetworkDefinitionCreationFlag"]._values.index(n) & 1]
         engine = {"fake_tensorrt_engine": self._version, "network_flags": flag_names, "gpu": list(state.gpu),
                   "builder_flags": sorted(config._flags), "dla_core": config._get("DLA_core"),
+                  "profiles": profiles, "preview_features": sorted(config._preview),
                   "layers": _layer_information(network, flag_names, config._flags),
                   "io": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype.name, "input": True}
                          for t in network._inputs]
@@ -529,6 +569,29 @@ class IExecutionContext(_Gated):
     def __init__(self, engine: Any) -> None:
         self._engine = engine
         self._addresses: dict[str, int] = {}
+        self._shapes: dict[str, tuple[int, ...]] = {}  # dynamic inputs' shapes, as set_input_shape set them
+
+    def set_input_shape(self, name: str, shape: Any) -> bool:
+        """Within the engine's profile 0 (every context shares it: TensorRT 10's default, 8.6 with
+        PROFILE_SHARING_0806); a shape outside it is refused (False), as TensorRT does."""
+        dims = tuple(int(d) for d in shape)
+        tensor = self._engine._by_name(name)
+        profiles = self._engine._profiles
+        if not tensor["input"] or not profiles or name not in profiles[0]:
+            return all(d == s for d, s in zip(dims, tensor["shape"])) and len(dims) == len(tensor["shape"])
+        low, _, high = profiles[0][name]
+        if len(dims) != len(low) or any(not lo <= d <= hi for lo, d, hi in zip(low, dims, high)):
+            return False
+        self._shapes[name] = dims
+        return True
+
+    def get_tensor_shape(self, name: str) -> Any:
+        """An input's shape as set; an output's with its dynamic (batch) dimension that of the inputs."""
+        tensor = self._engine._by_name(name)
+        if tensor["input"]:
+            return self._cls["Dims"](self._shapes.get(name, tuple(tensor["shape"])))
+        batch = next(iter(self._shapes.values()), (-1,))[0]
+        return self._cls["Dims"](tuple(batch if d < 0 else d for d in tensor["shape"]))
 
     def set_tensor_address(self, name: str, memory: int) -> bool:
         if name not in [t["name"] for t in self._engine._io]:
@@ -548,6 +611,10 @@ class IExecutionContext(_Gated):
     def _run(self, addresses: dict[str, int], stream: int) -> bool:
         if set(addresses) != {t["name"] for t in self._engine._io} or not all(addresses.values()):
             return False
+        dynamic = [t["name"] for t in self._engine._io if t["input"] and any(d < 0 for d in t["shape"])]
+        if any(name not in self._shapes for name in dynamic):
+            return False  # TensorRT: "input shape not specified"
+        self._state.batches.append(self._shapes[dynamic[0]][0] if dynamic else None)
         if self._state.on_execute is not None:
             self._state.on_execute(addresses, stream)
         return True
@@ -559,6 +626,16 @@ class ICudaEngine(_Gated):
     def __init__(self, desc: dict[str, Any]) -> None:
         self._io: list[dict[str, Any]] = desc["io"]
         self._layers: list[dict[str, Any]] = desc.get("layers", [])
+        self._profiles: list[dict[str, list[list[int]]]] = desc.get("profiles", [])
+
+    @property
+    def num_optimization_profiles(self) -> int:
+        return max(1, len(self._profiles))
+
+    def get_tensor_profile_shape(self, name: str, profile_index: int) -> list[Any]:
+        if not 0 <= profile_index < len(self._profiles) or name not in self._profiles[profile_index]:
+            return []
+        return [self._cls["Dims"](tuple(d)) for d in self._profiles[profile_index][name]]
 
     @property
     def num_layers(self) -> int:
@@ -643,8 +720,8 @@ class Runtime(_Gated):
 
 IMPLEMENTED: tuple[type[_Gated], ...] = (
     ILogger, Dims, ITensor, ILayer, INetworkDefinition, ParserError, OnnxParser, IHostMemory, ITimingCache,
-    IBuilderConfig, Builder, IProgressMonitor, IInt8EntropyCalibrator2, IExecutionContext, ICudaEngine, Runtime,
-    EngineInspector)
+    IOptimizationProfile, IBuilderConfig, Builder, IProgressMonitor, IInt8EntropyCalibrator2, IExecutionContext,
+    ICudaEngine, Runtime, EngineInspector)
 
 
 class _FakeModule(types.ModuleType):

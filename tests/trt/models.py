@@ -12,8 +12,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 
 def tiny_detector(path: Path, *, hw: tuple[int, int] = (32, 32), nc: int = 2, opset: int = 17, qdq: bool = False,
-                  seed: int = 0) -> Path:
-    """images [1,3,H,W] -> [1, 4+nc, (H/4)*(W/4)]: boxes cx,cy,w,h in pixels, then class scores 0..1."""
+                  seed: int = 0, batch: int | str = 1) -> Path:
+    """images [B,3,H,W] -> [B, 4+nc, (H/4)*(W/4)]: boxes cx,cy,w,h in pixels, then class scores 0..1. `batch`: 1, or
+    "batch" for a dynamic one (each image's outputs its own)."""
     rng = np.random.default_rng(seed)
     h, w = hw
     ch = 4 + nc
@@ -22,7 +23,7 @@ def tiny_detector(path: Path, *, hw: tuple[int, int] = (32, 32), nc: int = 2, op
     scale = np.array([w, h, w / 3, h / 3] + [1.0] * nc, np.float32).reshape(1, ch, 1)
     inits = [numpy_helper.from_array(weight, "W"), numpy_helper.from_array(bias, "B"),
              numpy_helper.from_array(scale, "scale"),
-             numpy_helper.from_array(np.array([1, ch, -1], np.int64), "shape")]
+             numpy_helper.from_array(np.array([1 if batch == 1 else 0, ch, -1], np.int64), "shape")]
     nodes = []
     x, wname = "images", "W"
     if qdq:
@@ -39,8 +40,8 @@ def tiny_detector(path: Path, *, hw: tuple[int, int] = (32, 32), nc: int = 2, op
               helper.make_node("Reshape", ["s", "shape"], ["r"], name="/model.1/Reshape"),
               helper.make_node("Mul", ["r", "scale"], ["output0"], name="/model.1/Mul")]
     n = (h // 4) * (w // 4)
-    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, h, w])],
-                              [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, ch, n])],
+    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [batch, 3, h, w])],
+                              [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [batch, ch, n])],
                               initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 9

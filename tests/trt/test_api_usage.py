@@ -61,6 +61,8 @@ PATH_SPECIFIC: dict[str, tuple[str, ...]] = {
     "IExecutionContext.execute_async_v3": ("10", "11"),
     "TensorIOMode.INPUT": ("10", "11"),
     "TensorIOMode.NONE": ("10", "11"),
+    "PreviewFeature.PROFILE_SHARING_0806": ("8.6",),  # profiles shared between contexts: the default from 10.0
+    "IBuilderConfig.set_preview_feature": ("8.6",),
     **{name: paths for name, paths in LEGACY_NAMES.items()},
 }
 
@@ -161,6 +163,10 @@ def run_all_flows(name: str, install: InstallTrt, cuda: Any, tmp: Path) -> Any:
     for art in built:
         with TensorRtEngine(art.engine_path, slots=2) as engine:
             engine.infer(np.zeros((1, 3, 32, 32), np.float32))
+    batched = build_engine(tiny_detector(tmp / "b.onnx", batch="batch"), None, agx, TensorRtEngineConfig(max_batch=4),
+                           tmp / "e")  # a dynamic batch: an optimization profile, shapes set per inference
+    with TensorRtEngine(batched.engine_path, slots=2) as engine:
+        engine.infer(np.zeros((3, 3, 32, 32), np.float32))
     _, rec2 = install(name, FakeState(unsupported_ops=frozenset({"Conv"})))
     with pytest.raises(BuildError):
         build_engine(fp32, None, agx, TensorRtEngineConfig(), tmp / "f")

@@ -8,6 +8,7 @@
 # A device call is limited to 10 minutes: run it as two calls (each writes its own table and run_all.json):
 #   source .device/setup.sh && ONLY="env kernels tests tests_nvrtc selftest doctor runs" bash tools/gpu/run_all.sh
 #   source .device/setup.sh && ONLY="env bench runner_bench" BENCH_REPEATS=3 bash tools/gpu/run_all.sh
+#   source .device/setup.sh && ONLY="env batch_bench" bash tools/gpu/run_all.sh          # many cameras, batched
 #
 # onnxruntime-gpu: if its wheel's parts were copied to /root/ort (../shared/device/prepare-ort-gpu.sh), it is joined
 # and installed into /tmp/ortgpu first and put ahead of the machine's CPU-only onnxruntime; without it the ONNX
@@ -25,13 +26,19 @@
 #                 CUDA default (TF32), CUDA model.precision fp16, CUDA cuda_graph off
 #   bench         edge-sdk bench on CUDA: engine-only on the runner's own sessions vs the whole pipeline (>= 0.90)
 #   runner_bench  tools/bench_runner.py: preprocess, overlap sweep, demo model through the runner
+#   batch_bench   edge-sdk bench --cameras 1,2,4,8,16 --batch 1,2,4,8 on the batch-taking demo copy (ONNX Runtime
+#                 CUDA; TensorRT where it is installed): #23's targets (tools/gpu/batch_targets.py); BATCH_CAMERAS,
+#                 BATCH_SIZES and BATCH_FRAMES (per camera per cell, default 300) shrink it
 set -uo pipefail
 export PYTHONUNBUFFERED=1 PATH=/usr/local/cuda/bin:$PATH
 OUT=${OUT:-out}
 MODEL=${MODEL:-models/demo/yolo-demo.onnx}
 VIDEO=${VIDEO:-samples/demo.mp4}
 BENCH_REPEATS=${BENCH_REPEATS:-3}
-ONLY=${ONLY:-env kernels tests tests_nvrtc selftest doctor runs bench runner_bench}
+BATCH_CAMERAS=${BATCH_CAMERAS:-1,2,4,8,16}
+BATCH_SIZES=${BATCH_SIZES:-1,2,4,8}
+BATCH_FRAMES=${BATCH_FRAMES:-300}
+ONLY=${ONLY:-env kernels tests tests_nvrtc selftest doctor runs bench runner_bench batch_bench}
 mkdir -p "$OUT/logs"
 : > "$OUT/steps.tsv"
 root=$(pwd)
@@ -217,5 +224,33 @@ runner_bench() {
   python3 -c "import json; e=json.load(open('$OUT/runner_bench.json'))['errors']; print('failed parts:', list(e)); raise SystemExit(1 if e else 0)"
 }
 step runner_bench "tools/bench_runner.py: preprocess, overlap sweep, demo model" runner_bench
+
+batch_grid() {  # NAME ENGINE: the grid on the batch-taking demo copy with this engine section
+  cat > "/tmp/edge-$1.yaml" <<YAML
+device: cpu
+device_id: gpu-check
+state_dir: /tmp/edge-state
+model: {path: /tmp/edge-batch.onnx}
+engine: $2
+sources: [{name: cam0, uri: "file://$root/$VIDEO"}]
+mqtt: {enabled: false}
+YAML
+  python3 -m edge_sdk.cli.main bench --config "/tmp/edge-$1.yaml" --cameras "$BATCH_CAMERAS" --batch "$BATCH_SIZES" \
+    --frames-per-camera "$BATCH_FRAMES" --iterations 200 --out "$OUT/$1.json" || return 1
+  python3 tools/gpu/batch_targets.py "$OUT/$1.json"
+}
+batch_bench() {  # many cameras, batched (#23); the model: the demo's weights with a batch dimension
+  [ "$ort_cuda" = 1 ] || { echo "no onnxruntime-gpu here"; return 77; }
+  python3 -m tools.models.batchable "$MODEL" /tmp/edge-batch.onnx > /dev/null || return 1
+  local rc=0
+  batch_grid batch_gpu "{type: onnxruntime, providers: [CUDAExecutionProvider], batch_timeout_ms: 5}" || rc=1
+  if python3 -c "import tensorrt" 2>/dev/null; then  # the same grid on a TensorRT engine with a batch profile
+    batch_grid batch_gpu_trt "{type: tensorrt, batch_timeout_ms: 5}" || rc=1
+  else
+    echo "TensorRT is not installed here: ONNX Runtime CUDA only"
+  fi
+  return $rc
+}
+step batch_bench "8 cameras batched >= 2x batch 1; pipeline >= 0.90 of engine-only at the same batch; fairness >= 0.9" batch_bench
 
 python3 tools/gpu/summarize.py "$OUT"

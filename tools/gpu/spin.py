@@ -51,7 +51,8 @@ class SpinEngine:
         self._fn = self.backend.function("spin_copy", SPIN_ARGS)
         self._streams = {b.index: b.stream for b in slots}
 
-    def enqueue(self, slot_index: int, stream_handle: int, input_ptr: int, output_ptrs: tuple[int, ...], /) -> None:
+    def enqueue(self, slot_index: int, stream_handle: int, input_ptr: int, output_ptrs: tuple[int, ...],
+                batch: int = 1, /) -> None:
         stream = self._streams.get(slot_index)
         if stream is None or self._fn is None:
             raise EngineError(f"slot {slot_index} was not prepared", where="<spin kernel>")

@@ -54,6 +54,12 @@ def figures(out: Path) -> dict[str, Any]:
         kernels = next((s for s in selftest.get("steps", []) if s["name"] == "GPU kernels"), None)
         if kernels:
             fig["kernels"] = kernels.get("data")
+    for name in ("batch_gpu", "batch_gpu_trt"):  # many cameras, batched: one row per (cameras, batch)
+        grid = load(out / f"{name}.json")
+        if isinstance(grid, dict):
+            fig[name] = [{k: c.get(k) for k in ("cameras", "batch", "engine_batch", "batch_size_mean", "fps",
+                                                "detections_per_s", "fairness", "latency_ms_p99", "engine_fps",
+                                                "pipeline_over_engine")} for c in grid.get("cells", [])]
     runs = {p.stem.removeprefix("run_"): load(p) for p in sorted(out.glob("run_*.json"))}
     if runs:
         fig["runs"] = runs
@@ -92,6 +98,12 @@ def main(argv: list[str]) -> int:
     if bench:
         print(f"\nedge-sdk bench (GPU): engine-only {bench.get('engine_fps') or 0:.1f} fps on the runner's sessions, "
               f"pipeline {bench.get('pipeline_fps') or 0:.1f} fps, ratio {bench.get('pipeline_over_engine')}")
+    for name in ("batch_gpu", "batch_gpu_trt"):
+        cells = report["figures"].get(name)
+        if cells:
+            print(f"\n{name} (cameras x max batch): " + "; ".join(
+                f"{c['cameras']}x{c['batch']} {c['fps']:.0f} fps, fair {c['fairness']}, vs engine {c['pipeline_over_engine']}"
+                for c in cells))
     print()
     width = max([len(r["step"]) for r in rows] + [4])
     print(f"{'step':<{width}}  result  {'s':>5}  detail")

@@ -71,6 +71,9 @@ class TensorRtEngineConfig(EngineConfigBase):
     optimization_level: int = Field(3, ge=0, le=5, description="builder optimization level (TensorRT >= 8.6)")
     engine_dir: str = Field("build/engines", description="where engines and their manifests are cached")
     slots: int = Field(2, ge=1, le=8, description="in-flight frames in the CUDA-stream runner (2 = double buffering)")
+    opt_batch: int | None = Field(None, ge=1, le=64, description="the batch a dynamic-batch engine is tuned for (its "
+                                                                 "optimization profile's opt, 1..max_batch); null: "
+                                                                 "the max batch")
     calibration_cache: str | None = Field(
         None, description="TensorRT calibration cache from the INT8 step (relative to the model's folder); "
                           "needed for DLA INT8 on TensorRT 8.6/10.x")
@@ -127,18 +130,55 @@ class TensorRtEngine(Engine):
         if len(self.inputs) != 1 or len(self.inputs[0].shape) != 4:
             self.close()
             raise ModelError(f"the engine has inputs {[(t.name, list(t.shape)) for t in self.inputs]}; a detector "
-                             "takes exactly one image tensor [1,3,H,W]", where=str(plan.path))
+                             "takes exactly one image tensor [N,3,H,W]", where=str(plan.path))
+        self.batch_range: tuple[int, int] | None = None  # the profile's batch (min, max) of a dynamic batch
+        self._shapes: list[tuple[int, ...] | None] = [None] * len(self._contexts)  # each context's input shape
+        self._max_shapes: dict[str, tuple[int, ...]] = {t.name: t.shape for t in self.io}
+        if self.inputs[0].dynamic_batch:
+            try:
+                with self._cuda.activate():
+                    self._settle_batch(engine, plan.path)
+            except BaseException:
+                self.close()
+                raise
         dla_core = key.get("dla_core")
         self.info = EngineInfo(
             type="tensorrt", model_path=str(plan.path),
             model_sha256=str(key.get("onnx_sha256", "")) or file_sha256(plan.path), precision=precision,
             inputs=tuple(TensorSpec(t.name, t.shape, t.dtype) for t in self.inputs),
             outputs=tuple(TensorSpec(t.name, t.shape, t.dtype) for t in self.outputs),
-            device=f"dla:{dla_core}" if isinstance(dla_core, int) else "cuda:0",
+            device=f"dla:{dla_core}" if isinstance(dla_core, int) else "cuda:0", batch_range=self.batch_range,
             extra={"tensorrt": version.text, "api_path": self._features.path, "slots": slots,
                    "gpu": self._cuda.device_name, "zero_copy": zero_copy, "origin": plan.origin,
                    "manifest": str(plan.path) + ".json" if plan.manifest is not None else None,
                    "metadata": plan.metadata})
+
+    def _settle_batch(self, engine: trt.ICudaEngine, where: Path) -> None:
+        """A dynamic batch: its range from the engine's optimization profile 0 (which every context uses), and
+        every tensor's shape at the largest batch (what buffers hold)."""
+        image = self.inputs[0]
+        shapes = engine.get_tensor_profile_shape(image.name, 0)
+        if len(shapes) != 3:
+            raise EngineError(f"the engine's input {image.name!r} has a dynamic batch but no optimization profile",
+                              where=str(where), fix="rebuild it (edge-sdk builds one profile for a dynamic batch)")
+        low, high = int(shapes[0][0]), int(shapes[2][0])
+        self.batch_range = (low, high)
+        self._set_batch(0, high)
+        context = self._contexts[0]
+        for t in self.io:
+            dims = context.get_tensor_shape(t.name)
+            self._max_shapes[t.name] = tuple(int(dims[i]) for i in range(len(dims)))
+
+    def _set_batch(self, slot: int, batch: int) -> None:
+        """Give slot `slot`'s context a batch of `batch` images (a dynamic batch only; a no-op when it has it)."""
+        shape = self.inputs[0].at_batch(batch)
+        if self._shapes[slot] == shape:
+            return
+        if not self._contexts[slot].set_input_shape(self.inputs[0].name, shape):
+            low, high = self.batch_range or (0, 0)
+            raise EngineError(f"TensorRT refused a batch of {batch} (the engine takes {low} to {high}): "
+                              f"{self._log.last_errors()}", where=self.info.model_path if hasattr(self, "info") else "")
+        self._shapes[slot] = shape
 
     def _check_target(self, plan: PlanFile, version: TrtVersion, root: Path) -> None:
         """An edge-sdk engine loads only where its key's target (TensorRT, CUDA, GPU, JetPack, board) is this device's
@@ -203,10 +243,13 @@ class TensorRtEngine(Engine):
             raise EngineError("engine is closed")
         return self._cuda.activate()
 
-    def enqueue(self, slot: int, stream_handle: int, input_ptr: int, output_ptrs: list[int] | tuple[int, ...]) -> None:
+    def enqueue(self, slot: int, stream_handle: int, input_ptr: int, output_ptrs: list[int] | tuple[int, ...],
+                batch: int | None = None) -> None:
         """Enqueue one inference of slot `slot` on a CUDA stream; device pointers in `io` order of outputs.
 
-        Returns once the work is queued (not done): synchronize the stream before reading the outputs.
+        `batch`: the images at the input pointer, for an engine with a dynamic batch (None: its largest); an engine
+        with a fixed batch computes its own. Returns once the work is queued (not done): synchronize the stream
+        before reading the outputs.
         """
         if self.closed:
             raise EngineError("engine is closed")
@@ -214,6 +257,8 @@ class TensorRtEngine(Engine):
             raise ValueError(f"slot {slot} out of range 0..{len(self._contexts) - 1}")
         if len(output_ptrs) != len(self.outputs):
             raise ValueError(f"{len(output_ptrs)} output pointers given, the engine has {len(self.outputs)} outputs")
+        if self.batch_range is not None:
+            self._set_batch(slot, batch or self.batch_range[1])
         self._enqueue_impl(self._contexts[slot], stream_handle, input_ptr, list(output_ptrs))
 
     def _enqueue_impl(self, context: trt.IExecutionContext, stream: int, input_ptr: int, output_ptrs: list[int]) -> None:
@@ -233,23 +278,29 @@ class TensorRtEngine(Engine):
             raise EngineError(f"TensorRT could not enqueue inference: {self._log.last_errors()}")
 
     def infer_impl(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """On slot 0's context; a dynamic batch as the input's leading size (the base class checked its range)."""
         with self._lock, self.activated():
             bufs = self._buffers or self._allocate()
             first, outs = bufs.buffers[0], bufs.buffers[1:]
-            np.copyto(first.host, inputs[0], casting="same_kind")
-            bufs.upload(first)
+            rows = int(inputs[0].shape[0]) if self.batch_range is not None else None
+            if rows is not None:
+                self._set_batch(0, rows)
+            np.copyto(first.host[:rows], inputs[0], casting="same_kind")
+            bufs.upload(first, rows)
             self._enqueue_impl(self._contexts[0], bufs.handle, first.device_ptr, [b.device_ptr for b in outs])
-            for b in outs:
-                bufs.download(b)
+            kept = [rows if t.dynamic_batch else None for t in self.outputs]
+            for b, n in zip(outs, kept):
+                bufs.download(b, n)
             bufs.synchronize()
-            return [b.host.astype(np.float32) if b.host.dtype == np.float16 else b.host.copy() for b in outs]
+            return [b.host[:n].astype(np.float32) if b.host.dtype == np.float16 else b.host[:n].copy()
+                    for b, n in zip(outs, kept)]
 
     def _allocate(self) -> IoBuffers:
         from edge_sdk.cuda.buffers import IoBuffers
 
         if self._cuda is None:
             raise EngineError("engine is closed")
-        specs = [(t.shape, t.dtype) for t in (*self.inputs, *self.outputs)]
+        specs = [(self._max_shapes[t.name], t.dtype) for t in (*self.inputs, *self.outputs)]
         self._buffers = IoBuffers(self._cuda, specs, self._zero_copy)
         return self._buffers
 

@@ -102,11 +102,31 @@ def has_qdq(onnx_path: Path) -> bool:
     return model_types(onnx_path)[0]
 
 
-def settings_for(engine_cfg: TensorRtEngineConfig, precision: Precision) -> BuildSettings:
-    """The builder settings of an engine config at `precision` (what the cache key holds; fleet uses it too)."""
+def settings_for(engine_cfg: TensorRtEngineConfig, precision: Precision, *,
+                 dynamic_batch: bool = False) -> BuildSettings:
+    """The builder settings of an engine config at `precision` (what the cache key holds; fleet uses it too);
+    `dynamic_batch`: the ONNX's batch is dynamic, so the engine gets a batch profile (1, opt, max) from
+    `engine.opt_batch` and `engine.max_batch` (the pipeline sets max_batch to the camera count when it is unset)."""
+    batch = None
+    if dynamic_batch:
+        high = engine_cfg.max_batch or 1
+        batch = (1, min(engine_cfg.opt_batch or high, high), high)
     return BuildSettings(precision=precision, dla_core=engine_cfg.dla_core, gpu_fallback=engine_cfg.gpu_fallback,
                          workspace_mb=engine_cfg.workspace_mb, optimization_level=engine_cfg.optimization_level,
-                         tf32=engine_cfg.tf32)
+                         tf32=engine_cfg.tf32, batch=batch)
+
+
+def has_dynamic_batch(onnx_path: Path) -> bool:
+    """Whether the model's image input has a dynamic leading (batch) dimension."""
+    import onnx
+
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    weights = {t.name for t in model.graph.initializer}
+    for vi in model.graph.input:
+        dims = vi.type.tensor_type.shape.dim
+        if vi.name not in weights and len(dims) == 4:
+            return not (dims[0].HasField("dim_value") and dims[0].dim_value > 0)
+    return False
 
 
 def choose_precision(onnx_path: Path, requested: Precision | None) -> Precision:
@@ -142,7 +162,7 @@ def build_serialized(onnx_path: Path, settings: BuildSettings, version: TrtVersi
         check_builder_core(settings.dla_core, builder.num_DLA_cores, version)
     parsed = parse_onnx(builder, trt_log.logger, onnx_path, features)
     config = builder.create_builder_config()
-    configured = configure(config, parsed.network, settings, features, calib_cache)
+    configured = configure(config, parsed.network, settings, features, calib_cache, builder)
     timing = attach(config, timing_cache_file)
     log.info("building %s engine from %s with TensorRT %s (path %s)%s", settings.precision, onnx_path.name,
              version.text, features.path, "" if features.progress_monitor else "; no progress reports on 8.6")
@@ -210,7 +230,7 @@ def build_engine(qdq_onnx: str | Path, calib_cache: str | Path | None, profile: 
     if not onnx_path.is_file():
         raise ModelError("ONNX model not found", where=str(onnx_path), fix="run the INT8 step first, or check the path")
     chosen = choose_precision(onnx_path, precision)
-    settings = settings_for(engine_cfg, chosen)
+    settings = settings_for(engine_cfg, chosen, dynamic_batch=has_dynamic_batch(onnx_path))
     if settings.workspace_mb > profile.memory_budget_mb:
         raise DeviceError(f"engine.workspace_mb {settings.workspace_mb} exceeds the {profile.name} memory budget of "
                           f"{profile.memory_budget_mb} MiB", where="engine.workspace_mb",

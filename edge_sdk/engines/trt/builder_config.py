@@ -10,6 +10,12 @@ What each path sets (tests/trt/test_builder_contract.py checks exactly this agai
 | DLA + int8 | + cache-only calibrator | + cache-only calibrator | - |
 | always | WORKSPACE limit, optimization level, timing cache, DETAILED profiling | + progress monitor | + progress monitor |
 | tf32: false | TF32 flag cleared | same | same |
+| dynamic batch | a batch profile + PROFILE_SHARING_0806 | a batch profile (contexts share it) | a batch profile |
+
+A dynamic batch (the ONNX's leading input dimension, kept by edge_sdk/model/prepare.py when the pipeline batches)
+gets one optimization profile: batch 1 to `engine.max_batch` (else the camera count), tuned for `engine.opt_batch`
+(else the max); on DLA, which has no dynamic shapes, exactly the max. Every slot's execution context uses it: profiles
+are shared between contexts by default from TensorRT 10 on, and on 8.6 with the preview feature PROFILE_SHARING_0806.
 """
 
 from __future__ import annotations
@@ -39,11 +45,16 @@ class BuildSettings:
     workspace_mb: int = 1024
     optimization_level: int = 3
     tf32: bool = True  # TensorRT's default: FP32 convolutions and matmuls may use TF32 (Ampere and newer)
+    batch: tuple[int, int, int] | None = None  # (min, opt, max) of a dynamic batch's optimization profile
 
     def builder_dict(self) -> dict[str, object]:
-        """The builder part of the engine cache key."""
-        return {"workspace_mb": self.workspace_mb, "optimization_level": self.optimization_level,
-                "gpu_fallback": self.gpu_fallback, "tf32": self.tf32}
+        """The builder part of the engine cache key (the batch profile only where there is one, so the keys of
+        engines of a fixed batch stay what they were)."""
+        out: dict[str, object] = {"workspace_mb": self.workspace_mb, "optimization_level": self.optimization_level,
+                                  "gpu_fallback": self.gpu_fallback, "tf32": self.tf32}
+        if self.batch is not None:
+            out["batch_profile"] = list(self.batch)
+        return out
 
     def as_dict(self) -> dict[str, object]:
         return {"precision": self.precision, "dla_core": self.dla_core, **self.builder_dict()}
@@ -61,10 +72,12 @@ class ConfiguredBuild:
 
 
 def configure(config: trt.IBuilderConfig, network: trt.INetworkDefinition, settings: BuildSettings,
-              features: Features, calib_cache: bytes | None) -> ConfiguredBuild:
+              features: Features, calib_cache: bytes | None, builder: trt.Builder | None = None) -> ConfiguredBuild:
     import tensorrt as trt
 
     done = ConfiguredBuild()
+    if builder is not None:
+        add_batch_profile(builder, config, network, settings, features, done)
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, settings.workspace_mb << 20)
     config.builder_optimization_level = settings.optimization_level
     config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
@@ -96,3 +109,35 @@ def configure(config: trt.IBuilderConfig, network: trt.INetworkDefinition, setti
         done.monitor = make_progress_monitor(done.progress)
         config.progress_monitor = done.monitor
     return done
+
+
+def add_batch_profile(builder: trt.Builder, config: trt.IBuilderConfig, network: trt.INetworkDefinition,
+                      settings: BuildSettings, features: Features, done: ConfiguredBuild) -> None:
+    """One optimization profile for the network's dynamic batch (see the module docstring); none for a fixed one."""
+    import tensorrt as trt
+
+    shapes = {t.name: _dims(t.shape) for t in (network.get_input(i) for i in range(network.num_inputs))}
+    dynamic = {name: shape for name, shape in shapes.items() if shape and shape[0] < 0}
+    if not dynamic:
+        return
+    others = [name for name, shape in dynamic.items() if any(d < 0 for d in shape[1:])]
+    if others:
+        raise BuildError(f"inputs {others} have dynamic dimensions other than the batch", where="engine.type tensorrt",
+                         fix="export the model with a fixed input size (edge-sdk fixes it: build from the model the "
+                             "pipeline prepared)")
+    low, opt, high = settings.batch or (1, 1, 1)
+    if settings.dla_core is not None:
+        low = opt = high  # DLA runs static shapes only: exactly the max (a partial batch is padded)
+    profile = builder.create_optimization_profile()
+    for name, shape in dynamic.items():
+        rest = list(shape[1:])
+        profile.set_shape(name, trt.Dims([low, *rest]), trt.Dims([opt, *rest]), trt.Dims([high, *rest]))
+    config.add_optimization_profile(profile)
+    done.builder_flags.append(f"profile batch {low}/{opt}/{high}")
+    if features.path == "8.6":  # from 10.0 on every context may use the one profile; on 8.6 only with this
+        config.set_preview_feature(trt.PreviewFeature.PROFILE_SHARING_0806, True)
+        done.builder_flags.append("PROFILE_SHARING_0806")
+
+
+def _dims(dims: trt.Dims) -> tuple[int, ...]:
+    return tuple(int(dims[i]) for i in range(len(dims)))

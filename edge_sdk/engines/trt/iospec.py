@@ -32,6 +32,14 @@ class IoTensor:
     index: int  # binding index (8.6) or I/O tensor index (10/11): the order of `bindings` for execute_async_v2
 
     @property
+    def dynamic_batch(self) -> bool:
+        return bool(self.shape) and self.shape[0] < 0
+
+    def at_batch(self, batch: int) -> tuple[int, ...]:
+        """The shape with a dynamic batch set to `batch`."""
+        return (batch, *self.shape[1:]) if self.dynamic_batch else self.shape
+
+    @property
     def nbytes(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
 
@@ -45,9 +53,10 @@ def numpy_dtype(dtype: trt.DataType, tensor: str) -> str:
 
 
 def _checked(name: str, shape: tuple[int, ...]) -> tuple[int, ...]:
-    if any(d < 0 for d in shape):
+    """The shape, where only the leading (batch) dimension may be dynamic (-1: the engine's profile bounds it)."""
+    if any(d < 0 for d in shape[1:]):
         raise EngineError(f"I/O tensor {name!r} has a dynamic shape {list(shape)}",
-                          fix="export the ONNX with a fixed input size and batch 1")
+                          fix="export the ONNX with a fixed input size (only the batch may be dynamic)")
     return shape
 
 

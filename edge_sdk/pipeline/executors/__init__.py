@@ -19,8 +19,15 @@ if TYPE_CHECKING:
     from edge_sdk.preprocess.spec import PreprocessSpec
 
 
-def executor_for(cfg: AppConfig, engine: Engine, spec: PreprocessSpec, max_batch: int = 1) -> Executor:
-    """The executor `engine` runs on: the CUDA-stream runner for an engine with a stream form, else CPU workers."""
+def max_batch_for(cfg: AppConfig) -> int:
+    """The most frames per inference the pipeline forms: `engine.max_batch`, else the number of cameras."""
+    return cfg.engine.max_batch or len(cfg.sources)
+
+
+def executor_for(cfg: AppConfig, engine: Engine, spec: PreprocessSpec) -> Executor:
+    """The executor `engine` runs on: the CUDA-stream runner for an engine with a stream form, else CPU workers;
+    batches of up to `max_batch_for(cfg)` frames, as many as the engine takes."""
+    max_batch = max_batch_for(cfg)
     stream = engine.stream_engine()
     if stream is None:
         from edge_sdk.pipeline.executors.cpu import CpuExecutor
@@ -31,4 +38,4 @@ def executor_for(cfg: AppConfig, engine: Engine, spec: PreprocessSpec, max_batch
     return CudaExecutor.from_config(cfg, stream, spec, max_batch)
 
 
-__all__ = ["Executor", "executor_for"]
+__all__ = ["Executor", "executor_for", "max_batch_for"]

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge_sdk.decode.base import DecodeParams, Decoder
-from edge_sdk.engines.base import Engine, EngineInfo
+from edge_sdk.engines.base import Engine
 from edge_sdk.frame import ModelTag
 from edge_sdk.pipeline.reader import Batch
 from edge_sdk.preprocess.geometry import LetterboxInfo
@@ -78,31 +78,6 @@ class Feed(Protocol):
 
     def emit(self, inferred: Inferred) -> bool:
         """Hand an inferred batch over for decoding and publishing; False when the pipeline is aborting."""
-
-
-@dataclass(frozen=True)
-class BatchPlan:
-    """How an engine takes a batch of up to `wanted` frames.
-
-    rows: the input's leading size at most (its fixed batch, or `wanted` where it varies); fill: frames per
-    inference at most (min(wanted, rows)); variable: the engine takes any leading size from 1 to `rows` (else it
-    always computes `rows` images, the unused ones padding)."""
-
-    rows: int
-    fill: int
-    variable: bool
-
-    @classmethod
-    def of(cls, info: EngineInfo, wanted: int) -> BatchPlan:
-        wanted = max(1, wanted)
-        lead = info.inputs[0].shape[0]
-        if info.batch_range is not None:
-            low, high = info.batch_range
-            rows = max(1, min(wanted, high)) if low <= 1 else high
-            return cls(rows, min(wanted, rows), low <= 1)
-        if isinstance(lead, int) and lead > 0:
-            return cls(lead, min(wanted, lead), lead == 1)
-        return cls(wanted, wanted, True)
 
 
 class Executor(abc.ABC):

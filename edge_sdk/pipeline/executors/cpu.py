@@ -18,7 +18,8 @@ import time
 import numpy as np
 
 from edge_sdk.engines.base import Engine
-from edge_sdk.pipeline.executors.base import BatchPlan, Executor, Feed, Inferred, Model
+from edge_sdk.engines.batch import BatchPlan
+from edge_sdk.pipeline.executors.base import Executor, Feed, Inferred, Model
 from edge_sdk.pipeline.reader import Batch
 from edge_sdk.preprocess.apply import preprocess_into
 from edge_sdk.preprocess.geometry import LetterboxInfo
@@ -101,7 +102,7 @@ class _Worker:
             info = self.previous[i] = preprocess_into(frame.image, tensor, self.spec, self.previous[i], slot=i)
             pre.append(time.perf_counter() - t0)
             letterboxes.append(info)
-        rows = len(batch.frames) if plan.variable else plan.rows
+        rows = plan.rows_for(len(batch.frames))
         t1 = time.perf_counter()
         outputs = model.engine.infer(tensor[:rows])
         return Inferred(batch, letterboxes, outputs, rows, model, pre, time.perf_counter() - t1)

@@ -42,7 +42,7 @@ class CudaExecutor(Executor):
                     max_batch: int = 1) -> CudaExecutor:
         from edge_sdk.cuda.runner import CudaRunner
 
-        options = runner_options_for(cfg, spec)
+        options = runner_options_for(cfg, spec, max_batch)
         return cls(lambda: CudaRunner(engine, options), max_batch)
 
     @property
@@ -61,11 +61,10 @@ class CudaExecutor(Executor):
         feed.unlease()
         with self.make_runner() as runner:
             while not feed.done:
-                batch = feed.take(1, 0.0 if runner.in_flight else WAIT_S)
+                batch = feed.take(runner.batch, 0.0 if runner.in_flight else WAIT_S)
                 if batch is not None:
-                    for i, frame in enumerate(batch.frames):
-                        runner.submit(frame, tag=Batch(batch.seq + i, [frame], batch.waited_s))
-                # nothing new: wait for the oldest frame in flight, so a paused camera's results do not wait
+                    runner.submit_batch(batch.frames, tag=batch)
+                # nothing new: wait for the oldest batch in flight, so a paused camera's results do not wait
                 for res in runner.results(wait=batch is None):
                     if not feed.emit(_inferred(res, model)):
                         return
@@ -76,11 +75,9 @@ class CudaExecutor(Executor):
 
 def _inferred(res: RunnerResult, model: Model) -> Inferred:
     batch: Batch = res.tag
-    info = res.letterbox
-    if info is None:
-        raise ValueError("a runner result without its letterbox (a tensor submitted outside the pipeline)")
     t = res.timings
-    return Inferred(batch, [info], res.outputs, 1, model, [t.get("preprocess", 0.0)], t.get("infer", 0.0))
+    return Inferred(batch, res.letterboxes, res.outputs, res.rows, model, [t.get("preprocess", 0.0)] * len(batch),
+                    t.get("infer", 0.0))
 
 
 def memory_mode_for_profile(profile: str) -> Literal["copy", "mapped", "auto"]:
@@ -94,9 +91,9 @@ def memory_mode_for_profile(profile: str) -> Literal["copy", "mapped", "auto"]:
     return "mapped" if load_profile(profile).mapped_memory else "copy"
 
 
-def runner_options_for(cfg: AppConfig, spec: PreprocessSpec | None = None) -> RunnerOptions:
-    """Slots from `engine.slots` (default 2), memory mode from the device profile, GPU preprocessing when the
-    kernel does what `spec` asks (else the CPU reference, said in the log)."""
+def runner_options_for(cfg: AppConfig, spec: PreprocessSpec | None = None, max_batch: int = 1) -> RunnerOptions:
+    """Slots from `engine.slots` (default 2), batches of up to `max_batch` frames, memory mode from the device
+    profile, GPU preprocessing when the kernel does what `spec` asks (else the CPU reference, said in the log)."""
     from edge_sdk.cuda.letterbox_plan import kernel_supports
     from edge_sdk.cuda.runner import RunnerOptions
 
@@ -106,7 +103,8 @@ def runner_options_for(cfg: AppConfig, spec: PreprocessSpec | None = None) -> Ru
         log.info("preprocessing on the CPU: the GPU letterbox kernel does not do this model's %s yet", why)
         mode = "cpu"
     try:
-        return RunnerOptions(slots=slots, memory=memory_mode_for_profile(cfg.device), preprocess=mode, spec=spec)
+        return RunnerOptions(slots=slots, memory=memory_mode_for_profile(cfg.device), preprocess=mode, spec=spec,
+                             batch=max_batch)
     except ValueError as exc:
         raise ConfigError(str(exc), where="engine.slots") from exc
 
