@@ -42,6 +42,15 @@ EXIT_CODES: dict[int, str] = {
 }
 
 
+#: Exit codes of mistakes a restart cannot fix: a bad config or option, a missing or unusable model, files that
+#: cannot be opened, a missing dependency, a device that cannot do what was asked. The systemd unit lists them in
+#: RestartPreventExitStatus=, so systemd does not start the service again and again on a bad config (it ends
+#: `failed` at once, the reason in the journal). 1 (the work failed), 7 (the broker: it may come back) and signals
+#: are restarted.
+NO_RESTART_EXIT_CODES: tuple[ExitCode, ...] = (ExitCode.USAGE, ExitCode.MODEL, ExitCode.INPUT, ExitCode.DEPENDENCY,
+                                               ExitCode.DEVICE)
+
+
 def exit_code_table() -> str:
     """The table as text (for `--help`)."""
     return "\n".join(f"  {code:>3}  {text}" for code, text in EXIT_CODES.items())

@@ -18,9 +18,9 @@ EPILOG = """examples:
   edge-sdk config validate app.yaml --json              the resolved config as JSON (secrets shown as ***)
 
 validate also checks that the files it names exist and that the model is a readable ONNX graph with one image
-input (or a TensorRT engine whose manifest matches it): the systemd unit runs it as ExecStartPre, so a broken
-or half-copied model fails the start with one line instead of a crash loop. `edge-sdk model check` goes further
-(loads the model and runs one inference)."""
+input (or a TensorRT engine whose manifest matches it), with the exit codes `edge-sdk run` gives the same
+mistakes (2 config, 3 model), which the systemd unit does not restart: check a config before you install it.
+`edge-sdk model check` goes further (loads the model and runs one inference)."""
 
 
 

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from edge_sdk.errors import ConfigError
+from edge_sdk.errors import NO_RESTART_EXIT_CODES, ConfigError
 
 DEFAULT_EXEC = "/opt/edge-sdk/venv/bin/edge-sdk"
 DEFAULT_CONFIG = "/etc/edge-sdk/app.yaml"
@@ -68,6 +68,9 @@ TEMPLATE = """\
 #
 # Type=notify: READY=1 once the engine is loaded and the first frame is through; STATUS= shows fps;
 #   WATCHDOG=1 is sent only while results flow and a camera delivers: a hung engine or no camera gets a restart.
+# RestartPreventExitStatus: the exit codes of mistakes a restart cannot fix (2 config, 3 model, 4 files,
+#   5 dependency, 6 device) end the unit failed at once. `edge-sdk run` checks the config and model first;
+#   no ExecStartPre: systemd 252 restarts a failed ExecStartPre whatever its status.
 #   (systemd 252 has no Type=notify-reload; ExecReload sends SIGHUP: reload config, swap the engine,
 #   keep the MQTT session.)
 # Hardening, and why each exception:
@@ -90,11 +93,11 @@ StartLimitBurst=5
 [Service]
 Type=notify
 NotifyAccess=main
-ExecStartPre={exec_path} config validate {config_path}
 ExecStart={exec_path} run --config {config_path}
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=5
+RestartPreventExitStatus={no_restart}
 WatchdogSec={watchdog_sec}
 TimeoutStartSec=300
 TimeoutStopSec={timeout_stop_sec}
@@ -167,7 +170,7 @@ def render_unit(s: UnitSettings) -> str:
                            watchdog_sec=s.watchdog_sec, timeout_stop_sec=s.timeout_stop_sec,
                            credential_lines=creds, bind_lines=binds, groups_line=groups, after=" ".join(after),
                            mdwx="yes" if s.memory_deny_write_execute else "no",
-                           mdwx_reason=mdwx_reason,
+                           mdwx_reason=mdwx_reason, no_restart=" ".join(str(int(c)) for c in NO_RESTART_EXIT_CODES),
                            device_lines="".join(f"DeviceAllow={d}\n" for d in devices))
 
 

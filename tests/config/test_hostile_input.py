@@ -1,4 +1,4 @@
-"""Hostile or broken input to `edge-sdk config validate` (the unit's ExecStartPre), run as a user would:
+"""Hostile or broken input to `edge-sdk config validate`, run as a user would:
 YAML alias bombs and deep nesting get one clear line quickly, a model that is truncated, random bytes or
 Markdown is refused, and `--json` never prints a secret."""
 

@@ -72,13 +72,14 @@ def test_unit_supervision_settings() -> None:
     text = render_unit(UnitSettings(drain_timeout_s=12.5, credentials={"mqtt-password": "/etc/x/pw"}))
     lines = set(text.splitlines())
     for expected in ("Type=notify", "Restart=on-failure", "WatchdogSec=30", "TimeoutStopSec=23", "NotifyAccess=main",
-                     "ExecStartPre=/opt/edge-sdk/venv/bin/edge-sdk config validate /etc/edge-sdk/app.yaml",
-                     "ExecReload=/bin/kill -HUP $MAINPID", "After=network-online.target",
+                     "RestartPreventExitStatus=2 3 4 5 6", "ExecReload=/bin/kill -HUP $MAINPID", "After=network-online.target",
                      "Wants=network-online.target", "LoadCredential=mqtt-password:/etc/x/pw", "User=edge-sdk",
                      "CapabilityBoundingSet=", "DevicePolicy=closed", "DeviceAllow=char-video4linux rw",
                      "DeviceAllow=/dev/nvmap rw", "SyslogLevelPrefix=yes", "ProtectSystem=strict",
                      "ReadWritePaths=/var/lib/edge-sdk"):
         assert expected in lines, expected
+    assert not any(line.startswith("ExecStartPre=") for line in lines), \
+        "no ExecStartPre: systemd restarts a failed one whatever its exit status (RestartPreventExitStatus= is ignored)"
     cpu = render_unit(UnitSettings(gpu=False, memory_deny_write_execute=True))
     assert "DeviceAllow=/dev/nvmap rw" not in cpu and "MemoryDenyWriteExecute=yes" in cpu
 
@@ -106,3 +107,15 @@ REGENERATE = ("python -c 'from edge_sdk.provision.unit import UnitSettings, rend
 def test_repo_unit_is_the_default_rendering() -> None:
     repo_unit = (ROOT / "systemd" / "edge-sdk.service").read_text()
     assert repo_unit == render_unit(UnitSettings()), f"systemd/edge-sdk.service is stale; regenerate: {REGENERATE}"
+
+
+def test_user_mistakes_are_not_restarted_other_failures_are() -> None:
+    """RestartPreventExitStatus= names exactly the exit codes of mistakes a restart cannot fix (errors.py), so a
+    bad config or a missing model ends the unit failed at once instead of five restarts; a failed pipeline (1),
+    an unreachable broker (7) and a crash (a signal) are still restarted."""
+    from edge_sdk.errors import NO_RESTART_EXIT_CODES, ExitCode
+
+    line = next(ln for ln in render_unit(UnitSettings()).splitlines() if ln.startswith("RestartPreventExitStatus="))
+    codes = {int(c) for c in line.split("=", 1)[1].split()}
+    assert codes == {int(c) for c in NO_RESTART_EXIT_CODES}
+    assert {ExitCode.USAGE, ExitCode.MODEL} <= codes and not codes & {ExitCode.OK, ExitCode.FAILED, ExitCode.BROKER}
