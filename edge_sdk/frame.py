@@ -59,8 +59,10 @@ class FrameResult:
 
 @dataclass(frozen=True)
 class ModelTag:
-    """The model a result came from: its engine info and class labels. After a live model swap (SIGHUP)
-    results still in flight keep the tag of the model that inferred them."""
+    """The model a result came from: its engine info, class labels and name (`model.name`, else the file's stem:
+    what detection messages call it). After a live model swap (SIGHUP, a rollout) results still in flight keep
+    the tag of the model that inferred them. `name` None: the publisher's configured name."""
 
     engine_info: EngineInfo
     label: Callable[[int], str]
+    name: str | None = None

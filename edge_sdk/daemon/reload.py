@@ -70,7 +70,7 @@ def reload_config(source: ConfigSource, current: AppConfig, pipeline: Pipeline) 
             return ReloadOutcome(False, error=str(exc)), current
         try:
             old_engine = pipeline.swap_engine(bundle.engine, bundle.decoder, bundle.params, bundle.metadata,
-                                              bundle.preprocess)
+                                              bundle.preprocess, name=applied.model_name)
         except ValueError as exc:
             bundle.engine.close()
             outcome.needs_restart += [c for c in ENGINE_SECTIONS if c in live]

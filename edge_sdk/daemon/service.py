@@ -55,7 +55,8 @@ class _PublisherSink:
         if result.model is None:
             self.publisher.publish_result(result)
         else:
-            self.publisher.publish_result(result, engine_info=result.model.engine_info, label=result.model.label)
+            self.publisher.publish_result(result, engine_info=result.model.engine_info, label=result.model.label,
+                                          model_name=result.model.name)
 
 
 @contextlib.contextmanager
@@ -172,7 +173,7 @@ def run_service(cfg: AppConfig, *, max_frames: int | None = None, drain_timeout_
             parts = PipelineParts(bundle.engine, bundle.decoder, bundle.params, bundle.metadata, sources,
                                   sink=sink, on_result=count,
                                   executor=executor_for(cfg, bundle.engine, bundle.spec),
-                                  preprocess=bundle.preprocess)
+                                  preprocess=bundle.preprocess, model_name=cfg.model_name)
             pipeline = Pipeline(parts, queue_size=cfg.pipeline.queue_size, max_frames=max_frames,
                                 background_nice=cfg.pipeline.background_nice,
                                 batch_timeout_s=cfg.engine.batch_timeout_ms / 1000.0)

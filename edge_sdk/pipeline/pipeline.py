@@ -77,6 +77,7 @@ class PipelineParts:
     executor: Executor | None = None
     # the model's preprocessing; None: Ultralytics' letterbox at the engine's input size
     preprocess: PreprocessSpec | None = None
+    model_name: str | None = None  # what results name the model (ModelTag.name); None: the publisher's default
 
 
 class Pipeline:
@@ -152,9 +153,10 @@ class Pipeline:
             t.join(max(0.0, deadline - time.monotonic()))
 
     def swap_engine(self, engine: Engine, decoder: Decoder | None = None, decode_params: DecodeParams | None = None,
-                    metadata: ModelMetadata | None = None, preprocess: PreprocessSpec | None = None) -> Engine:
-        """Replace the engine (and with it the decoder, thresholds and class labels) between two inferences;
-        returns the old engine (the caller closes it). Frames inferred before the swap are still decoded and
+                    metadata: ModelMetadata | None = None, preprocess: PreprocessSpec | None = None,
+                    name: str | None = None) -> Engine:
+        """Replace the engine (and with it the decoder, thresholds, class labels and the model's name) between two
+        inferences; returns the old engine (the caller closes it). Frames inferred before the swap are still decoded and
         labelled by the model that inferred them. The new model may take another batch (it is fed as it takes
         them); its preprocessing must otherwise be the running one's.
 
@@ -177,6 +179,8 @@ class Pipeline:
                 self.parts.decode_params = decode_params
             if metadata is not None:
                 self.parts.metadata = metadata
+            if name is not None:
+                self.parts.model_name = name
             self._current = None
             self._swapping = False
             self._engine_cond.notify_all()
@@ -220,7 +224,8 @@ class Pipeline:
         """The current engine's decoder, thresholds and tag (call with the engine lock held)."""
         if self._current is None:
             p = self.parts
-            self._current = Model(p.engine, p.decoder, p.decode_params, ModelTag(p.engine.info, p.metadata.label))
+            self._current = Model(p.engine, p.decoder, p.decode_params, ModelTag(p.engine.info, p.metadata.label,
+                                                                                      p.model_name))
         return self._current
 
     def _lease(self) -> Model:

@@ -31,9 +31,10 @@ class Publisher(abc.ABC):
 
     @abc.abstractmethod
     def publish_result(self, result: FrameResult, engine_info: EngineInfo | None = None,
-                       label: Callable[[int], str] | None = None) -> None:
-        """Publish the detections of one frame (also when there are none). `engine_info` and `label` (class
-        id to name) default to those given when the publisher was opened."""
+                       label: Callable[[int], str] | None = None, model_name: str | None = None) -> None:
+        """Publish the detections of one frame (also when there are none). `engine_info`, `label` (class id to
+        name) and `model_name` default to those given when the publisher was opened (after a live model swap the
+        caller names the model that produced the result)."""
 
     @abc.abstractmethod
     def publish_stats(self, figures: Mapping[str, Any]) -> None:

@@ -89,11 +89,11 @@ class MqttPublisher(Publisher):
 
     # -- publishing ----------------------------------------------------------------------------------
     def publish_result(self, result: FrameResult, engine_info: EngineInfo | None = None,
-                       label: Callable[[int], str] | None = None) -> None:
+                       label: Callable[[int], str] | None = None, model_name: str | None = None) -> None:
         if self._closed:
             raise RuntimeError("publish_result after close")
-        self._writer.put(PendingResult(ResultSnapshot.of(result), self._model_ref(engine_info or self._engine_info),
-                                       label or self._label))
+        ref = self._model_ref(engine_info or self._engine_info, model_name or self.settings.model_name)
+        self._writer.put(PendingResult(ResultSnapshot.of(result), ref, label or self._label))
 
     def publish_message(self, topic: str, build: Callable[[int | None], bytes], *, stream: str | None = None,
                         retain: bool = False) -> None:
@@ -185,12 +185,12 @@ class MqttPublisher(Publisher):
     def _stats_payload(self, figures: Any) -> bytes:
         return encode(stats_message(self.settings.device_id, figures, self.stats()))
 
-    def _model_ref(self, info: EngineInfo | None) -> ModelRef:
+    def _model_ref(self, info: EngineInfo | None, name: str) -> ModelRef:
         if info is None:
             raise ValueError("publish_result needs engine_info (give it here or to open_publisher)")
         cached = self._models.get(id(info))
-        if cached is not None and cached[0] is info:
+        if cached is not None and cached[0] is info and cached[1].name == name:
             return cached[1]
-        ref = ModelRef(self.settings.model_name, info.model_sha256, info.precision, info.type)
+        ref = ModelRef(name, info.model_sha256, info.precision, info.type)
         self._models[id(info)] = (info, ref)
         return ref

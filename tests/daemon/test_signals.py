@@ -120,6 +120,7 @@ def test_sighup_swaps_the_engine_keeping_the_mqtt_session(tmp_path: Path, broker
             sub.wait("/detections", 20)
             assert sub.on("/sig1/status") == [b"online"]
             assert {d["model"]["sha256"] for d in sub.detections()} == {sha_a}
+            assert {d["model"]["name"] for d in sub.detections()} == {"a"}
             assert {det["label"] for d in sub.detections() for det in d["detections"]} == {"car"}
 
             _config(tmp_path, model_b, port=broker.port, queue_size=3)  # new model; a pipeline change too
@@ -136,9 +137,11 @@ def test_sighup_swaps_the_engine_keeping_the_mqtt_session(tmp_path: Path, broker
             after = sub.detections(t_after)
             assert after and {d["model"]["sha256"] for d in after} == {sha_b}, "messages must come from the new engine"
             assert {det["label"] for d in after for det in d["detections"]} == {"parcel"}, "the new model's labels"
+            assert {d["model"]["name"] for d in after} == {"b"}, "the new model's name (model.path's stem)"
             for d in sub.detections():  # in flight during the swap or not: each message names its own model
                 labels = {det["label"] for det in d["detections"]}
                 assert labels <= ({"car"} if d["model"]["sha256"] == sha_a else {"parcel"})
+                assert d["model"]["name"] == ("a" if d["model"]["sha256"] == sha_a else "b")
             assert sub.on("/sig1/status") == [b"online"], "the MQTT session must survive the reload (no offline/online)"
             assert proc.poll() is None
         finally:
