@@ -33,16 +33,20 @@ Exit status: 0 when provisioned (or nothing to do), 1 when a step failed (the re
 error's code (2 a bad option or config, 3 the model, ...: see `edge-sdk --help`)."""
 
 
-def _precisions() -> tuple[str, ...]:
-    from typing import get_args
+def engine_types() -> list[str]:
+    """The engine types, listed from edge_sdk/engines/backends/ without importing it: a backend module is named
+    after its type (engines/registry.py checks that). Importing the registry (numpy, pydantic, every backend)
+    made `edge-sdk --help` and every other command, which build this parser too, 0.3 s slower."""
+    import pkgutil
 
-    from edge_sdk.config.app import ModelConfig
+    import edge_sdk
 
-    return tuple(get_args(ModelConfig.model_fields["precision"].annotation))
+    folder = Path(edge_sdk.__file__).parent / "engines" / "backends"
+    return sorted(m.name for m in pkgutil.iter_modules([str(folder)]))
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    from edge_sdk.engines.registry import available_engines
+    from edge_sdk.config.precision import PRECISIONS
     from edge_sdk.provision import DEVICES
 
     p.add_argument("--device", required=True, choices=DEVICES, help="device profile; `orin` detects the board")
@@ -50,10 +54,10 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, default=None, metavar="ONNX", help="the FP32 ONNX model (overrides model.path)")
     p.add_argument("--source", default=None, metavar="URI", help="the first camera's URI (overrides the config)")
     p.add_argument("--broker", default=None, metavar="URL", help="mqtt://[user[:password]@]host[:port] or mqtts://...")
-    p.add_argument("--engine", choices=available_engines(), default=None,
+    p.add_argument("--engine", choices=engine_types(), default=None,
                    help="default: the device profile's (tensorrt on Orin, onnxruntime on cpu); needed to install "
                         "another engine than the profile's")
-    p.add_argument("--precision", choices=_precisions(), default=None,
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
                    help="default: the config's model.precision, else the profile's (int8 on Orin, fp32 on cpu)")
     p.add_argument("--package", type=Path, default=None, metavar="WHEEL|DIR",
                    help="the edge-sdk to install into /opt/edge-sdk/venv (default: where this one came from)")

@@ -15,6 +15,7 @@ from edge_sdk.config.daemon import DaemonConfig
 from edge_sdk.config.events import EventsConfig, HomeAssistantConfig, PreviewConfig
 from edge_sdk.config.fleet import FleetConfig
 from edge_sdk.config.mqtt import MqttConfig
+from edge_sdk.config.precision import Precision
 from edge_sdk.config.preprocess import PreprocessConfig
 from edge_sdk.config.source import SourceConfig
 from edge_sdk.engines.base import EngineConfigBase
@@ -34,7 +35,7 @@ def _default_device_id() -> str:
 class ModelConfig(Section):
     path: str = Field("models/demo/yolo-demo.onnx", description="FP32 ONNX model (relative to the config file)")
     name: str | None = Field(None, description="model name in messages; default the file name without suffix")
-    precision: Literal["fp32", "fp16", "int8"] = Field(
+    precision: Precision = Field(
         "fp32", description="fp32: the model as it is (never turned into FP16 quietly); fp16: its FP16 form (a GPU "
                             "engine: TensorRT, or ONNX Runtime's CUDA provider); int8: the Q/DQ model made by "
                             "`edge-sdk build`")

@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator
 
 from edge_sdk.config.base import Section
+from edge_sdk.config.precision import Precision
 from edge_sdk.device.jetson import BoardInfo, detect_board
 from edge_sdk.errors import ConfigError, DeviceError
 
@@ -37,7 +38,7 @@ class DeviceProfile(Section):
     dla_cores: int = Field(0, ge=0, le=4, description="DLA cores on the board (Orin AGX/NX: 2, Nano: 0)")
     memory_budget_mb: int = Field(2048, ge=64, le=1 << 20, description="memory edge-sdk's engine and buffers may use")
     workspace_mb: int = Field(1024, ge=16, le=65536, description="default builder workspace limit (MiB)")
-    default_precision: Literal["fp32", "fp16", "int8"] = Field("fp32", description="precision used unless configured")
+    default_precision: Precision = Field("fp32", description="precision used unless configured")
     default_engine: Literal["onnxruntime", "tensorrt"] = Field("onnxruntime", description="engine type to use")
     mapped_memory: bool = Field(False, description="integrated GPU: zero-copy mapped host buffers are usable")
     nvdec_1080p30: int | None = Field(None, ge=1, le=256,
