@@ -44,8 +44,11 @@ setup(
     # Namespace discovery, so the data folders (schemas/, cuda/prebuilt/) are packages of their own and setuptools
     # does not warn about each; tools/ and tests/ are not installed.
     packages=find_namespace_packages(include=["edge_sdk", "edge_sdk.*"], exclude=["*.__pycache__"]),
-    package_data={"edge_sdk": ["py.typed", "schemas/*.json", "cuda/letterbox.cu",
-                               "cuda/prebuilt/*"]},
+    # The same list is edge_sdk/provision/steps/service_env.py's PACKAGE_DATA (what provision compares to decide
+    # whether the service's venv runs this code; a test keeps the two equal). byte_lookup.c is installed so that a
+    # change of the native op is seen there too.
+    package_data={"edge_sdk": ["py.typed", "schemas/*.json", "cuda/letterbox.cu", "cuda/prebuilt/*",
+                               "engines/ops/byte_lookup.c"]},
     include_package_data=True,
     # Device profiles, the demo model and the sample video live at the top of the source tree; installed copies go
     # to <prefix>/share/edge-sdk/, where `edge-sdk selftest` finds the model and video outside a checkout (~13 MB).

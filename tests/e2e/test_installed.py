@@ -60,6 +60,11 @@ def test_pip_install_ships_the_runtime_and_selftest_runs_outside_the_checkout(tm
     subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
                    check=True, timeout=300, env=env)
 
+    # provision's test "does the service's venv run this code" compares exactly what the wheel installed
+    from edge_sdk.provision.steps.service_env import code_fingerprint, venv_fingerprint
+
+    assert venv_fingerprint(venv) == code_fingerprint(src / "edge_sdk", src / "device_configs")
+
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     where = subprocess.run([str(venv / "bin/python"), "-c", "import edge_sdk, importlib.util as u; "

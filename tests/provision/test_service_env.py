@@ -68,6 +68,34 @@ def test_the_code_fingerprint_follows_content_not_place(tmp_path: Path) -> None:
     assert service_env.code_fingerprint(tmp_path / "absent", None) is None
 
 
+@pytest.mark.parametrize("changed", ["cuda/letterbox.cu", "cuda/prebuilt/letterbox.fatbin", "schemas/event.schema.json",
+                                     "engines/ops/byte_lookup.c", "py.typed"])
+def test_the_fingerprint_covers_the_package_data_an_install_holds(tmp_path: Path, changed: str) -> None:
+    """Not only .py files: a changed GPU kernel, its prebuilt fatbin, a schema or the native op's source must
+    reinstall the service's venv. A compiled library and bytecode, which differ between builds, do not count."""
+    import edge_sdk
+
+    here = Path(edge_sdk.__file__).parent
+    copy = tmp_path / "edge_sdk"
+    shutil.copytree(here, copy, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    before = service_env.code_fingerprint(copy, None)
+    (copy / "engines/ops/_byte_lookup.cpython-311-x86_64-linux-gnu.so").write_bytes(b"\x7fELF other build")
+    (copy / "__pycache__").mkdir(exist_ok=True)
+    (copy / "__pycache__/frame.cpython-311.pyc").write_bytes(b"bytecode")
+    assert service_env.code_fingerprint(copy, None) == before
+    (copy / changed).write_bytes((copy / changed).read_bytes() + b"\n")
+    assert service_env.code_fingerprint(copy, None) != before
+
+
+def test_the_fingerprinted_data_is_what_setup_py_installs() -> None:
+    import ast
+
+    tree = ast.parse((Path(__file__).resolve().parents[2] / "setup.py").read_text())
+    call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "setup")
+    data = ast.literal_eval(next(k.value for k in call.keywords if k.arg == "package_data"))
+    assert tuple(data["edge_sdk"]) == service_env.PACKAGE_DATA
+
+
 def test_venv_settings_read_pyvenv_cfg(tmp_path: Path) -> None:
     assert service_env.venv_settings(tmp_path) == {}
     (tmp_path / "pyvenv.cfg").write_text("home = /usr/bin\ninclude-system-site-packages = true\nversion = 3.10.12\n")

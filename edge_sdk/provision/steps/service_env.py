@@ -15,8 +15,9 @@ unit's sandbox hides (ProtectHome=yes, PrivateTmp=yes); a unit pointing there ne
 - Which edge-sdk: `--package WHEEL_OR_FOLDER`, else where the running edge-sdk was installed from (its
   direct_url.json: a checkout or a wheel file), else `edge-sdk==<this version>` from the package index.
   pip's own settings apply (an offline device: PIP_NO_INDEX=1 PIP_FIND_LINKS=/media/wheels).
-- Idempotent: nothing is installed when the venv's edge-sdk has the same code (every .py file and the device
-  profiles, by content) as the one running provision.
+- Idempotent: nothing is installed when the venv's edge-sdk has the same code as the one running provision: every
+  file setup.py installs into edge_sdk/ (the .py files and its package data: the GPU kernel's source and its
+  prebuilt fatbin, the schemas, the native op's C source) and the device profiles, by content.
 """
 
 from __future__ import annotations
@@ -69,17 +70,31 @@ def origin(package: Path | None) -> tuple[str, str]:
     return f"edge-sdk=={__version__}", f"the package index (edge-sdk {__version__}, as this one)"
 
 
+#: What setup.py installs into edge_sdk/ beside the .py files (its package_data, which a test keeps equal): the
+#: fingerprint covers exactly what an install holds, so a checkout and the venv made from it compare equal, and a
+#: changed kernel, fatbin, schema or native op source reinstalls. The native op's compiled library is left out
+#: (a build is not byte for byte reproducible): its C source stands for it.
+PACKAGE_DATA = ("py.typed", "schemas/*.json", "cuda/letterbox.cu", "cuda/prebuilt/*", "engines/ops/byte_lookup.c")
+
+
+def _code_files(package_dir: Path) -> list[Path]:
+    found = {f for f in package_dir.rglob("*.py") if "__pycache__" not in f.parts}
+    for pattern in PACKAGE_DATA:
+        found.update(f for f in package_dir.glob(pattern) if f.is_file())
+    return sorted(found)
+
+
 def code_fingerprint(package_dir: Path | None, profiles_dir: Path | None) -> str | None:
-    """sha256 over the content of every .py file of an edge_sdk package and the device profiles."""
+    """sha256 over the content (and relative path) of every file setup.py installs into an edge_sdk package
+    (.py files and `PACKAGE_DATA`) and of the device profiles."""
     if package_dir is None or not package_dir.is_dir():
         return None
     h = hashlib.sha256()
-    for base, pattern in ((package_dir, "*.py"), (profiles_dir, "*.yaml")):
-        if base is None or not base.is_dir():
-            continue
-        for f in sorted(base.rglob(pattern)):
-            if "__pycache__" not in f.parts:
-                h.update(f.relative_to(base).as_posix().encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
+    files = [(package_dir, f) for f in _code_files(package_dir)]
+    if profiles_dir is not None and profiles_dir.is_dir():
+        files += [(profiles_dir, f) for f in sorted(profiles_dir.glob("*.yaml"))]
+    for base, f in files:
+        h.update(f.relative_to(base).as_posix().encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
     return h.hexdigest()
 
 
