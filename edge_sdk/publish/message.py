@@ -16,7 +16,7 @@ Detection message (one per frame, also when nothing was detected), `schema_versi
 Camera status (retained on `<prefix>/<device_id>/<camera>/status`, schema camera_status.schema.json):
 
     {"schema_version": 1, "type": "camera_status", "device_id": "demo", "camera": "door",
-     "state": "reconnecting",              # online | offline | reconnecting
+     "state": "reconnecting",              # online | offline | reconnecting | stalled
      "reason": "no answer from 10.0.0.7:554 (Connection refused)",   # null when online; redacted
      "since": 1764000000.123, "time": 1764000003.456}
 

@@ -13,7 +13,7 @@ exponential backoff (`ReconnectPolicy`, 0.5 s doubling up to 5 s by default); a 
 reopen counts in `health.reconnects`. `start(retry=True)` starts a live source whose device cannot be opened
 now anyway: it reconnects in the background like one that failed later, so one camera down at boot does not
 keep the others from starting. `is_flowing(max_age_s)` is what a watchdog asks; `health.status` is the
-camera's published availability (online, offline, reconnecting: status.py). Every error text kept in the
+camera's published availability (online, offline, reconnecting, stalled: status.py). Every error text kept in the
 health figures is redacted (no camera password reaches logs or the stats topic).
 """
 
@@ -86,9 +86,9 @@ class SourceHealth:
     fps: float = 0.0
     last_error: str | None = None
     last_frame_age_s: float | None = None
-    stalled: bool = False  # live, open, and no frame for longer than the stall timeout
+    stalled: bool = False  # open, and no frame for longer than the stall timeout (a file: none waiting either)
     backend: str = ""  # how frames are read: opencv-file, opencv-ffmpeg, gst-gi, gst-launch, ...
-    status: str = "reconnecting"  # published availability: online, offline, reconnecting (status.py)
+    status: str = "reconnecting"  # published availability: online, offline, reconnecting, stalled (status.py)
     status_reason: str | None = None  # why not online (redacted)
 
     def as_dict(self) -> dict[str, Any]:
@@ -206,13 +206,16 @@ class Source:
             span = recent[-1] - recent[0] if len(recent) >= 2 else 0.0
             h.fps = round((len(recent) - 1) / span, 2) if span > 0 else 0.0
             since = self._last_frame_mono if self._last_frame_mono is not None else self._opened_mono
-            h.stalled = (self.live and h.state in ("streaming", "stalled", "reconnecting") and since is not None
-                         and now - since > self.stall_timeout_s)
+            late = since is not None and now - since > self.stall_timeout_s
+            if self.live:
+                h.stalled = late and h.state in ("streaming", "stalled", "reconnecting")
+            else:  # a file or pipe is never reopened; frames waiting in its queue mean the consumer is the slow one
+                h.stalled = late and h.state in ("streaming", "stalled") and not self._queue
             if h.state == "streaming" and h.stalled:
                 h.state = "stalled"
             elif h.state == "stalled" and not h.stalled:
                 h.state = "streaming"
-            h.status, h.status_reason = status_of(h.state, h.last_error, self.stall_timeout_s)
+            h.status, h.status_reason = status_of(h.state, h.last_error, self.stall_timeout_s, live=self.live)
             return SourceHealth(**h.as_dict())
 
     def listen(self, event: threading.Event) -> None:

@@ -1,4 +1,5 @@
-"""A camera's availability as the outside world sees it: `online`, `offline` or `reconnecting`, with a reason.
+"""A camera's availability as the outside world sees it: `online`, `offline`, `reconnecting` or `stalled`, with a
+reason.
 
 `status_of` maps a source's detailed state (streaming, stalled, reconnecting, eos, error, closed) to the three
 states published on the retained `<prefix>/<device_id>/<camera>/status` topic (schema:
@@ -9,6 +10,7 @@ edge_sdk/schemas/camera_status.schema.json) and shown per camera in the stats to
 | streaming                             | `online`       | none                                     |
 | starting, reconnecting                | `reconnecting` | why the last open or read failed         |
 | stalled (live, no frame for too long) | `reconnecting` | "no frame for more than N s"             |
+| stalled (a file or pipe, not reopened) | `stalled`     | "no frame for more than N s", not reopened |
 | eos, error, closed                    | `offline`      | end of stream / the error / service stop |
 
 Reasons are redacted (no password of a camera URL) and stable while the state lasts (no running counters), so
@@ -27,13 +29,18 @@ from edge_sdk.redact import redact
 ONLINE = "online"
 OFFLINE = "offline"
 RECONNECTING = "reconnecting"
-STATES = (ONLINE, OFFLINE, RECONNECTING)
+STALLED = "stalled"
+STATES = (ONLINE, OFFLINE, RECONNECTING, STALLED)
 
 
-def status_of(state: str, last_error: str | None, stall_timeout_s: float) -> tuple[str, str | None]:
-    """(status, reason) of a source in `state` (SourceHealth.state)."""
+def status_of(state: str, last_error: str | None, stall_timeout_s: float, *, live: bool = True) -> tuple[str, str | None]:
+    """(status, reason) of a source in `state` (SourceHealth.state). A live source that stalls is being reopened
+    (`reconnecting`); a file or named pipe that stalls is not, and says `stalled` until its frames resume."""
     if state == "streaming":
         return ONLINE, None
+    if state == "stalled" and not live:
+        return STALLED, (f"no frame for more than {stall_timeout_s:g} s (not a live camera: not reopened; online "
+                         "again when frames come)")
     if state == "stalled":
         return RECONNECTING, f"no frame for more than {stall_timeout_s:g} s"
     if state in ("starting", "reconnecting"):

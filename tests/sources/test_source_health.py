@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,3 +56,53 @@ def test_a_source_that_cannot_come_back_gives_up_with_error(rtsp_server: RtspSer
         health = src.snapshot_health()
     assert status is CaptureStatus.ERROR and health.state == "error" and health.reconnects == 0
     assert health.last_error and not src.is_flowing(60.0)
+
+
+def _wait_status(src: Any, status: str, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        src.read(timeout=0.2)  # the consumer keeps taking frames: a stall is the source's, not back-pressure
+        health = src.snapshot_health()
+        if health.status == status:
+            return health
+    raise AssertionError(f"status {status!r} not reached: {src.snapshot_health()}")
+
+
+def test_a_named_pipe_whose_writer_stops_says_stalled_and_online_again_when_it_resumes(tmp_path: Path) -> None:
+    """A non-live source is never reopened, so it went on saying `online` while the watchdog saw it stall."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is missing (it is in scripts/apt-packages.txt)")
+    pipe = tmp_path / "cam.ts"
+    os.mkfifo(pipe)
+    writer = subprocess.Popen(["ffmpeg", "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10",
+                               "-t", "120", "-c:v", "mpeg2video", "-f", "mpegts", "-y", str(pipe)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        with open_source(f"file://{pipe}", "pipe", stall_timeout_s=1.0) as src:
+            assert not src.live
+            _wait_status(src, "online")
+            writer.send_signal(signal.SIGSTOP)  # the writer stops; the pipe stays open: no error, no end
+            stalled = _wait_status(src, "stalled")
+            assert stalled.stalled and not src.is_flowing(1.0)
+            assert stalled.status_reason is not None and "no frame for more than 1 s" in stalled.status_reason
+            writer.send_signal(signal.SIGCONT)
+            assert _wait_status(src, "online").state == "streaming"
+    finally:
+        writer.kill()
+        writer.wait(10)
+
+
+def test_a_file_held_back_by_a_slow_consumer_is_not_stalled(clip: Path) -> None:
+    """Back-pressure is not a stall: frames wait in the queue for the consumer, so the source stays online."""
+    with open_source(f"file://{clip}", "file", stall_timeout_s=0.5) as src:
+        assert src.read(timeout=10.0)[0] is CaptureStatus.OK
+        end = time.monotonic() + 1.5  # three stall timeouts without taking a frame
+        while time.monotonic() < end:
+            health = src.snapshot_health()
+            assert health.status == "online" and not health.stalled, health
+            time.sleep(0.1)
