@@ -31,6 +31,11 @@ When the disk fails (spool_disk.py, spool_salvage.py):
   stops feeding the watchdog and systemd restarts it, which tries again from the start.
 
 Thread safety: one connection guarded by a lock; any thread may call any method.
+
+Modules: this one (the lock, transactions, acknowledgements, the bounds), spool_file.py (the file's failures:
+full, damaged, unwritable), spool_table.py (the tables and the counts kept beside them), spool_types.py
+(entries, rows, figures, `SpoolFull`), spool_disk.py (free space, the reserve, how SQLite is opened) and
+spool_salvage.py (a damaged file moved aside and salvaged).
 """
 
 from __future__ import annotations
@@ -40,76 +45,21 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from edge_sdk.errors import PublishError
-from edge_sdk.publish.spool_disk import (
-    CORRUPT,
-    FULL,
-    PAGE,
-    Reserve,
-    check_space,
-    classify,
-    connect,
-    free_bytes,
-    human,
-    journal_headroom,
-    wal_pages,
-)
+from edge_sdk.publish.spool_disk import CORRUPT, PAGE, check_space, classify, connect, free_bytes, wal_pages
+from edge_sdk.publish.spool_file import SpoolFile
 from edge_sdk.publish.spool_salvage import Damage, rebuild
+from edge_sdk.publish.spool_table import CHUNK, MessageTable
+from edge_sdk.publish.spool_types import SpoolEntry, SpoolFull, SpoolRow, SpoolStats
+
+__all__ = ["Spool", "SpoolEntry", "SpoolFull", "SpoolRow", "SpoolStats"]
 
 log = logging.getLogger(__name__)
 
-_ROW_OVERHEAD = 48  # bytes counted per message besides payload and topic (ids, times, flags)
-_CHUNK = 500  # ids per DELETE statement (older SQLite allows 999 parameters)
 T = TypeVar("T")
-
-
-class SpoolFull(Exception):
-    """The spool's file system has no room for this write; the message says where and what to do."""
-
-
-@dataclass(frozen=True)
-class SpoolEntry:
-    """A message to store: topic, payload, QoS, and the camera sequence number it carries (if any)."""
-
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool = False
-    camera: str | None = None
-    seq: int | None = None
-
-
-@dataclass(frozen=True)
-class SpoolRow:
-    id: int
-    created: float
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-
-
-@dataclass(frozen=True)
-class SpoolStats:
-    queued: int  # messages waiting for an acknowledgement
-    queued_bytes: int
-    dropped: int  # dropped by the size/age bounds or a full disk since this process opened the spool
-    dropped_total: int  # ... over the life of the spool file
-    oldest_age_s: float | None
-    path: str  # ":memory:" when the spool is not on disk
-    dropped_disk_full: int = 0  # of `dropped`: to make room on a full disk
-    free_bytes: int | None = None  # on the spool's file system
-    damaged: dict[str, object] | None = None  # the last damaged spool moved aside (spool_salvage.Damage)
-
-    def as_dict(self) -> dict[str, object]:
-        return {"queued": self.queued, "queued_bytes": self.queued_bytes, "dropped": self.dropped,
-                "dropped_total": self.dropped_total,
-                "oldest_age_s": None if self.oldest_age_s is None else round(self.oldest_age_s, 3),
-                "dropped_disk_full": self.dropped_disk_full, "free_bytes": self.free_bytes, "damaged": self.damaged}
 
 
 class Spool:
@@ -117,39 +67,43 @@ class Spool:
 
     def __init__(self, conn: sqlite3.Connection, path: Path | None, *, max_bytes: int, max_age_s: float,
                  pages: int = 1000, damage: Damage | None = None) -> None:
-        self._conn = conn
+        self._file = SpoolFile(conn, path, pages, damage, self._load)
         self.path = path
         self.max_bytes = max_bytes
         self.max_age_s = max_age_s
-        self._pages = pages
-        self._reserve = Reserve(path, journal_headroom(pages)) if path is not None else None
         self._lock = threading.Lock()
         self._closed = False
         self.dropped = 0
         self.dropped_disk_full = 0
-        self.damage = damage
-        self.broken: str | None = None  # set when the spool cannot be written at all (see `problem`)
         self._next_age_check = 0.0
         self._next_drop_log = 0.0
         self._unlogged_drops = 0
         self._acked: list[int] = []  # acknowledged, not yet deleted (see the module docstring)
         self.last_id = 0  # the newest committed id (written by the appending thread, read lock-free by the sender)
-        self._count = self._bytes = self._dropped_total = 0
         self._load()
+
+    @property
+    def _table(self) -> MessageTable:
+        return self._file.table
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        return self._file.table.conn
+
+    @property
+    def damage(self) -> Damage | None:
+        """The last damaged file moved aside and salvaged since start (spool_salvage), or None."""
+        return self._file.damage
 
     @property
     def max_transaction_bytes(self) -> int:
         """The most message bytes one transaction should hold: half the WAL's working size, so a transaction
         fits in the WAL SQLite has already allocated (spool_disk.py)."""
-        return self._pages * PAGE // 2
+        return self._file.pages * PAGE // 2
 
     def _load(self) -> None:
-        """Counts, the newest id and the lifetime drop count, from the file."""
-        c = self._conn
-        self.last_id = max(self.last_id, int(c.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0]))
-        self._recount()
-        row = c.execute("SELECT value FROM counters WHERE name='dropped_total'").fetchone()
-        self._dropped_total = int(row[0]) if row else 0
+        """Counts, the newest id and the lifetime drop count, from the file (again after a rebuild)."""
+        self.last_id = max(self.last_id, self._table.load())
 
     @classmethod
     def open(cls, path: Path | None, *, max_bytes: int, max_age_s: float) -> Spool:
@@ -173,71 +127,15 @@ class Spool:
             raise PublishError(f"cannot open the MQTT spool: {exc}", where=where,
                                fix="check that the state directory exists, is writable and has free space") from exc
         if path is not None:
-            check_space(path, max_bytes, pages, spool._bytes)
-        if spool._count:
-            log.info("spool %s holds %d unsent message(s) from before; they are sent first", where, spool._count)
+            check_space(path, max_bytes, pages, spool._table.bytes)
+        if spool._table.count:
+            log.info("spool %s holds %d unsent message(s) from before; they are sent first", where, spool._table.count)
         return spool
 
     # -- the file, guarded -------------------------------------------------------------------------
     def _guarded(self, op: Callable[[], T], *, grows: bool = False) -> T:
-        """Under the lock: run `op`; a damaged file is rebuilt (spool_salvage) and `op` tried once more; on a full
-        disk the reserve is given back (spool_disk.Reserve) and, unless `op` adds messages (`grows`: the reserve
-        is for checkpoints and deletes, never for new messages), tried once more; still full: `SpoolFull` naming
-        where and what to do."""
-        try:
-            result = op()
-        except (sqlite3.Error, OSError) as exc:
-            kind = classify(exc)
-            if kind == FULL:
-                released = self._reserve is not None and self._reserve.release()
-                self._checkpoint()
-                if grows or not released:
-                    raise self._full(exc) from exc
-            elif kind == CORRUPT and self.path is not None:
-                self._rebuild(str(exc))
-            else:
-                raise
-        else:
-            if self._reserve is not None:
-                self._reserve.ensure()
-            return result
-        try:
-            return op()
-        except (sqlite3.Error, OSError) as exc:
-            if classify(exc) == FULL:
-                raise self._full(exc) from exc
-            raise
-
-    def _checkpoint(self) -> None:
-        """Copy the WAL into the file where possible (frees the WAL for reuse); failures are expected here."""
-        try:
-            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error as exc:
-            log.debug("spool checkpoint: %s", exc)
-
-    def _full(self, exc: BaseException) -> SpoolFull:
-        free = free_bytes(self.path.parent) if self.path is not None else None
-        return SpoolFull(f"disk full: the spool {self.path} cannot grow ({exc}; {human(free or 0)} free there); "
-                         "fix: free space on that file system, or lower mqtt.spool.max_mb so the spool's own bound "
-                         "drops the oldest messages before the disk fills")
-
-    def _rebuild(self, reason: str) -> None:
-        """Under the lock: replace a damaged file by a fresh spool holding what could be salvaged."""
-        if self.path is None:  # an in-memory spool is never damaged on disk
-            return
-        try:
-            self._conn.close()
-        except sqlite3.Error:
-            pass
-        try:
-            self._conn, self.damage = rebuild(self.path, self._pages, reason)
-        except (sqlite3.Error, OSError) as exc:
-            self.broken = (f"the spool {self.path} is damaged and no fresh one can be made there ({exc}); "
-                           "messages are kept in memory only until the service restarts")
-            log.error("%s", self.broken)
-            self._conn = connect(None)
-            raise
-        self._load()  # recorded acknowledgements stay: those of rows not salvaged delete nothing
+        """Under the lock: `op` with the file's failures handled (spool_file.SpoolFile.guarded)."""
+        return self._file.guarded(op, grows=grows)
 
     # -- writing (any thread) ----------------------------------------------------------------------
     def append(self, topic: str, payload: bytes, qos: int, *, retain: bool = False,
@@ -253,24 +151,12 @@ class Spool:
 
         def insert() -> int:
             ids.clear()
-            c = self._conn
-            seqs = {}
-            for e in entries:
-                size = len(e.payload) + len(e.topic) + _ROW_OVERHEAD
-                cur = c.execute("INSERT INTO messages (created, topic, payload, qos, retain, size) "
-                                "VALUES (?,?,?,?,?,?)", (now, e.topic, e.payload, e.qos, int(e.retain), size))
-                ids.append(int(cur.lastrowid or 0))
-                self._count += 1
-                self._bytes += size
-                if e.camera is not None and e.seq is not None:
-                    seqs[e.camera] = e.seq
-            c.executemany("INSERT INTO sequences (camera, last) VALUES (?, ?) "
-                          "ON CONFLICT(camera) DO UPDATE SET last=excluded.last", list(seqs.items()))
+            self._table.insert(entries, now, ids)
             return self._enforce_bounds(now)
 
         with self._lock:
             self._check_open()
-            self._check_room(sum(len(e.payload) + len(e.topic) + _ROW_OVERHEAD for e in entries))
+            self._file.check_room(sum(e.size for e in entries))
             dropped = self._guarded(lambda: self._transaction(insert), grows=True)
             if ids:
                 self.last_id = max(self.last_id, ids[-1])  # after the commit: a rolled-back id is given again
@@ -278,45 +164,18 @@ class Spool:
             self._log_drops(f"spool full ({self.max_bytes} bytes)", dropped)
         return ids
 
-    def _check_room(self, nbytes: int) -> None:
-        """While the reserve is given back (the disk was full): new messages only into room that leaves it free
-        (free disk beyond the reserve's size, or pages the spool freed itself), so the next checkpoint and the
-        deletes that free the disk can always be written."""
-        if self._reserve is None or self._reserve.held:
-            return
-        free = free_bytes(self._reserve.path.parent)
-        if free is None:
-            return
-        try:
-            reusable = int(self._conn.execute("PRAGMA freelist_count").fetchone()[0]) * PAGE
-        except sqlite3.Error:
-            reusable = 0
-        if free - self._reserve.size + reusable < 2 * nbytes:
-            raise SpoolFull(f"disk full: the spool {self.path} keeps its last {human(self._reserve.size)} for SQLite's "
-                            f"checkpoints and deletes ({human(free)} free there); fix: free space on that file "
-                            "system, or lower mqtt.spool.max_mb so the spool's own bound drops the oldest messages "
-                            "before the disk fills")
-
     def make_room(self, nbytes: int) -> int:
         """The disk is full: drop the oldest stored messages, at least `nbytes` of them (at least one), counted
         in `dropped` and `dropped_disk_full`. Returns how many; 0 when there is nothing to drop or not even a
         delete can be written."""
         def drop() -> int:
-            rows = self._conn.execute("SELECT id, size FROM messages ORDER BY id LIMIT ?", (_CHUNK,)).fetchall()
-            ids: list[int] = []
-            freed = 0
-            for msg_id, size in rows:
-                if (freed >= nbytes and ids) or len(ids) >= self._tx_rows:
-                    break
-                ids.append(int(msg_id))
-                freed += int(size)
-            dropped = self._forget(self._delete(ids))
+            dropped = self._table.delete(self._table.oldest(nbytes, self._tx_rows))
             self._count_drops(dropped)
             return dropped
 
         with self._lock:
             self._check_open()
-            self._checkpoint()
+            self._file.checkpoint()
             try:
                 dropped = self._guarded(lambda: self._transaction(drop))
             except (SpoolFull, sqlite3.Error, OSError):
@@ -333,30 +192,16 @@ class Spool:
         if now >= self._next_drop_log:
             self._next_drop_log = now + 10.0
             log.warning("%s: dropped the %d oldest message(s) (%d since start, %d held)", why, self._unlogged_drops,
-                        self.dropped, self._count)
+                        self.dropped, self._table.count)
             self._unlogged_drops = 0
 
     def _enforce_bounds(self, now: float) -> int:
         """Drop the oldest beyond the size bound, and the expired; inside the caller's transaction."""
         dropped = 0
-        c = self._conn
         if now >= self._next_age_check:
             self._next_age_check = now + 0.5
-            dropped += self._drop_expired(now - self.max_age_s)
-        while self._bytes > self.max_bytes and self._count > 1:
-            excess = self._bytes - self.max_bytes
-            rows = c.execute("SELECT id, size FROM messages ORDER BY id LIMIT ?", (min(_CHUNK, self._count - 1),)).fetchall()
-            ids: list[int] = []
-            freed = 0
-            for msg_id, size in rows:
-                ids.append(msg_id)
-                freed += size
-                if freed >= excess:
-                    break
-            deleted = self._delete(ids)
-            dropped += self._forget(deleted)
-            if not deleted:
-                break
+            dropped += self._table.drop_expired(now - self.max_age_s)
+        dropped += self._table.drop_beyond(self.max_bytes)
         self._count_drops(dropped)
         return dropped
 
@@ -364,51 +209,16 @@ class Spool:
         """Inside the caller's transaction: add `dropped` to the counters (the lifetime one in the file)."""
         if dropped:
             self.dropped += dropped
-            self._dropped_total += dropped
-            self._conn.execute("INSERT INTO counters (name, value) VALUES ('dropped_total', ?) "
-                               "ON CONFLICT(name) DO UPDATE SET value=excluded.value", (self._dropped_total,))
-
-    def _drop_expired(self, cutoff: float) -> int:
-        """Delete messages created before `cutoff`, oldest first (ids follow creation, so this reads only
-        the expired rows and one more, never the whole table)."""
-        dropped = 0
-        while True:
-            rows = self._conn.execute("SELECT id, created FROM messages ORDER BY id LIMIT ?", (_CHUNK,)).fetchall()
-            ids = [msg_id for msg_id, created in rows if created < cutoff]
-            if ids:
-                dropped += self._forget(self._delete(ids))
-            if len(ids) < _CHUNK:
-                return dropped
-
-    def _forget(self, rows: list[tuple[int]]) -> int:
-        self._count -= len(rows)
-        self._bytes -= sum(r[0] for r in rows)
-        return len(rows)
-
-    def _delete(self, ids: list[int]) -> list[tuple[int]]:
-        out: list[tuple[int]] = []
-        for i in range(0, len(ids), _CHUNK):
-            part = ids[i:i + _CHUNK]
-            marks = ",".join("?" * len(part))
-            out += self._conn.execute(f"DELETE FROM messages WHERE id IN ({marks}) RETURNING size", part).fetchall()
-        return out
-
-    def _recount(self) -> None:
-        count, total = self._conn.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages").fetchone()
-        self._count, self._bytes = int(count), int(total)
+            self._table.count_drops(dropped)
 
     # -- reading and acknowledging (the network thread) --------------------------------------------
     def peek(self, after_id: int, limit: int) -> list[SpoolRow]:
         """Up to `limit` unacknowledged messages with id > `after_id`, oldest first."""
-        def read() -> list[Any]:
-            return self._conn.execute("SELECT id, created, topic, payload, qos, retain FROM messages WHERE id > ? "
-                                      "ORDER BY id LIMIT ?", (after_id, limit)).fetchall()
-
         with self._lock:
             self._check_open()
             if self._acked and max(self._acked) > after_id:  # a replay from the start: delete them first
                 self._apply_acks()
-            rows = self._guarded(read)
+            rows = self._guarded(lambda: self._table.rows_after(after_id, limit))
             acked = set(self._acked)
         return [SpoolRow(int(r[0]), float(r[1]), str(r[2]), bytes(r[3]), int(r[4]), bool(r[5]))
                 for r in rows if r[0] not in acked]
@@ -421,7 +231,7 @@ class Spool:
         with self._lock:
             self._check_open()
             self._acked += ids
-            if len(self._acked) >= _CHUNK:
+            if len(self._acked) >= CHUNK:
                 self._apply_acks()
 
     def expire(self) -> int:
@@ -466,7 +276,7 @@ class Spool:
         acked, self._acked = self._acked[:n_acks], self._acked[n_acks:]
         try:
             if acked:  # first: the bounds below must never count an acknowledged row as dropped
-                self._forget(self._delete(acked))
+                self._table.delete(acked)
             result = work()
             self._conn.execute("COMMIT")
         except BaseException:
@@ -474,7 +284,7 @@ class Spool:
             try:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
-                self._recount()
+                self._table.recount()
             except sqlite3.Error as exc:  # a damaged file: the caller rebuilds it, which counts again
                 log.debug("spool: rollback/recount failed: %s", exc)
             raise
@@ -484,8 +294,7 @@ class Spool:
         """The last sequence number given to each camera (continue at +1)."""
         with self._lock:
             self._check_open()
-            rows = self._guarded(lambda: self._conn.execute("SELECT camera, last FROM sequences").fetchall())
-            return {str(cam): int(last) for cam, last in rows}
+            return self._guarded(self._table.sequences)
 
     def stats(self) -> SpoolStats:
         with self._lock:
@@ -493,18 +302,19 @@ class Spool:
             if not self._closed:
                 try:
                     self._apply_acks()
-                    row = self._conn.execute("SELECT created FROM messages ORDER BY id LIMIT 1").fetchone()
-                    oldest = max(0.0, time.time() - float(row[0])) if row else None
+                    created = self._table.oldest_created()
+                    oldest = max(0.0, time.time() - created) if created is not None else None
                 except (sqlite3.Error, OSError) as exc:  # figures must never fail; the next write meets it
                     log.debug("spool stats: %s", exc)
             free = free_bytes(self.path.parent) if self.path is not None else None
-            return SpoolStats(self._count, self._bytes, self.dropped, self._dropped_total, oldest,
+            t = self._table
+            return SpoolStats(t.count, t.bytes, self.dropped, t.dropped_total, oldest,
                               str(self.path) if self.path is not None else ":memory:", self.dropped_disk_full, free,
                               self.damage.as_dict() if self.damage is not None else None)
 
     def problem(self) -> str | None:
         """Why the spool cannot be written at all (its file is damaged and no fresh one can be made), or None."""
-        return self.broken
+        return self._file.broken
 
     @property
     def pending_acks(self) -> int:
@@ -513,7 +323,7 @@ class Spool:
 
     def __len__(self) -> int:
         """Messages not yet acknowledged."""
-        return max(0, self._count - len(self._acked))
+        return max(0, self._table.count - len(self._acked))
 
     # -- housekeeping ------------------------------------------------------------------------------
     def close(self) -> None:
