@@ -63,9 +63,25 @@ def _pip_opencv() -> str | None:
     return None
 
 
+def _gcc_unwinder_first() -> None:
+    """Put GCC's unwinder (libgcc_s) in the process's global symbol scope before GStreamer loads.
+
+    GObject loads libgstreamer with RTLD_GLOBAL, and libgstreamer needs libunwind, whose _Unwind_Resume then
+    serves every C++ library loaded later: ONNX Runtime's first exception after that (a graph refused at
+    batch 2, a bad model) aborted the process in libunwind instead of raising (provision --device orin
+    died with SIGABRT). With libgcc_s global first, exceptions unwind through it as the libraries were built."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libgcc_s.so.1", mode=ctypes.RTLD_GLOBAL)
+    except OSError:  # not a glibc system; nothing to order
+        pass
+
+
 @functools.lru_cache(maxsize=1)
 def gi_info() -> dict[str, Any]:
     """Whether PyGObject with the Gst 1.0 typelib imports in this interpreter, and GStreamer's version."""
+    _gcc_unwinder_first()
     try:
         import gi
 
