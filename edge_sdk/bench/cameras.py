@@ -6,7 +6,13 @@ for N x `frames_per_camera` results, and reports:
 - total frames and detections per second over the steady window (from the moment every camera has published a
   result to the last result);
 - each camera's frame rate over that window, and fairness = slowest / fastest camera (all cameras are alike, so
-  it should be near 1; the target is >= 0.9);
+  it should be near 1; the target is >= 0.9). A camera's rate is its results less one over the time from its
+  first to its last result in the window (`camera_rate`): one camera per round of the reader, so counting whole
+  results in a window cut mid-round would differ by one between cameras (1/9 at 10 results: the target's
+  margin) for no unfairness; a camera silent at the window's start or end for more than two of its intervals is
+  measured over the whole window instead, so starvation there still counts;
+- per camera (`per_camera`): fps in (frames its decoder delivered, the source's own 5 s figure), fps out,
+  dropped, capture-to-publish latency p50 / p99 over the window;
 - capture-to-publish latency p50 / p99 over the window (a file source decodes ahead into its queue, so this
   includes the queue's wait, as a live camera's would not);
 - the batches the reader formed (mean size), and the engine alone at the same batch (frames per second, measured
@@ -17,6 +23,7 @@ for N x `frames_per_camera` results, and reports:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -45,8 +52,11 @@ class Cell:
     latency_ms_p99: float = 0.0
     batch_size_mean: float = 0.0
     engine_batch: int = 1  # frames per inference the engine took at most
+    device: str = ""  # where the engine ran (cpu, cuda:0, ...)
     engine_fps: float = 0.0  # the engine alone at this batch, frames per second
     pipeline_over_engine: float = 0.0
+    per_camera: dict[str, dict[str, float]] = field(default_factory=dict)  # fps_in, fps_out, dropped, p50, p99
+    load_1min: float = 0.0  # the host's load average as the cell started (a shared machine's speed drifts)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +86,17 @@ def cell_config(cfg: AppConfig, cameras: int, batch: int) -> AppConfig:
     return cell
 
 
+def camera_rate(times: list[float], start: float, end: float) -> float:
+    """Results per second of one camera whose results in the window [start, end] came at `times` (ascending); see
+    the module docstring."""
+    if len(times) < 2 or times[-1] <= times[0]:
+        return len(times) / (end - start) if end > start else 0.0
+    interval = (times[-1] - times[0]) / (len(times) - 1)
+    if max(times[0] - start, end - times[-1]) > 2 * interval:  # silent at an edge: that counts against it
+        return (len(times) - 1) / (end - start)
+    return 1.0 / interval
+
+
 def measure(rows: list[tuple[str, float, float, int]], cameras: int) -> Cell:
     """The steady-window figures of one run's results (see the module docstring)."""
     cell = Cell(cameras, 0)
@@ -89,18 +110,25 @@ def measure(rows: list[tuple[str, float, float, int]], cameras: int) -> Cell:
     span = end - start
     if span <= 0 or not window:
         return cell
-    counts = {cam: 0 for cam in firsts}
-    for camera, _, _, _ in window:
-        counts[camera] += 1
+    times: dict[str, list[float]] = {cam: [] for cam in firsts}
+    latencies: dict[str, list[float]] = {cam: [] for cam in firsts}
+    for camera, t, captured, _ in window:
+        times[camera].append(t)
+        latencies[camera].append((t - captured) * 1000)
     latency = np.asarray([t - captured for _, t, captured, _ in window]) * 1000
     cell.frames, cell.window_s = len(window), round(span, 3)
     cell.fps = round(len(window) / span, 2)
     cell.detections_per_s = round(sum(r[3] for r in window) / span, 1)
-    cell.camera_fps = {cam: round(n / span, 2) for cam, n in sorted(counts.items())}
+    cell.camera_fps = {cam: round(camera_rate(times[cam], start, end), 2) for cam in sorted(times)}
     rates = list(cell.camera_fps.values())
     cell.fairness = round(min(rates) / max(rates), 3) if max(rates) > 0 else 0.0
     cell.latency_ms_p50 = round(float(np.percentile(latency, 50)), 2)
     cell.latency_ms_p99 = round(float(np.percentile(latency, 99)), 2)
+    for cam in sorted(times):
+        lat = np.asarray(latencies[cam] or [0.0])
+        cell.per_camera[cam] = {"fps_out": cell.camera_fps[cam], "results": len(times[cam]),
+                                "latency_ms_p50": round(float(np.percentile(lat, 50)), 2),
+                                "latency_ms_p99": round(float(np.percentile(lat, 99)), 2)}
     return cell
 
 
@@ -108,10 +136,14 @@ def run_cell(cfg: AppConfig, cameras: int, batch: int, frames_per_camera: int) -
     from edge_sdk.daemon import run_service
 
     collect = _Collector()
+    load = os.getloadavg()[0]
     summary = run_service(cell_config(cfg, cameras, batch), max_frames=cameras * frames_per_camera,
                           on_result=collect)
     cell = measure(collect.rows, cameras)
-    cell.batch = batch
+    cell.batch, cell.load_1min = batch, round(load, 2)
+    for src in summary.stats.get("sources", []):  # fps in and dropped: the source's own figures
+        figures = cell.per_camera.setdefault(str(src.get("camera")), {})
+        figures.update(fps_in=float(src.get("fps", 0.0)), dropped=int(src.get("dropped", 0)))
     batches = summary.stats.get("batches", {})
     cell.batch_size_mean = float(batches.get("size_mean", 0.0))
     cell.engine_batch = int(summary.stats.get("engine", {}).get("max_batch", batch))
@@ -145,7 +177,7 @@ def _grid(cfg: AppConfig, cameras: list[int], batches: list[int], frames_per_cam
         for n in cameras:
             log.info("cell: %d camera(s), max batch %d, %d frames per camera", n, batch, frames_per_camera)
             cell = run_cell(cfg, n, batch, frames_per_camera)
-            cell.engine_batch = int(info.get("batch", 1))
+            cell.engine_batch, cell.device = int(info.get("batch", 1)), str(info.get("device", ""))
             cell.engine_fps = round(engine_fps, 2)
             cell.pipeline_over_engine = round(cell.fps / engine_fps, 4) if engine_fps else 0.0
             cells.append(cell)

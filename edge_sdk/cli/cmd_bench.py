@@ -122,21 +122,30 @@ def _numbers(text: str | None, default: int) -> list[int]:
 
 
 def _grid(args: argparse.Namespace, cfg: AppConfig) -> int:
-    import platform
+    import os
 
     from edge_sdk.bench.cameras import TABLE_HEADERS, run_grid, table_rows
     from edge_sdk.bench.table import format_table
     from edge_sdk.pipeline.executors import max_batch_for
+    from edge_sdk.quant.cpu_isa import detect
 
     cameras = _numbers(args.cameras, len(cfg.sources))
     batches = _numbers(args.batch, max_batch_for(cfg))
+    isa = detect()
+    load_before = os.getloadavg()[0]
     cells = run_grid(cfg, cameras, batches, frames_per_camera=args.frames_per_camera, iterations=args.iterations)
-    data = {"config": args.config, "model": cfg.model.path, "engine": cfg.engine.type, "cpu": platform.processor(),
+    machine = {"cpu": isa.model, "arch": isa.arch, "isa": isa.dot, "cores": os.cpu_count(),
+               "load_1min_before": round(load_before, 2), "load_1min_after": round(os.getloadavg()[0], 2)}
+    data = {"config": args.config, "model": cfg.model.path, "engine": cfg.engine.type,
+            "providers": list(getattr(cfg.engine, "providers", []) or []), "machine": machine,
             "frames_per_camera": args.frames_per_camera, "cells": [c.as_dict() for c in cells]}
     if args.out:
         write_json_atomic(Path(args.out), data)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
+    print(f"{machine['cpu']} ({machine['isa']}, {machine['cores']} cores); load average (1 min) "
+          f"{machine['load_1min_before']} before, {machine['load_1min_after']} after; "
+          f"{args.frames_per_camera} results per camera per cell")
     print(format_table(TABLE_HEADERS, table_rows(cells)))
     return 0

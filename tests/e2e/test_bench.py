@@ -64,10 +64,17 @@ def test_bench_grid_reports_every_camera_count_and_batch(tmp_path: Path, sample_
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "fairness" in res.stdout and "engine fps" in res.stdout
-    cells = json.loads(out.read_text())["cells"]
+    data = json.loads(out.read_text())
+    machine, cells = data["machine"], data["cells"]
+    assert machine["cpu"] and machine["cpu"] in res.stdout and machine["cores"] >= 1  # figures name the CPU
+    assert "load_1min_before" in machine and "load average" in res.stdout
     assert [(c["cameras"], c["batch"]) for c in cells] == [(1, 1), (3, 1), (1, 3), (3, 3)]
     assert [c["engine_batch"] for c in cells] == [1, 1, 3, 3]
     for c in cells:
         assert sorted(c["camera_fps"]) == [f"cam{i}" for i in range(c["cameras"])]
         assert c["fps"] > 0 and c["frames"] > 0 and 0 < c["fairness"] <= 1 and c["engine_fps"] > 0
         assert 0 < c["latency_ms_p50"] <= c["latency_ms_p99"] and 1 <= c["batch_size_mean"] <= c["batch"]
+        assert c["device"] == "cpu" and c["load_1min"] >= 0
+        for figures in c["per_camera"].values():  # per camera: in, out, dropped, latency
+            assert {"fps_in", "fps_out", "dropped", "latency_ms_p50", "latency_ms_p99"} <= set(figures)
+            assert figures["dropped"] == 0 and figures["results"] > 0
