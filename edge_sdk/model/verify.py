@@ -3,22 +3,49 @@ opset or input size), in seconds, before anything else is spent on the model."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
 
 from edge_sdk.lazy import lazy_import
 
+CHECK_TIMEOUT_S = 60.0  # one check inference; a model slower than this on the CPU is not checked by running it
 
-def run_graph(model: Any, feed: np.ndarray) -> list[np.ndarray]:
-    """Outputs of `model` (a ModelProto with one input) for `feed`. Raises what ONNX Runtime raises."""
+
+class CheckTimeout(RuntimeError):
+    """ONNX Runtime did not finish a check inference in time (it was told to stop)."""
+
+
+def run_graph(model: Any, feed: np.ndarray, timeout_s: float | None = None) -> list[np.ndarray]:
+    """Outputs of `model` (a ModelProto with one input) for `feed`. Raises what ONNX Runtime raises, and
+    CheckTimeout when the inference ran longer than `timeout_s` (default CHECK_TIMEOUT_S; ONNX Runtime's terminate
+    flag stops it: a model that spins on some inputs must not hang a start or a reload in its check)."""
+    timeout_s = CHECK_TIMEOUT_S if timeout_s is None else timeout_s
     ort = lazy_import("onnxruntime", needed_for="checking the model")
     opts = ort.SessionOptions()
-    opts.log_severity_level = 3
+    opts.log_severity_level = 4  # failures come back as exceptions; ONNX Runtime's own error lines add nothing
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
     session = ort.InferenceSession(model.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    return [np.asarray(o) for o in session.run(None, {name: feed})]
+    run_options = ort.RunOptions()
+    stopped = threading.Event()
+
+    def stop() -> None:
+        stopped.set()
+        run_options.terminate = True
+
+    timer = threading.Timer(timeout_s, stop)
+    timer.daemon = True
+    timer.start()
+    try:
+        return [np.asarray(o) for o in session.run(None, {name: feed}, run_options)]
+    except Exception as exc:
+        if stopped.is_set():
+            raise CheckTimeout(f"ONNX Runtime did not finish one check inference within {timeout_s:.0f} s") from exc
+        raise
+    finally:
+        timer.cancel()
 
 
 def sample_input(shape: tuple[int, ...], dtype: str, seed: int = 0) -> np.ndarray:
