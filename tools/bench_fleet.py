@@ -1,5 +1,6 @@
 """Fleet benchmark: N simulated devices (each its own bridged Mosquitto and `edge-sdk run` daemon on the sample
-video), a central broker, shared-subscription consumers; a central outage, local broker restarts and a rollout.
+video), a central broker, shared-subscription consumers; an uplink outage (every bridge cut from the central broker,
+which stays up), local broker restarts and a rollout.
 
 Prints a table and writes JSON (benchmarks/results/fleet_cpu.json by default):
 - messages/s end to end: unique detection messages the consumer group received per second, steady state
@@ -52,7 +53,8 @@ def main() -> int:
     ap.add_argument("--fps", type=float, default=1.0, help="each device's camera rate")
     ap.add_argument("--consumers", type=int, default=3)
     ap.add_argument("--steady", type=float, default=30.0, help="seconds of steady state measured before the outage")
-    ap.add_argument("--outage", type=float, default=20.0, help="seconds the central broker is down")
+    ap.add_argument("--outage", type=float, default=20.0,
+                    help="seconds every device is cut from the central broker (the uplink; the broker stays up)")
     ap.add_argument("--restart-locals", type=int, default=3)
     ap.add_argument("--out", default="benchmarks/results/fleet_cpu.json")
     ap.add_argument("--workdir", default=None)
@@ -68,8 +70,8 @@ def main() -> int:
         s0 = time.time()
         time.sleep(args.steady)
         s1 = time.time()
-        print("central outage ...", file=sys.stderr, flush=True)
-        fleet.cut_central(args.outage)
+        print("uplink outage ...", file=sys.stderr, flush=True)
+        fleet.cut_uplink(args.outage)
         back = time.time()
         fleet.restart_locals(args.restart_locals)
         plan = {n: "good" for n in names}

@@ -56,3 +56,38 @@ def test_cli_share_needs_mqtt5_and_a_plain_group_name(capsys: pytest.CaptureFixt
     assert "--share needs MQTT 5" in capsys.readouterr().err
     assert main(["subscribe", "--share", "a+b", "--timeout", "1"]) == 2
     assert "share group 'a+b'" in capsys.readouterr().err
+
+
+def _seqs_until(member: DetectionSubscriber, last: int, timeout: float) -> list[int]:
+    """The seqs `member` receives until it has `last` (or `timeout` passed)."""
+    got: list[int] = []
+    deadline = time.monotonic() + timeout
+    while last not in got and time.monotonic() < deadline:
+        if (m := member.get(timeout=0.1)) is not None:
+            got.append(m.seq)
+    return got
+
+
+def test_a_restarted_mosquitto_forgets_shared_subscriptions_until_members_resubscribe(
+        broker: MosquittoBroker, tmp_path: Path) -> None:
+    """What docs/fleet.md says of a central Mosquitto restart: the member's persistent session comes back, its
+    `$share/...` subscription does not (Mosquitto 2.0.11), so a message published after the restart and before
+    the member subscribes again reaches nobody; DetectionSubscriber subscribes again on every connect, so what is
+    published after that arrives. (The fleet test therefore cuts the uplink, not the central broker.)"""
+    member = DetectionSubscriber(BrokerSettings(port=broker.port), share_group="g", client_id="m0", persistent=True,
+                                 max_reconnect_delay_s=1).open()
+    try:
+        member.close()  # away while the broker restarts and a message is published
+        broker.stop()
+        broker.start()
+        with open_test_publisher(publisher_settings(broker.port, tmp_path / "d1.sqlite", device_id="d1")) as pub:
+            pub.publish_result(frame_result("cam0", 0))
+            assert pub.flush(20)  # the broker acknowledged seq 1 ...
+            member = DetectionSubscriber(BrokerSettings(port=broker.port), share_group="g", client_id="m0",
+                                         persistent=True, max_reconnect_delay_s=1).open()
+            pub.publish_result(frame_result("cam0", 1))
+            assert pub.flush(20)
+            got = _seqs_until(member, 2, timeout=20)
+        assert got == [2], "... and routed it to no one: the session came back without its shared subscription"
+    finally:
+        member.close()

@@ -12,6 +12,7 @@ Used by tests/fleet/test_fleet_scale.py (CI scale) and tools/bench_fleet.py (ful
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import json
@@ -35,6 +36,7 @@ from edge_sdk.fleet.keys import generate  # noqa: E402
 from edge_sdk.publish.settings import BrokerSettings  # noqa: E402
 from edge_sdk.publish.subscriber import DetectionSubscriber  # noqa: E402
 from tests.support.broker import MosquittoBroker, free_port  # noqa: E402
+from tools.fleet_sim.uplink import Uplink  # noqa: E402
 
 DEMO_MODEL = ROOT / "models" / "demo" / "yolo-demo.onnx"
 SAMPLE = ROOT / "samples" / "demo.mp4"
@@ -94,6 +96,7 @@ class Fleet:
         self.spec = spec
         self.work = spec.workdir
         self.central = MosquittoBroker(self.work / "central")
+        self.uplink: Uplink | None = None  # the devices' bridges reach the central broker through it
         self.devices: list[Device] = []
         self.bundles: dict[str, tuple[Path, str]] = {}
         self.received: list[list[tuple[str, str, int, str, float, float]]] = []
@@ -105,14 +108,20 @@ class Fleet:
 
     # -- setup ---------------------------------------------------------------------------------------
     def start(self) -> Fleet:
-        self.work.mkdir(parents=True, exist_ok=True)
-        self.central.start()
-        self._make_bundles()
-        self._start_consumers()
-        for i in range(self.spec.devices):
-            self.devices.append(self._device(f"dev{i:02d}"))
-        for d in self.devices:
-            self._start_daemon(d)
+        """Start everything; if any part fails, what was started is stopped before the error goes on."""
+        try:
+            self.work.mkdir(parents=True, exist_ok=True)
+            self.central.start()
+            self.uplink = Uplink(self.central.port).start()
+            self._make_bundles()
+            self._start_consumers()
+            for i in range(self.spec.devices):
+                self.devices.append(self._device(f"dev{i:02d}"))
+            for d in self.devices:
+                self._start_daemon(d)
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def _make_bundles(self) -> None:
@@ -142,8 +151,9 @@ class Fleet:
     def _device(self, name: str) -> Device:
         d = self.work / name
         port = free_port()
+        assert self.uplink is not None
         bridge = BridgeSettings(site=self.spec.site, device_id=name, central_host="127.0.0.1",
-                                central_port=self.central.port, local_port=port, tls=False,
+                                central_port=self.uplink.port, local_port=port, tls=False,
                                 persistence_dir=str(d / "broker"), autosave_interval_s=2, restart_min_s=1,
                                 restart_max_s=3)
         local = MosquittoBroker(d / "broker", port=port, conf_text=render_config(bridge)).start()
@@ -213,12 +223,14 @@ fleet:
         return Counter(r[0] for got in self.received for r in list(got))
 
     def wait(self, predicate: Any, timeout: float, what: str) -> float:
-        """Seconds until `predicate()` held; TimeoutError naming `what` and each device's last log line."""
+        """Seconds until `predicate()` held; TimeoutError naming `what`, each device's last log line and, once
+        the daemons were stopped, what each device's delivery lacks."""
         t0 = time.monotonic()
         while not predicate():
             if time.monotonic() - t0 > timeout:
                 raise TimeoutError(f"{what}: not within {timeout:.0f} s; load {os.getloadavg()[0]:.0f}; "
-                                   + "; ".join(f"{d.name}: {self._last_line(d)}" for d in self.devices))
+                                   + "; ".join(f"{d.name}: {self._last_line(d)}" for d in self.devices)
+                                   + (f"; delivery: {self._shortfall()}" if self._stopped else ""))
             for d in self.devices:
                 if not self._stopped and d.proc is not None and d.proc.poll() is not None:
                     raise RuntimeError(f"{d.name}'s daemon exited ({d.proc.returncode}): see {self.work / d.name}/daemon.log")
@@ -232,10 +244,14 @@ fleet:
             return "-"
         return lines[-1][:200] if lines else "-"
 
-    def cut_central(self, seconds: float) -> None:
-        self.central.stop()
-        time.sleep(seconds)
-        self.central.start()
+    def cut_uplink(self, seconds: float) -> None:
+        """Every device loses the central broker for `seconds` (its connection reset, reconnects refused); the
+        central broker and the consumers stay up. (A restart of a central Mosquitto is another fault, with a
+        documented loss: see uplink.py.)"""
+        assert self.uplink is not None
+        self.uplink.cut()
+        time.sleep(seconds)  # the outage's length, not a wait for something to happen
+        self.uplink.restore()
 
     def restart_locals(self, count: int) -> None:
         for d in self.devices[:count]:
@@ -296,14 +312,24 @@ fleet:
                            "extra": sorted(set(seqs) - set(range(1, published + 1)))}
         return out
 
+    def _shortfall(self) -> str:
+        """Each device whose delivery is incomplete: published, received, the first missing seqs."""
+        return "; ".join(f"{n}: published {v['published']}, received {v['unique']}, missing {v['missing'][:10]}"
+                         for n, v in self.delivery().items() if v["missing"] or v["published"] <= 0) or "complete"
+
     def complete(self) -> bool:
         return all(not v["missing"] for v in self.delivery().values())
 
     def close(self) -> None:
+        """Stop every process and thread the fleet started, each step whatever the others did (a daemon slow to
+        die under load must not leave the other devices' processes running)."""
+        live = [d.proc for d in self.devices if d.proc is not None and d.proc.poll() is None]
+        for proc in live:
+            proc.kill()
+        for proc in live:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(30)
         for d in self.devices:
-            if d.proc is not None and d.proc.poll() is None:
-                d.proc.kill()
-                d.proc.wait(10)
             d.local.stop()
         self._stop.set()
         for t in self._threads:
@@ -312,6 +338,9 @@ fleet:
             m.close()
         if self._http is not None:
             self._http.shutdown()
+            self._http.server_close()
+        if self.uplink is not None:
+            self.uplink.close()
         self.central.stop()
 
 
