@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import time
+from typing import Any
 
 from edge_sdk.redact import redact
 
@@ -49,6 +50,26 @@ class RedactingFormatter(logging.Formatter):
         return redact(self.inner.format(record))
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to what `sys.stderr` is when a record is emitted, not to what it was when the handler was made.
+
+    A command run in-process (`main([...])` from a test, a program that embeds edge-sdk) may run while sys.stderr is
+    a temporary stream that its owner closes afterwards; a handler holding that stream would make every later log
+    line, from any thread, fail with "--- Logging error --- ValueError: I/O operation on closed file" (as
+    logging's own `lastResort` handler, this one follows sys.stderr)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:  # StreamHandler.__init__ and setStream assign it: sys.stderr wins
+        pass
+
+
 def under_systemd() -> bool:
     return bool(os.environ.get("JOURNAL_STREAM") or os.environ.get("INVOCATION_ID"))
 
@@ -82,7 +103,7 @@ def setup_logging(level: str | None = None, fmt: str = "auto") -> None:
     quiet_native_logs(debug=logger.level <= logging.DEBUG)
     if fmt == "auto":
         fmt = "journal" if under_systemd() else "text"
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     formatter: logging.Formatter
     if fmt == "journal":
         formatter = JournalFormatter()
