@@ -35,10 +35,13 @@ class LetterboxInfo:
     def to_original(self, boxes_xyxy: np.ndarray) -> np.ndarray:
         """Map boxes [N,4] (x1,y1,x2,y2 in input pixels) to original-frame pixels, clipped to it."""
         out = np.asarray(boxes_xyxy, dtype=np.float32).reshape(-1, 4).copy()
-        out[:, [0, 2]] = (out[:, [0, 2]] - self.pad_x) / self.scale
-        out[:, [1, 3]] = (out[:, [1, 3]] - self.pad_y) / self.sy
-        out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, self.orig_w)
-        out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, self.orig_h)
+        xs, ys = out[:, 0::2], out[:, 1::2]  # views: in place, no fancy-index copies (once per frame, per result)
+        xs -= self.pad_x
+        xs /= self.scale
+        ys -= self.pad_y
+        ys /= self.sy
+        np.clip(xs, 0, self.orig_w, out=xs)
+        np.clip(ys, 0, self.orig_h, out=ys)
         return out
 
     def to_input(self, boxes_xyxy: np.ndarray) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Each output layout through a real ONNX Runtime session of a model that outputs a known tensor."""
 
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -92,3 +93,22 @@ def test_user_decoder_by_dotted_path_and_errors() -> None:
         get_decoder("yolov99")
     with pytest.raises(ConfigError, match="cannot import"):
         get_decoder("no_such_module_xyz:decode")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_nms_on_the_iou_matrix_keeps_exactly_what_the_row_loop_keeps(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Up to MATRIX_MAX candidates NMS works on the pairwise IoU matrix; above it one row at a time. Same boxes,
+    same order, with ties in the scores, heavy overlap, several classes and a max_det cut."""
+    nms_module = importlib.import_module("edge_sdk.decode.nms")
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 400))
+    xy = rng.uniform(0, 100, (n, 2)).astype(np.float32)
+    boxes = np.concatenate([xy, xy + rng.uniform(0, 40, (n, 2)).astype(np.float32)], axis=1)
+    scores = rng.choice(np.linspace(0, 1, 11), n).astype(np.float32)  # many ties: the stable order decides
+    classes = rng.integers(0, 3, n)
+    max_det = int(rng.integers(1, 60))
+    by_matrix = nms_module.nms_indices(boxes, scores, classes, 0.45, max_det)
+    monkeypatch.setattr(nms_module, "MATRIX_MAX", 0)
+    by_rows = nms_module.nms_indices(boxes, scores, classes, 0.45, max_det)
+    assert by_matrix.tolist() == by_rows.tolist() and len(by_rows) > 0
