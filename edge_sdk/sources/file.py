@@ -20,6 +20,7 @@ import numpy as np
 from edge_sdk.errors import SourceError
 from edge_sdk.frame import CaptureStatus
 from edge_sdk.sources.base import Reader
+from edge_sdk.sources.frame_pool import FramePool
 from edge_sdk.sources.options import parse_options
 from edge_sdk.sources.uri import SourceUri
 
@@ -42,6 +43,7 @@ class FileReader(Reader):
         self.fps_override: float | None = opts["fps"]
         self.threads: int = opts["threads"]
         self._cap: cv2.VideoCapture | None = None
+        self._pool = FramePool()  # decoded frames land in buffers no frame in use holds (frame_pool.py)
         self._images: list[Path] = []
         self._index = 0
         self._fps = 0.0
@@ -90,12 +92,12 @@ class FileReader(Reader):
     def _next_video_frame(self) -> np.ndarray | None:
         if self._cap is None:
             return None
-        ok, frame = self._cap.read()
-        if not ok and self.loop:
+        frame = self._pool.read(self._cap)
+        if frame is None and self.loop:
             self._cap.release()  # reopening is reliable where seeking to frame 0 is not (some containers)
             self._cap = self._open_video()
-            ok, frame = self._cap.read()
-        return frame if ok else None
+            frame = self._pool.read(self._cap)
+        return frame
 
     def _next_folder_image(self) -> np.ndarray | None:
         for _ in range(len(self._images) + 1):
