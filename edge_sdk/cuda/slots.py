@@ -46,9 +46,9 @@ class SlotLayout:
     plan: BatchPlan = field(default_factory=lambda: BatchPlan(1, 1, True))
     output_batched: tuple[bool, ...] = ()  # outputs with one row per image (sliced to the images computed)
 
-    @property
+    @functools.cached_property
     def image_bytes(self) -> int:
-        """Bytes of one image (one row) of the input tensor."""
+        """Bytes of one image (one row) of the input tensor (computed once: read at every submission)."""
         return _nbytes(self.input_shape[1:], self.input_dtype)
 
 

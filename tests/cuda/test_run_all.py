@@ -7,6 +7,7 @@ import importlib.util
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -82,3 +83,42 @@ def test_the_batching_targets_are_judged_from_the_grid(tmp_path: Path) -> None:
     summarize().main([str(tmp_path)])
     report = json.loads((tmp_path / "run_all.json").read_text())
     assert [c["batch"] for c in report["figures"]["batch_gpu"]] == [1, 8, 8]
+
+
+def test_the_bench_verdict_says_the_ratio_against_the_target_with_the_card(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location("bench_verdict", ROOT / "tools/gpu/bench_verdict.py")
+    assert spec and spec.loader
+    verdict = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(verdict)
+    bench = {"engine_fps": 843.0, "pipeline_fps": 780.0, "pipeline_over_engine": 0.9253, "pipeline_frames": 1500,
+             "info": {"engine": "onnxruntime", "device": "cuda:0", "batch": 1},
+             "repeats": [{"engine_fps": 843.0, "pipeline_fps": 780.0, "pipeline_over_engine": 0.9253}],
+             "cpu_ms_per_frame": {"capture-cam0": 0.41, "decode-publish": 0.35, "total machine": 2.1}}
+    (tmp_path / "bench.json").write_text(json.dumps(bench))
+    assert verdict.main([str(tmp_path / "bench.json"), "--card", "NVIDIA H100 80GB HBM3"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("RESULT pipeline/engine-only 0.925 (target 0.90: met)") and "H100" in last
+    assert "batch 1" in last and "780.0 fps vs engine-only 843.0 fps" in last
+    (tmp_path / "bench.json").write_text(json.dumps({**bench, "pipeline_over_engine": 0.69}))
+    assert verdict.main([str(tmp_path / "bench.json")]) == 1
+    assert "NOT met" in capsys.readouterr().out
+    assert verdict.main([str(tmp_path / "missing.json")]) == 1
+
+
+def test_host_path_runs_with_bench_and_a_step_result_line_becomes_its_detail(tmp_path: Path) -> None:
+    """Dry run of the script with ONLY="bench": no GPU here, so env and bench say so; host_path is added (stubbed:
+    a fake python3 that only answers the script's own calls) and each step's RESULT line is its detail."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "python3").write_text('#!/usr/bin/env bash\ncase "$*" in\n'
+                                  '  *bench_host_path.py*) echo "RESULT host ceiling 2500 fps"; exit 0;;\n'
+                                  '  *summarize.py*) exec ' + sys.executable + ' "$@";;\n'
+                                  '  *) echo 0;;\nesac\n')
+    (fake / "python3").chmod(0o755)
+    out = tmp_path / "out"
+    env = {"PATH": f"{fake}:/usr/bin:/bin", "OUT": str(out), "ONLY": "bench", "HOME": str(tmp_path)}
+    subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    rows = [line.split("\t") for line in (out / "steps.tsv").read_text().splitlines()]
+    assert [r[0] for r in rows] == ["bench", "host_path"]
+    assert rows[0][1] == "SKIP" and rows[1][1] == "PASS" and rows[1][3] == "host ceiling 2500 fps"

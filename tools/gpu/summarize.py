@@ -1,5 +1,6 @@
 """The last part of tools/gpu/run_all.sh: one PASS/FAIL/SKIP table of its steps, and $OUT/run_all.json with every
-step (status, seconds, detail, log) and the figures the steps wrote (bench, runner bench, kernels, selftest).
+step (status, seconds, detail, log) and the figures the steps wrote (bench, host path, runner bench, kernels,
+selftest).
 
     python tools/gpu/summarize.py OUT_DIR        # reads OUT_DIR/steps.tsv and the JSON files the steps wrote
     python tools/gpu/summarize.py --junit X.xml  # one pytest run's result: "PASS|FAIL|SKIP<TAB>counts"
@@ -41,6 +42,11 @@ def figures(out: Path) -> dict[str, Any]:
         fig["bench"] = {k: bench.get(k) for k in ("engine_fps", "pipeline_fps", "pipeline_over_engine",
                                                   "engine_ms_p50", "engine_ms_p99", "repeats", "cpu_ms_per_frame")}
         fig["bench"]["info"] = bench.get("info")
+    host = load(out / "host_path.json")  # the host side of the GPU path on this machine's CPU (bench_host_path.py)
+    if isinstance(host, dict):
+        fig["host_path"] = {"machine": host.get("machine"), "host_ceiling_fps": host.get("host_ceiling_fps"),
+                            "us_per_frame": [{k: r.get(k) for k in ("stage", "what", "cpu_us", "wall_us")}
+                                             for r in host.get("rows", [])]}
     runner = load(out / "runner_bench.json")
     if isinstance(runner, dict) and isinstance(runner.get("demo"), dict):
         demo = runner["demo"]
