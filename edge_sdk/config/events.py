@@ -168,3 +168,7 @@ class HomeAssistantConfig(Section):
                                                              "the model has (or events.classes)")
     device_name: str | None = Field(None, min_length=1, description="the device's name in Home Assistant; default "
                                                                     "edge-sdk <device_id>")
+    birth_topic: str | None = Field(None, min_length=1, pattern=r"^[^#+]+$",
+                                    description="Home Assistant's birth message topic: `online` there (not retained) "
+                                                "makes the device send its discovery again; default "
+                                                "<discovery_prefix>/status, as Home Assistant's own default")

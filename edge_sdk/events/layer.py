@@ -81,8 +81,10 @@ class EventLayer:
             from edge_sdk.events.preview import PreviewServer
 
             self.preview = PreviewServer(cfg.preview, names).start()
+        self.birth_watcher: Any = None
         if cfg.homeassistant.enabled and sink is not None:
-            self._discovery(sink)
+            self.send_discovery()
+            self.birth_watcher = self._watch_birth()
 
     @classmethod
     def from_config(cls, cfg: AppConfig, metadata: ModelMetadata, sink: MessageSink | None) -> EventLayer | None:
@@ -179,11 +181,25 @@ class EventLayer:
         if self.sink is not None:
             self.sink.publish_message(self.sink.topic(camera, "snapshot", label), lambda _seq: data, retain=True)
 
-    def _discovery(self, sink: MessageSink) -> None:
+    def _watch_birth(self) -> Any:
+        """Send the discovery again whenever Home Assistant announces itself (ha_birth.py)."""
+        from edge_sdk.events.ha_birth import BirthWatcher
+        from edge_sdk.publish.settings import BrokerSettings
+
+        ha = self.cfg.homeassistant
+        broker = BrokerSettings.from_config(self.cfg.mqtt, self.cfg.resolve)
+        topic = ha.birth_topic or f"{ha.discovery_prefix}/status"
+        return BirthWatcher(broker, topic, f"edge-sdk-{self.cfg.device_id}-ha", self.send_discovery).start()
+
+    def send_discovery(self) -> None:
+        """Publish (retained, through the spool) every Home Assistant discovery config of this device."""
         import json
 
         from edge_sdk.events.homeassistant import CameraEntities, discovery_messages
 
+        sink = self.sink
+        if sink is None:
+            return
         labels = self.count_labels()
         cams = []
         for name, cam in self.cameras.items():
@@ -214,6 +230,8 @@ class EventLayer:
                 facts = self.last_facts.get(name)
                 if facts is not None:
                     self._emit(cam, cam.flush(facts))
+        if self.birth_watcher is not None:
+            self.birth_watcher.close()
         if self.snapshots is not None:
             self.snapshots.close()
         if self.preview is not None:
