@@ -6,8 +6,9 @@
         ...batch.frames (a camera's frames in capture order), batch.seq (frame i is published as seq + i)
 
 A batch forms as DeepStream's nvstreammux and Triton's dynamic batcher form theirs: the first frame is the next
-one ready in turn order (waiting up to `wait_s` for one); then frames ready now are added in turn order, one per
-camera per round, so no camera gets more of a batch than another while it has frames; when none is ready the
+one ready, least-served camera first and in turn order among equals (sources/round_robin.py: waiting up to
+`wait_s` for one); then frames ready now are added the same way, one per camera per round, so no camera gets more
+than another while it has frames, and one whose frames came late gets them taken first when they come; when none is ready the
 reader waits for stragglers until the batch is full, every delivering camera has a frame in it, or
 `batch_timeout_s` has passed since the first frame was taken. A camera is delivering when its last frame came
 within `DELIVERING_S` (one that is down never holds a batch back beyond that). Live sources keep only their

@@ -28,7 +28,7 @@ def test_alike_cameras_in_turn_are_fair_even_where_the_window_ends_mid_round() -
     rows = round_robin(4, 11)[:-2]  # the last round cut after two of the four cameras (10 results vs 9)
     cell = measure(rows, 4)
     assert cell.fairness == pytest.approx(1.0, abs=0.005)
-    assert set(cell.camera_fps.values()) == {10.0}  # one result per 0.1 s round each
+    assert list(cell.camera_fps.values()) == pytest.approx([10.0] * 4)  # one result per 0.1 s round each
     counts = {cam: figures["results"] for cam, figures in cell.per_camera.items()}
     assert counts == {"cam0": 10, "cam1": 10, "cam2": 9, "cam3": 9}  # what a plain count would have called unfair
 
@@ -49,10 +49,12 @@ def test_a_camera_silent_at_an_edge_of_the_window_is_measured_over_the_whole_win
     assert cell.fairness < 0.7  # its own first-to-last span would have called it as fast as cam0
 
 
-def test_the_rate_of_a_camera_is_results_per_second_between_its_first_and_last() -> None:
+def test_the_rate_of_a_camera_is_the_slope_of_its_results_over_time() -> None:
     assert camera_rate([1.0, 1.1, 1.2, 1.3], 0.95, 1.35) == pytest.approx(10.0)
-    assert camera_rate([1.0, 1.1], 0.0, 2.0) == pytest.approx(0.5)  # silent most of the window: 1 interval / 2 s
-    assert camera_rate([1.0], 0.0, 2.0) == pytest.approx(0.5)
+    bursts = [0.0, 0.001, 0.5, 0.501, 1.0, 1.001, 1.5, 1.501, 2.0, 2.001]  # two results per batch, twice a second
+    assert camera_rate(bursts, -0.2, 2.2) == pytest.approx(4.0, rel=0.02)  # not 9 / 2.001 s
+    assert camera_rate(bursts[:6], -0.2, 4.0) == pytest.approx(5 / 4.2)  # silent for 3 s at the end: whole window
+    assert camera_rate([1.0, 1.1], 0.0, 2.0) == pytest.approx(1.0)  # too few to fit: counted over the window
     assert camera_rate([], 0.0, 2.0) == 0.0
 
 
