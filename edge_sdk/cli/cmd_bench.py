@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from edge_sdk.atomic import write_json_atomic
 from edge_sdk.cli.options import BROKER_HELP, apply_broker
@@ -124,7 +124,7 @@ def _numbers(text: str | None, default: int) -> list[int]:
 def _grid(args: argparse.Namespace, cfg: AppConfig) -> int:
     import os
 
-    from edge_sdk.bench.cameras import TABLE_HEADERS, run_grid, table_rows
+    from edge_sdk.bench.cameras import TABLE_HEADERS, Cell, run_grid, table_rows
     from edge_sdk.bench.table import format_table
     from edge_sdk.pipeline.executors import max_batch_for
     from edge_sdk.quant.cpu_isa import detect
@@ -132,15 +132,22 @@ def _grid(args: argparse.Namespace, cfg: AppConfig) -> int:
     cameras = _numbers(args.cameras, len(cfg.sources))
     batches = _numbers(args.batch, max_batch_for(cfg))
     isa = detect()
-    load_before = os.getloadavg()[0]
-    cells = run_grid(cfg, cameras, batches, frames_per_camera=args.frames_per_camera, iterations=args.iterations)
     machine = {"cpu": isa.model, "arch": isa.arch, "isa": isa.dot, "cores": os.cpu_count(),
-               "load_1min_before": round(load_before, 2), "load_1min_after": round(os.getloadavg()[0], 2)}
-    data = {"config": args.config, "model": cfg.model.path, "engine": cfg.engine.type,
-            "providers": list(getattr(cfg.engine, "providers", []) or []), "machine": machine,
-            "frames_per_camera": args.frames_per_camera, "cells": [c.as_dict() for c in cells]}
-    if args.out:
-        write_json_atomic(Path(args.out), data)
+               "load_1min_before": round(os.getloadavg()[0], 2)}
+    data: dict[str, Any] = {"config": args.config, "model": cfg.model.path, "engine": cfg.engine.type,
+                            "providers": list(getattr(cfg.engine, "providers", []) or []), "machine": machine,
+                            "frames_per_camera": args.frames_per_camera, "complete": False, "cells": []}
+
+    def save(cells: list[Cell]) -> None:  # after every cell: a run cut short keeps what it measured
+        data["cells"] = [c.as_dict() for c in cells]
+        if args.out:
+            write_json_atomic(Path(args.out), data)
+
+    cells = run_grid(cfg, cameras, batches, frames_per_camera=args.frames_per_camera, iterations=args.iterations,
+                     on_cell=save)
+    machine["load_1min_after"] = round(os.getloadavg()[0], 2)
+    data["complete"] = True
+    save(cells)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0

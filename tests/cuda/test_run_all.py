@@ -122,3 +122,42 @@ def test_host_path_runs_with_bench_and_a_step_result_line_becomes_its_detail(tmp
     rows = [line.split("\t") for line in (out / "steps.tsv").read_text().splitlines()]
     assert [r[0] for r in rows] == ["bench", "host_path"]
     assert rows[0][1] == "SKIP" and rows[1][1] == "PASS" and rows[1][3] == "host ceiling 2500 fps"
+
+
+def run_batch_bench(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """The batch_bench step alone, as the GPU machine runs it, with this venv's python as python3."""
+    import os
+
+    out = tmp_path / "out"
+    environ = {**os.environ, "OUT": str(out), "ONLY": "batch_bench", "PATH": f"{Path(sys.executable).parent}:"
+               f"{os.environ['PATH']}", **env}
+    res = subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=600)
+    return res, (out / "steps.tsv").read_text().strip().split("\t")
+
+
+def test_the_batch_grid_without_a_gpu_onnxruntime_skips_and_says_it_measured_nothing(tmp_path: Path) -> None:
+    res, (name, status, _, detail) = run_batch_bench(tmp_path)
+    assert (name, status) == ("batch_bench", "SKIP") and res.returncode == 0, res.stdout + res.stderr
+    assert "no CUDAExecutionProvider" in detail and "NOT measured" in detail
+    assert not list((tmp_path / "out").glob("batch_*.json"))
+
+
+def test_the_batch_grid_dry_run_on_the_cpu_goes_through_the_whole_step_and_still_skips(tmp_path: Path,
+                                                                                        sample_video: Path) -> None:
+    """BATCH_DRY=cpu: the batch-taking copy, the configs, the grid, its JSON, the targets and the summary's table,
+    on ONNX Runtime's CPU provider and a tiny model; SKIP (a CPU figure is never a GPU result)."""
+    from tests.support.onnx_models import per_image_model
+
+    model = per_image_model(tmp_path / "per-image.onnx")
+    res, (name, status, _, detail) = run_batch_bench(
+        tmp_path, BATCH_DRY="cpu", MODEL=str(model), VIDEO=str(sample_video), BATCH_CAMERAS="1,2", BATCH_SIZES="1,2",
+        BATCH_FRAMES="6")
+    assert (name, status) == ("batch_bench", "SKIP") and "DRY RUN on the CPU" in detail, res.stdout + res.stderr
+    grid = json.loads((tmp_path / "out" / "batch_cpu_dry.json").read_text())
+    assert grid["complete"] and grid["providers"] == ["CPUExecutionProvider"]
+    assert [(c["cameras"], c["batch"], c["engine_batch"]) for c in grid["cells"]] == [(1, 1, 1), (2, 1, 1), (1, 2, 2),
+                                                                                     (2, 2, 2)]
+    log = (tmp_path / "out" / "logs" / "batch_bench.log").read_text()
+    assert re.search(r"^(PASS|FAIL) throughput: 8 cameras|^SKIP throughput", log, re.M)  # the targets were judged
+    assert "batch_cpu_dry: onnxruntime ['CPUExecutionProvider'] on cpu" in res.stdout  # the summary's table
+    assert re.search(r"^2 +2 +2 ", res.stdout, re.M)

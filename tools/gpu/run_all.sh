@@ -34,7 +34,9 @@
 #   runner_bench  tools/bench_runner.py: preprocess, overlap sweep, demo model through the runner
 #   batch_bench   edge-sdk bench --cameras 1,2,4,8,16 --batch 1,2,4,8 on the batch-taking demo copy (ONNX Runtime
 #                 CUDA; TensorRT where it is installed): #23's targets (tools/gpu/batch_targets.py); BATCH_CAMERAS,
-#                 BATCH_SIZES and BATCH_FRAMES (per camera per cell, default 300) shrink it
+#                 BATCH_SIZES and BATCH_FRAMES (per camera per cell, default 300) shrink it; BATCH_TIMEOUT_S (400)
+#                 cuts a grid short (judged on its finished cells, FAIL). Without onnxruntime-gpu: SKIP, said why.
+#                 BATCH_DRY=cpu runs it on the CPU provider to check this logic anywhere: SKIP, no GPU figure
 set -uo pipefail
 export PYTHONUNBUFFERED=1 PATH=/usr/local/cuda/bin:$PATH
 OUT=${OUT:-out}
@@ -45,12 +47,14 @@ BENCH_FRAMES=${BENCH_FRAMES:-1500}
 BATCH_CAMERAS=${BATCH_CAMERAS:-1,2,4,8,16}
 BATCH_SIZES=${BATCH_SIZES:-1,2,4,8}
 BATCH_FRAMES=${BATCH_FRAMES:-300}
+BATCH_TIMEOUT_S=${BATCH_TIMEOUT_S:-400}
 ONLY=${ONLY:-env kernels tests tests_nvrtc selftest doctor runs bench runner_bench host_path batch_bench}
 # host_path goes with bench: it profiles the host side of what bench measures, on the same machine
 [[ " $ONLY " == *" bench "* && " $ONLY " != *" host_path "* ]] && ONLY="$ONLY host_path"
 mkdir -p "$OUT/logs"
 : > "$OUT/steps.tsv"
 root=$(pwd)
+abs() { case $1 in /*) echo "$1" ;; *) echo "$root/$1" ;; esac; }  # MODEL, VIDEO: relative to the root or absolute
 
 wanted() { [[ " $ONLY " == *" $1 "* ]]; }
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$OUT/steps.tsv"; echo "== $1: $2 ($3 s) $4"; }
@@ -181,9 +185,9 @@ write_config() {  # NAME PROVIDER [extra engine lines] [model precision]
 device: cpu
 device_id: gpu-check
 state_dir: /tmp/edge-state
-model: {path: $root/$MODEL, precision: ${4:-fp32}}
+model: {path: $(abs "$MODEL"), precision: ${4:-fp32}}
 engine: {type: onnxruntime, providers: [$2]${3:+, $3}}
-sources: [{name: cam0, uri: "file://$root/$VIDEO"}]
+sources: [{name: cam0, uri: "file://$(abs "$VIDEO")"}]
 mqtt: {enabled: false}
 YAML
 }
@@ -242,23 +246,37 @@ host_path() {  # CPU only: what each host stage of the GPU path costs a frame on
 }
 step host_path "tools/bench_host_path.py: us a frame per host stage, host ceiling fps (GPU work stood in)" host_path
 
-batch_grid() {  # NAME ENGINE: the grid on the batch-taking demo copy with this engine section
+batch_grid() {  # NAME ENGINE: the grid on the batch-taking demo copy with this engine section; targets checked
   cat > "/tmp/edge-$1.yaml" <<YAML
 device: cpu
 device_id: gpu-check
 state_dir: /tmp/edge-state
 model: {path: /tmp/edge-batch.onnx}
 engine: $2
-sources: [{name: cam0, uri: "file://$root/$VIDEO"}]
+sources: [{name: cam0, uri: "file://$(abs "$VIDEO")"}]
 mqtt: {enabled: false}
 YAML
-  python3 -m edge_sdk.cli.main bench --config "/tmp/edge-$1.yaml" --cameras "$BATCH_CAMERAS" --batch "$BATCH_SIZES" \
-    --frames-per-camera "$BATCH_FRAMES" --iterations 200 --out "$OUT/$1.json" || return 1
-  python3 tools/gpu/batch_targets.py "$OUT/$1.json"
+  # the bench writes its JSON after every cell: a grid cut by BATCH_TIMEOUT_S is still judged on what it measured
+  timeout -k 10 "$BATCH_TIMEOUT_S" python3 -m edge_sdk.cli.main bench --config "/tmp/edge-$1.yaml" \
+    --cameras "$BATCH_CAMERAS" --batch "$BATCH_SIZES" --frames-per-camera "$BATCH_FRAMES" --iterations 200 \
+    --out "$OUT/$1.json" 2> "$OUT/logs/$1.stderr"; local rc=$?
+  [ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "FAIL the grid ran past BATCH_TIMEOUT_S=$BATCH_TIMEOUT_S s: judged on the cells it finished; rerun with a smaller BATCH_FRAMES (now $BATCH_FRAMES)"
+  [ -f "$OUT/$1.json" ] || { echo "FAIL edge-sdk bench wrote no $1.json (exit $rc): $(tail -n 3 "$OUT/logs/$1.stderr")"; return 1; }
+  python3 tools/gpu/batch_targets.py "$OUT/$1.json" || rc=1
+  return $rc
 }
 batch_bench() {  # many cameras, batched (#23); the model: the demo's weights with a batch dimension
-  [ "$ort_cuda" = 1 ] || { echo "no onnxruntime-gpu here"; return 77; }
+  if [ "$ort_cuda" != 1 ] && [ "${BATCH_DRY:-}" != cpu ]; then
+    echo "SKIP: this onnxruntime has no CUDAExecutionProvider ($(python3 -c 'import onnxruntime as o; print(o.__version__, o.get_available_providers())' 2>&1 | tail -n 1)): the GPU grid was NOT measured; copy onnxruntime-gpu's parts to /root/ort (../shared/device/prepare-ort-gpu.sh) and run again"
+    return 77
+  fi
   python3 -m tools.models.batchable "$MODEL" /tmp/edge-batch.onnx > /dev/null || return 1
+  if [ "${BATCH_DRY:-}" = cpu ]; then  # this script's logic on a CPU (no GPU figure): SKIP, never PASS
+    batch_grid batch_cpu_dry "{type: onnxruntime, providers: [CPUExecutionProvider], batch_timeout_ms: 5}"
+    echo "SKIP: DRY RUN on the CPU (BATCH_DRY=cpu, exit $?): the script's logic was checked, no GPU figure measured"
+    return 77
+  fi
+  nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1 | sed 's/^/GPU: /'
   local rc=0
   batch_grid batch_gpu "{type: onnxruntime, providers: [CUDAExecutionProvider], batch_timeout_ms: 5}" || rc=1
   if python3 -c "import tensorrt" 2>/dev/null; then  # the same grid on a TensorRT engine with a batch profile

@@ -17,6 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from edge_sdk.atomic import write_json_atomic
 
+#: the many-camera grids tools/gpu/run_all.sh's batch_bench writes (batch_cpu_dry: BATCH_DRY=cpu, no GPU figure)
+GRIDS = ("batch_gpu", "batch_gpu_trt", "batch_cpu_dry")
+
 
 def load(path: Path) -> Any:
     try:
@@ -60,7 +63,7 @@ def figures(out: Path) -> dict[str, Any]:
         kernels = next((s for s in selftest.get("steps", []) if s["name"] == "GPU kernels"), None)
         if kernels:
             fig["kernels"] = kernels.get("data")
-    for name in ("batch_gpu", "batch_gpu_trt"):  # many cameras, batched: one row per (cameras, batch)
+    for name in GRIDS:  # many cameras, batched: one row per (cameras, batch)
         grid = load(out / f"{name}.json")
         if isinstance(grid, dict):
             fig[name] = [{k: c.get(k) for k in ("cameras", "batch", "engine_batch", "batch_size_mean", "fps",
@@ -70,6 +73,31 @@ def figures(out: Path) -> dict[str, Any]:
     if runs:
         fig["runs"] = runs
     return fig
+
+
+def print_grid(out: Path, name: str) -> None:
+    """The grid's table as `edge-sdk bench --cameras` prints it, and #23's targets judged on it."""
+    from dataclasses import fields
+
+    from edge_sdk.bench.cameras import TABLE_HEADERS, Cell, table_rows
+    from edge_sdk.bench.table import format_table
+
+    grid = load(out / f"{name}.json")
+    if not isinstance(grid, dict) or not grid.get("cells"):
+        return
+    known = {f.name for f in fields(Cell)}
+    cells = [Cell(**{k: v for k, v in c.items() if k in known}) for c in grid["cells"]]
+    machine = grid.get("machine", {})
+    state = "complete" if grid.get("complete", True) else "CUT SHORT (the cells it finished)"
+    print(f"\n{name}: {grid.get('engine')} {grid.get('providers')} on {cells[0].device or '?'}; host {machine.get('cpu')} "
+          f"({machine.get('cores')} cores, load {machine.get('load_1min_before')}); "
+          f"{grid.get('frames_per_camera')} results per camera per cell; {state}")
+    print(format_table(TABLE_HEADERS, table_rows(cells)))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from batch_targets import checks
+
+    for check, passed, detail in checks(grid["cells"]):
+        print(f"{'SKIP' if passed is None else 'PASS' if passed else 'FAIL'} {check}: {detail}")
 
 
 def junit_status(path: Path) -> str:
@@ -104,12 +132,8 @@ def main(argv: list[str]) -> int:
     if bench:
         print(f"\nedge-sdk bench (GPU): engine-only {bench.get('engine_fps') or 0:.1f} fps on the runner's sessions, "
               f"pipeline {bench.get('pipeline_fps') or 0:.1f} fps, ratio {bench.get('pipeline_over_engine')}")
-    for name in ("batch_gpu", "batch_gpu_trt"):
-        cells = report["figures"].get(name)
-        if cells:
-            print(f"\n{name} (cameras x max batch): " + "; ".join(
-                f"{c['cameras']}x{c['batch']} {c['fps']:.0f} fps, fair {c['fairness']}, vs engine {c['pipeline_over_engine']}"
-                for c in cells))
+    for name in GRIDS:
+        print_grid(out, name)
     print()
     width = max([len(r["step"]) for r in rows] + [4])
     print(f"{'step':<{width}}  result  {'s':>5}  detail")
