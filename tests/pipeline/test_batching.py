@@ -130,3 +130,24 @@ def test_a_model_with_a_fixed_batch_of_one_runs_one_frame_at_a_time_and_says_so_
     assert summary.frames == 2 * FRAMES and summary.stats["batches"]["size_max"] == 1
     said = [r.getMessage() for r in caplog.records if "fixed batch of 1 is kept" in r.getMessage()]
     assert len(said) == 1 and "one frame per inference" in said[0]
+
+
+def test_a_slow_live_camera_never_holds_a_fast_one_back(tmp_path: Path, batch_model: Path) -> None:
+    """Two cameras paced like live ones (newest frame only): 30 and 5 fps, batched by 2. Each is served at its own
+    rate: the fast one's results are not held to the slow one's pace (a reader that waited for a frame of every
+    camera would give them alike), the slow one is not starved, and nothing is dropped while the pipeline keeps up."""
+    sources = "".join(
+        f"  - name: cam{k}\n    uri: file://{camera_video(tmp_path / f'cam{k}.avi', k)}?loop=1&realtime=1&fps={fps}\n"
+        f"    deliver_all: false\n" for k, fps in ((0, 30), (1, 5)))
+    path = tmp_path / "live.yaml"
+    path.write_text(f"device: cpu\nstate_dir: {tmp_path / 'state'}\nmodel:\n  path: {batch_model}\nengine:\n"
+                    f"  type: onnxruntime\n  max_batch: 2\nsources:\n{sources}mqtt:\n  enabled: false\n")
+    got: list[FrameResult] = []
+    summary = run_service(load_config(path), max_frames=70, on_result=got.append)
+    counts = Counter(r.frame.camera for r in got)
+    assert counts["cam1"] >= 3 and counts["cam0"] >= 4 * counts["cam1"], counts  # 30 against 5 fps: 6x
+    for k in range(2):  # in capture order per camera
+        ids = [r.frame.frame_id for r in got if r.frame.camera == f"cam{k}"]
+        assert ids == sorted(ids)
+    sources_stats = {s["camera"]: s for s in summary.stats["sources"]}
+    assert sources_stats["cam0"]["results"] == counts["cam0"] and "dropped" in sources_stats["cam0"]
