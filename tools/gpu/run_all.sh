@@ -34,9 +34,10 @@
 #   runner_bench  tools/bench_runner.py: preprocess, overlap sweep, demo model through the runner
 #   batch_bench   edge-sdk bench --cameras 1,2,4,8,16 --batch 1,2,4,8 on the batch-taking demo copy (ONNX Runtime
 #                 CUDA; TensorRT where it is installed): #23's targets (tools/gpu/batch_targets.py); BATCH_CAMERAS,
-#                 BATCH_SIZES and BATCH_FRAMES (per camera per cell, default 300) shrink it; BATCH_TIMEOUT_S (400)
-#                 cuts a grid short (judged on its finished cells, FAIL). Without onnxruntime-gpu: SKIP, said why.
-#                 BATCH_DRY=cpu runs it on the CPU provider to check this logic anywhere: SKIP, no GPU figure
+#                 BATCH_SIZES and BATCH_FRAMES (per camera per cell, default 300) shrink it; BATCH_TIMEOUT_S (400 s,
+#                 all its grids together) cuts a grid short: judged on its finished cells, FAIL. Without
+#                 onnxruntime-gpu: SKIP, saying why. BATCH_DRY=cpu runs it on the CPU provider to check this logic
+#                 anywhere: SKIP, no GPU figure
 set -uo pipefail
 export PYTHONUNBUFFERED=1 PATH=/usr/local/cuda/bin:$PATH
 OUT=${OUT:-out}
@@ -257,10 +258,12 @@ sources: [{name: cam0, uri: "file://$(abs "$VIDEO")"}]
 mqtt: {enabled: false}
 YAML
   # the bench writes its JSON after every cell: a grid cut by BATCH_TIMEOUT_S is still judged on what it measured
-  timeout -k 10 "$BATCH_TIMEOUT_S" python3 -m edge_sdk.cli.main bench --config "/tmp/edge-$1.yaml" \
+  local left=$((batch_deadline - SECONDS))
+  [ $left -ge 30 ] || { echo "FAIL no time left for the $1 grid (BATCH_TIMEOUT_S=$BATCH_TIMEOUT_S s for the step)"; return 1; }
+  timeout -k 10 "$left" python3 -m edge_sdk.cli.main bench --config "/tmp/edge-$1.yaml" \
     --cameras "$BATCH_CAMERAS" --batch "$BATCH_SIZES" --frames-per-camera "$BATCH_FRAMES" --iterations 200 \
     --out "$OUT/$1.json" 2> "$OUT/logs/$1.stderr"; local rc=$?
-  [ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "FAIL the grid ran past BATCH_TIMEOUT_S=$BATCH_TIMEOUT_S s: judged on the cells it finished; rerun with a smaller BATCH_FRAMES (now $BATCH_FRAMES)"
+  [ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "FAIL the $1 grid ran past the step's BATCH_TIMEOUT_S=$BATCH_TIMEOUT_S s: judged on the cells it finished; rerun with a smaller BATCH_FRAMES (now $BATCH_FRAMES)"
   [ -f "$OUT/$1.json" ] || { echo "FAIL edge-sdk bench wrote no $1.json (exit $rc): $(tail -n 3 "$OUT/logs/$1.stderr")"; return 1; }
   python3 tools/gpu/batch_targets.py "$OUT/$1.json" || rc=1
   return $rc
@@ -270,6 +273,7 @@ batch_bench() {  # many cameras, batched (#23); the model: the demo's weights wi
     echo "SKIP: this onnxruntime has no CUDAExecutionProvider ($(python3 -c 'import onnxruntime as o; print(o.__version__, o.get_available_providers())' 2>&1 | tail -n 1)): the GPU grid was NOT measured; copy onnxruntime-gpu's parts to /root/ort (../shared/device/prepare-ort-gpu.sh) and run again"
     return 77
   fi
+  batch_deadline=$((SECONDS + BATCH_TIMEOUT_S))  # every grid of the step together
   python3 -m tools.models.batchable "$MODEL" /tmp/edge-batch.onnx > /dev/null || return 1
   if [ "${BATCH_DRY:-}" = cpu ]; then  # this script's logic on a CPU (no GPU figure): SKIP, never PASS
     batch_grid batch_cpu_dry "{type: onnxruntime, providers: [CPUExecutionProvider], batch_timeout_ms: 5}"
