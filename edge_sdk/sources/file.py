@@ -2,7 +2,8 @@
 
 Query parameters: `loop=1` restarts at the end; `realtime=1` paces frames at the file's fps (or `fps=N`),
 so a file behaves like a camera in demos and tests; `threads=N` sets the video decoder's threads (default 1:
-one 640x480 H.264 frame decodes in ~0.8 ms on one core, and extra decoder threads cost CPU the engine needs).
+one 640x480 H.264 frame decodes in ~0.8 ms on one core, and extra decoder threads cost CPU the engine needs);
+`decoder=auto|hw|sw`: on a Jetson, H.264/H.265 files decode on its hardware decoder through GStreamer (file_hw.py).
 Without `loop` the stream ends (EOS) after the last frame. An image in a folder that cannot be decoded is
 skipped and logged, not taken for the end.
 """
@@ -20,6 +21,7 @@ import numpy as np
 from edge_sdk.errors import SourceError
 from edge_sdk.frame import CaptureStatus
 from edge_sdk.sources.base import Reader
+from edge_sdk.sources.file_hw import hw_head
 from edge_sdk.sources.frame_pool import FramePool
 from edge_sdk.sources.options import parse_options
 from edge_sdk.sources.uri import SourceUri
@@ -42,6 +44,9 @@ class FileReader(Reader):
         self.realtime: bool = opts["realtime"]
         self.fps_override: float | None = opts["fps"]
         self.threads: int = opts["threads"]
+        self.decoder: str = opts["decoder"]
+        self._gst: Reader | None = None  # the hardware-decoded path (file_hw.py), else OpenCV's `_cap`
+        self._gst_head: str | None = None
         self._cap: cv2.VideoCapture | None = None
         self._pool = FramePool()  # decoded frames land in buffers no frame in use holds (frame_pool.py)
         self._images: list[Path] = []
@@ -62,6 +67,10 @@ class FileReader(Reader):
                 raise SourceError("folder holds no JPEG/PNG/BMP images", where=str(self.path),
                                   fix="point the source at a video file or a folder of .jpg/.png/.bmp images")
             self._fps = self.fps_override or 30.0
+        elif (head := hw_head(self.path, self.decoder, str(self.path))) is not None:
+            self._gst_head = head
+            self._gst = self._open_gst(head)
+            self._fps = self.fps_override or float(self._gst.describe().get("fps") or 30.0)
         else:
             self._cap = self._open_video()
             self._fps = self.fps_override or float(self._cap.get(cv2.CAP_PROP_FPS) or 30.0)
@@ -78,6 +87,34 @@ class FileReader(Reader):
                               fix="check the file is a complete video OpenCV can decode (e.g. H.264 .mp4)")
         self._size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         return cap
+
+    def _open_gst(self, head: str) -> Reader:
+        from edge_sdk.sources.gst import GstPipelineReader
+
+        reader = GstPipelineReader(head, "auto", self.timeout_s, label=str(self.path), every_frame=True)
+        reader.open()
+        facts = reader.describe()
+        self._size = (int(facts.get("width") or 0), int(facts.get("height") or 0))
+        return reader
+
+    def _next_gst_frame(self) -> tuple[CaptureStatus, np.ndarray | None]:
+        """OK with a frame, TIMEOUT (the decoder is behind), or EOS (the end; OpenCV's GStreamer path cannot tell
+        it from an error: a file that ends early says why in `error`)."""
+        for _ in range(2):
+            if self._gst is None or self._gst_head is None:
+                return CaptureStatus.EOS, None
+            status, image, _pts = self._gst.grab()
+            if status is CaptureStatus.OK and image is not None:
+                return status, image
+            if status is CaptureStatus.TIMEOUT:
+                return status, None
+            if status is CaptureStatus.ERROR and self._gst.error:
+                log.info("%s: the hardware-decoded stream stopped: %s", self.path, self._gst.error)
+            if not self.loop:
+                break
+            self._gst.close()
+            self._gst = self._open_gst(self._gst_head)
+        return CaptureStatus.EOS, None
 
     def _pace(self) -> None:
         if not self.realtime or self._fps <= 0:
@@ -116,7 +153,12 @@ class FileReader(Reader):
 
     def grab(self) -> tuple[CaptureStatus, np.ndarray | None, float | None]:
         self._pace()
-        img = self._next_video_frame() if self._cap is not None else self._next_folder_image()
+        if self._gst is not None:
+            status, img = self._next_gst_frame()
+            if status is CaptureStatus.TIMEOUT:
+                return status, None, None
+        else:
+            img = self._next_video_frame() if self._cap is not None else self._next_folder_image()
         if img is None:
             self.error = "end of file"
             return CaptureStatus.EOS, None, None
@@ -128,8 +170,13 @@ class FileReader(Reader):
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+        if self._gst is not None:
+            self._gst.close()
+            self._gst = None
 
     def describe(self) -> dict[str, Any]:
         kind = "opencv-file" if self._cap is not None or not self._images else "opencv-images"
+        if self._gst is not None:
+            kind = f"gst-nvv4l2decoder ({self._gst.describe().get('backend', 'gst')})"
         return {"backend": kind, "path": str(self.path), "fps": self._fps, "loop": self.loop,
                 "realtime": self.realtime, "width": self._size[0], "height": self._size[1]}

@@ -29,12 +29,13 @@ _READERS = {"opencv": "edge_sdk.sources.gst_opencv:GstOpenCvReader", "gi": "edge
 
 
 def gst_reader(head: str, backend: str = "auto", timeout_s: float = 5.0, label: str = "",
-               shown_head: str | None = None) -> Reader:
-    """A reader of the pipeline `head` (raw video, no sink) through the chosen GStreamer path."""
+               shown_head: str | None = None, *, every_frame: bool = False) -> Reader:
+    """A reader of the pipeline `head` (raw video, no sink) through the chosen GStreamer path (`every_frame`: a
+    file, whose frames are all delivered; else only the newest is kept)."""
     name = choose_backend(backend)
     module_name, _, cls_name = _READERS[name].partition(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
-    reader: Reader = cls(head, timeout_s, label, shown_head)
+    reader: Reader = cls(head, timeout_s, label, shown_head, every_frame=every_frame)
     return reader
 
 
@@ -42,8 +43,9 @@ class GstPipelineReader(DelegatingReader):
     """A live GStreamer pipeline; the read path is picked at the first open (so a missing one is an open error)."""
 
     def __init__(self, head: str, backend: str = "auto", timeout_s: float = 5.0, label: str = "",
-                 shown_head: str | None = None) -> None:
+                 shown_head: str | None = None, *, every_frame: bool = False) -> None:
         self.head = head
+        self.every_frame = every_frame
         self.backend = backend
         self.timeout_s = timeout_s
         self.label = redact(label or head)
@@ -51,7 +53,8 @@ class GstPipelineReader(DelegatingReader):
         self._inner: Reader | None = None
 
     def _make_inner(self) -> Reader:
-        inner = gst_reader(self.head, self.backend, self.timeout_s, self.label, self.shown_head)
+        inner = gst_reader(self.head, self.backend, self.timeout_s, self.label, self.shown_head,
+                           every_frame=self.every_frame)
         log.info("%s: GStreamer pipeline read by %s: %s", self.label, inner.describe()["backend"], self.shown_head)
         return inner
 

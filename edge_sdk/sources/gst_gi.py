@@ -24,8 +24,10 @@ POLL_S = 0.5
 class GstGiReader(Reader):
     """Reads BGR frames of the pipeline `head` through an appsink, with PyGObject."""
 
-    def __init__(self, head: str, timeout_s: float = 5.0, label: str = "", shown_head: str | None = None) -> None:
+    def __init__(self, head: str, timeout_s: float = 5.0, label: str = "", shown_head: str | None = None, *,
+                 every_frame: bool = False) -> None:
         self.head = head
+        self.every_frame = every_frame  # a file: no frame dropped (the appsink blocks the pipeline instead)
         self.timeout_s = timeout_s
         self.label = redact(label or head)
         self.shown_head = redact(shown_head or head)  # for messages: without credentials
@@ -42,7 +44,7 @@ class GstGiReader(Reader):
 
         self.close()
         try:
-            self._pipeline = Gst.parse_launch(f"{self.head} ! {appsink_tail()}")
+            self._pipeline = Gst.parse_launch(f"{self.head} ! {appsink_tail(self.every_frame)}")
         except GLib.Error as exc:
             raise SourceError(f"GStreamer cannot build the pipeline: {exc.message}", where=self.label,
                               fix=f"check the pipeline with: gst-launch-1.0 -v {self.shown_head} ! fakesink "

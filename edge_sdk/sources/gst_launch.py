@@ -40,8 +40,10 @@ POLL_S = 0.5
 class GstLaunchReader(Reader):
     """Reads BGR frames of the pipeline `head` through a gst-launch-1.0 child process."""
 
-    def __init__(self, head: str, timeout_s: float = 5.0, label: str = "", shown_head: str | None = None) -> None:
+    def __init__(self, head: str, timeout_s: float = 5.0, label: str = "", shown_head: str | None = None, *,
+                 every_frame: bool = False) -> None:
         self.head = head
+        self.every_frame = every_frame  # a file: no frame dropped (the appsink blocks the pipeline instead)
         self.timeout_s = timeout_s
         self.label = redact(label or head)
         self.shown_head = redact(shown_head or head)  # for messages: without credentials

@@ -21,8 +21,10 @@ log = logging.getLogger(__name__)
 class GstOpenCvReader(OpenCvCaptureReader):
     """Reads BGR frames of the pipeline `head` through OpenCV's GStreamer backend."""
 
-    def __init__(self, head: str, timeout_s: float = 5.0, label: str = "", shown_head: str | None = None) -> None:
+    def __init__(self, head: str, timeout_s: float = 5.0, label: str = "", shown_head: str | None = None, *,
+                 every_frame: bool = False) -> None:
         self.head = head
+        self.every_frame = every_frame  # a file: no frame dropped (the appsink blocks the pipeline instead)
         self.timeout_s = timeout_s
         self.label = redact(label or head)
         self.shown_head = redact(shown_head or head)  # for messages: without credentials
@@ -36,7 +38,7 @@ class GstOpenCvReader(OpenCvCaptureReader):
 
         self.close()
         ms = int(self.timeout_s * 1000)
-        pipeline = f"{self.head} ! {appsink_tail()}"
+        pipeline = f"{self.head} ! {appsink_tail(self.every_frame)}"
         cap = cv2.VideoCapture(pipeline, cv2.CAP_GSTREAMER,
                                [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
         self.timeouts = cap.isOpened()

@@ -17,9 +17,11 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def appsink_tail() -> str:
-    return (f"videoconvert ! video/x-raw,format=BGR ! appsink name={APPSINK_NAME} drop=true max-buffers=1 sync=false "
-            "emit-signals=false")
+def appsink_tail(every_frame: bool = False) -> str:
+    """The BGR appsink: live sources keep only the newest frame; `every_frame` (files) holds up to 4 and blocks the
+    pipeline until they are read, so none is lost."""
+    keep = "drop=false max-buffers=4" if every_frame else "drop=true max-buffers=1"
+    return f"videoconvert ! video/x-raw,format=BGR ! appsink name={APPSINK_NAME} {keep} sync=false emit-signals=false"
 
 
 def fdsink_tail(fd: int) -> str:
@@ -42,6 +44,18 @@ def csi_head(sensor_id: int, width: int, height: int, fps: int, flip: int, senso
             f"video/x-raw(memory:NVMM),width={width},height={height},framerate={fps}/1,format=NV12 ! "
             f"nvvidconv flip-method={flip} ! "
             f"video/x-raw,width={out_width or width},height={out_height or height},format=BGRx")
+
+
+#: Demuxer per file suffix for the hardware-decoded file path (a suffix not listed: OpenCV/FFmpeg decodes it).
+FILE_DEMUXERS = {".mp4": "qtdemux", ".mov": "qtdemux", ".m4v": "qtdemux", ".3gp": "qtdemux", ".mkv": "matroskademux",
+                 ".webm": "matroskademux", ".ts": "tsdemux", ".m2ts": "tsdemux", ".mts": "tsdemux"}
+#: The hardware decoder and converter of a Jetson: NVMM frames out of nvv4l2decoder, to BGRx in system memory.
+HW_DECODE = "nvv4l2decoder ! nvvidconv ! video/x-raw,format=BGRx"
+
+
+def file_head(path: str, demuxer: str, codec: str, decode: str = HW_DECODE) -> str:
+    """A video file demuxed and parsed on the CPU and decoded by `decode` (the Jetson's hardware decoder)."""
+    return f"filesrc location={quote(path)} ! {demuxer} ! {codec}parse ! {decode}"
 
 
 def rtsp_head(url: str, *, transport: str, latency_ms: int, timeout_s: float, hw_decoder: bool, codec: str) -> str:

@@ -68,6 +68,9 @@ OPTIONS: dict[str, dict[str, Option]] = {
         "fps": Option("float", None, "frame rate for pacing (default: the file's, 30 for folders)", lo=0.1, hi=1000),
         "threads": Option("int", 1, "video decoder threads (0: FFmpeg picks one per core; 1 leaves the cores to "
                           "the engine, enough for 1080p at camera rates)", lo=0, hi=64),
+        "decoder": Option("choice", "auto", "video decoder: hw (a Jetson's nvv4l2decoder through GStreamer), sw "
+                          "(OpenCV/FFmpeg on the CPU) or auto (hw for H.264/H.265 files where nvv4l2decoder exists)",
+                          choices=("auto", "hw", "sw")),
     },
     "v4l2": {
         "width": Option("int", None, "capture width to negotiate", lo=16, hi=16384),
