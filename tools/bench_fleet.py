@@ -102,6 +102,7 @@ def main() -> int:
     unique_total = sum(v["unique"] for v in delivery.values())
     result = {
         "devices": args.devices, "fps_per_device": args.fps, "consumers": args.consumers, "outage_s": args.outage,
+        "outage": "uplink: every bridge cut from the central broker, which stays up",
         "startup_s": round(startup, 1), "run_s": round(time.monotonic() - t_start, 1),
         "messages_per_s_steady": round(_unique(fleet, s0, s1) / (s1 - s0), 2),
         "messages_per_s_offered": round(args.devices * args.fps, 2),

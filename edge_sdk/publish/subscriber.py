@@ -48,6 +48,9 @@ one member of the group. What a member sees, and what it does not:
   message_id or (device, camera, seq) across members; one member alone cannot see it.
 - Use a fixed `client_id` per member with `persistent=True`, so a member that restarts gets the messages the
   broker kept for it.
+- A restarted Mosquitto (2.0.11) brings the member's session back without its `$share/...` subscription: what
+  arrives before the member has connected and subscribed again (done on every connect) goes to no one. See
+  docs/fleet.md ("A restart of a central Mosquitto").
 """
 
 from __future__ import annotations

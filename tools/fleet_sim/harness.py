@@ -3,7 +3,8 @@
 Each simulated device is what a real one runs, as real processes: its own Mosquitto (the config that
 `edge-sdk bridge config` renders, bridged to the central broker, persistence on) and its own `edge-sdk run`
 daemon (the demo model on ONNX Runtime, CPU, one thread; the sample video looping at a low frame rate; the
-rollout agent on). Nothing is shared between devices but the central broker and the bundle HTTP server.
+rollout agent on). Nothing is shared between devices but the central broker and the bundle HTTP server. The
+bridges reach the central broker through the fleet's uplink (uplink.py: a TCP relay that `cut_uplink` cuts).
 Consumers are `DetectionSubscriber`s in one shared-subscription group on the central broker, each keeping
 every (device, camera, seq, message_id) it received.
 
