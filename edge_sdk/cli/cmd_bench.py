@@ -35,7 +35,9 @@ fps in and out, dropped frames and capture-to-publish latency.
 With --cameras (and --batch) it runs a grid instead (edge_sdk/bench/cameras.py): N file sources of the first
 source's video, each its own decoder, engine.max_batch B, no MQTT; per cell total frames and detections per
 second, each camera's fps and the fairness (slowest / fastest), capture-to-publish p50/p99, the batches formed,
-and the engine alone at the same batch. The model must take a batch (a dynamic batch dimension) to batch."""
+and the engine alone at the same batch; the JSON adds per camera fps in and out, dropped and p50/p99, and names the
+CPU and the load average (written after every cell). The model must take a batch (a dynamic batch dimension) to
+batch: tools/bench_cameras.sh runs the grid on the demo's batch-taking copy."""
 
 
 def register(p: argparse.ArgumentParser) -> None:
