@@ -15,6 +15,7 @@ from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
 from edge_sdk.engines.trt.calibrator import read_calibration_cache
 from edge_sdk.errors import BuildError, GateFailed
 from edge_sdk.quant import build_int8, resolve_int8_model
+from edge_sdk.quant.cpu_isa import detect
 from edge_sdk.quant.placement import summarize_qdq
 from edge_sdk.quant.stats import TensorRanges
 from tests.quant.helpers import black_frames, scene_frames, write_config
@@ -123,8 +124,12 @@ def test_poor_calibration_fails_the_gate_with_a_report_and_no_artifacts(tmp_path
     rep = err.value.report
     assert rep["decision"] == "fail" and "repair tried up to 2 layers" in rep["decision_detail"]
     assert rep["frames"]["holdout_from"] == "holdout_dir"
-    # TensorRT form: 3 convs to repair, up to 2 in float; CPU form: c0 is float from the start, 1 left
-    assert [len(rep["int8"][f]["attempts"]) for f in ("trt", "ort")] == [3, 2]
+    # TensorRT form: 3 convs to repair, up to 2 in float; CPU form: c0 is float from the start, 1 left, after
+    # attempt 0 in each weight format this CPU offers (one with VNNI; 7-bit and U8U8 on AVX2, chosen by measurement)
+    formats = detect().formats()
+    ort = rep["int8"]["ort"]
+    assert [len(rep["int8"][f]["attempts"]) for f in ("trt", "ort")] == [3, len(formats) + 1]
+    assert [a["weight_format"] for a in ort["attempts"]] == [*formats, ort["weight_format"]]
     folder = tmp_path / "state" / "build" / "tiny"
     assert _files(folder) == ["report.failed.json", "report.failed.txt"]
     assert json.loads((folder / "report.failed.json").read_text())["decision"] == "fail"
