@@ -157,6 +157,18 @@ def head_to_head(fp32: Path, int8: Path, x: Any, thread_counts: list[int], worke
     return out
 
 
+def machine_record() -> dict[str, Any]:
+    """What a speed figure needs beside it: the CPU, its INT8 instruction set (cpu_isa.py: avx512_vnni, avx2, ...),
+    the cores and how busy the host was (load averages when this is called)."""
+    import os
+
+    from edge_sdk.quant.cpu_isa import detect
+
+    isa = detect()
+    return {"cpu": isa.model, "isa": isa.dot, "cpus": os.cpu_count(),
+            "load_average": [round(v, 2) for v in os.getloadavg()]}
+
+
 def _machine() -> tuple[str, bool]:
     """The CPU's model name and whether it has AVX-512 VNNI (ONNX Runtime's fast INT8 kernels)."""
     info = Path("/proc/cpuinfo").read_text()
@@ -202,14 +214,14 @@ def head_to_head_only(args: argparse.Namespace, model: Path, work: Path, thread_
                             "speedup": head_to_head(model, int8, x, thread_counts, args.workers, args.rounds)}
     cpu, vnni = _machine()
     header = (f"INT8 head to head: {model.name} against {label}; ONNX Runtime {onnxruntime.__version__} CPU, "
-              f"threads {thread_counts} (0 = all), {cpu}{' (AVX-512 VNNI)' if vnni else ''}"
+              f"threads {thread_counts} (0 = all), {cpu} ({machine_record()['isa']})"
               + (f"; throughput with {args.workers} workers x 1 thread" if args.workers else ""))
     print(header)
     print_duel(duel, args.rounds)
     if args.json:
         result = {"header": header, "model": str(model), "onnxruntime": onnxruntime.__version__, "cpu": cpu,
                   "avx512_vnni": vnni, "threads": thread_counts, "workers": args.workers, "rounds": args.rounds,
-                  "head_to_head": duel, "seconds": round(time.monotonic() - t_start, 1)}
+                  "head_to_head": duel, "seconds": round(time.monotonic() - t_start, 1), "machine": machine_record()}
         write_json_atomic(Path(args.json), result)
     return 0
 
@@ -321,7 +333,7 @@ def main() -> int:
     header = (f"INT8 benchmark: {model.name}, {len(calib)} calibration frames (seeds {args.calib_seeds.start}:"
               f"{args.calib_seeds.stop}, 75% split), {len(eval_frames)} held-out frames with ground truth (seeds "
               f"{args.eval_seeds.start}:{args.eval_seeds.stop}); ONNX Runtime {onnxruntime.__version__} CPU, "
-              f"threads {thread_counts} (0 = all), {cpu}{' (AVX-512 VNNI)' if vnni else ''}; "
+              f"threads {thread_counts} (0 = all), {cpu} ({machine_record()['isa']}); "
               f"median of {args.runs} runs per model"
               + (f"; throughput with {args.workers} workers x 1 thread" if args.workers else ""))
     print(header)
@@ -331,7 +343,7 @@ def main() -> int:
     result = {"header": header, "model": str(model), "calibration_frames": len(calib), "eval_frames": len(eval_frames),
               "onnxruntime": onnxruntime.__version__, "cpu": cpu, "avx512_vnni": vnni, "threads": thread_counts,
               "runs": args.runs, "workers": args.workers, "rows": rows, "head_to_head": duel,
-              "seconds": round(time.monotonic() - t_start, 1)}
+              "seconds": round(time.monotonic() - t_start, 1), "machine": machine_record()}
     if args.json:
         write_json_atomic(Path(args.json), result)
     return 0

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 from bench_build import _timed_child, _write_app  # noqa: E402
-from bench_int8 import _machine, frames_dir, ground_truth_map, seeds  # noqa: E402
+from bench_int8 import _machine, frames_dir, ground_truth_map, machine_record, seeds  # noqa: E402
 
 from edge_sdk.atomic import write_json_atomic  # noqa: E402
 from edge_sdk.bench.table import format_table  # noqa: E402
@@ -66,6 +66,8 @@ def run_one(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
         "objects": report["reference"]["objects"], "holdout_frames": report["frames"]["holdout"],
         "gate_drop": {f: s.get("drop") for f, s in report["int8"].items()},
         "float_layers": {f: len(s.get("layers_in_float", [])) for f, s in report["int8"].items()},
+        "placement_float": (report.get("layers_in_float") or {}).get("low_sqnr", {}),
+        "int8_layers": {f: s.get("int8_layers") for f, s in report["int8"].items()},
         "f1": {f: s.get("f1") for f, s in report["int8"].items()},
         "score_shift_median": {f: (s.get("score_shift") or {}).get("median") for f, s in report["int8"].items()},
         "build_cpu_s": round(cpu, 1), "build_wall_s": round(wall, 1), "phases": (report.get("timing") or {}).get("phases"),
@@ -98,19 +100,23 @@ def main() -> int:
     cpu, vnni = _machine()
     import onnxruntime
 
+    machine = machine_record()
     header = (f"INT8 across models: edge-sdk build, default settings unless --build; ONNX Runtime "
-              f"{onnxruntime.__version__}; {cpu}{' (AVX-512 VNNI)' if vnni else ''}; {time.strftime('%Y-%m-%d')}")
+              f"{onnxruntime.__version__}; {cpu} ({machine['isa']}), load average {machine['load_average'][1]:g} "
+              f"over 5 min; {time.strftime('%Y-%m-%d')}")
     print(header)
     print(format_table(
-        ["model", "verdict", "gate drop TRT/CPU", "float layers TRT/CPU", "GT drop", "build CPU s", "ships on CPU",
+        ["model", "verdict", "gate drop TRT/CPU", "placement float", "repair float TRT/CPU", "GT drop", "build CPU s",
+         "ships on CPU",
          "INT8/FP32", "ISA", "weights"],
         [[r["model"], r.get("decision", r.get("error", "")), "/".join(str(v) for v in (r.get("gate_drop") or {}).values()),
+          len(r.get("placement_float") or {}),
           "/".join(str(v) for v in (r.get("float_layers") or {}).values()), (r.get("ground_truth") or {}).get("drop", "-"),
           r.get("build_cpu_s", r.get("cpu_s")), r.get("ships_cpu", "-"), r.get("int8_speedup", "-"), r.get("isa", "-"),
           r.get("weight_format", "-")] for r in rows]))
     if args.json:
         write_json_atomic(Path(args.json), {"header": header, "cpu": cpu, "avx512_vnni": vnni,
-                                            "onnxruntime": onnxruntime.__version__, "rows": rows,
+                                            "onnxruntime": onnxruntime.__version__, "rows": rows, "machine": machine,
                                             "date": time.strftime("%Y-%m-%d")})
     return 0
 

@@ -25,7 +25,9 @@ EPILOG = """examples:
   edge-sdk build --config app.yaml --json       the report as JSON on stdout
 
 Before any frame is read, a preflight checks and fixes the model (as `edge-sdk model check`, then INT8's own
-checks, and a dry run of both forms): what cannot be quantized is refused in seconds with what to do. The CPU
+checks, and a dry run of both forms): what cannot be quantized is refused in seconds with what to do. After
+calibration, a layer whose own output INT8 reproduces under build.min_layer_sqnr_db stays float (the report lists
+it with its figure: a depthwise conv whose input channels span very different ranges, for one). The CPU
 form is made for this CPU's instruction set, and INT8 runs on the CPU only when the build measured it at least
 build.cpu_min_speedup times faster than FP32 here (the report's "ships on onnxruntime-cpu" line says which and
 why). The report times every phase and gives the gate per class, with precision/recall/F1 and the score shift.

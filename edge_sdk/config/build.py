@@ -44,6 +44,11 @@ class BuildConfig(Section):
     max_map_drop: float = Field(1.0, ge=0.0, le=100.0,
                                 description="accuracy budget: the largest drop of mAP50-95 (points) of INT8 against "
                                             "FP32 on the held-out frames")
+    min_layer_sqnr_db: float = Field(
+        20.0, ge=0.0, le=100.0,
+        description="placement: a layer whose own output INT8 reproduces at under this SQNR (dB; input at its "
+                    "calibrated scale, weights per channel, on calibration frames) stays float in both forms before the "
+                    "gate (a depthwise conv whose input channels span very different ranges); 0 = off")
     accept_over_budget: bool = Field(False, description="ship the INT8 model even when the gate fails "
                                                         "(the report says so); false fails the build")
     gate_bootstrap: int = Field(100, ge=0, le=10000,

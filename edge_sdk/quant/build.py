@@ -195,6 +195,9 @@ def _build(cfg: AppConfig, prep: _Prepared, staging: art.Staging, phases: Phases
     roles = {"ranges": art.RANGES}
     for version in b.trt_versions:
         roles[f"trt_cache_{version}"] = write_cache(ranges, version, staging.path).name
+    with phases("placement"):
+        low = _low_sqnr_layers(job, plan, b.min_layer_sqnr_db)
+    job.config_float, job.float_inputs = job.config_float | set(low), frozenset(low)
     log.info("running FP32 on %d held-out frames for the reference", len(prep.split.holdout))
     with phases("FP32 reference"):
         job.reference = make_reference(model_path, prep.split.holdout, prep.gate)
@@ -204,6 +207,7 @@ def _build(cfg: AppConfig, prep: _Prepared, staging: art.Staging, phases: Phases
     with phases("speed"):
         speed = _speed(prep, {form: a.path for form, a in finals.items()}, b.speed_runs)
     report = _report(cfg, prep, job, results, decision, detail, speed, plan, stats, phases)
+    report["layers_in_float"]["low_sqnr"] = low
     if "ort" in finals and decision != rep.FAIL:
         ships.record(report, _cpu_ships(prep, speed, b.cpu_min_speedup))
     report["warnings"] = _warnings(cfg, report)
@@ -235,6 +239,23 @@ def _build(cfg: AppConfig, prep: _Prepared, staging: art.Staging, phases: Phases
     manifest = staging.publish(roles, manifest)
     log.info("INT8 build published in %s: %s", staging.target, decision)
     return BuildOutcome(staging.target, report, manifest, reused=False)
+
+
+def _low_sqnr_layers(job: RepairJob, plan: Any, min_db: float) -> dict[str, float]:
+    """{layer: its own INT8 output SQNR} of the layers kept in float by placement (layer_sqnr.py), on the
+    sensitivity frames."""
+    from edge_sdk.quant.layer_sqnr import below, layer_sqnr
+
+    if min_db <= 0:
+        return {}
+    candidates = plan.quantizable(frozenset(job.config_float))
+    own = layer_sqnr(job.model_path, job.model, job.ranges, candidates, job.sensitivity_frames(), job.gate.threads)
+    low = below(own, min_db, candidates)
+    if low:
+        log.info("%d of %d layers reproduce their own output in INT8 under %g dB (build.min_layer_sqnr_db) and stay "
+                 "float: %s", len(low), len(candidates), min_db,
+                 ", ".join(f"{n} {db:.1f} dB" for n, db in sorted(low.items(), key=lambda t: t[1])))
+    return low
 
 
 def _cpu_ships(prep: _Prepared, speed: dict[str, Any], min_speedup: float) -> ships.ShipDecision:

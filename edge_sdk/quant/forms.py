@@ -67,12 +67,13 @@ def trt_spec(plan: GraphPlan, op_types: list[str], float_nodes: set[str]) -> For
 
 def ort_spec(plan: GraphPlan, op_types: list[str], float_nodes: set[str], *, int8_silu: bool,
              extra_ops: tuple[str, ...] | None = None, float_input_layer: bool = True,
-             weight_format: str = "u8s8") -> FormSpec:
-    """extra_ops overrides the ops quantized besides `op_types` (sensitivity runs use just the activations)."""
+             weight_format: str = "u8s8", strip_outputs: frozenset[str] = frozenset()) -> FormSpec:
+    """extra_ops overrides the ops quantized besides `op_types` (sensitivity runs use just the activations);
+    strip_outputs: compute nodes whose outputs stay float besides the final ones (placement.feeding_region)."""
     extra = extra_ops if extra_ops is not None else (ORT_EXTRA_OPS if int8_silu else ())
     ops = tuple(op_types) + tuple(extra)
     floats = frozenset(float_nodes) | (plan.input_layer if float_input_layer else frozenset())
-    return FormSpec("ort", ops, floats | plan.decode_tail, plan.final_compute, floats,
+    return FormSpec("ort", ops, floats | plan.decode_tail, plan.final_compute | strip_outputs, floats,
                     shared_copy_ranges=any(op in COPY_OPS for op in ops), fit_silu_inputs=True,
                     weight_format=weight_format)
 

@@ -311,6 +311,32 @@ def summarize_qdq(model: Any, compute_op_types: list[str]) -> QdqSummary:
                       dict(dq_consumers), zp_zero, tuple(sorted(act_types)), per_channel)
 
 
+def feeding_region(model: Any, layers: set[str], compute_nodes: set[str]) -> tuple[set[str], set[str]]:
+    """(the non-compute nodes that compute `layers`' activation inputs back to the previous compute nodes, those
+    compute nodes). A layer whose input must stay float (layer_sqnr.py) needs that whole region float in a form that
+    quantizes activations and outputs (the CPU form): the activation after the previous conv and that conv's output
+    carry the same per-tensor range as the layer's input."""
+    graph = model.graph
+    producers = onnx_graph.producers(graph)
+    consts = {i.name for i in graph.initializer} | {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    region: set[str] = set()
+    previous: set[str] = set()
+    todo = [n.input[0] for n in graph.node if n.name in layers and n.input]
+    seen: set[str] = set()
+    while todo:
+        tensor = todo.pop()
+        node = producers.get(tensor)
+        if tensor in seen or tensor in consts or node is None:
+            continue
+        seen.add(tensor)
+        if node.name in compute_nodes:
+            previous.add(node.name)
+            continue
+        region.add(node.name)
+        todo.extend(i for i in node.input if i)
+    return region, previous
+
+
 def with_activations(model: Any, compute_nodes: set[str]) -> set[str]:
     """`compute_nodes` plus the activation applied to their outputs (SiLU's Sigmoid and Mul, hard-swish,
     ReLU, LeakyReLU, Clip, ...; see onnx_graph.activation_after), through an unfused BatchNormalization: a

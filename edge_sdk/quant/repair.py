@@ -33,7 +33,7 @@ from edge_sdk.quant.gate import (
     score_candidate,
 )
 from edge_sdk.quant.phases import Phases
-from edge_sdk.quant.placement import GraphPlan, with_activations
+from edge_sdk.quant.placement import GraphPlan, feeding_region, with_activations
 from edge_sdk.quant.report import FORM_LABELS
 from edge_sdk.quant.sensitivity import LayerSensitivity, rank_layers
 from edge_sdk.quant.stats import TensorRanges
@@ -111,15 +111,28 @@ class RepairJob:
     speed_runs: int = 10  # timed runs per format when choosing one
     phases: Phases | None = None
     cpu_format: str = "u8s8"  # the CPU form's weight format in use
+    float_inputs: frozenset[str] = frozenset()  # layers whose input stays float in every form (placement, layer_sqnr.py)
     _inputs: list[np.ndarray] | None = None
+    _region: tuple[set[str], set[str]] | None = None
 
     def spec(self, form: str, float_layers: set[str], *, sensitivity: bool = False) -> FormSpec:
         floats = self.config_float | float_layers
-        if form == "trt":
+        if form == "trt":  # Q/DQ only on compute inputs: a float layer reads float
             return trt_spec(self.plan, self.op_types, floats)
         extra = ACTIVATION_OPS if sensitivity else None
-        return ort_spec(self.plan, self.op_types, with_activations(self.model, floats), int8_silu=self.int8_silu,
-                        extra_ops=extra, float_input_layer=self.float_input_layer, weight_format=self.cpu_format)
+        region, previous = self._float_input_region()
+        return ort_spec(self.plan, self.op_types, with_activations(self.model, floats) | region, int8_silu=self.int8_silu,
+                        extra_ops=extra, float_input_layer=self.float_input_layer, weight_format=self.cpu_format,
+                        strip_outputs=frozenset(previous))
+
+    def _float_input_region(self) -> tuple[set[str], set[str]]:
+        """The CPU form quantizes activations and conv outputs too: the layers' inputs stay float only with the
+        nodes computing them and the previous convs' outputs float (placement.feeding_region)."""
+        if not self.float_inputs:
+            return set(), set()
+        if self._region is None:
+            self._region = feeding_region(self.model, set(self.float_inputs), set(self.plan.compute))
+        return self._region
 
     def attempt(self, result: FormResult, float_layers: list[str]) -> Attempt:
         index = len(result.attempts)
@@ -166,6 +179,10 @@ class RepairJob:
                        f"{', '.join(pool)} (this CPU's U8S8 kernels saturate without VNNI, so full-range U8S8 is not used)")}
         log.info("CPU form weight format: %s", result.format_choice["reason"])
         return tried[chosen]
+
+    def sensitivity_frames(self) -> list[np.ndarray]:
+        """The calibration frames (preprocessed) per-layer measurements run on; made once."""
+        return self._sensitivity_inputs()
 
     def _sensitivity_inputs(self) -> list[np.ndarray]:
         if self._inputs is None:

@@ -77,6 +77,7 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"warning: {warning}")
     fl = report.get("layers_in_float", {})
     floats = [(name, why.replace("_", " ")) for why in ("config", "decode_tail") for name in fl.get(why, [])]
+    floats += [(name, f"placement: its own INT8 output at {db:.1f} dB SQNR") for name, db in (fl.get("low_sqnr") or {}).items()]
     for form, score in report.get("int8", {}).items():
         floats += [(name, f"repair, {FORM_LABELS.get(form, form)}") for name in score.get("layers_in_float", [])]
     if floats:

@@ -100,9 +100,10 @@ def test_repair_keeps_the_sensitive_layer_in_float(tmp_path: Path, scenes: Path)
     model = tiny_detector(tmp_path / "outlier.onnx", outlier=True)
     # cpu_float_input_layer off: with c0 float from the start only one layer of this 3-conv model could be repaired.
     # Every class decides (4 held-out frames: each class has few objects); repair_min_gain 0: every step is taken.
+    # min_layer_sqnr_db 0: placement would keep the head float before the gate (test_layer_sqnr.py); repair is tested.
     _, cfg = write_config(tmp_path, model, scenes, build={"max_map_drop": 8, "max_float_layers": 2,
                                                           "cpu_float_input_layer": False, "gate_min_class_objects": 0,
-                                                          "repair_min_gain": 0})
+                                                          "repair_min_gain": 0, "min_layer_sqnr_db": 0})
     out = build_int8(cfg, progress=False)
     rep = out.report
     assert rep["decision"] == "pass after repair", rep["decision_detail"]

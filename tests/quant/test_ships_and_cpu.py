@@ -135,8 +135,9 @@ def test_precision_recall_and_score_shift_against_fp32_objects() -> None:
 
 def test_repair_stops_when_a_step_no_longer_helps_or_at_its_time_limit(tmp_path: Path, scenes: Path) -> None:
     model = tiny_detector(tmp_path / "outlier.onnx", outlier=True)
+    # min_layer_sqnr_db 0: placement would keep the outlier-fed head float before repair (test_layer_sqnr.py)
     common = {"max_map_drop": 0, "max_float_layers": 2, "cpu_form": "trt", "accept_over_budget": True,
-              "gate_min_class_objects": 0, "gate_bootstrap": 0}
+              "gate_min_class_objects": 0, "gate_bootstrap": 0, "min_layer_sqnr_db": 0}
     _, cfg = write_config(tmp_path, model, scenes, build={**common, "repair_min_gain": 100})
     stopped = build_int8(cfg, progress=False).report["int8"]["trt"]
     assert "no longer help" in stopped["repair_stopped"] and len(stopped["attempts"]) == 2
