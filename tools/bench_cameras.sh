@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 CAMERAS=${CAMERAS:-1,2,4,8,16}
 BATCHES=${BATCHES:-1,2,4,8}
-FRAMES=${FRAMES:-12}
+FRAMES=${FRAMES:-30}
 ITERATIONS=${ITERATIONS:-16}
 OUT=${OUT:-benchmarks/results/cameras_cpu.json}
 WORK=$(mktemp -d /tmp/edge-cameras-XXXXXX)

@@ -5,13 +5,14 @@ configured first source's video (each its own decoder, looping, every frame deli
 until every camera has published `frames_per_camera` results, and reports:
 - total frames and detections per second over the steady window: from the moment every camera has published
   `SETTLE` results (3: the reader serves the least-served camera first, so the cameras opened last, one after
-  another, have caught up by then) to the last result;
+  another, have caught up by then) to the moment every camera has published `frames_per_camera` (the batches
+  still in flight then are published but not counted: their split between cameras is whatever was ready);
 - each camera's frame rate (results in that window over its span) and fairness = slowest / fastest camera (all
   cameras are alike, so it should be near 1; the target is >= 0.9). Counts, not fits: a least-squares slope of
   each camera's results over time read 0.85 for two cameras with 19 and 18 results on this shared host, whose speed
   changed within the window, and a first-to-last span depends on where in a batch's burst each falls. A count is
-  exact but whole: a window cut mid-round leaves alike cameras one result apart (1/17 at the CPU grid's 20 results
-  a camera), so give each camera enough results (`frames_per_camera`) to judge 0.9;
+  exact but whole: a window cut mid-round at each end leaves alike cameras up to two results apart (2/27 at the CPU
+  grid's 30 results a camera), so give each camera enough results (`frames_per_camera`) to judge 0.9;
 - per camera (`per_camera`): fps in (frames its decoder delivered, the source's own 5 s figure), fps out,
   dropped, capture-to-publish latency p50 / p99 over the window;
 - capture-to-publish latency p50 / p99 over the window (a file source decodes ahead into its queue, so this
@@ -82,6 +83,7 @@ class _Collector:
         self._lock = threading.Lock()
         self._pipeline: Pipeline | None = None
         self.done = False
+        self.done_at: float | None = None  # when the last camera published its `per_camera`-th result
 
     def __call__(self, result: FrameResult) -> None:
         now = time.monotonic()
@@ -90,7 +92,7 @@ class _Collector:
             self.rows.append((camera, now, result.frame.t_capture_mono, len(result.detections)))
             self._counts[camera] = self._counts.get(camera, 0) + 1
             if not self.done and len(self._counts) == self._cameras and min(self._counts.values()) >= self._per_camera:
-                self.done = True
+                self.done, self.done_at = True, now
             pipeline = self._pipeline if self.done else None
         if pipeline is not None:
             pipeline.stop()  # what is in flight is still published
@@ -115,8 +117,9 @@ def cell_config(cfg: AppConfig, cameras: int, batch: int) -> AppConfig:
     return cell
 
 
-def measure(rows: list[tuple[str, float, float, int]], cameras: int) -> Cell:
-    """The steady-window figures of one run's results (see the module docstring)."""
+def measure(rows: list[tuple[str, float, float, int]], cameras: int, end: float | None = None) -> Cell:
+    """The steady-window figures of one run's results (see the module docstring); `end`: the window's end (when
+    every camera had its results; what the pipeline still had in flight then is left out), else the last result."""
     cell = Cell(cameras, 0)
     seen: dict[str, list[float]] = {}
     for camera, t, _, _ in rows:
@@ -124,7 +127,8 @@ def measure(rows: list[tuple[str, float, float, int]], cameras: int) -> Cell:
     if len(seen) < cameras or len(rows) < 2:
         return cell
     settle = min(SETTLE, min(len(ts) for ts in seen.values()))
-    start, end = max(ts[settle - 1] for ts in seen.values()), rows[-1][1]
+    start = max(ts[settle - 1] for ts in seen.values())
+    end = rows[-1][1] if end is None else end
     window = [r for r in rows if start < r[1] <= end]
     span = end - start
     if span <= 0 or not window:
@@ -159,7 +163,7 @@ def run_cell(cfg: AppConfig, cameras: int, batch: int, frames_per_camera: int) -
     # the cap only ends a run whose camera never delivers
     summary = run_service(cell_config(cfg, cameras, batch), max_frames=4 * cameras * frames_per_camera,
                           on_result=collect, on_tick=collect.tick)
-    cell = measure(collect.rows, cameras)
+    cell = measure(collect.rows, cameras, collect.done_at)
     cell.batch, cell.load_1min = batch, round(load, 2)
     for src in summary.stats.get("sources", []):  # fps in and dropped: the source's own figures
         figures = cell.per_camera.setdefault(str(src.get("camera")), {})

@@ -52,6 +52,15 @@ def test_cameras_that_came_up_one_after_another_are_judged_after_they_settled() 
     assert SETTLE == 3 and counts == {"cam0": 21, "cam1": 22}  # from its first result it would be 23 against 25
 
 
+def test_what_was_in_flight_when_every_camera_had_its_results_is_not_counted() -> None:
+    rows = round_robin(2, 20)
+    done_at = rows[-1][1]
+    rows += [("cam1", done_at + 0.001 * k, done_at - 0.1, 2) for k in range(1, 5)]  # a last batch all of cam1
+    assert measure(rows, 2).fairness < 0.9
+    cell = measure(rows, 2, end=done_at)
+    assert cell.fairness == 1.0 and cell.window_s == pytest.approx(done_at - 0.2 - 0.05, abs=0.001)
+
+
 def test_every_camera_must_have_published_for_a_window() -> None:
     cell = measure(round_robin(2, 5), 3)
     assert cell.frames == 0 and cell.fairness == 0.0
