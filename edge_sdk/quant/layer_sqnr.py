@@ -8,8 +8,9 @@ multiply exactly the narrow channels most (the BN scale made them small). Measur
 (ESNet backbone, 37 depthwise convs; tools/int8_models/layer_error.py): the input of its depthwise conv 5 has a
 channel 33x wider than the median one, and that conv alone reproduced its own output at 2.7 dB SQNR with an INT8
 input (39.9 dB with a scale per channel, which neither runtime has; 39.6 dB with INT8 weights alone); such layers
-compounded to 1-6 dB at the model's outputs, a drop of 76.8 mAP points, and repair (8 layers at most) could not
-reach the sixteen of them. The regular convs of the same model reproduce theirs at 30-37 dB.
+compounded to 0.2-5.7 dB at the model's outputs, a drop of 76.8 mAP points, and repair (8 layers at most) could
+not reach the 19 of its 37 depthwise convs under 20 dB. Its 65 regular convs reproduce theirs at 24-50 dB (median
+30). With those 19 float the drop was 15.7 (benchmarks/README.md): what remains is spread over every layer.
 
 So after calibration each quantizable layer is measured alone, on a few calibration frames: its output with its
 input quantized at the calibrated symmetric scale (amax / 127, what the TensorRT form uses; the CPU form's
