@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
-from bench_int8 import _machine, frames_dir, ground_truth_map, seeds  # noqa: E402
+from bench_int8 import _machine, frames_dir, ground_truth_map, machine_record, seeds  # noqa: E402
 
 from edge_sdk.atomic import write_json_atomic  # noqa: E402
 from edge_sdk.bench.table import format_table  # noqa: E402
@@ -68,8 +68,15 @@ def _write_app(work: Path, model: Path, frames: Path, build: dict[str, Any], mod
     return path
 
 
-def nncf_child(model: Path, frame_list: Path, out: Path) -> int:
-    """The NNCF subprocess: quantize `model` on the frames listed in `frame_list` and save the ONNX result."""
+#: Ultralytics' NNCF export (exporter.py, export_openvino int8) ignores the Detect head's decode arithmetic and DFL
+#: and every Sigmoid, with the MIXED preset; the same scope on the demo's node names (its head is /detect/).
+ULTRALYTICS_SCOPE = {"patterns": [r".*/detect/.*Add.*", r".*/detect/.*Sub.*", r".*/detect/.*Mul.*", r".*/detect/.*Div.*",
+                                  r".*/detect/dfl.*"], "types": ["Sigmoid"]}
+
+
+def nncf_child(model: Path, frame_list: Path, out: Path, scope: str = "defaults") -> int:
+    """The NNCF subprocess: quantize `model` on the frames listed in `frame_list` and save the ONNX result.
+    scope "ultralytics": Ultralytics' ignored scope and preset (ULTRALYTICS_SCOPE), else NNCF's defaults."""
     import nncf
     import onnx
 
@@ -82,7 +89,11 @@ def nncf_child(model: Path, frame_list: Path, out: Path) -> int:
     size = tuple(json.loads(next(p.value for p in onnx_model.metadata_props if p.key == "imgsz")))
     frames = [FrameFile(Path(f), "", 0, 0, 0) for f in files]
     dataset = nncf.Dataset(frames, lambda f: {name: preprocess_file(f, size)})
-    quantized = nncf.quantize(onnx_model, dataset, subset_size=len(frames))
+    extra: dict[str, Any] = {}
+    if scope == "ultralytics":
+        extra = {"preset": nncf.QuantizationPreset.MIXED,
+                 "ignored_scope": nncf.IgnoredScope(**ULTRALYTICS_SCOPE, validate=False)}  # type: ignore[arg-type]
+    quantized = nncf.quantize(onnx_model, dataset, subset_size=len(frames), **extra)
     onnx.save(quantized, str(out))
     return 0
 
@@ -97,10 +108,12 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=30, help="timed runs per model for the latency column")
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "edge-sdk-bench-build"))
     ap.add_argument("--json", default=None, help="write the results here")
-    ap.add_argument("--nncf-child", nargs=3, metavar=("MODEL", "FRAME_LIST", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--nncf-scope", choices=("defaults", "ultralytics"), default="defaults",
+                    help="NNCF's defaults, or Ultralytics' ignored scope (head decode, DFL, Sigmoid; MIXED preset)")
+    ap.add_argument("--nncf-child", nargs=4, metavar=("MODEL", "FRAME_LIST", "OUT", "SCOPE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.nncf_child:
-        return nncf_child(*(Path(a) for a in args.nncf_child))
+        return nncf_child(*(Path(a) for a in args.nncf_child[:3]), args.nncf_child[3])
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     model = Path(args.model).resolve()
@@ -123,12 +136,13 @@ def main() -> int:
     nncf_model = work / "nncf.int8.onnx"
     print(f"NNCF on the {len(split.calibration)} calibration frames ...", file=sys.stderr)
     _, nncf_wall, nncf_cpu = _timed_child([sys.executable, __file__, "--nncf-child", str(model), str(frame_list),
-                                           str(nncf_model)])
+                                           str(nncf_model), args.nncf_scope])
 
     print("accuracy against ground truth ...", file=sys.stderr)
     gt = json.loads((eval_dir / "annotations.coco.json").read_text())
     shipped = folder / "model.int8.ort.qdq.onnx"
-    models = {"FP32": model, "edge-sdk build (CPU form)": shipped, "NNCF (ONNX Q/DQ)": nncf_model}
+    nncf_label = f"NNCF (ONNX Q/DQ, {args.nncf_scope} scope)"
+    models = {"FP32": model, "edge-sdk build (CPU form)": shipped, nncf_label: nncf_model}
     maps = {k: ground_truth_map(p, eval_dir, gt, 0) for k, p in models.items()}
     from edge_sdk.engines.backends.onnxruntime import OnnxRuntimeEngine
     from edge_sdk.quant.gate import block_latency
@@ -143,7 +157,7 @@ def main() -> int:
     cpu, vnni = _machine()
     rows = []
     for label, (m, m50) in maps.items():
-        wall, cpu_s = {"edge-sdk build (CPU form)": (sdk_wall, sdk_cpu), "NNCF (ONNX Q/DQ)": (nncf_wall, nncf_cpu)}.get(
+        wall, cpu_s = {"edge-sdk build (CPU form)": (sdk_wall, sdk_cpu), nncf_label: (nncf_wall, nncf_cpu)}.get(
             label, (None, None))
         rows.append({"model": label, "map50_95": m, "map50": m50, "drop": round(maps["FP32"][0] - m, 2),
                      "wall_s": round(wall, 1) if wall else None, "cpu_s": round(cpu_s, 1) if cpu_s else None,
@@ -152,7 +166,7 @@ def main() -> int:
     header = (f"build time: {model.name}, {len(split.calibration)} calibration frames (+{len(split.holdout)} for "
               f"edge-sdk's gate), {len(gt['images'])} held-out frames with ground truth; edge-sdk build {report['decision']} "
               f"({report['method']['method']}); NNCF {nncf.__version__}, ONNX Runtime {onnxruntime.__version__}; "
-              f"{cpu}{' (AVX-512 VNNI)' if vnni else ''}; edge-sdk CPU time / NNCF CPU time = {ratio}")
+              f"{cpu} ({machine_record()['isa']}); NNCF scope {args.nncf_scope}; edge-sdk CPU time / NNCF CPU time = {ratio}")
     print(header)
     print(format_table(["model", "mAP50-95", "mAP50", "drop", "wall s", "CPU s", "latency ms", "speedup"],
                        [[r["model"], r["map50_95"], r["map50"], r["drop"], r["wall_s"] or "-", r["cpu_s"] or "-",
@@ -165,7 +179,7 @@ def main() -> int:
             "nncf": nncf.__version__, "calibration_frames": len(split.calibration), "holdout_frames": len(split.holdout),
             "eval_frames": len(gt["images"]), "rows": rows, "cpu_ratio": ratio, "edge_sdk_phases": phases,
             "edge_sdk_decision": report["decision"], "edge_sdk_settings": json.loads(args.build),
-            "date": time.strftime("%Y-%m-%d")})
+            "nncf_scope": args.nncf_scope, "machine": machine_record(), "date": time.strftime("%Y-%m-%d")})
     return 0
 
 
