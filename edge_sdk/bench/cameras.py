@@ -78,6 +78,8 @@ class _Collector:
 
     def __init__(self, cameras: int, per_camera: int) -> None:
         self.rows: list[tuple[str, float, float, int]] = []
+        self.batch_of: list[int] = []  # which inference each row came from (its frames share one `infer` time)
+        self._last_infer: float | None = None
         self._counts: dict[str, int] = {}
         self._cameras, self._per_camera = cameras, per_camera
         self._lock = threading.Lock()
@@ -90,6 +92,9 @@ class _Collector:
         camera = result.frame.camera
         with self._lock:
             self.rows.append((camera, now, result.frame.t_capture_mono, len(result.detections)))
+            infer = result.timings.get("infer")
+            self.batch_of.append(self.batch_of[-1] if self.batch_of and infer == self._last_infer else len(self.rows))
+            self._last_infer = infer
             self._counts[camera] = self._counts.get(camera, 0) + 1
             if not self.done and len(self._counts) == self._cameras and min(self._counts.values()) >= self._per_camera:
                 self.done, self.done_at = True, now
@@ -117,9 +122,13 @@ def cell_config(cfg: AppConfig, cameras: int, batch: int) -> AppConfig:
     return cell
 
 
-def measure(rows: list[tuple[str, float, float, int]], cameras: int, end: float | None = None) -> Cell:
+def measure(rows: list[tuple[str, float, float, int]], cameras: int, end: float | None = None,
+            batch_of: list[int] | None = None) -> Cell:
     """The steady-window figures of one run's results (see the module docstring); `end`: the window's end (when
-    every camera had its results; what the pipeline still had in flight then is left out), else the last result."""
+    every camera had its results; what the pipeline still had in flight then is left out), else the last result.
+    `batch_of[i]`: the inference row i came from; the window's ends then move to the end of their batch, so it holds
+    whole batches (a batch's results are published together: an end inside one counted some of its results
+    without the time they took, 4800 fps for one camera batched by 8 over 4 results)."""
     cell = Cell(cameras, 0)
     seen: dict[str, list[float]] = {}
     for camera, t, _, _ in rows:
@@ -129,6 +138,8 @@ def measure(rows: list[tuple[str, float, float, int]], cameras: int, end: float 
     settle = min(SETTLE, min(len(ts) for ts in seen.values()))
     start = max(ts[settle - 1] for ts in seen.values())
     end = rows[-1][1] if end is None else end
+    if batch_of is not None:
+        start, end = _batch_end(rows, batch_of, start), _batch_end(rows, batch_of, end)
     window = [r for r in rows if start < r[1] <= end]
     span = end - start
     if span <= 0 or not window:
@@ -155,6 +166,14 @@ def measure(rows: list[tuple[str, float, float, int]], cameras: int, end: float 
     return cell
 
 
+def _batch_end(rows: list[tuple[str, float, float, int]], batch_of: list[int], t: float) -> float:
+    """The publish time of the last result of the batch whose result was published at `t`."""
+    i = next((k for k, r in enumerate(rows) if r[1] >= t), len(rows) - 1)
+    while i + 1 < len(rows) and batch_of[i + 1] == batch_of[i]:
+        i += 1
+    return rows[i][1]
+
+
 def run_cell(cfg: AppConfig, cameras: int, batch: int, frames_per_camera: int) -> Cell:
     from edge_sdk.daemon import run_service
 
@@ -163,7 +182,7 @@ def run_cell(cfg: AppConfig, cameras: int, batch: int, frames_per_camera: int) -
     # the cap only ends a run whose camera never delivers
     summary = run_service(cell_config(cfg, cameras, batch), max_frames=4 * cameras * frames_per_camera,
                           on_result=collect, on_tick=collect.tick)
-    cell = measure(collect.rows, cameras, collect.done_at)
+    cell = measure(collect.rows, cameras, collect.done_at, collect.batch_of)
     cell.batch, cell.load_1min = batch, round(load, 2)
     for src in summary.stats.get("sources", []):  # fps in and dropped: the source's own figures
         figures = cell.per_camera.setdefault(str(src.get("camera")), {})

@@ -64,3 +64,19 @@ def test_what_was_in_flight_when_every_camera_had_its_results_is_not_counted() -
 def test_every_camera_must_have_published_for_a_window() -> None:
     cell = measure(round_robin(2, 5), 3)
     assert cell.frames == 0 and cell.fairness == 0.0
+
+
+def test_the_window_holds_whole_batches() -> None:
+    """One camera batched by 4: a batch's four results are published within a millisecond, every 0.4 s. The 3rd
+    result is inside the first batch: the window starts after that batch, not with its last result counted free."""
+    rows: list[Row] = []
+    batch_of: list[int] = []
+    for b in range(10):
+        for k in range(4):
+            t = 0.4 * b + 0.0002 * k
+            rows.append(("cam0", t, t - 0.5, 1))
+            batch_of.append(b)
+    whole = measure(rows, 1, batch_of=batch_of)
+    assert whole.frames == 36 and whole.fps == pytest.approx(36 / 3.6, rel=0.001)  # 9 batches in 9 intervals
+    cut = measure(rows, 1)
+    assert cut.frames == 37 and cut.fps > whole.fps  # the first batch's last result counted without its time
