@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -79,8 +80,20 @@ def _wait(predicate: object, timeout: float = 20) -> bool:
     return True
 
 
-def test_discovery_is_sent_again_when_home_assistant_comes_online(tmp_path: Path, broker: MosquittoBroker) -> None:
+def test_discovery_is_sent_again_when_home_assistant_comes_online(tmp_path: Path, broker: MosquittoBroker,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from edge_sdk.config.app import AppConfig
+    from edge_sdk.events import homeassistant
+
+    sent: set[str] = set()  # every discovery topic the layer publishes (what a subscriber must find retained)
+    original = homeassistant.discovery_messages
+
+    def recording(**kwargs: Any) -> list[tuple[str, Any]]:
+        messages = list(original(**kwargs))
+        sent.update(topic for topic, _ in messages)
+        return messages
+
+    monkeypatch.setattr(homeassistant, "discovery_messages", recording)
 
     cfg = AppConfig.model_validate({"device_id": "dev1", "state_dir": str(tmp_path / "state"),
                                     "sources": [{"name": "cam0", "uri": "file://x.mp4"}],
@@ -88,13 +101,14 @@ def test_discovery_is_sent_again_when_home_assistant_comes_online(tmp_path: Path
                                     "events": {}, "homeassistant": {"enabled": True}})
     pub = open_test_publisher(publisher_settings(broker.port, tmp_path / "spool.sqlite"))
     try:
-        with EventLayer(cfg, METADATA, pub) as layer:  # type: ignore[arg-type]
+        with EventLayer(cfg, METADATA, pub) as layer:
             watcher = layer.birth_watcher
             assert watcher is not None and watcher.subscribed.wait(20)
             assert pub.flush(20)  # the discovery sent at start is on the broker, retained
-            first = Retained(broker.port)
-            assert first.wait(1) > 0
-            configs = sorted(set(first.topics))
+            configs = sorted(sent)
+            assert configs, "no discovery was sent at start"
+            first = Retained(broker.port)  # all of them retained (a wait for the first one alone raced the rest)
+            assert first.wait(len(configs)) >= len(configs) and sorted(set(first.topics)) == configs
             first.close()
             # The broker loses its retained messages: Home Assistant, restarting now, would find no entity ...
             _clear_retained(broker.port, configs)
