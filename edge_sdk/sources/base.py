@@ -231,9 +231,13 @@ class Source:
         return self._last_frame_mono
 
     def is_flowing(self, max_age_s: float | None = None) -> bool:
-        """Whether a frame arrived within `max_age_s` (default: the stall timeout) and the source is still open."""
+        """Whether a frame arrived within `max_age_s` (default: the stall timeout) and the source is still open.
+        A file or pipe with frames waiting in its queue delivers (the consumer is the slow one), also after its end
+        of stream while those frames are processed."""
         limit = self.stall_timeout_s if max_age_s is None else max_age_s
         with self._cond:
+            if not self.live and self._queue and self.health.state != "closed":
+                return True
             last = self._last_frame_mono
             ended = self._ended is not None or self.health.state == "closed"
         return not ended and last is not None and time.monotonic() - last <= limit

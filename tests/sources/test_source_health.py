@@ -105,4 +105,26 @@ def test_a_file_held_back_by_a_slow_consumer_is_not_stalled(clip: Path) -> None:
         while time.monotonic() < end:
             health = src.snapshot_health()
             assert health.status == "online" and not health.stalled, health
+            assert src.is_flowing(0.5), "frames waiting for the consumer: the camera delivers (the watchdog is fed)"
             time.sleep(0.1)
+
+
+def test_a_file_at_its_end_delivers_until_its_queued_frames_are_taken(clip: Path) -> None:
+    """The end of a file with frames still queued (a slow engine behind it) is not a camera that stopped: the demo
+    logged 'no camera delivered a frame within 5 s' while its last frames went through the engine."""
+    with open_source(f"file://{clip}", "clip", stall_timeout_s=0.5) as src:
+        taken = 0
+        deadline = time.monotonic() + 30
+        while (health := src.snapshot_health()).state != "eos":  # a slow consumer: 2 frames always left queued
+            assert time.monotonic() < deadline, "the capture never reached the end of the clip"
+            if health.frames - taken > 2 and src.read(timeout=1.0)[0] is CaptureStatus.OK:
+                taken += 1
+            time.sleep(0.01)
+        assert taken < 25, "frames are still queued at the end"
+        end = time.monotonic() + 1.0  # two stall timeouts after the last frame was decoded
+        while time.monotonic() < end:
+            assert src.is_flowing(0.5)
+            time.sleep(0.1)
+        while src.read(timeout=1.0)[0] is CaptureStatus.OK:
+            pass
+        assert not src.is_flowing(0.5), "ended and drained: no longer delivering"
