@@ -19,8 +19,20 @@ from typing import Any
 
 import numpy as np
 
-#: References to a free buffer while `_free` looks at it: the pool's list, the loop variable, getrefcount's argument.
-_FREE_REFS = 3
+
+def _refs_when_free() -> int:
+    """What `sys.getrefcount` reads for a buffer only the pool's list holds, looked at as `_free` looks at it (a
+    loop over the list): 3 on CPython 3.10-3.13 (the list, the loop variable, the argument); measured rather than
+    assumed, since other interpreter versions count borrowed references differently, and a baseline above the real
+    one would write over a frame still in use."""
+    held, count = [np.empty(1)], 0
+    for buf in held:
+        count = sys.getrefcount(buf)
+    return count
+
+
+#: References to a free buffer while `_free` looks at it.
+_FREE_REFS = _refs_when_free()
 
 
 class FramePool:
