@@ -34,9 +34,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
-from bench_int8 import _machine, frames_dir, ground_truth_map, machine_record, seeds  # noqa: E402
+from bench_int8 import frames_dir, ground_truth_map, seeds  # noqa: E402
 
 from edge_sdk.atomic import write_json_atomic  # noqa: E402
+from edge_sdk.bench.machine import machine_record  # noqa: E402
 from edge_sdk.bench.table import format_table  # noqa: E402
 
 
@@ -154,7 +155,8 @@ def main() -> int:
     import nncf
     import onnxruntime
 
-    cpu, vnni = _machine()
+    here = machine_record()
+    cpu, vnni = here["cpu"], here["avx512_vnni"]
     rows = []
     for label, (m, m50) in maps.items():
         wall, cpu_s = {"edge-sdk build (CPU form)": (sdk_wall, sdk_cpu), nncf_label: (nncf_wall, nncf_cpu)}.get(
@@ -166,7 +168,7 @@ def main() -> int:
     header = (f"build time: {model.name}, {len(split.calibration)} calibration frames (+{len(split.holdout)} for "
               f"edge-sdk's gate), {len(gt['images'])} held-out frames with ground truth; edge-sdk build {report['decision']} "
               f"({report['method']['method']}); NNCF {nncf.__version__}, ONNX Runtime {onnxruntime.__version__}; "
-              f"{cpu} ({machine_record()['isa']}); NNCF scope {args.nncf_scope}; edge-sdk CPU time / NNCF CPU time = {ratio}")
+              f"{cpu} ({here['isa']}); NNCF scope {args.nncf_scope}; edge-sdk CPU time / NNCF CPU time = {ratio}")
     print(header)
     print(format_table(["model", "mAP50-95", "mAP50", "drop", "wall s", "CPU s", "latency ms", "speedup"],
                        [[r["model"], r["map50_95"], r["map50"], r["drop"], r["wall_s"] or "-", r["cpu_s"] or "-",

@@ -44,6 +44,7 @@ import numpy as np  # noqa: E402
 from bench_tracking import Frames, detect_video  # noqa: E402
 
 from edge_sdk.atomic import write_json_atomic  # noqa: E402
+from edge_sdk.bench.machine import machine_record  # noqa: E402
 from edge_sdk.bench.table import format_table  # noqa: E402
 
 EVENTS = {"update_interval_s": 5,
@@ -179,11 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(["variant", "hook CPU ms", "p99", "hook wall ms", "p99", "messages", "snapshot thr ms",
                         "preview thr ms"], rows))
     print("(per frame, medians over rounds; hook = on the publish thread; thr = the encoder threads beside it)")
-    flags = Path("/proc/cpuinfo").read_text()
-    cpu_model = next((ln.split(":", 1)[1].strip() for ln in flags.splitlines() if ln.startswith("model name")),
-                     platform.processor())
-    doc = {"benchmark": "events_hook", "date": time.strftime("%Y-%m-%d"), "cpu": cpu_model,
-           "avx512_vnni": "avx512_vnni" in flags, "python": platform.python_version(), "video": args.video.name,
+    here = machine_record()
+    doc = {"benchmark": "events_hook", "date": time.strftime("%Y-%m-%d"), "cpu": here["cpu"], "isa": here["isa"],
+           "avx512_vnni": here["avx512_vnni"], "python": platform.python_version(), "video": args.video.name,
            "model": args.model.name, "cpus": os.cpu_count(),
            "load_average_1m": {"before": round(load_before[0], 1), "after": round(os.getloadavg()[0], 1)},
            "summary": summary, "runs": runs}

@@ -139,21 +139,11 @@ def main() -> int:
 
 
 def _host() -> dict[str, Any]:
-    import os
     import platform
 
-    model = ""
-    flags = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and not model:
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                flags = line
-    except OSError:
-        pass
-    return {"cpu": model, "cores": os.cpu_count(), "avx512_vnni": "avx512_vnni" in flags,
-            "load_avg_1m": round(os.getloadavg()[0], 1), "python": platform.python_version()}
+    from edge_sdk.bench.machine import machine_record
+
+    return {**machine_record(), "python": platform.python_version()}
 
 
 if __name__ == "__main__":

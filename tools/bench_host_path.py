@@ -39,26 +39,12 @@ import numpy as np  # noqa: E402
 
 from edge_sdk.atomic import write_text_atomic  # noqa: E402
 from edge_sdk.bench.cpu import CpuSampler  # noqa: E402
+from edge_sdk.bench.machine import machine_record  # noqa: E402
 from edge_sdk.bench.table import format_table  # noqa: E402
 from edge_sdk.frame import CaptureStatus, Frame, FrameResult  # noqa: E402
 
 log = logging.getLogger("bench_host_path")
 Row = dict[str, Any]
-
-
-def cpu_name() -> dict[str, Any]:
-    """The CPU: model name, logical CPUs, the vector extensions that matter here, and the load right now."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and ":" in line:
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and ":" in line:
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    ext = [f for f in ("avx2", "avx512f", "avx512_vnni", "amx_tile") if f in flags]
-    return {"cpu": model, "logical_cpus": os.cpu_count(), "extensions": ext, "load_average": list(os.getloadavg())}
 
 
 def thread_cpu_s(native_id: int | None) -> float:
@@ -369,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-pipeline", action="store_true", help="the stages only, not the whole host path")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    machine = cpu_name()
+    machine = machine_record()
     from edge_sdk.config.loader import load_config_text
     from edge_sdk.pipeline.build import open_model
 
@@ -394,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             bundle.engine.close()
     headers = ["stage", "what", "frames", "cpu_us", "wall_us", "cpu_of"]
-    print(f"host path of the GPU pipeline, per frame, on {machine['cpu']} ({machine['logical_cpus']} logical CPUs, "
+    print(f"host path of the GPU pipeline, per frame, on {machine['cpu']} ({machine['isa']}, {machine['cores']} logical CPUs, "
           f"load {machine['load_average'][0]:.2f}); GPU work stood in (tools/host_path/standin.py)")
     print(format_table(headers, [[r.get(h) for h in headers] for r in rows]))
     pipe = next((r for r in rows if r["stage"] == "pipeline"), None)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import tempfile
@@ -42,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edge_sdk.atomic import write_json_atomic  # noqa: E402
+from edge_sdk.bench.machine import machine_record  # noqa: E402
 from edge_sdk.bench.table import format_table  # noqa: E402
 from edge_sdk.calibration.dataset import FrameFile, scan_folder, split_frames  # noqa: E402
 from edge_sdk.config.calibration import CalibrationConfig  # noqa: E402
@@ -157,26 +157,6 @@ def head_to_head(fp32: Path, int8: Path, x: Any, thread_counts: list[int], worke
     return out
 
 
-def machine_record() -> dict[str, Any]:
-    """What a speed figure needs beside it: the CPU, its INT8 instruction set (cpu_isa.py: avx512_vnni, avx2, ...),
-    the cores and how busy the host was (load averages when this is called)."""
-    import os
-
-    from edge_sdk.quant.cpu_isa import detect
-
-    isa = detect()
-    return {"cpu": isa.model, "isa": isa.dot, "cpus": os.cpu_count(),
-            "load_average": [round(v, 2) for v in os.getloadavg()]}
-
-
-def _machine() -> tuple[str, bool]:
-    """The CPU's model name and whether it has AVX-512 VNNI (ONNX Runtime's fast INT8 kernels)."""
-    info = Path("/proc/cpuinfo").read_text()
-    cpu = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
-               platform.processor())
-    return cpu, "avx512_vnni" in info
-
-
 def built_models(built: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
     """The two models `edge-sdk build` published in `built` (CPU form first), labelled with how many layers its
     repair kept in float, with the method and layers from its report."""
@@ -212,9 +192,10 @@ def head_to_head_only(args: argparse.Namespace, model: Path, work: Path, thread_
     print(f"head to head: FP32 against {label}, {args.rounds} rounds ...", file=sys.stderr)
     duel: dict[str, Any] = {"model": label,
                             "speedup": head_to_head(model, int8, x, thread_counts, args.workers, args.rounds)}
-    cpu, vnni = _machine()
+    here = machine_record()
+    cpu, vnni = here["cpu"], here["avx512_vnni"]
     header = (f"INT8 head to head: {model.name} against {label}; ONNX Runtime {onnxruntime.__version__} CPU, "
-              f"threads {thread_counts} (0 = all), {cpu} ({machine_record()['isa']})"
+              f"threads {thread_counts} (0 = all), {cpu} ({here['isa']})"
               + (f"; throughput with {args.workers} workers x 1 thread" if args.workers else ""))
     print(header)
     print_duel(duel, args.rounds)
@@ -329,11 +310,12 @@ def main() -> int:
                 "speedup": head_to_head(model, variants[shipped][0], x, thread_counts, args.workers, args.rounds)}
     import onnxruntime
 
-    cpu, vnni = _machine()
+    here = machine_record()
+    cpu, vnni = here["cpu"], here["avx512_vnni"]
     header = (f"INT8 benchmark: {model.name}, {len(calib)} calibration frames (seeds {args.calib_seeds.start}:"
               f"{args.calib_seeds.stop}, 75% split), {len(eval_frames)} held-out frames with ground truth (seeds "
               f"{args.eval_seeds.start}:{args.eval_seeds.stop}); ONNX Runtime {onnxruntime.__version__} CPU, "
-              f"threads {thread_counts} (0 = all), {cpu} ({machine_record()['isa']}); "
+              f"threads {thread_counts} (0 = all), {cpu} ({here['isa']}); "
               f"median of {args.runs} runs per model"
               + (f"; throughput with {args.workers} workers x 1 thread" if args.workers else ""))
     print(header)

@@ -30,9 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 from bench_build import _timed_child, _write_app  # noqa: E402
-from bench_int8 import _machine, frames_dir, ground_truth_map, machine_record, seeds  # noqa: E402
+from bench_int8 import frames_dir, ground_truth_map, seeds  # noqa: E402
 
 from edge_sdk.atomic import write_json_atomic  # noqa: E402
+from edge_sdk.bench.machine import machine_record  # noqa: E402
 from edge_sdk.bench.table import format_table  # noqa: E402
 
 
@@ -97,10 +98,10 @@ def main() -> int:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     rows = [run_one(name, work, args) for name in args.models.split(",")]
-    cpu, vnni = _machine()
     import onnxruntime
 
     machine = machine_record()
+    cpu, vnni = machine["cpu"], machine["avx512_vnni"]
     header = (f"INT8 across models: edge-sdk build, default settings unless --build; ONNX Runtime "
               f"{onnxruntime.__version__}; {cpu} ({machine['isa']}), load average {machine['load_average'][1]:g} "
               f"over 5 min; {time.strftime('%Y-%m-%d')}")

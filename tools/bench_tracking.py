@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 from tracking_eval import IouTracker, accumulate, run_tracker, summarize, truth_by_frame  # noqa: E402
 
 from edge_sdk.atomic import write_json_atomic  # noqa: E402
+from edge_sdk.bench.machine import machine_record  # noqa: E402
 from edge_sdk.bench.table import format_table  # noqa: E402
 
 Frames = list[tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -109,11 +110,9 @@ def main(argv: list[str] | None = None) -> int:
                                  m["num_false_positives"], m["num_misses"], entry["cpu_ms_per_frame_mean"],
                                  entry["cpu_ms_per_frame_p99"]])
     print(format_table(["scene", "conf", "tracker", "MOTA", "IDF1", "ID sw", "FP", "FN", "CPU ms/frame", "p99 ms"], rows))
-    cpu_model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                      if ln.startswith("model name")), platform.processor())
-    flags = Path("/proc/cpuinfo").read_text()
-    doc = {"benchmark": "tracking", "date": time.strftime("%Y-%m-%d"), "cpu": cpu_model,
-           "avx512_vnni": "avx512_vnni" in flags, "python": platform.python_version(), "model": str(args.model.name),
+    here = machine_record()
+    doc = {"benchmark": "tracking", "date": time.strftime("%Y-%m-%d"), "cpu": here["cpu"], "isa": here["isa"],
+           "avx512_vnni": here["avx512_vnni"], "python": platform.python_version(), "model": str(args.model.name),
            "metrics": "motmetrics (MOTA, IDF1, ID switches); ignored ground truth handled as the MOTChallenge devkit does",
            "results": report}
     write_json_atomic(args.json_out, doc)

@@ -23,18 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def machine() -> dict[str, Any]:
-    """What the figures were measured on (the CPU model, and whether it has AVX-512 VNNI)."""
-    model, flags = "", ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and not model:
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                flags = line
-    except OSError:
-        pass
-    return {"cpu": model, "avx512_vnni": "avx512_vnni" in flags, "cores": os.cpu_count(),
-            "platform": platform.platform(), "load_avg": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M")}
+    """What the figures were measured on (edge_sdk.bench.machine), with the platform and the date."""
+    from edge_sdk.bench.machine import machine_record
+
+    return {**machine_record(), "platform": platform.platform(), "date": time.strftime("%Y-%m-%d %H:%M")}
 
 
 @dataclass

@@ -127,15 +127,13 @@ def _grid(args: argparse.Namespace, cfg: AppConfig) -> int:
     import os
 
     from edge_sdk.bench.cameras import TABLE_HEADERS, Cell, run_grid, table_rows
+    from edge_sdk.bench.machine import machine_record
     from edge_sdk.bench.table import format_table
     from edge_sdk.pipeline.executors import max_batch_for
-    from edge_sdk.quant.cpu_isa import detect
 
     cameras = _numbers(args.cameras, len(cfg.sources))
     batches = _numbers(args.batch, max_batch_for(cfg))
-    isa = detect()
-    machine = {"cpu": isa.model, "arch": isa.arch, "isa": isa.dot, "cores": os.cpu_count(),
-               "load_1min_before": round(os.getloadavg()[0], 2)}
+    machine = {**machine_record(), "load_1min_before": round(os.getloadavg()[0], 2)}
     data: dict[str, Any] = {"config": args.config, "model": cfg.model.path, "engine": cfg.engine.type,
                             "providers": list(getattr(cfg.engine, "providers", []) or []), "machine": machine,
                             "frames_per_camera": args.frames_per_camera, "complete": False, "cells": []}
