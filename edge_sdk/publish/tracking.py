@@ -7,7 +7,10 @@ last one in its spool), so a consumer can tell:
 - a gap: the seq jumps (messages missing, so far);
 - a late arrival: a seq that was missing arrives after a higher one (the gap is filled, order broken);
 - a duplicate: a seq seen before, or a message id seen before (QoS 1 redelivery after a reconnect); drop it;
-- a restart: seq 1 again with a new message id (the publisher lost its spool file).
+- a restart: seq 1 again with a new message id (the publisher lost its spool file). Each epoch keeps the id
+  of its seq 1, so seq 1 delivered again however late (a QoS 1 redelivery from a broker that was SIGKILLed
+  and restored an old session from its autosave, hundreds of messages after `recent_ids` forgot it) is a
+  duplicate, not a restart.
 
 Bounded whatever arrives:
 - Each stream keeps its numbering in epochs. A seq within `window` of an epoch continues it (the one last used
@@ -44,6 +47,7 @@ class Epoch:
     last: int
     gaps: list[list[int]] = field(default_factory=list)  # sorted, disjoint [lo, hi] inclusive
     forgotten: int = 0  # missing seqs no longer tracked one by one (too many gaps, or too far behind)
+    first_id: str | None = None  # the message id of seq 1 in this epoch, once seen
 
     def distance(self, seq: int) -> int:
         return 0 if self.first <= seq <= self.last else min(abs(seq - self.first), abs(seq - self.last))
@@ -120,12 +124,12 @@ class SequenceTracker:
     def observe(self, device_id: str, camera: str, seq: int, message_id: str) -> Verdict:
         s = self._stream((device_id, camera))
         s.received += 1
-        if message_id in s.recent_ids:
+        if message_id in s.recent_ids or (seq == 1 and any(e.first_id == message_id for e in s.epochs.values())):
             s.duplicates += 1
             return Verdict.DUPLICATE
         if s.first_seq is None:
             s.first_seq = s.last_seq = seq
-            self._new_epoch(s, seq)
+            self._new_epoch(s, seq, message_id)
             return self._new(s, message_id)
         epoch_id, epoch = self._epoch_for(s, seq)
         if epoch.distance(seq) > self.window:  # far from every epoch: a new numbering (or a spoofed number)
@@ -169,8 +173,8 @@ class SequenceTracker:
             self.streams.move_to_end(key)
         return s
 
-    def _new_epoch(self, s: StreamStats, seq: int) -> Epoch:
-        epoch = Epoch(seq, seq)
+    def _new_epoch(self, s: StreamStats, seq: int, message_id: str) -> Epoch:
+        epoch = Epoch(seq, seq, first_id=message_id if seq == 1 else None)
         s.epochs[self._next_epoch] = epoch
         self._next_epoch += 1
         while len(s.epochs) > self.max_epochs:
@@ -180,7 +184,7 @@ class SequenceTracker:
 
     def _restart(self, s: StreamStats, seq: int, message_id: str, verdict: Verdict) -> Verdict:
         s.restarts += 1
-        self._follow(s, self._new_epoch(s, seq))
+        self._follow(s, self._new_epoch(s, seq, message_id))
         self._new(s, message_id)
         return verdict
 

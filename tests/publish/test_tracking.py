@@ -75,3 +75,19 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
         assert max(delays) - min(delays) > nominal / 4  # really jittered
     with pytest.raises(ValueError):
         backoff_delay(0, 1, 2)
+
+
+def test_seq_one_redelivered_long_after_is_a_duplicate_not_a_restart() -> None:
+    """CI, stop 29: a Mosquitto SIGKILLed and restarted restores the subscriber's session from its last
+    autosave and sends seq 1 again, 340 messages later (recent_ids keeps 256). That was read as a
+    publisher restart and delivered twice."""
+    t = SequenceTracker(max_recent_ids=16)
+    for seq in range(1, 342):
+        t.observe("d", "c", seq, f"a{seq}")
+    assert t.observe("d", "c", 1, "a1") is Verdict.DUPLICATE
+    assert t.observe("d", "c", 2, "a2") is Verdict.DUPLICATE
+    assert t.observe("d", "c", 1, "b1") is Verdict.RESTART, "a new id at seq 1 is still a restart"
+    assert t.observe("d", "c", 1, "a1") is Verdict.DUPLICATE, "the old epoch's seq 1 is remembered too"
+    assert t.observe("d", "c", 1, "b1") is Verdict.DUPLICATE
+    s = t.summary()["d/c"]
+    assert s["restarts"] == 1 and s["duplicates"] == 4 and s["unique"] == 342
