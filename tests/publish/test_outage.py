@@ -24,7 +24,8 @@ import pytest
 
 from edge_sdk.publish.settings import BrokerSettings
 from edge_sdk.publish.subscriber import DetectionMessage, DetectionSubscriber
-from tests.publish.helpers import PacedStream, open_test_publisher, publisher_settings, wait_until
+from edge_sdk.publish.tracking import Verdict
+from tests.publish.helpers import PacedStream, frame_result, open_test_publisher, publisher_settings, wait_until
 from tests.support.broker import MosquittoBroker
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -89,3 +90,43 @@ def test_three_broker_kills_lose_no_frame(tmp_path: Path) -> None:
     assert all(summary[f"dev1/{cam}"]["missing"] == 0 and summary[f"dev1/{cam}"]["late"] == 0 for cam in CAMERAS)
     print(f"\nframes per camera {published}, spooled per outage {spooled_during_outage}, "
           f"duplicates dropped {[summary[f'dev1/{c}']['duplicates'] for c in CAMERAS]}")
+
+
+def test_a_message_the_restarted_broker_sends_again_long_after_is_a_duplicate(tmp_path: Path) -> None:
+    """What failed the test above once on CI: a SIGKILLed Mosquitto restores the subscriber's session as it was
+    at its last save, so a message that was in flight then (seq 1) comes again after the restart, hundreds of
+    messages later, when the subscriber's recent ids have long forgotten it. It was read as a publisher restart
+    and delivered twice. Made exact here: the broker saves only when told (SIGUSR1, autosave off)."""
+    broker = MosquittoBroker(tmp_path / "broker", extra_conf="autosave_interval 0").start()
+    sub = DetectionSubscriber(BrokerSettings(port=broker.port), devices=["dev1"], client_id="redeliver-sub",
+                              persistent=True, qos=1, manual_ack=True, max_reconnect_delay_s=1).open()
+    pub = open_test_publisher(publisher_settings(broker.port, tmp_path / "spool.sqlite"))
+    try:
+        pub.publish_result(frame_result("cam0", 0))
+        first = sub.get(timeout=10)
+        assert first is not None and first.seq == 1
+        assert broker.save(), "the broker saved its state (seq 1 in flight to the subscriber, not acknowledged)"
+        sub.ack()
+        for frame_id in range(1, 301):
+            pub.publish_result(frame_result("cam0", frame_id))
+        rest = []
+        for _ in range(300):  # acknowledged as they come: the broker keeps at most 100 in flight
+            rest.append(sub.get(timeout=10))
+            sub.ack()
+        assert [m.seq if m else None for m in rest] == list(range(2, 302))
+        assert pub.flush(20)
+        broker.kill()  # no save since SIGUSR1: the session comes back with seq 1 unacknowledged
+        broker.start()
+        again: list[DetectionMessage] = []
+        while not any(m.seq == 1 for m in again):
+            m = sub.get(timeout=20)
+            assert m is not None, f"seq 1 did not come again after the restart (got {[x.seq for x in again]})"
+            again.append(m)
+        sub.ack()
+    finally:
+        pub.close()
+        sub.close()
+        broker.stop()
+    assert all(m.verdict is Verdict.DUPLICATE for m in again), [(m.seq, m.verdict) for m in again]
+    stream = sub.tracker.streams[("dev1", "cam0")]
+    assert stream.restarts == 0 and stream.unique == 301 and stream.duplicates == len(again)

@@ -96,6 +96,20 @@ class MosquittoBroker:
             time.sleep(0.05)
         return False
 
+    def save(self, timeout: float = 30.0) -> bool:
+        """Make the broker write its state now (SIGUSR1) and wait until it is on disk. With
+        `extra_conf="autosave_interval 0"` that is the only save before a `kill`: what a SIGKILL loses is exact."""
+        assert self.proc is not None and self.proc.poll() is None, "the broker is not running"
+        db = self.workdir / "mosquitto.db"
+        since = time.time()
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if db.exists() and db.stat().st_mtime > since:
+                return True
+            time.sleep(0.02)
+        return False
+
     def kill(self) -> None:
         """SIGKILL: no clean shutdown, no final persistence save."""
         if self.proc and self.proc.poll() is None:
