@@ -98,15 +98,20 @@ class MosquittoBroker:
 
     def save(self, timeout: float = 30.0) -> bool:
         """Make the broker write its state now (SIGUSR1) and wait until it is on disk. With
-        `extra_conf="autosave_interval 0"` that is the only save before a `kill`: what a SIGKILL loses is exact."""
+        `extra_conf="autosave_interval 0"` that is the only save before a `kill`: what a SIGKILL loses is exact.
+        Mosquitto writes a new file and renames it over the old one: a new inode is the sign (an mtime could
+        read older than the clock did before the signal, file times being coarse)."""
         assert self.proc is not None and self.proc.poll() is None, "the broker is not running"
         db = self.workdir / "mosquitto.db"
-        since = time.time()
+        before = db.stat().st_ino if db.exists() else None
         self.proc.send_signal(signal.SIGUSR1)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if db.exists() and db.stat().st_mtime > since:
-                return True
+            try:
+                if db.stat().st_ino != before:
+                    return True
+            except FileNotFoundError:
+                pass
             time.sleep(0.02)
         return False
 
