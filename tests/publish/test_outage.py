@@ -48,7 +48,7 @@ def test_three_broker_kills_lose_no_frame(tmp_path: Path) -> None:
     broker = MosquittoBroker(tmp_path / "broker").start()
     sub = DetectionSubscriber(BrokerSettings(port=broker.port), devices=["dev1"], client_id="outage-sub",
                               persistent=True, qos=1, max_reconnect_delay_s=1).open()
-    time.sleep(1.5)  # the broker's autosave (1 s) has the subscriber's session on disk
+    assert broker.wait_saved(), "the broker's autosave has the subscriber's session on disk"
     pub = open_test_publisher(publisher_settings(broker.port, tmp_path / "spool.sqlite"))
     stream = PacedStream(pub, CAMERAS, fps=30.0).start()
     received: list[DetectionMessage] = []

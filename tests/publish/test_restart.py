@@ -23,7 +23,7 @@ def test_spool_written_before_a_kill_is_sent_after_the_restart(tmp_path: Path, p
     broker = MosquittoBroker(tmp_path / "broker").start()
     sub = DetectionSubscriber(BrokerSettings(port=broker.port), client_id="restart-sub", persistent=True,
                               max_reconnect_delay_s=1).open()
-    time.sleep(1.5)  # the subscriber's session is saved by the broker
+    assert broker.wait_saved(), "the broker saved the subscriber's session"
     try:
         first = publisher_process("--port", str(broker.port), "--spool", str(spool))
         assert first.wait_for(lambda p: len(p.published) >= 30, 20), first.stderr()
