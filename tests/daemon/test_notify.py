@@ -13,6 +13,7 @@ from edge_sdk.daemon.notify import Notifier
 from tests.daemon.conftest import StallableCamera, start_daemon, stop_daemon
 from tests.daemon.notify_socket import NotifySocket
 from tests.pipeline.conftest import app_yaml
+from tests.publish.helpers import wait_until
 
 DAEMON = """daemon:
   watchdog_stall_s: 1.0
@@ -69,15 +70,18 @@ def test_ready_watchdog_only_while_frames_flow_then_stopping(tmp_path: Path, cam
             keys = [next(iter(m)) for _, m in ns.messages]
             assert "WATCHDOG" not in keys[:keys.index("READY")], "no pings before READY"
             t_flow = time.monotonic()
-            time.sleep(2.0)
-            assert len(ns.with_key("WATCHDOG", since=t_flow)) >= 2, "frames flow: the watchdog must be fed"
+            assert wait_until(lambda: len(ns.with_key("WATCHDOG", since=t_flow)) >= 2, 30), \
+                "frames flow: the watchdog must be fed"
 
             camera.pause()  # the camera stalls: no frame arrives any more
-            time.sleep(2.0)  # > watchdog_stall_s, so the daemon has noticed
+            t_pause = time.monotonic()
+            # The daemon says so once watchdog_stall_s passed (however busy this machine is), and from then on
+            # sends no ping: a ping sent before that STATUS was received before it (one datagram socket).
+            assert wait_until(lambda: any("stalled" in m["STATUS"] for m in ns.with_key("STATUS", since=t_pause)),
+                              30), "the daemon noticed the stall"
             t_stalled = time.monotonic()
-            time.sleep(2.5)
+            time.sleep(2.5)  # more than two half-intervals of WATCHDOG_USEC=1 s in which a ping would come
             assert ns.with_key("WATCHDOG", since=t_stalled) == [], "no pings while frames do not flow"
-            assert any("stalled" in m["STATUS"] for m in ns.with_key("STATUS", since=t_stalled - 2.0))
             assert proc.poll() is None, "the daemon stays up; systemd decides (WatchdogSec) to restart it"
 
             camera.resume()
