@@ -69,13 +69,14 @@ def test_age_bound_drops_expired_messages(tmp_path: Path) -> None:
     broker = MosquittoBroker(tmp_path / "broker").start()
     sub = DetectionSubscriber(BrokerSettings(port=broker.port), client_id="age-sub", persistent=True,
                               max_reconnect_delay_s=1).open()
-    settings = publisher_settings(broker.port, tmp_path / "s.sqlite", spool_max_age_s=2.0)
+    # The fresh messages have max_age to reach the broker after it is back: generous, for a busy host.
+    settings = publisher_settings(broker.port, tmp_path / "s.sqlite", spool_max_age_s=6.0)
     try:
         with open_test_publisher(settings) as pub:
             broker.stop()
             for i in range(20):
                 pub.publish_result(frame_result("cam0", i))
-            time.sleep(2.5)
+            time.sleep(6.5)  # older than max_age: expired, whatever the load (time only grows)
             for i in range(20, 30):
                 pub.publish_result(frame_result("cam0", i))
             broker.start()
