@@ -84,27 +84,16 @@ class MosquittoBroker:
             raise RuntimeError(f"mosquitto did not start on port {self.port}: {err}")
         return self
 
-    def wait_saved(self, timeout: float = 30.0) -> bool:
-        """Wait until the broker has saved its state to disk (autosave, every second here) after this call:
-        what it held when called (a persistent session, queued messages) then survives `kill`."""
-        db = self.workdir / "mosquitto.db"
-        since = time.time()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if db.exists() and db.stat().st_mtime > since:
-                return True
-            time.sleep(0.05)
-        return False
-
-    def save(self, timeout: float = 30.0) -> bool:
-        """Make the broker write its state now (SIGUSR1) and wait until it is on disk. With
-        `extra_conf="autosave_interval 0"` that is the only save before a `kill`: what a SIGKILL loses is exact.
-        Mosquitto writes a new file and renames it over the old one: a new inode is the sign (an mtime could
-        read older than the clock did before the signal, file times being coarse)."""
-        assert self.proc is not None and self.proc.poll() is None, "the broker is not running"
+    def wait_saved(self, timeout: float = 30.0, *, now: bool = False) -> bool:
+        """Wait until the broker has saved its state to disk (autosave, every 1-2 s here) after this call: what
+        it held when called (a persistent session, queued messages) then survives `kill`. `now=True` (`save`)
+        makes it save at once (SIGUSR1). Mosquitto writes a new file and renames it over the old one: a new
+        inode is the sign (an mtime could read older than the clock did at the call, file times being coarse)."""
         db = self.workdir / "mosquitto.db"
         before = db.stat().st_ino if db.exists() else None
-        self.proc.send_signal(signal.SIGUSR1)
+        if now:
+            assert self.proc is not None and self.proc.poll() is None, "the broker is not running"
+            self.proc.send_signal(signal.SIGUSR1)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -114,6 +103,11 @@ class MosquittoBroker:
                 pass
             time.sleep(0.02)
         return False
+
+    def save(self, timeout: float = 30.0) -> bool:
+        """Make the broker write its state now and wait until it is on disk. With
+        `extra_conf="autosave_interval 0"` that is the only save before a `kill`: what a SIGKILL loses is exact."""
+        return self.wait_saved(timeout, now=True)
 
     def kill(self) -> None:
         """SIGKILL: no clean shutdown, no final persistence save."""
